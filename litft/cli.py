@@ -1,0 +1,112 @@
+"""The `litft` command.
+
+Every subcommand is a plain function whose signature jsonargparse turns into arguments, so
+`--config file.yaml` and `--print_config` work everywhere. Functions are imported only when their
+subcommand runs: `litft --help` stays instant and the data commands never import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Callable, Sequence
+
+from litft.errors import LitftError
+
+# name -> ("module:function", one-line help), or name -> {subname: (...)} for a group.
+# A group may name a default subcommand under "" (e.g. `litft evaluate ...` vs `litft evaluate summarize`).
+COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
+    "demo": ("litft.demo:demo", "Run the whole pipeline on the bundled sample site."),
+    "crawl": ("litft.data.crawl:crawl", "Crawl a website breadth-first and write the list of in-scope page URLs."),
+    "scrape": ("litft.data.scrape:scrape", "Fetch pages and extract their main text into pages.jsonl."),
+    "ingest": ("litft.data.ingest:ingest", "Read local .html/.txt/.md/.pdf files into pages.jsonl."),
+    "process": ("litft.data.process:process", "Clean, remove boilerplate, dedup and chunk pages into chunks.jsonl and pretrain.txt."),
+    "synthesize": ("litft.data.synthesize:synthesize", "Generate question/answer records from chunks with an LLM."),
+    "self-instruct": ("litft.data.self_instruct:self_instruct", "Bootstrap instructions from a seed task pool (Self-Instruct)."),
+    "filter": ("litft.data.filter:filter_records", "Filter instruction records (duplicates, ROUGE-L, heuristics)."),
+    "split": ("litft.data.split:split", "Split instruction records into train.json and test.json by source chunk."),
+    "tokenizer": {
+        "train": ("litft.tokenizer:train_tokenizer", "Train a byte-level BPE tokenizer into a checkpoint directory."),
+    },
+    "prepare": {
+        "pretrain": ("litft.prepare.pretrain:prepare_pretrain", "Tokenize text into train.bin/val.bin for pretraining."),
+        "finetune": ("litft.prepare.finetune:prepare_finetune", "Tokenize instruction records into an indexed binary dataset."),
+    },
+    "pretrain": ("litft.train.entry:pretrain", "Pretrain from scratch or continue pretraining a checkpoint."),
+    "finetune": {
+        "full": ("litft.train.entry:finetune_full", "Fine-tune every parameter of a checkpoint."),
+        "lora": ("litft.train.entry:finetune_lora", "Fine-tune a checkpoint with LoRA."),
+        "adapter_v2": ("litft.train.entry:finetune_adapter_v2", "Fine-tune a checkpoint with adapter-v2."),
+    },
+    "generate": ("litft.generate:generate", "Generate text from a checkpoint or a fine-tuning run."),
+    "chat": ("litft.generate:chat", "Chat interactively with a checkpoint or a fine-tuning run."),
+    "evaluate": {
+        "": ("litft.evaluate:evaluate", "Score base and fine-tuned models on a test split (ROUGE, answers.csv)."),
+        "summarize": ("litft.evaluate:summarize", "Turn a scored answers.csv into the 0-3 review table."),
+    },
+    "convert": {
+        "hf_to_lit": ("litft.convert:convert_hf_checkpoint", "Convert a Hugging Face checkpoint to a litgpt checkpoint."),
+        "lit_to_hf": ("litft.convert:convert_lit_checkpoint", "Export a litgpt checkpoint as a transformers-loadable directory."),
+    },
+    "merge_lora": ("litft.merge:merge_lora", "Merge a LoRA run's weights into its base as a full checkpoint."),
+    "download": ("litft.download:download", "Download a Hugging Face model (safetensors + tokenizer) and convert it."),
+}
+
+
+def _load(target: str) -> Callable:
+    module_name, function_name = target.split(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def _usage(prog: str, commands: dict) -> str:
+    width = max(len(name) for name in commands) + 2
+    lines = [f"usage: {prog} COMMAND [ARGS] (COMMAND --help for its arguments)", "", "commands:"]
+    for name, entry in commands.items():
+        if isinstance(entry, dict):
+            subnames = "|".join(sub for sub in entry if sub)
+            default = entry.get("")
+            text = default[1] if default else f"{{{subnames}}}"
+            lines.append(f"  {name:<{width}}{text}")
+            for sub, (_, sub_help) in entry.items():
+                if sub:
+                    lines.append(f"    {sub:<{width - 2}}{sub_help}")
+        else:
+            lines.append(f"  {name:<{width}}{entry[1]}")
+    return "\n".join(lines)
+
+
+def run_function(function: Callable, args: Sequence[str] | None = None, prog: str | None = None) -> None:
+    """Run one jsonargparse function as a command: a user error becomes one line on stderr and exit 2."""
+    from jsonargparse import CLI
+
+    try:
+        CLI(function, args=list(args) if args is not None else None, prog=prog, as_positional=True)
+    except LitftError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = "litft"
+    entry: tuple[str, str] | dict = COMMANDS
+    while isinstance(entry, dict):
+        name = argv[0] if argv else None
+        if name and name in entry:
+            argv, prog, entry = argv[1:], f"{prog} {name}", entry[name]
+        elif "" in entry:  # a group's default subcommand takes the arguments as they are
+            entry = entry[""]
+        elif name in (None, "-h", "--help"):
+            print(_usage(prog, entry))
+            raise SystemExit(0 if name else 2)
+        else:
+            print(f"error: unknown command {name!r}; run `{prog} --help` for the list.", file=sys.stderr)
+            raise SystemExit(2)
+    run_function(_load(entry[0]), argv, prog)
+
+
+if __name__ == "__main__":
+    main()

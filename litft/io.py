@@ -1,0 +1,96 @@
+"""File helpers every stage shares: atomic writes, line-complete JSONL appends, checked JSONL/JSON reads.
+
+No torch import here: the data layer uses these too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Iterable, Iterator
+
+from tqdm import tqdm
+
+from litft.errors import LitftError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it is fsynced and renamed over `path`.
+
+    A crash or an exception leaves the old file (or nothing) in place, never a half-written one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def append_jsonl(fh: IO[str], record: dict) -> None:
+    """Append one complete JSON line and push it to disk, so a kill never loses or tears a record."""
+    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def iter_jsonl(path: str | os.PathLike, skip_torn_tail: bool = False) -> Iterator[dict]:
+    """Yield the records of a JSONL file; a malformed line is a user error naming its line number.
+
+    With `skip_torn_tail`, an unparsable *last* line without a newline (a write cut off by a kill) is ignored.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LitftError(f"{path} does not exist or is not a file; check the path.")
+    with open(path, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            if skip_torn_tail and number == len(lines):
+                return
+            raise LitftError(f"{path} line {number} is not valid UTF-8 JSON ({error}); fix or remove that line.") from None
+        if not isinstance(record, dict):
+            raise LitftError(f"{path} line {number} is not a JSON object; each line must be one {{...}} record.")
+        yield record
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file; a syntax error is a user error naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise LitftError(f"{path} does not exist or is not a file; check the path.")
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise LitftError(f"{path} is not UTF-8 text; re-save it as UTF-8.") from None
+    except json.JSONDecodeError as error:
+        raise LitftError(f"{path} line {error.lineno} has a JSON syntax error: {error.msg}.") from None
+
+
+def progress(iterable: Iterable | None = None, quiet: bool = False, **kwargs: Any) -> tqdm:
+    """A tqdm bar that stays silent when stderr is not a terminal or when the user asked for --quiet."""
+    return tqdm(iterable, disable=quiet or not sys.stderr.isatty(), dynamic_ncols=True, **kwargs)
