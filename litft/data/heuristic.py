@@ -1,0 +1,127 @@
+"""An offline question/answer generator: no model, no key, no network (`--backend heuristic`).
+
+What to expect: it is extractive and literal. It finds sentences of a few fixed shapes — definitions
+("X is a ..."), meanings ("X refers to ..."), dates ("X was founded in 1998"), places ("X is based in
+...") and capabilities ("X provides ...") — turns the subject into a templated question ("What is X?",
+"When was X founded?") and answers with the sentence itself, verbatim. Sentences of other shapes, and
+sentences whose subject is a pronoun ("It is ..."), yield nothing, so a chunk may get no pairs. There is
+no paraphrase, reasoning or multi-sentence answer; questions repeat the wording of the text.
+
+That consistency is the point: the same kind of question always maps to the same kind of answer, so
+even a tiny model can learn it, which makes it right for the demo, smoke tests and users without an
+API. It is no substitute for an LLM-written FAQ when the goal is a useful assistant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+MIN_SENTENCE_WORDS = 5
+MAX_SENTENCE_WORDS = 60
+MAX_SUBJECT_WORDS = 8
+
+# Subjects that do not name anything on their own: the question would be unanswerable without the page.
+VAGUE_FIRST_WORDS = {
+    "it", "this", "that", "these", "those", "there", "here", "he", "she", "they", "we", "you", "i",
+    "our", "your", "their", "its", "his", "her", "my", "what", "which", "who", "such", "each", "all",
+    "some", "many", "most", "both", "one", "another", "other", "if", "when", "while", "although", "because",
+}
+ARTICLES = {"the", "a", "an"}
+
+_SUBJECT = r"(?P<subject>[A-Z0-9][^,;:()\"]{0,80}?)"
+PATTERNS: list[tuple[re.Pattern, str]] = [
+    (re.compile(rf"^{_SUBJECT} (?P<verb>is|are) (?:defined as|known as) .+"), "What {be} {subject}?"),
+    (re.compile(rf"^{_SUBJECT} (?P<verb>refers|refer) to .+"), "What does {subject} refer to?"),
+    (re.compile(rf"^{_SUBJECT} (?P<verb>stands|stand) for .+"), "What does {subject} stand for?"),
+    (re.compile(rf"^{_SUBJECT} (?P<verb>means|mean) .+"), "What does {subject} mean?"),
+    (
+        re.compile(
+            rf"^{_SUBJECT} (?P<verb>was|were) (?P<event>founded|established|created|launched|introduced|released|"
+            rf"opened|built|started|formed|incorporated) .*\b(?:1[5-9]\d\d|20\d\d)\b.*"
+        ),
+        "When {be_past} {subject} {event}?",
+    ),
+    (
+        re.compile(rf"^{_SUBJECT} (?P<verb>is|are) (?P<event>located|based|headquartered|situated) (?:in|at|on) .+"),
+        "Where {be} {subject} {event}?",
+    ),
+    (re.compile(rf"^{_SUBJECT} (?P<verb>is|are|was|were) (?:a|an|the|one of the) .+"), "What {be} {subject}?"),
+    (
+        re.compile(
+            rf"^{_SUBJECT} (?P<verb>provides|offers|supports|includes|allows|enables|requires|contains|produces|"
+            rf"develops|sells|manufactures|uses|protects|measures|describes|covers)\b .+"
+        ),
+        "What does {subject} {base_verb}?",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class HeuristicPair:
+    question: str
+    answer: str
+
+
+def _question_subject(subject: str) -> str | None:
+    """The subject as it reads inside a question, or None when it names nothing on its own."""
+    words = subject.split()
+    if not words or len(words) > MAX_SUBJECT_WORDS or words[0].lower() in VAGUE_FIRST_WORDS:
+        return None
+    if words[0].lower() in ARTICLES:
+        # "The company" is vague, "The Foo Library" or "The 2020 report" is not.
+        if not any(word[:1].isupper() or word[:1].isdigit() for word in words[1:]):
+            return None
+        return " ".join([words[0].lower(), *words[1:]])
+    return subject
+
+
+def _base_verb(verb: str) -> str:
+    return verb[:-1] if verb.endswith("s") else verb
+
+
+def pair_from_sentence(sentence: str) -> HeuristicPair | None:
+    """A question answered by `sentence`, when the sentence has one of the recognised shapes."""
+    sentence = " ".join(sentence.split())
+    if not (MIN_SENTENCE_WORDS <= len(sentence.split()) <= MAX_SENTENCE_WORDS) or not sentence.endswith("."):
+        return None
+    for pattern, question_form in PATTERNS:
+        match = pattern.match(sentence)
+        if match is None:
+            continue
+        subject = _question_subject(match["subject"].strip())
+        if subject is None:
+            return None
+        verb = match["verb"]
+        plural = verb in ("are", "were") or not verb.endswith("s") and verb not in ("is", "was")
+        question = question_form.format(
+            subject=subject,
+            be="are" if plural else "is",
+            be_past="were" if plural else "was",
+            event=match.groupdict().get("event") or "",
+            base_verb=_base_verb(verb),
+        )
+        if plural and question.startswith("What does "):
+            question = "What do " + question[len("What does ") :]
+        return HeuristicPair(question, sentence)
+    return None
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd  # loaded once, on first use
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def heuristic_pairs(text: str) -> list[HeuristicPair]:
+    """The question/answer pairs of one chunk, in text order, each question once."""
+    pairs, seen = [], set()
+    for paragraph in re.split(r"\n\s*\n", text):
+        for sentence in _segmenter().segment(paragraph.strip()):
+            pair = pair_from_sentence(sentence.strip())
+            if pair is not None and pair.question.lower() not in seen:
+                seen.add(pair.question.lower())
+                pairs.append(pair)
+    return pairs
