@@ -7,8 +7,12 @@ subcommand runs: `litft --help` stays instant and the data commands never import
 
 from __future__ import annotations
 
+import collections.abc
 import importlib
+import inspect
 import sys
+import types
+import typing
 from typing import Callable, Sequence
 
 from litft.errors import LitftError
@@ -75,12 +79,66 @@ def _usage(prog: str, commands: dict) -> str:
     return "\n".join(lines)
 
 
+def _is_list(annotation: object) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_list(arg) for arg in typing.get_args(annotation))
+    return origin in (list, tuple, collections.abc.Sequence)
+
+
+def _rewrite_args(function: Callable, args: list[str]) -> list[str]:
+    """Accept the shell forms users type, which jsonargparse alone does not:
+
+    - leading bare values fill the required parameters in order (`scrape URLS.json OUT_DIR`), while the
+      same parameters still work as flags (`--checkpoint_dir DIR`);
+    - a list parameter takes several values after its flag (`--data a.txt b.txt`).
+    """
+    hints = typing.get_type_hints(function)
+    parameters = inspect.signature(function).parameters.values()
+    required = [p.name for p in parameters if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD]
+    lists = {name for name, hint in hints.items() if _is_list(hint)}
+
+    def is_value(token: str) -> bool:
+        return not token.startswith("-") or token == "-"
+
+    rewritten: list[str] = []
+    position = 0
+    while position < len(args) and is_value(args[position]) and required:
+        name = required.pop(0)
+        values = [args[position]]
+        position += 1
+        while name in lists and position < len(args) and is_value(args[position]):
+            values.append(args[position])
+            position += 1
+        rewritten += _flag_values(name, values, name in lists)
+    while position < len(args):
+        token = args[position]
+        position += 1
+        name = token[2:]
+        if token.startswith("--") and name in lists and position < len(args) and not args[position].startswith("["):
+            values = []
+            while position < len(args) and is_value(args[position]):
+                values.append(args[position])
+                position += 1
+            rewritten += _flag_values(name, values, True)
+        else:
+            rewritten.append(token)
+    return rewritten
+
+
+def _flag_values(name: str, values: list[str], is_list: bool) -> list[str]:
+    if not is_list:
+        return [f"--{name}", values[0]]
+    return [token for value in values for token in (f"--{name}+", value)]
+
+
 def run_function(function: Callable, args: Sequence[str] | None = None, prog: str | None = None) -> None:
     """Run one jsonargparse function as a command: a user error becomes one line on stderr and exit 2."""
     from jsonargparse import CLI
 
+    args = list(sys.argv[1:] if args is None else args)
     try:
-        CLI(function, args=list(args) if args is not None else None, prog=prog, as_positional=True)
+        CLI(function, args=_rewrite_args(function, args), prog=prog, as_positional=False)
     except LitftError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

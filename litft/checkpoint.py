@@ -1,0 +1,253 @@
+"""litgpt-compatible checkpoint directories: save atomically, inspect, load lazily.
+
+A directory holds `lit_model.pth` (full weights) or, for LoRA/adapter-v2 runs, only the trained weights
+in `lit_model.pth.lora` / `lit_model.pth.adapter_v2`, plus `model_config.yaml` (the base architecture),
+tokenizer files and `hyperparameters.yaml`. The hyperparameters carry the method, the base checkpoint and
+the `lora_*`/`adapter_*` fields, so nobody repeats `--lora_r` to load or merge a run; they use litgpt's
+key names so `litgpt merge_lora` and `litgpt generate_adapter_v2` read litft runs too.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import yaml
+from litgpt.config import Config
+from safetensors import SafetensorError
+from safetensors.torch import load_file as load_safetensors_file
+
+from litft.errors import LitftError
+from litft.io import atomic_path
+from litft.model import (
+    AdapterV2Settings,
+    LoRASettings,
+    build_model,
+    check_method,
+    load_weights,
+    trainable_filter,
+)
+
+FULL_WEIGHTS = "lit_model.pth"
+WEIGHT_FILES = {"pretrain": FULL_WEIGHTS, "full": FULL_WEIGHTS, "lora": "lit_model.pth.lora", "adapter_v2": "lit_model.pth.adapter_v2"}
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "special_tokens_map.json",
+    "generation_config.json",
+    "vocab.json",
+    "merges.txt",
+)
+# Files that describe how text was formatted for training; generation reuses them.
+SIDE_FILES = ("prompt_style.yaml",)
+
+
+def save_config(config: Config, path: Path) -> None:
+    """Write model_config.yaml as litgpt does (every Config field), atomically."""
+    fields = {k: v for k, v in vars(config).items() if k != "rope_n_elem" and k in Config.__dataclass_fields__}
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(fields, sort_keys=False), encoding="utf-8")
+
+
+def save_state_dict_file(state_dict: Mapping[str, torch.Tensor], path: Path) -> None:
+    """torch.save, atomically: a kill mid-write leaves the previous file (or none), never a torn one."""
+    with atomic_path(path) as tmp:
+        torch.save(dict(state_dict), tmp)
+
+
+def copy_tokenizer_files(source_dir: Path | None, target_dir: Path) -> list[str]:
+    """Copy the tokenizer (and prompt-style) files that exist; warn when there is no tokenizer at all."""
+    copied = []
+    if source_dir is not None:
+        for name in TOKENIZER_FILES + SIDE_FILES:
+            if (source_dir / name).is_file():
+                shutil.copy2(source_dir / name, target_dir / name)
+                copied.append(name)
+    if not any(name in TOKENIZER_FILES for name in copied):
+        warnings.warn(f"no tokenizer files found in {source_dir}; {target_dir} will hold weights and config only.")
+    return copied
+
+
+def save_checkpoint(
+    out_dir: str | Path,
+    *,
+    method: str,
+    state_dict: Mapping[str, torch.Tensor],
+    config: Config,
+    source_dir: Path | None = None,
+    base_checkpoint_dir: Path | None = None,
+    lora: LoRASettings | None = None,
+    adapter: AdapterV2Settings | None = None,
+    hyperparameters: Mapping[str, Any] | None = None,
+    extra_files: Mapping[str, str] | None = None,
+) -> Path:
+    """Write a complete checkpoint directory, or nothing: it is built beside `out_dir` and renamed into place.
+
+    `state_dict` may be a model's full state dict: only the method's trained weights are kept for LoRA
+    and adapter-v2. `source_dir` supplies the tokenizer files (usually the base checkpoint).
+    """
+    check_method(method)
+    out_dir = Path(out_dir)
+    keep = trainable_filter(method)
+    weights = {key: value for key, value in state_dict.items() if keep(key, value)}
+    hparams: dict[str, Any] = {"method": method}
+    if base_checkpoint_dir is not None:
+        hparams["checkpoint_dir"] = str(Path(base_checkpoint_dir).resolve())
+    if method == "lora":
+        hparams.update((lora or LoRASettings()).litgpt_fields())
+    if method == "adapter_v2":
+        hparams.update((adapter or AdapterV2Settings()).litgpt_fields())
+    hparams.update(hyperparameters or {})
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        # litgpt's finetune scripts save trainable-only weights under a "model" key; full weights are flat.
+        payload = weights if method in ("pretrain", "full") else {"model": weights}
+        torch.save(payload, staging / WEIGHT_FILES[method])
+        save_config(config, staging / "model_config.yaml")
+        (staging / "hyperparameters.yaml").write_text(yaml.safe_dump(hparams, sort_keys=False), encoding="utf-8")
+        copy_tokenizer_files(source_dir, staging)
+        for name, text in (extra_files or {}).items():
+            (staging / name).write_text(text, encoding="utf-8")
+        _fsync_tree(staging)
+        replace_dir(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
+
+
+def _fsync_tree(directory: Path) -> None:
+    for path in directory.iterdir():
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Swap `new` into `target`; the old directory survives until the new one is in place."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(target, old)
+    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load weights without holding a second copy: .pth memory-mapped with weights_only, or safetensors.
+
+    A litgpt-style `{"model": ...}` wrapper is unwrapped. A damaged file is a user error.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LitftError(f"weights file {path} does not exist; check the checkpoint directory.")
+    try:
+        if path.suffix == ".safetensors":
+            return load_safetensors_file(path)
+        state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, SafetensorError, ValueError) as error:
+        raise LitftError(f"{path} is not a readable checkpoint ({str(error).splitlines()[0][:120]}); re-create or re-download it.") from None
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]
+    if not isinstance(state, dict):
+        raise LitftError(f"{path} does not hold a state dict of tensors; it is not a litgpt checkpoint.")
+    return state
+
+
+@dataclass
+class CheckpointInfo:
+    """What a checkpoint directory holds and how to rebuild its model."""
+
+    path: Path
+    method: str
+    config: Config
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    base_dir: Path | None = None
+    lora: LoRASettings | None = None
+    adapter: AdapterV2Settings | None = None
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / WEIGHT_FILES[self.method]
+
+
+def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
+    """Read a checkpoint directory's config and method, with one clear message when it is not one."""
+    path = Path(checkpoint_dir)
+    if not path.is_dir():
+        raise LitftError(f"checkpoint directory {path} does not exist; check the path or download/convert a model first.")
+    config_path = path / "model_config.yaml"
+    if not config_path.is_file():
+        raise LitftError(f"{path} has no model_config.yaml; it is not a litgpt checkpoint (convert an HF model with `litft convert hf_to_lit`).")
+    hparams = _read_yaml(path / "hyperparameters.yaml") if (path / "hyperparameters.yaml").is_file() else {}
+    if (path / FULL_WEIGHTS).is_file():
+        # A merged LoRA run has lit_model.pth beside lit_model.pth.lora: the full weights win, as in litgpt.
+        method = "full" if hparams.get("method") in (None, "lora", "adapter_v2") else hparams["method"]
+    elif (path / WEIGHT_FILES["lora"]).is_file():
+        method = "lora"
+    elif (path / WEIGHT_FILES["adapter_v2"]).is_file():
+        method = "adapter_v2"
+    else:
+        raise LitftError(f"{path} has no lit_model.pth (nor LoRA/adapter weights); it is not a complete checkpoint.")
+    try:
+        config = Config(**{k: v for k, v in _read_yaml(config_path).items() if k in Config.__dataclass_fields__})
+    except (TypeError, ValueError, AssertionError) as error:
+        raise LitftError(f"{config_path} is not a valid litgpt config ({error}).") from None
+    info = CheckpointInfo(path=path, method=method, config=config, hyperparameters=hparams)
+    if method in ("lora", "adapter_v2"):
+        if "checkpoint_dir" not in hparams:
+            raise LitftError(f"{path / 'hyperparameters.yaml'} does not name the base checkpoint_dir this {method} run was trained on.")
+        info.base_dir = Path(hparams["checkpoint_dir"])
+        if method == "lora":
+            info.lora = LoRASettings.from_litgpt_fields(hparams)
+        else:
+            info.adapter = AdapterV2Settings.from_litgpt_fields(hparams)
+    return info
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise LitftError(f"{path} is not valid YAML ({str(error).splitlines()[0]}).") from None
+    if not isinstance(data, dict):
+        raise LitftError(f"{path} must be a YAML mapping.")
+    return data
+
+
+def load_model(
+    checkpoint_dir: str | Path,
+    base_dir: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | None = None,
+) -> tuple[torch.nn.Module, CheckpointInfo]:
+    """Rebuild the model a checkpoint directory describes: full weights, or base + LoRA/adapter weights.
+
+    `base_dir` overrides the base recorded in a run's hyperparameters (when the base was moved).
+    """
+    info = inspect_checkpoint(checkpoint_dir)
+    if base_dir is not None:
+        info.base_dir = Path(base_dir)
+    model = build_model(info.method, info.config, info.lora, info.adapter, device="meta", dtype=dtype)
+    if info.method in ("lora", "adapter_v2"):
+        base = inspect_checkpoint(info.base_dir)
+        base_weights, trained = load_state_dict(base.weights_path), load_state_dict(info.weights_path)
+    else:
+        base_weights, trained = load_state_dict(info.weights_path), None
+    model = model.to_empty(device=device)
+    load_weights(model, info.method, base_weights, trained)
+    model.reset_parameters()  # recompute litgpt's RoPE cache, which was on the meta device
+    if dtype is not None:
+        model = model.to(dtype)
+    return model.eval(), info

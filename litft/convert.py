@@ -1,0 +1,203 @@
+"""Hugging Face ⇄ litgpt checkpoint conversion, with litgpt's own weight-copy functions.
+
+What litft adds around them: configs derived from config.json for custom-named models, lazy shard
+loading (a 7B conversion holds one tensor at a time), atomic writes, and an export directory that
+`transformers.AutoModelForCausalLM.from_pretrained` loads as it is (config.json, sharded safetensors,
+tokenizer files) instead of litgpt's renamed `model.pth`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import warnings
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import torch
+from huggingface_hub import save_torch_state_dict
+from litgpt.config import Config, name_to_config
+from litgpt.scripts import convert_hf_checkpoint as hf_to_lit
+from litgpt.scripts import convert_lit_checkpoint as lit_to_hf
+from litgpt.utils import incremental_save
+from safetensors import safe_open
+
+from litft.checkpoint import TOKENIZER_FILES, replace_dir, copy_tokenizer_files, inspect_checkpoint, load_state_dict, save_config
+from litft.errors import LitftError
+from litft.hf_config import family_of_hf, family_of_litgpt, hf_config_from_litgpt, litgpt_config_from_hf
+from litft.io import atomic_path, read_json
+from litft.model import TINY_CONFIGS, resolve_config
+
+DType = Literal["float32", "float16", "bfloat16"]
+
+
+class _LazySafetensor:
+    """A tensor that litgpt's copy functions read from its safetensors file only when they need it."""
+
+    def __init__(self, handle: Any, name: str) -> None:
+        self.handle, self.name = handle, name
+
+    def _load_tensor(self) -> torch.Tensor:  # the hook litgpt's `load_param` calls
+        return self.handle.get_tensor(self.name)
+
+
+def _hf_weight_files(checkpoint_dir: Path) -> list[Path]:
+    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        if (checkpoint_dir / index_name).is_file():
+            weight_map = read_json(checkpoint_dir / index_name)["weight_map"]
+            return sorted({checkpoint_dir / name for name in weight_map.values()})
+    safetensors = sorted(checkpoint_dir.glob("*.safetensors"))
+    files = safetensors or sorted(f for f in checkpoint_dir.glob("*.bin") if f.name != "training_args.bin")
+    if not files:
+        raise LitftError(f"{checkpoint_dir} holds no .safetensors or .bin weights; download the model files first.")
+    return files
+
+
+def _lazy_hf_weights(files: list[Path], stack: list) -> dict[str, Any]:
+    """One lazy mapping over every shard, so a tensor split from its partner across shards is still found."""
+    weights: dict[str, Any] = {}
+    for file in files:
+        if file.suffix == ".safetensors":
+            handle = safe_open(str(file), framework="pt")
+            stack.append(handle)
+            weights.update({name: _LazySafetensor(handle, name) for name in handle.keys()})
+        else:
+            weights.update(load_state_dict(file))
+    return weights
+
+
+def hf_model_config(checkpoint_dir: Path, model_name: str | None) -> tuple[Config, str]:
+    """The litgpt config for an HF directory and the family used to pick the weight-copy function."""
+    name = model_name or checkpoint_dir.name
+    if name in name_to_config or name in TINY_CONFIGS or model_name is not None:
+        config = resolve_config(name)
+        return config, _family_of_named(config)
+    config_json = checkpoint_dir / "config.json"
+    if not config_json.is_file():
+        raise LitftError(
+            f"{checkpoint_dir.name!r} is not a litgpt config name and {checkpoint_dir} has no config.json; pass --model_name."
+        )
+    hf = read_json(config_json)
+    return litgpt_config_from_hf(hf, name), family_of_hf(hf)
+
+
+def _family_of_named(config: Config) -> str:
+    """litgpt picks its copy function from the config name; keep its choices for the named families."""
+    name = config.name.lower()
+    for prefix, family in (("falcon", "falcon"), ("gemma-2", "gemma_2"), ("gemma-3", "gemma_3"), ("phi", "phi"),
+                           ("qwen2.5", "qwen2"), ("qwq", "qwen2"), ("olmo-2-", "olmo2"), ("qwen3", "qwen3")):
+        if name.startswith(prefix) or (prefix == "falcon" and prefix in name):
+            return family
+    return "llama" if config.mlp_class_name in ("LLaMAMLP", "GemmaMLP", "LLaMAMoE") else "gpt_neox"
+
+
+def _hf_to_lit_copier(config: Config, family: str) -> Callable:
+    qkv: dict = {}
+    return {
+        "falcon": partial(hf_to_lit.copy_weights_falcon, config),
+        "gemma_2": partial(hf_to_lit.copy_weights_gemma_2, qkv),
+        "gemma_3": partial(hf_to_lit.copy_weights_gemma_3, qkv, config=config),
+        "phi": partial(hf_to_lit.copy_weights_phi, config, qkv),
+        "qwen2": partial(hf_to_lit.copy_weights_qwen_2_5, config, qkv),
+        "olmo2": partial(hf_to_lit.copy_weights_olmo2, config, qkv),
+        "qwen3": partial(hf_to_lit.copy_weights_qwen_3, config, qkv),
+        "gpt_neox": partial(hf_to_lit.copy_weights_gpt_neox, config),
+    }.get(family, partial(hf_to_lit.copy_weights_hf_llama, config, qkv))
+
+
+@torch.inference_mode()
+def convert_hf_checkpoint(checkpoint_dir: Path, model_name: str | None = None, dtype: DType | None = None) -> None:
+    """Convert a Hugging Face model directory to litgpt's format, in place (as litgpt lays it out).
+
+    Args:
+        checkpoint_dir: Directory with config.json and safetensors/bin weights; receives lit_model.pth and
+            model_config.yaml beside them.
+        model_name: litgpt config name; by default the directory's name, else derived from config.json
+            (Llama, Mistral, Qwen2, GPT-NeoX).
+        dtype: Convert the weights to this dtype; by default they keep the dtype they were saved in.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    if not checkpoint_dir.is_dir():
+        raise LitftError(f"checkpoint directory {checkpoint_dir} does not exist; check the path.")
+    config, family = hf_model_config(checkpoint_dir, model_name)
+    handles: list = []
+    state: dict[str, Any] = {}
+    with atomic_path(checkpoint_dir / "lit_model.pth") as tmp, incremental_save(tmp) as saver:
+        hf_weights = _lazy_hf_weights(_hf_weight_files(checkpoint_dir), handles)
+        try:
+            _hf_to_lit_copier(config, family)(state, hf_weights, saver=saver, dtype=getattr(torch, dtype) if dtype else None)
+        except KeyError as error:
+            raise LitftError(
+                f"weight {error.args[0]!r} does not fit the {config.name!r} config; pass the right --model_name."
+            ) from None
+        saver.save(state)
+    save_config(config, checkpoint_dir / "model_config.yaml")
+    if not any((checkpoint_dir / name).is_file() for name in TOKENIZER_FILES):
+        warnings.warn(f"{checkpoint_dir} has no tokenizer files; the converted checkpoint has weights and config only.")
+    print(f"Converted {checkpoint_dir} to litgpt format ({config.name}, {family}).")
+
+
+def _lit_to_hf_copier(config: Config, family: str) -> Callable:
+    if family == "gpt_neox":
+        return partial(lit_to_hf.copy_weights_gpt_neox, config)
+    if family == "qwen2":
+        return partial(lit_to_hf.copy_weights_qwen_2_5, config)
+    return partial(lit_to_hf.copy_weights_llama, config)
+
+
+@torch.inference_mode()
+def convert_lit_checkpoint(checkpoint_dir: Path, output_dir: Path, max_shard_size: str = "5GB") -> None:
+    """Export a litgpt checkpoint as a directory transformers loads directly.
+
+    Args:
+        checkpoint_dir: A litgpt checkpoint or a litft run (a LoRA run is merged on the fly; adapter-v2 has
+            no Hugging Face equivalent).
+        output_dir: Receives config.json, model.safetensors (sharded above `max_shard_size`) and the tokenizer.
+        max_shard_size: Largest safetensors shard, e.g. "5GB" or "500MB".
+    """
+    info = inspect_checkpoint(checkpoint_dir)
+    family = family_of_litgpt(info.config)
+    if info.method == "adapter_v2":
+        raise LitftError("adapter-v2 weights have no Hugging Face equivalent; export the base or a full/LoRA run instead.")
+    if info.method == "lora":
+        from litft.merge import merged_state_dict
+
+        lit_weights = merged_state_dict(info)
+    else:
+        lit_weights = load_state_dict(info.weights_path)
+    if any("lora_" in key or "adapter" in key for key in lit_weights):
+        raise LitftError(f"{info.weights_path} holds LoRA/adapter weights; merge them with `litft merge_lora` first.")
+
+    wte, head = lit_weights.get("transformer.wte.weight"), lit_weights.get("lm_head.weight")
+    tied = wte is not None and head is not None and wte.shape == head.shape and torch.equal(wte, head)
+    hf_state: dict[str, torch.Tensor] = {}
+    _lit_to_hf_copier(info.config, family)(hf_state, lit_weights)
+    if tied:
+        hf_state.pop("embed_out.weight" if family == "gpt_neox" else "lm_head.weight", None)
+    # litgpt's copy functions split the fused qkv into views of one storage; safetensors stores each tensor
+    # on its own, so only those views are copied (the rest stay memory-mapped).
+    hf_state = {key: value if _owns_storage(value) else value.clone() for key, value in hf_state.items()}
+    dtype = next(iter(hf_state.values())).dtype
+    hf_config = hf_config_from_litgpt(info.config, str(dtype).removeprefix("torch."), tied)
+
+    output_dir = Path(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    try:
+        save_torch_state_dict(hf_state, staging, max_shard_size=max_shard_size)
+        (staging / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n", encoding="utf-8")
+        copy_tokenizer_files(info.path if _has_tokenizer(info.path) else info.base_dir, staging)
+        replace_dir(staging, output_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"Exported {info.path} ({family}) to {output_dir}.")
+
+
+def _owns_storage(tensor: torch.Tensor) -> bool:
+    return tensor.is_contiguous() and tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
+
+
+def _has_tokenizer(directory: Path | None) -> bool:
+    return directory is not None and any((directory / name).is_file() for name in TOKENIZER_FILES)

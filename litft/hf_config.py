@@ -1,0 +1,164 @@
+"""Translate between a Hugging Face `config.json` and a litgpt `Config`.
+
+litgpt only converts checkpoints whose directory name is one of its config names; fine-tuned variants
+with custom names are common, so litft derives the litgpt config from config.json for the Llama, Mistral,
+Qwen2 and GPT-NeoX families, and writes config.json back for export. No library does this mapping:
+litgpt keeps its configs as a hand-written table and transformers knows nothing of litgpt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litgpt.config import Config
+
+from litft.errors import LitftError
+
+LLAMA_LIKE = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}
+SUPPORTED = (*LLAMA_LIKE, "gpt_neox")
+
+
+def family_of_hf(hf: dict[str, Any]) -> str:
+    model_type = hf.get("model_type")
+    if model_type not in SUPPORTED:
+        raise LitftError(
+            f"config.json has model_type {model_type!r}; litft derives configs for {', '.join(SUPPORTED)} only. "
+            "Pass --model_name with the matching litgpt config name instead."
+        )
+    return model_type
+
+
+def litgpt_config_from_hf(hf: dict[str, Any], name: str) -> Config:
+    """The litgpt Config equivalent to an HF config.json of a supported family."""
+    family = family_of_hf(hf)
+    n_head = hf["num_attention_heads"]
+    common = dict(
+        name=name,
+        block_size=hf.get("max_position_embeddings", 4096),
+        vocab_size=hf["vocab_size"],
+        padded_vocab_size=hf["vocab_size"],
+        n_layer=hf["num_hidden_layers"],
+        n_embd=hf["hidden_size"],
+        n_head=n_head,
+        intermediate_size=hf["intermediate_size"],
+    )
+    if family == "gpt_neox":
+        activation = hf.get("hidden_act", "gelu")
+        if activation not in ("gelu", "gelu_new", "gelu_pytorch_tanh"):
+            raise LitftError(f"GPT-NeoX config.json uses hidden_act {activation!r}; litgpt supports gelu variants only.")
+        return Config(
+            **common,
+            norm_class_name="LayerNorm",
+            norm_eps=hf.get("layer_norm_eps", 1e-5),
+            parallel_residual=hf.get("use_parallel_residual", True),
+            bias=True,
+            mlp_class_name="GptNeoxMLP",
+            gelu_approximate="none" if activation == "gelu" else "tanh",
+            rotary_percentage=hf.get("rotary_pct", 0.25),
+            rope_base=int(hf.get("rotary_emb_base", 10000)),
+        )
+    if hf.get("hidden_act", "silu") != "silu":
+        raise LitftError(f"config.json uses hidden_act {hf['hidden_act']!r}; litgpt's LLaMAMLP supports silu only.")
+    if hf.get("mlp_bias") or (family != "qwen2" and hf.get("attention_bias")):
+        raise LitftError("config.json has attention/MLP biases, which litgpt's Llama-family model does not support.")
+    fields: dict[str, Any] = dict(
+        common,
+        n_query_groups=hf.get("num_key_value_heads") or n_head,
+        head_size=hf.get("head_dim") or hf["hidden_size"] // n_head,
+        norm_class_name="RMSNorm",
+        norm_eps=hf.get("rms_norm_eps", 1e-6),
+        parallel_residual=False,
+        bias=False,
+        attn_bias=family == "qwen2",
+        mlp_class_name="LLaMAMLP",
+        rotary_percentage=1.0,
+        rope_base=int(hf.get("rope_theta", 10000)),
+    )
+    scaling = hf.get("rope_scaling")
+    if scaling:
+        kind = scaling.get("rope_type", scaling.get("type"))
+        if kind != "llama3":
+            raise LitftError(f"config.json uses rope_scaling type {kind!r}; litgpt supports only 'llama3' scaling.")
+        fields["rope_adjustments"] = {
+            "factor": scaling["factor"],
+            "low_freq_factor": scaling["low_freq_factor"],
+            "high_freq_factor": scaling["high_freq_factor"],
+            "original_max_seq_len": scaling["original_max_position_embeddings"],
+        }
+    window = hf.get("sliding_window")
+    if window and (family == "mistral" or hf.get("use_sliding_window")):
+        fields["sliding_window_size"] = window
+    return Config(**fields)
+
+
+def family_of_litgpt(config: Config) -> str:
+    """The HF family a litgpt Config can be exported as."""
+    if config.mlp_class_name == "GptNeoxMLP" and config.norm_class_name == "LayerNorm" and config.bias:
+        return "gpt_neox"
+    if config.mlp_class_name == "LLaMAMLP" and config.norm_class_name == "RMSNorm" and not config.bias:
+        exotic = (
+            config.norm_qk or config.post_attention_norm or config.post_mlp_norm or config.scale_embeddings
+            or config.rotary_percentage != 1.0 or config.attention_logit_softcapping or config.lm_head_bias
+            or config.rope_interleave or config.n_expert
+        )
+        if not exotic:
+            if config.attn_bias:
+                return "qwen2"
+            return "mistral" if config.sliding_window_size else "llama"
+    raise LitftError(
+        f"config {config.name!r} is not of a family litft exports to Hugging Face (llama, mistral, qwen2, gpt_neox); "
+        "use `litgpt convert_from_litgpt` for it."
+    )
+
+
+def hf_config_from_litgpt(config: Config, torch_dtype: str, tie_word_embeddings: bool) -> dict[str, Any]:
+    """An HF config.json that transformers' AutoModelForCausalLM builds the same network from."""
+    family = family_of_litgpt(config)
+    common = dict(
+        vocab_size=config.padded_vocab_size,
+        hidden_size=config.n_embd,
+        num_hidden_layers=config.n_layer,
+        num_attention_heads=config.n_head,
+        intermediate_size=config.intermediate_size,
+        max_position_embeddings=config.block_size,
+        tie_word_embeddings=tie_word_embeddings,
+        torch_dtype=torch_dtype,
+    )
+    if family == "gpt_neox":
+        return dict(
+            common,
+            architectures=["GPTNeoXForCausalLM"],
+            model_type="gpt_neox",
+            hidden_act="gelu" if config.gelu_approximate == "none" else "gelu_new",
+            layer_norm_eps=config.norm_eps,
+            rotary_pct=config.rotary_percentage,
+            rotary_emb_base=config.rope_base,
+            use_parallel_residual=config.parallel_residual,
+            attention_bias=True,
+        )
+    hf = dict(
+        common,
+        architectures=[LLAMA_LIKE[family]],
+        model_type=family,
+        num_key_value_heads=config.n_query_groups,
+        head_dim=config.head_size,
+        hidden_act="silu",
+        rms_norm_eps=config.norm_eps,
+        rope_theta=config.rope_base,
+    )
+    if family == "llama":
+        hf.update(attention_bias=False, mlp_bias=False)
+    if family == "mistral":
+        hf["sliding_window"] = config.sliding_window_size
+    if family == "qwen2":
+        hf.update(use_sliding_window=False, sliding_window=None)
+    if config.rope_adjustments:
+        adjustments = config.rope_adjustments
+        hf["rope_scaling"] = {
+            "rope_type": "llama3",
+            "factor": adjustments["factor"],
+            "low_freq_factor": adjustments["low_freq_factor"],
+            "high_freq_factor": adjustments["high_freq_factor"],
+            "original_max_position_embeddings": adjustments["original_max_seq_len"],
+        }
+    return hf
