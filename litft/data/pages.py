@@ -1,0 +1,46 @@
+"""The `pages.jsonl` format that scrape and ingest write and process reads: one `{url, title, text, fetched_at, sha1}` per page."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import IO
+
+from litft.io import iter_jsonl
+
+PAGES_FILE = "pages.jsonl"
+FIELDS = ("url", "title", "text", "fetched_at", "sha1")
+
+
+def page_record(url: str, title: str, text: str, fetched_at: str) -> dict:
+    """A record; `sha1` is of the text, so a changed page is visible without comparing texts."""
+    return {"url": url, "title": title, "text": text, "fetched_at": fetched_at,
+            "sha1": hashlib.sha1(text.encode("utf-8")).hexdigest()}
+
+
+def load_pages(path: Path) -> dict[str, dict]:
+    """Records by URL, the last record winning (re-ingesting a changed file appends a newer one)."""
+    if not path.exists():
+        return {}
+    return {record["url"]: record for record in iter_jsonl(path, skip_torn_tail=True) if "url" in record}
+
+
+def open_for_append(path: Path) -> IO[str]:
+    """Open a JSONL file for appending after cutting off a torn last line a kill may have left."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size:
+        with open(path, "rb+") as fh:
+            data = fh.read()
+            if not data.endswith(b"\n"):
+                fh.truncate(data.rfind(b"\n") + 1)
+                fh.flush()
+                os.fsync(fh.fileno())
+    return open(path, "a", encoding="utf-8")
+
+
+def txt_name(url: str) -> str:
+    """A readable, unique file name for a page's .txt copy: its host and path, plus a short hash."""
+    readable = re.sub(r"[^A-Za-z0-9]+", "_", re.sub(r"^[a-z]+://", "", url)).strip("_")[:80]
+    return f"{readable or 'page'}_{hashlib.sha1(url.encode('utf-8')).hexdigest()[:8]}.txt"
