@@ -43,12 +43,11 @@ TOKENIZER_FILES = (
     "tokenizer_config.json",
     "tokenizer.model",
     "special_tokens_map.json",
-    "generation_config.json",
     "vocab.json",
     "merges.txt",
 )
-# Files that describe how text was formatted for training; generation reuses them.
-SIDE_FILES = ("prompt_style.yaml",)
+# Files that tell generation how to format prompts and when to stop; they travel with the tokenizer.
+SIDE_FILES = ("generation_config.json", "prompt_style.yaml")
 
 
 def save_config(config: Config, path: Path) -> None:
