@@ -17,7 +17,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 def clean_text(text: str) -> str:
     """Mojibake and entities fixed (ftfy), tags, URLs, stray angle brackets, control and invalid characters removed,
     whitespace collapsed; non-empty lines (paragraphs) kept, one per line."""
-    text = ftfy.fix_text(text, unescape_html=True)
+    text = ftfy.fix_text(text, unescape_html=True, uncurl_quotes=False)  # curly quotes are text, not damage
     text = COMMENT_OR_TAG.sub(" ", text)
     text = URL.sub("", text)
     text = text.replace("<", " ").replace(">", " ")

@@ -55,7 +55,10 @@ class SiteServer:
                     self.send_response(status)
                     for name, value in headers.items():
                         self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(body)))
+                    if headers.get("Connection") == "close":  # no length: the body ends when the connection does
+                        self.close_connection = True
+                    else:
+                        self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
