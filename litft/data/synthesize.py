@@ -220,6 +220,6 @@ def _summary(results: list[ChunkResult], output: Path, failures: Path, client: L
         lines.append(f"  {client.stats.summary()}")
     if counts["pending"]:
         lines.append("  a budget cap stopped the run; run again (with a higher cap) to continue, cached answers are reused")
-    elif counts["failed"]:
+    elif counts["failed"] and client is not None:
         lines.append("  run again to retry the failed chunks only")
     return "\n".join(lines)
