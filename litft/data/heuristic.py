@@ -29,6 +29,8 @@ VAGUE_FIRST_WORDS = {
     "some", "many", "most", "both", "one", "another", "other", "if", "when", "while", "although", "because",
 }
 ARTICLES = {"the", "a", "an"}
+NAME_CONNECTORS = {"of", "for", "and", "&", "de", "in", "on", "-"}
+MAX_TRAILING_LOWERCASE = 2
 
 _SUBJECT = r"(?P<subject>[A-Z0-9][^,;:()\"]{0,80}?)"
 PATTERNS: list[tuple[re.Pattern, str]] = [
@@ -64,17 +66,33 @@ class HeuristicPair:
     answer: str
 
 
+def _is_name_word(word: str) -> bool:
+    return word[:1].isupper() or word[:1].isdigit()
+
+
+def _names_something(words: list[str]) -> bool:
+    """A name-like phrase: capitalised words or numbers (joined by 'of', 'and' ...), then at most
+    MAX_TRAILING_LOWERCASE lower-case head nouns ("Acme warranty", "Machine learning"). This refuses
+    clauses that merely start a sentence ("Click here to read more about ...")."""
+    position = 0
+    while position < len(words) and (_is_name_word(words[position]) or position and words[position] in NAME_CONNECTORS):
+        position += 1
+    if position == 0 or words[position - 1] in NAME_CONNECTORS:
+        return False
+    trailing = words[position:]
+    return len(trailing) <= MAX_TRAILING_LOWERCASE and not any(_is_name_word(word) for word in trailing)
+
+
 def _question_subject(subject: str) -> str | None:
     """The subject as it reads inside a question, or None when it names nothing on its own."""
     words = subject.split()
     if not words or len(words) > MAX_SUBJECT_WORDS or words[0].lower() in VAGUE_FIRST_WORDS:
         return None
-    if words[0].lower() in ARTICLES:
-        # "The company" is vague, "The Foo Library" or "The 2020 report" is not.
-        if not any(word[:1].isupper() or word[:1].isdigit() for word in words[1:]):
-            return None
-        return " ".join([words[0].lower(), *words[1:]])
-    return subject
+    # "The company" is vague, "The Foo Library" or "The 2020 report" is not.
+    has_article = words[0].lower() in ARTICLES
+    if not _names_something(words[1:] if has_article else words):
+        return None
+    return " ".join([words[0].lower(), *words[1:]]) if has_article else subject
 
 
 def _base_verb(verb: str) -> str:
