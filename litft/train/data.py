@@ -1,0 +1,185 @@
+"""Adapters from the readers in `litft.datasets` to the loop's `TrainStream` / `EvalSource`.
+
+Pretraining: `block_size + 1` token windows, sharded by rank and shuffled per epoch by the reader.
+Fine-tuning: indexed records, batched by the reader's length-grouped sampler and right-padded by its
+collate; targets are the labels shifted by one. Both streams save exactly the number of batches the loop
+consumed, which is all an exact resume needs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import torch
+
+from litft.datasets.finetune import FinetuneDataset, LengthGroupedBatchSampler, collate_finetune
+from litft.datasets.pretrain import PretrainDataset
+from litft.errors import LitftError
+from litft.train.batches import Batch, shift
+
+GROUP_BATCHES = 64  # batches per length-sorted group: larger cuts more padding, smaller keeps more randomness
+
+
+class PretrainStream:
+    def __init__(self, dataset: PretrainDataset, micro_batch_size: int) -> None:
+        self.dataset, self.micro_batch_size = dataset, micro_batch_size
+        if dataset.common_length < micro_batch_size:
+            raise LitftError(
+                f"each device gets {dataset.common_length} training window(s) of {dataset.block_size + 1} tokens, fewer than "
+                f"--train.micro_batch_size {micro_batch_size}; use more data, a smaller batch or a shorter --train.max_seq_length."
+            )
+        self._batches: Iterator[torch.Tensor] | None = None
+
+    @property
+    def epoch(self) -> int:
+        return self.dataset.windows_consumed // len(self.dataset)
+
+    def next_batch(self) -> Batch:
+        if self._batches is None:
+            self._batches = self.dataset.iter_batches(self.micro_batch_size)
+        windows = next(self._batches)
+        return Batch(windows[:, :-1].contiguous(), windows[:, 1:].contiguous())
+
+    def batches_per_epoch(self) -> int:
+        # The same on every rank (their shares differ by at most one window), so all ranks agree on the length.
+        return self.dataset.common_length // self.micro_batch_size
+
+    def tokens_per_epoch(self) -> int:
+        return self.batches_per_epoch() * self.micro_batch_size * self.dataset.block_size
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.dataset.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.dataset.load_state_dict(dict(state))
+        self._batches = None
+
+
+class PretrainEval:
+    def __init__(self, dataset: PretrainDataset, micro_batch_size: int) -> None:
+        self.dataset, self.micro_batch_size = dataset, micro_batch_size
+
+    def __len__(self) -> int:
+        return -(-self.dataset.common_length // self.micro_batch_size)
+
+    def batches(self) -> Iterator[Batch]:
+        count = self.dataset.common_length  # equal on every rank: they evaluate in lockstep
+        for start in range(0, count, self.micro_batch_size):
+            windows = torch.stack([self.dataset[i] for i in range(start, min(start + self.micro_batch_size, count))])
+            yield Batch(windows[:, :-1].contiguous(), windows[:, 1:].contiguous())
+
+    def sample_prompt(self) -> torch.Tensor | None:
+        return None
+
+
+def _record(dataset: FinetuneDataset, index: int, max_length: int | None) -> dict[str, torch.Tensor]:
+    sample = dataset[index]
+    if max_length is not None and len(sample["input_ids"]) > max_length:
+        sample = {key: value[:max_length] for key, value in sample.items()}
+    return sample
+
+
+class FinetuneStream:
+    def __init__(
+        self,
+        dataset: FinetuneDataset,
+        micro_batch_size: int,
+        *,
+        rank: int,
+        world_size: int,
+        seed: int,
+        shuffle: bool,
+        group_by_length: bool,
+        max_length: int | None,
+        pad_id: int = 0,
+    ) -> None:
+        self.dataset, self.max_length, self.pad_id = dataset, max_length, pad_id
+        lengths = np.minimum(dataset.lengths, max_length) if max_length else dataset.lengths
+        self.lengths = lengths
+        self.sampler = LengthGroupedBatchSampler(
+            lengths, micro_batch_size, rank=rank, world_size=world_size, seed=seed, shuffle=shuffle,
+            group_batches=GROUP_BATCHES if group_by_length else 1,
+        )
+        self._indices: Iterator[list[int]] | None = None
+
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
+
+    def next_batch(self) -> Batch:
+        if self._indices is None:
+            self._indices = iter(self.sampler)
+        indices = next(self._indices, None)
+        if indices is None:  # end of an epoch: the sampler starts the next one from its count
+            self._indices = iter(self.sampler)
+            indices = next(self._indices)
+        batch = collate_finetune([_record(self.dataset, i, self.max_length) for i in indices], pad_id=self.pad_id)
+        return shift(batch["input_ids"], batch["labels"])
+
+    def batches_per_epoch(self) -> int:
+        return len(self.sampler)
+
+    def tokens_per_epoch(self) -> int:
+        return int(self.lengths.sum()) // self.sampler.world_size
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.sampler.load_state_dict(dict(state))
+        self._indices = None
+
+
+class FinetuneEval:
+    def __init__(self, dataset: FinetuneDataset, micro_batch_size: int, *, rank: int, world_size: int, max_length: int | None, pad_id: int = 0) -> None:
+        self.dataset, self.max_length, self.pad_id = dataset, max_length, pad_id
+        lengths = np.minimum(dataset.lengths, max_length) if max_length else dataset.lengths
+        sampler = LengthGroupedBatchSampler(lengths, micro_batch_size, rank=rank, world_size=world_size, shuffle=False, group_batches=GROUP_BATCHES)
+        self._batches = sampler.epoch_batches(0)
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def batches(self) -> Iterator[Batch]:
+        for indices in self._batches:
+            batch = collate_finetune([_record(self.dataset, i, self.max_length) for i in indices], pad_id=self.pad_id)
+            yield shift(batch["input_ids"], batch["labels"])
+
+    def sample_prompt(self) -> torch.Tensor | None:
+        offset, length, prompt_length = (int(v) for v in self.dataset.index[0])
+        if prompt_length < 1:
+            return None
+        return torch.from_numpy(self.dataset.tokens[offset : offset + prompt_length].astype(np.int64))
+
+
+def open_pretrain(data_dir: Path, *, block_size: int, micro_batch_size: int, rank: int, world_size: int, seed: int, shuffle: bool):
+    """(train stream, validation source or None) over a `litft prepare pretrain` directory."""
+    train = PretrainStream(PretrainDataset(data_dir, block_size, "train", rank, world_size, seed, shuffle), micro_batch_size)
+    val_info = train.dataset.meta["splits"].get("val", {})
+    if int(val_info.get("tokens", 0)) - 1 < block_size * world_size:
+        warnings.warn(f"{data_dir} has too few validation tokens for one window per device; validation is skipped.")
+        return train, None
+    val = PretrainDataset(data_dir, block_size, "val", rank, world_size, seed, shuffle=False)
+    return train, PretrainEval(val, micro_batch_size)
+
+
+def open_finetune(
+    data_dir: Path, *, max_length: int | None, micro_batch_size: int, rank: int, world_size: int, seed: int, shuffle: bool,
+    group_by_length: bool, pad_id: int = 0,
+):
+    """(train stream, validation source or None) over a `litft prepare finetune` directory."""
+    train_set = FinetuneDataset(data_dir, "train")
+    if len(train_set) == 0:
+        raise LitftError(f"{data_dir} holds no training records; prepare it from a non-empty file.")
+    train = FinetuneStream(
+        train_set, micro_batch_size, rank=rank, world_size=world_size, seed=seed, shuffle=shuffle,
+        group_by_length=group_by_length, max_length=max_length, pad_id=pad_id,
+    )
+    val_set = FinetuneDataset(data_dir, "val") if "val" in train_set.meta["splits"] else None
+    if val_set is None or len(val_set) == 0:
+        warnings.warn(f"{data_dir} has no validation records; validation is skipped (prepare with a test file or --val_fraction).")
+        return train, None
+    return train, FinetuneEval(val_set, micro_batch_size, rank=rank, world_size=world_size, max_length=max_length, pad_id=pad_id)

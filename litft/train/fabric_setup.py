@@ -1,0 +1,104 @@
+"""Lightning Fabric: strategy, precision and process launch, the same for every method.
+
+Two ways to get several processes: `python SCRIPT --devices N` (Fabric's launcher starts them and
+`fabric.launch()` runs the function in each), or `fabric run ... SCRIPT` / torchrun / SLURM where the
+processes already exist. Under `fabric run` calling `fabric.launch()` raises, and the `LT_*` variables it
+sets must win over our defaults without a "conflicting value" error; both cases are handled here.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Callable, Literal, Optional
+
+import lightning as L
+import torch
+from lightning.fabric.strategies import DDPStrategy, FSDPStrategy
+
+from litft.errors import LitftError
+
+StrategyName = Literal["auto", "ddp", "fsdp"]
+PRECISIONS = ("32-true", "bf16-true", "bf16-mixed", "16-mixed", "16-true")
+
+
+def launched_by_cli() -> bool:
+    """True when `fabric run` created the processes (it sets LT_CLI_USED=1)."""
+    return bool(int(os.environ.get("LT_CLI_USED", "0") or 0))
+
+
+def default_precision(accelerator: str) -> str:
+    """bf16-true where the GPU supports it, 32-true elsewhere (CPU training is for tests and demos)."""
+    if accelerator in ("cuda", "gpu", "auto") and torch.cuda.is_available():
+        return "bf16-true" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def build_strategy(name: str, activation_checkpointing: bool, block_class: type | None, accelerator: str) -> Any:
+    if name == "fsdp":
+        if block_class is None:
+            raise ValueError("FSDP needs the transformer block class to wrap")
+        return FSDPStrategy(
+            auto_wrap_policy={block_class},
+            activation_checkpointing_policy={block_class} if activation_checkpointing else None,
+            state_dict_type="sharded",
+            limit_all_gathers=True,
+            cpu_offload=False,
+            # Frozen base and trainable LoRA/adapter parameters share flat parameters; keep the originals.
+            use_orig_params=True,
+        )
+    if activation_checkpointing:
+        raise LitftError("--activation_checkpointing works with --strategy fsdp only; drop it or switch strategy.")
+    if name == "ddp":
+        # gloo on CPU, nccl on CUDA: Fabric picks the backend from the accelerator.
+        return DDPStrategy()
+    if name == "auto":
+        return "auto"
+    raise LitftError(f"unknown --strategy {name!r}; choose auto, ddp or fsdp.")
+
+
+def make_fabric(
+    *,
+    accelerator: str = "auto",
+    devices: int | str = 1,
+    num_nodes: int = 1,
+    strategy: str = "auto",
+    precision: Optional[str] = None,
+    activation_checkpointing: bool = False,
+    block_class: type | None = None,
+) -> L.Fabric:
+    """A Fabric for these settings; under `fabric run` its LT_* variables override them."""
+    if precision is not None and precision not in PRECISIONS:
+        raise LitftError(f"unknown --precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+    if launched_by_cli():
+        # Read the LT_* values and remove them, so Fabric takes the resolved values (a strategy object for
+        # FSDP with Block wrapping) without raising on a "conflict" with `fabric run`'s strings.
+        env = {name: os.environ.pop(f"LT_{name.upper()}", None) for name in ("accelerator", "devices", "num_nodes", "strategy", "precision")}
+        ours = {"accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy, "precision": precision}
+        for name, value in env.items():
+            if value is not None and ours[name] is not None and str(ours[name]) != value and str(ours[name]) not in ("auto", "1"):
+                warnings.warn(f"`fabric run --{name} {value}` overrides --{name} {ours[name]} given to the script.")
+        accelerator = env["accelerator"] or accelerator
+        devices = env["devices"] or devices
+        num_nodes = int(env["num_nodes"] or num_nodes)
+        strategy = env["strategy"] or strategy
+        precision = env["precision"] or precision
+    if precision is None:
+        precision = default_precision(accelerator)
+    if num_nodes < 1:
+        raise LitftError(f"--num_nodes must be >= 1, got {num_nodes}.")
+    strategy_object = build_strategy(strategy, activation_checkpointing, block_class, accelerator)
+    if devices in ("1", 1) and num_nodes == 1 and strategy == "auto":
+        strategy_object = "auto"
+    return L.Fabric(accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy_object, precision=precision)
+
+
+def launch(fabric: L.Fabric, function: Callable[..., Any], *args: Any) -> Any:
+    """Run `function(fabric, *args)` in every process: start them, or join the ones `fabric run` started."""
+    if launched_by_cli():
+        return function(fabric, *args)
+    return fabric.launch(function, *args)
+
+
+def is_fsdp(fabric: L.Fabric) -> bool:
+    return isinstance(fabric.strategy, FSDPStrategy)

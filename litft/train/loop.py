@@ -1,0 +1,276 @@
+"""THE training loop: pretraining, full, LoRA and adapter-v2 fine-tuning all run through `fit`.
+
+One optimizer step = `accumulation` micro batches per rank. The loss is the mean over every target token
+of the global batch (all micro batches, all ranks), not a mean of per-micro-batch means, so a batch of 8
+and 2 x 4 accumulation give the same gradients even when records differ in length. Gradients of all but
+the last micro batch stay local (`no_backward_sync`). Then: clip, AdamW step, learning rate from the step
+number. Checkpoints are taken only at step boundaries, so a resumed run replays exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from litft.errors import LitftError
+from litft.train.args import EvalArgs, OptimizerArgs, TrainArgs
+from litft.train.batches import IGNORE_INDEX, Batch, EvalSource, TrainStream
+from litft.train.logging import Console, MetricsLog, eval_summary
+from litft.train.methods import Method
+from litft.train.schedule import learning_rate, set_learning_rate
+from litft.train.state import (
+    FINAL_DIR,
+    CheckpointSpec,
+    Progress,
+    clean_partials,
+    load_training_state,
+    prune_checkpoints,
+    save_training_checkpoint,
+    step_dir_name,
+)
+from litft.train.throughput import ThroughputMeter
+
+LM_HEAD_CHUNK = 128  # logits are produced and consumed in chunks of this many positions (memory)
+
+
+@dataclass
+class Run:
+    """Everything `fit` needs, already built and set up with Fabric."""
+
+    method: Method
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    train_stream: TrainStream
+    val_source: EvalSource | None
+    train: TrainArgs
+    eval: EvalArgs
+    optimizer_args: OptimizerArgs
+    out_dir: Path
+    checkpoint: CheckpointSpec
+    tokenizer: Any = None  # litgpt Tokenizer, to print the sample generation
+    logger: str = "csv"
+    quiet: bool = False
+    resume_from: Path | None = None
+    flops_per_sample: float | None = None  # training FLOPs of one sample, for MFU on GPU
+    dtype: torch.dtype = torch.float32
+
+
+@dataclass
+class Result:
+    progress: Progress
+    final_dir: Path | None
+    losses: list[float] = field(default_factory=list)  # training loss of every step this process ran
+    val_loss: float | None = None
+
+
+def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """Sum of the cross-entropy over the batch's target tokens (chunked lm head: no [B, T, V] logits at once)."""
+    logits = model(batch.input_ids, lm_head_chunk_size=LM_HEAD_CHUNK)
+    if isinstance(logits, torch.Tensor):
+        logits = [logits]
+    targets = batch.targets.split(LM_HEAD_CHUNK, dim=1) if len(logits) > 1 else [batch.targets]
+    total = logits[0].new_zeros((), dtype=torch.float32)
+    for chunk, target in zip(logits, targets):
+        total = total + F.cross_entropy(
+            chunk.reshape(-1, chunk.size(-1)).float(), target.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
+        )
+    return total
+
+
+def total_steps(train: TrainArgs, stream: TrainStream, accumulation: int, world_size: int) -> int | None:
+    """Steps the run will take when that is known in advance (for the schedule and the ETA)."""
+    bounds = []
+    if train.max_steps is not None:
+        bounds.append(train.max_steps)
+    if train.epochs is not None:
+        bounds.append(max(1, train.epochs * stream.batches_per_epoch() // accumulation))
+    if train.max_tokens is not None:
+        tokens_per_epoch = stream.tokens_per_epoch()
+        if tokens_per_epoch:
+            # tokens_per_epoch is this rank's; every rank sees a similar share.
+            per_step = tokens_per_epoch / max(1, stream.batches_per_epoch()) * accumulation * world_size
+            bounds.append(max(1, math.ceil(train.max_tokens / per_step)))
+    return min(bounds) if bounds else None
+
+
+def fit(fabric: L.Fabric, run: Run) -> Result:
+    train, model, optimizer, stream = run.train, run.model, run.optimizer, run.train_stream
+    accumulation = train.gradient_accumulation_iters(fabric.world_size)
+    progress = Progress(world_size=fabric.world_size)
+    is_rank_zero = fabric.global_rank == 0
+
+    if is_rank_zero:
+        clean_partials(run.out_dir)
+    if run.resume_from is not None:
+        data_state = load_training_state(fabric, run.resume_from, model=model, optimizer=optimizer, progress=progress)
+        stream.load_state_dict(data_state)
+        fabric.print(f"resumed from {run.resume_from} at step {progress.step}")
+    steps = total_steps(train, stream, accumulation, fabric.world_size)
+    warmup = train.warmup_steps(steps)
+    if steps is not None and steps <= progress.step:
+        fabric.print(f"nothing to do: the run already reached step {progress.step} of {steps}")
+
+    metrics_log = MetricsLog(
+        run.out_dir, enabled=is_rank_zero, logger=run.logger, resume_step=progress.step if run.resume_from else None
+    )
+    console = Console(enabled=is_rank_zero, quiet=run.quiet, total_steps=steps, initial_step=progress.step)
+    meter = ThroughputMeter(fabric, flops_per_sample=run.flops_per_sample, dtype=run.dtype)
+    result = Result(progress=progress, final_dir=None)
+    last_good = run.resume_from
+
+    def checkpoint(target: Path) -> Path:
+        progress.epoch = stream.epoch
+        path = save_training_checkpoint(
+            fabric, target, model=model, optimizer=optimizer, keep=run.method.keeps(), spec=run.checkpoint,
+            progress=progress, data_state=stream.state_dict(),
+        )
+        if is_rank_zero and target.name != FINAL_DIR:
+            prune_checkpoints(run.out_dir, train.keep_last)
+        return path
+
+    def evaluate() -> float | None:
+        if run.val_source is None:
+            return None
+        started = time.perf_counter()
+        val_loss = validate(fabric, model, run.val_source, run.eval.max_iters)
+        seconds = time.perf_counter() - started
+        console.print(eval_summary(progress.step, val_loss, seconds))
+        metrics_log.log({"step": progress.step, "epoch": stream.epoch, "tokens": progress.tokens, "val_loss": val_loss,
+                         "val_ppl": math.exp(min(val_loss, 50.0))})
+        if run.method.sample_generation and run.eval.max_new_tokens > 0:
+            sample = generate_sample(fabric, model, run.val_source, run.tokenizer, run.eval.max_new_tokens)
+            if sample is not None:
+                console.print(f"sample: {sample}")
+        return val_loss
+
+    def finished() -> bool:
+        if train.max_steps is not None and progress.step >= train.max_steps:
+            return True
+        if train.epochs is not None and progress.step >= max(1, train.epochs * stream.batches_per_epoch() // accumulation):
+            return True
+        return train.max_tokens is not None and progress.tokens >= train.max_tokens
+
+    try:
+        if run.eval.initial_validation and not finished():
+            result.val_loss = evaluate()
+        model.train()
+        meter.start(progress)
+        while not finished():
+            lr = learning_rate(
+                progress.step, lr=run.optimizer_args.lr, warmup_steps=warmup, total_steps=steps,
+                schedule=train.lr_schedule, min_lr=train.min_lr,
+            )
+            set_learning_rate(optimizer, lr)
+            micro_batches = [stream.next_batch().to(fabric.device) for _ in range(accumulation)]
+            counts = torch.tensor([float(sum(b.target_tokens for b in micro_batches))], device=fabric.device)
+            targets_global = float(fabric.all_reduce(counts, reduce_op="sum").item()) if fabric.world_size > 1 else float(counts.item())
+            # DDP averages gradients over ranks: scale by world_size so the result is sum / global count.
+            scale = fabric.world_size / max(targets_global, 1.0)
+            loss_sum = torch.zeros((), device=fabric.device)
+            for index, batch in enumerate(micro_batches):
+                with fabric.no_backward_sync(model, enabled=index < accumulation - 1):
+                    micro_loss = token_loss_sum(model, batch)
+                    fabric.backward(micro_loss * scale)
+                loss_sum += micro_loss.detach()
+            if fabric.world_size > 1:
+                loss_sum = fabric.all_reduce(loss_sum, reduce_op="sum")
+            loss = float(loss_sum.item()) / max(targets_global, 1.0)
+            if not math.isfinite(loss):
+                raise NonFiniteLoss(loss, progress.step + 1, last_good)
+            grad_norm = None
+            if train.max_norm is not None:
+                grad_norm = float(fabric.clip_gradients(model, optimizer, max_norm=train.max_norm, error_if_nonfinite=False))
+                if not math.isfinite(grad_norm):
+                    raise NonFiniteLoss(grad_norm, progress.step + 1, last_good, what="gradient norm")
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+            progress.step += 1
+            progress.micro_batches += accumulation
+            progress.tokens += int(targets_global)
+            progress.epoch = stream.epoch
+            result.losses.append(loss)
+            padded = sum(b.input_ids.numel() for b in micro_batches)
+            meter.update(progress, padded_tokens=padded, useful_tokens=int(counts.item()), samples=sum(len(b.input_ids) for b in micro_batches))
+
+            if progress.step % train.log_interval == 0 or finished():
+                metrics = {"step": progress.step, "epoch": stream.epoch, "tokens": progress.tokens, "loss": loss, "lr": lr,
+                           "grad_norm": grad_norm, **meter.compute()}
+                metrics_log.log(metrics)
+                console.step(progress.step, metrics)
+            if progress.step % run.eval.interval == 0 and not finished():
+                result.val_loss = evaluate()
+                model.train()
+            if train.save_interval is not None and progress.step % train.save_interval == 0 and not finished():
+                last_good = checkpoint(run.out_dir / step_dir_name(progress.step))
+        if run.eval.final_validation:
+            result.val_loss = evaluate()
+        result.final_dir = checkpoint(run.out_dir / FINAL_DIR)
+        console.print(f"saved {result.final_dir} (step {progress.step}, {progress.tokens:,} tokens)")
+    finally:
+        console.close()
+        metrics_log.close()
+    return result
+
+
+class NonFiniteLoss(LitftError):
+    def __init__(self, value: float, step: int, last_good: Path | None, what: str = "loss") -> None:
+        where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+        super().__init__(
+            f"the training {what} became {value} at step {step}, so training stopped; {where}. "
+            "Lower --optimizer.lr, raise --train.lr_warmup_steps or use --precision 32-true/bf16-mixed, then resume or restart."
+        )
+
+
+@torch.no_grad()
+def validate(fabric: L.Fabric, model: torch.nn.Module, source: EvalSource, max_iters: int | None) -> float:
+    """Mean cross-entropy over every target token of the validation batches (all ranks)."""
+    model.eval()
+    loss_sum = torch.zeros((), device=fabric.device)
+    count = torch.zeros((), device=fabric.device)
+    for index, batch in enumerate(source.batches()):
+        if max_iters is not None and index >= max_iters:
+            break
+        batch = batch.to(fabric.device)
+        loss_sum += token_loss_sum(model, batch)
+        count += batch.target_tokens
+    if fabric.world_size > 1:
+        loss_sum = fabric.all_reduce(loss_sum, reduce_op="sum")
+        count = fabric.all_reduce(count, reduce_op="sum")
+    model.train()
+    if float(count) == 0:
+        raise LitftError("the validation data holds no target tokens; prepare it again with a non-empty validation split.")
+    return float(loss_sum) / float(count)
+
+
+@torch.no_grad()
+def generate_sample(fabric: L.Fabric, model: torch.nn.Module, source: EvalSource, tokenizer: Any, max_new_tokens: int) -> str | None:
+    """Greedy answer to the first validation prompt (every rank runs it: FSDP needs them all; no RNG used)."""
+    from litgpt.generate.base import generate
+
+    if tokenizer is None:
+        return None
+    prompt = source.sample_prompt()
+    if prompt is None:
+        return None
+    module = getattr(model, "module", model)  # the unwrapped GPT, for its attributes and kv cache
+    max_returned = min(len(prompt) + max_new_tokens, module.max_seq_length)
+    if max_returned <= len(prompt):
+        return None
+    model.eval()
+    with torch.random.fork_rng(devices=[fabric.device] if fabric.device.type == "cuda" else []):
+        with fabric.init_tensor():
+            module.set_kv_cache(batch_size=1)
+        try:
+            output = generate(model, prompt.to(fabric.device), max_returned_tokens=max_returned, temperature=0.0, eos_id=tokenizer.eos_id)
+        finally:
+            module.clear_kv_cache()
+    model.train()
+    return tokenizer.decode(output[len(prompt):]).strip().replace("\n", " ")

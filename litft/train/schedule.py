@@ -1,0 +1,67 @@
+"""Learning rate as a pure function of the step, and the AdamW optimizer with decay on matrices only.
+
+The learning rate depends on nothing but the step number, so resuming needs no scheduler state:
+restoring the step restores the schedule exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import torch
+
+from litft.train.args import OptimizerArgs
+
+
+def learning_rate(step: int, *, lr: float, warmup_steps: int, total_steps: int | None, schedule: str, min_lr: float = 0.0) -> float:
+    """The learning rate of optimizer step `step` (0-based).
+
+    Linear warmup over `warmup_steps` (step 0 already gets lr/warmup, never 0), then `cosine` or `linear`
+    decay from `lr` to `min_lr` at `total_steps`, or `constant`. Without a known total, decay is impossible
+    and the rate stays at `lr` after warmup.
+    """
+    if warmup_steps > 0 and step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    if schedule == "constant" or total_steps is None:
+        return lr
+    decay_steps = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / decay_steps)
+    if schedule == "linear":
+        return lr - (lr - min_lr) * progress
+    if schedule == "cosine":
+        return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"unknown schedule {schedule!r}")
+
+
+def no_decay(name: str, parameter: torch.Tensor) -> bool:
+    """Biases, norm weights, adapter-v2's bias/scale vectors and its attention gates get no weight decay."""
+    return parameter.ndim < 2 or name.endswith("bias") or "gating_factor" in name
+
+
+def parameter_groups(named_parameters: Iterable[tuple[str, torch.nn.Parameter]], weight_decay: float) -> list[dict]:
+    decay, keep = [], []
+    for name, parameter in named_parameters:
+        if not parameter.requires_grad:
+            continue
+        (keep if no_decay(name, parameter) else decay).append(parameter)
+    groups = []
+    if decay:
+        groups.append({"params": decay, "weight_decay": weight_decay})
+    if keep:
+        groups.append({"params": keep, "weight_decay": 0.0})
+    return groups
+
+
+def build_optimizer(model: torch.nn.Module, args: OptimizerArgs, device: torch.device) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters; fused on CUDA unless `args.fused` says otherwise."""
+    groups = parameter_groups(model.named_parameters(), args.weight_decay)
+    if not groups:
+        raise RuntimeError("the model has no trainable parameters")
+    fused = args.fused if args.fused is not None else device.type == "cuda"
+    return torch.optim.AdamW(groups, lr=args.lr, betas=(args.beta1, args.beta2), eps=args.eps, fused=fused or None)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = value

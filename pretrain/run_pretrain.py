@@ -1,0 +1,7 @@
+"""`python pretrain/run_pretrain.py ...` = `litft pretrain`; also runs under `fabric run ... pretrain/run_pretrain.py`."""
+
+from litft.cli import run_function
+from litft.train.entry import pretrain
+
+if __name__ == "__main__":
+    run_function(pretrain)
