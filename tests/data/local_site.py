@@ -39,6 +39,7 @@ class SiteServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes; do not wait for delayed ACKs
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 with lock:
