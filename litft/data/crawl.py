@@ -219,6 +219,8 @@ def crawl(
         )
     state.replay(records, start)
 
+    if fetch.contact == FetchSettings.contact and not quiet:
+        print("crawl: no --fetch.contact given; site owners who see this crawler in their logs cannot reach you.", file=sys.stderr)
     fetcher = Fetcher(fetch, pool_size=max(10, concurrency))
     bar = progress(quiet=quiet, unit="page", desc="crawl", initial=len(state.listed))
     log_file = StateLog(state_path)

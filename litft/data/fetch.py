@@ -38,15 +38,26 @@ class Skipped(FetchError):
 
 @dataclass
 class FetchSettings:
-    """How politely and how patiently to fetch. Delays are settings so tests can make them tiny."""
+    """How politely and how patiently to fetch. Delays are settings so tests can make them tiny.
+
+    Args:
+        contact: Email or URL put in the User-Agent so site owners can reach you.
+        rate_limit: Requests per second per host; 0 means no limit (robots.txt Crawl-delay still applies).
+        timeout: Seconds to connect and between received bytes; a whole body may take three times this.
+        max_bytes: Larger pages are skipped.
+        retries: Extra attempts after a connection error, timeout, 429 or 5xx.
+        backoff: Seconds before the first retry, doubled for each further one (Retry-After wins when given).
+        max_retry_after: A longer Retry-After is a failure rather than a stall.
+        max_redirects: Longer redirect chains are failures.
+    """
 
     contact: str = "set --fetch.contact to your email or URL"
-    rate_limit: float = 1.0  # requests per second per host; 0 means no limit (robots Crawl-delay still applies)
-    timeout: float = 20.0  # seconds to connect, between bytes, and (x3) for a whole body
+    rate_limit: float = 1.0
+    timeout: float = 20.0
     max_bytes: int = 10_000_000
     retries: int = 3
-    backoff: float = 1.0  # seconds before the first retry, doubled each time
-    max_retry_after: float = 300.0  # a longer Retry-After is a failure rather than a stall
+    backoff: float = 1.0
+    max_retry_after: float = 300.0
     max_redirects: int = 10
 
     @property

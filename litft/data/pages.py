@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import IO
 
+from litft.errors import LitftError
 from litft.io import iter_jsonl
 
 PAGES_FILE = "pages.jsonl"
@@ -24,7 +25,12 @@ def load_pages(path: Path) -> dict[str, dict]:
     """Records by URL, the last record winning (re-ingesting a changed file appends a newer one)."""
     if not path.exists():
         return {}
-    return {record["url"]: record for record in iter_jsonl(path, skip_torn_tail=True) if "url" in record}
+    pages = {}
+    for number, record in enumerate(iter_jsonl(path, skip_torn_tail=True), start=1):
+        if not isinstance(record.get("url"), str) or not isinstance(record.get("text"), str):
+            raise LitftError(f"{path} record {number} lacks a string \"url\" or \"text\"; fix or remove that record.")
+        pages[record["url"]] = record
+    return pages
 
 
 def open_for_append(path: Path) -> IO[str]:

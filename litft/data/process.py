@@ -65,7 +65,7 @@ def process(
     exact_pages = ExactDeduper()
     cleaned: list[tuple[str, str]] = []
     for record in records:
-        text = clean_text(str(record.get("text", "")))
+        text = clean_text(record["text"])
         if not text:
             stats["empty_pages"] += 1
         elif exact_pages.is_new(text):

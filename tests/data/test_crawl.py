@@ -235,3 +235,23 @@ def test_crawl_resumes_after_kill_without_refetching(server_factory, tmp_path):
     refetched = {server.url(entry.path) for entry in server.log[requests_before:]} & finished_before
     assert refetched == set()
     assert all(read_cached(work_dir_for(out) / "pages", url) for url in urls)
+
+
+@pytest.mark.parametrize("command", ["crawl", "scrape", "ingest", "process"])
+def test_cli_commands_load_and_describe_themselves(command, capsys):
+    from litft.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "--quiet" in capsys.readouterr().out
+
+
+def test_litft_crawl_command_runs(site, tmp_path, capsys):
+    from litft.cli import main
+
+    server, _ = site
+    main(["crawl", server.url("/site/a"), str(tmp_path / "u.json"), "--max_pages", "1", "--sitemaps", "false",
+          "--fetch.rate_limit", "0", "--fetch.contact", "me@example.org"])
+    assert json.loads((tmp_path / "u.json").read_text()) == [server.url("/site/a")]
+    assert "crawl: 1 pages listed" in capsys.readouterr().err

@@ -115,6 +115,9 @@ def test_process_user_errors(tmp_path):
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "process_pretrain_data.py"), str(tmp_path)],
                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 2 and "pages.jsonl line 2 is not valid UTF-8 JSON" in result.stderr
+    (tmp_path / "pages.jsonl").write_text('{"url": "x", "text": "ok"}\n{"url": "y"}\n')
+    with pytest.raises(LitftError, match='record 2 lacks a string "url" or "text"'):
+        process(tmp_path)
 
 
 def test_duplicate_pages_under_two_urls_end_as_one(server_factory, tmp_path):
