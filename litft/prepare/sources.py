@@ -75,7 +75,7 @@ def count_documents(sources: Sequence[Source]) -> int:
     total = 0
     for source in sources:
         if source.kind == "file":
-            total += 1
+            total += bool(source.path.read_bytes().strip())  # blank files, like blank lines, hold no document
             continue
         with open(source.path, "rb") as fh:
             total += sum(1 for line in fh if line.strip())
@@ -91,8 +91,8 @@ def iter_document_batches(
 ) -> Iterator[tuple[list[str], int]]:
     """Yield `(documents, bytes_read)` batches in input order; one entry per document slot.
 
-    A JSONL record with empty text, or a blank plain file, still yields its slot (as "") so slot numbers
-    match `count_documents`; callers skip empty documents.
+    Blank lines and blank files are no documents; a JSONL record with empty text still yields its slot
+    (as "") so slot numbers match `count_documents`, and callers skip (and count) empty documents.
     """
     batch: list[str] = []
     batch_size = 0
@@ -110,7 +110,7 @@ def iter_document_batches(
 def _read_source(source: Source, batch_bytes: int, text_key: str) -> Iterator[tuple[list[str], int]]:
     if source.kind == "file":
         raw = source.path.read_bytes()
-        yield [_decode(raw, source.path, first_line=1)], len(raw)
+        yield ([_decode(raw, source.path, first_line=1)] if raw.strip() else []), len(raw)
         return
     line_number = 0
     with open(source.path, "rb") as fh:

@@ -1,0 +1,118 @@
+"""`litft prepare pretrain`: exact round trip, seeded split, input forms, meta.json, user errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tiny_corpus import corpus_lines
+
+from litft.cli import main
+from litft.prepare import read_meta
+from litft.prepare.pretrain import choose_validation, prepare_pretrain
+from litft.tokenizer import fingerprint, load_tokenizer
+
+
+def _prepare(data, out: Path, tokenizer_dir: Path, **kwargs) -> dict:
+    return prepare_pretrain(data=data, out=out, checkpoint_dir=tokenizer_dir, quiet=True, **kwargs)
+
+
+def _expected(tokenizer_dir: Path, documents: list[str], is_val: np.ndarray) -> dict[str, list[int]]:
+    tokenizer = load_tokenizer(tokenizer_dir)
+    expected: dict[str, list[int]] = {"train": [], "val": []}
+    for document, val in zip(documents, is_val):
+        expected["val" if val else "train"].extend(tokenizer.encode(document, eos=True).tolist())
+    return expected
+
+
+def test_round_trip_is_the_tokenizers_own_encoding_with_eos_between_documents(tokenizer_dir, tmp_path):
+    lines = corpus_lines(400)
+    (tmp_path / "pretrain.txt").write_text("\n".join(lines[:200]) + "\n\n   \n" + "\r\n".join(lines[200:]) + "\n", encoding="utf-8")
+    meta = _prepare(tmp_path / "pretrain.txt", tmp_path / "out", tokenizer_dir, val_fraction=0.1, batch_bytes=2048)
+    expected = _expected(tokenizer_dir, lines, choose_validation(400, 0.1, 42))
+    for split in ("train", "val"):
+        tokens = np.fromfile(tmp_path / "out" / f"{split}.bin", dtype=np.uint16)
+        assert tokens.tolist() == expected[split]
+        assert meta["splits"][split]["tokens"] == len(tokens)
+    assert (meta["splits"]["train"]["documents"], meta["splits"]["val"]["documents"]) == (360, 40)
+    assert meta["dtype"] == "uint16" and meta["tokenizer_fingerprint"] == fingerprint(tokenizer_dir)
+    assert read_meta(tmp_path / "out", "pretrain")["splits"] == meta["splits"]
+    tokenizer = load_tokenizer(tokenizer_dir)
+    decoded = tokenizer.decode(torch.tensor(expected["train"][: expected["train"].index(tokenizer.eos_id)]))
+    assert decoded == next(line for line, val in zip(lines, choose_validation(400, 0.1, 42)) if not val)
+
+
+def test_split_is_seeded_exact_and_deterministic(tokenizer_dir, tmp_path):
+    (tmp_path / "pretrain.txt").write_text("\n".join(corpus_lines(97)) + "\n", encoding="utf-8")
+    first = _prepare(tmp_path / "pretrain.txt", tmp_path / "a", tokenizer_dir, val_fraction=0.2, seed=7)
+    _prepare(tmp_path / "pretrain.txt", tmp_path / "b", tokenizer_dir, val_fraction=0.2, seed=7)
+    other = _prepare(tmp_path / "pretrain.txt", tmp_path / "c", tokenizer_dir, val_fraction=0.2, seed=8)
+    for split in ("train.bin", "val.bin"):
+        assert (tmp_path / "a" / split).read_bytes() == (tmp_path / "b" / split).read_bytes()
+    assert (tmp_path / "a" / "val.bin").read_bytes() != (tmp_path / "c" / "val.bin").read_bytes()
+    assert first["splits"]["val"]["documents"] == other["splits"]["val"]["documents"] == round(97 * 0.2)
+    assert choose_validation(3, 0.01, 0).sum() == 1 and choose_validation(10, 0.0, 0).sum() == 0
+
+
+def test_folder_jsonl_and_whole_file_documents(tokenizer_dir, tmp_path):
+    lines = corpus_lines(30)
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text(lines[0] + "\n" + lines[1], encoding="utf-8")  # one document: the whole file
+    (folder / "sub" / "chunks.jsonl").write_text(
+        "\n".join(json.dumps({"text": text, "source_id": i}) for i, text in enumerate(["", *lines[2:30]])) + "\n", encoding="utf-8"
+    )
+    (folder / "notes.bin").write_bytes(b"\xff\xfe ignored: not a text suffix")
+    (folder / ".hidden.txt").write_text("ignored")
+    meta = _prepare(folder, tmp_path / "out", tokenizer_dir, val_fraction=0.0)
+    documents = [lines[0] + "\n" + lines[1], *lines[2:30]]
+    assert np.fromfile(tmp_path / "out" / "train.bin", dtype=np.uint16).tolist() == _expected(tokenizer_dir, documents, np.zeros(29, bool))["train"]
+    assert meta["empty_documents_skipped"] == 1 and meta["source_files"] == 2
+    assert meta["splits"]["val"] == {"file": "val.bin", "tokens": 0, "documents": 0}
+
+
+def _cli_error(capsys, *args: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["prepare", "pretrain", "--quiet", "true", *args])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_user_errors_exit_2_with_one_line_and_leave_no_output(tokenizer_dir, tmp_path, capsys):
+    good = "\n".join(corpus_lines(50)).encode()
+    files = {
+        "empty.txt": b"",
+        "bad_utf8.txt": good + b"\nfine line\ncaf\xe9 latin-1 line\n",
+        "chunks.jsonl": b'{"text": "ok"}\n\n{"text": "broken}\n',
+        "nokey.jsonl": b'{"text": "ok"}\n{"body": "no text key"}\n',
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    tok = ["--checkpoint_dir", str(tokenizer_dir)]
+    out = tmp_path / "out"
+    assert "holds no documents" in _cli_error(capsys, "--data", str(tmp_path / "empty.txt"), "--out", str(out), *tok)
+    assert "bad_utf8.txt line 52 is not valid UTF-8" in _cli_error(
+        capsys, "--data", str(tmp_path / "bad_utf8.txt"), "--split_lines", "true", "--out", str(out), *tok
+    )
+    assert "chunks.jsonl line 3 has a JSON syntax error" in _cli_error(capsys, "--data", str(tmp_path / "chunks.jsonl"), "--out", str(out), *tok)
+    assert "nokey.jsonl line 2 has no string 'text' field" in _cli_error(capsys, "--data", str(tmp_path / "nokey.jsonl"), "--out", str(out), *tok)
+    assert "too few to split" in _cli_error(capsys, "--data", str(tmp_path / "bad_utf8.txt"), "--out", str(out), *tok)
+    assert "no tokenizer given" in _cli_error(capsys, "--data", str(tmp_path / "empty.txt"), "--out", str(out))
+    assert "missing.txt does not exist" in _cli_error(capsys, "--data", str(tmp_path / "missing.txt"), "--out", str(out), *tok)
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_existing_output_is_kept_unless_overwrite(tokenizer_dir, tmp_path, capsys):
+    (tmp_path / "pretrain.txt").write_text("\n".join(corpus_lines(20)) + "\n", encoding="utf-8")
+    args = ["--data", str(tmp_path / "pretrain.txt"), "--out", str(tmp_path / "out"), "--checkpoint_dir", str(tokenizer_dir)]
+    main(["prepare", "pretrain", "--quiet", "true", *args])
+    before = (tmp_path / "out" / "meta.json").read_text()
+    assert "already exists" in _cli_error(capsys, *args)
+    assert (tmp_path / "out" / "meta.json").read_text() == before
+    main(["prepare", "pretrain", "--quiet", "true", "--overwrite", "true", "--seed", "3", *args])
+    assert json.loads((tmp_path / "out" / "meta.json").read_text())["seed"] == 3

@@ -1,0 +1,110 @@
+"""Tokenizer training, loading in litgpt and transformers, batch encoding parity, fingerprints."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "prepare"))
+
+from tiny_corpus import corpus_lines, make_tokenizer  # noqa: E402
+
+from litft.cli import main  # noqa: E402
+from litft.errors import LitftError  # noqa: E402
+from litft.tokenizer import check_tokenizer_matches, encode_batch, fingerprint, load_tokenizer, token_dtype  # noqa: E402
+
+SAMPLES = ["the naïve café offers 日本語 courses", "", "  leading spaces\nand a newline €", "</s> literal special"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tmp_path_factory) -> Path:
+    return make_tokenizer(tmp_path_factory.mktemp("tok") / "tok")
+
+
+def test_trained_tokenizer_loads_in_litgpt_and_transformers_with_the_same_ids(tokenizer_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = load_tokenizer(tokenizer_dir)
+    hf = AutoTokenizer.from_pretrained(tokenizer_dir)
+    assert (tokenizer.bos_id, tokenizer.eos_id, tokenizer.use_bos) == (1, 2, True)
+    assert (hf.bos_token_id, hf.eos_token_id, hf.pad_token_id) == (1, 2, 0)
+    assert tokenizer.vocab_size == 400
+    for text in SAMPLES:
+        ids = tokenizer.encode(text).tolist()
+        assert ids == hf(text).input_ids
+        assert ids[0] == tokenizer.bos_id and ids.count(tokenizer.bos_id) == 1
+        if "</s>" in text:  # like every HF tokenizer (and litgpt), special-token text in the input becomes that token
+            assert tokenizer.eos_id in ids
+            continue
+        assert tokenizer.decode(tokenizer.encode(text, bos=False)) == text  # byte-level: exact round trip
+        assert hf.decode(ids, skip_special_tokens=True) == text
+
+
+def test_encode_batch_equals_litgpt_encode_for_every_bos_eos_choice(tokenizer_dir):
+    tokenizer = load_tokenizer(tokenizer_dir)
+    texts = SAMPLES + corpus_lines(20, seed=5)
+    for bos in (None, True, False):
+        for eos in (True, False):
+            expected = [tokenizer.encode(text, bos=bos, eos=eos).tolist() for text in texts]
+            assert encode_batch(tokenizer, texts, bos=bos, eos=eos) == expected
+
+
+def test_fingerprint_is_stable_and_tells_tokenizers_apart(tokenizer_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tokenizer_dir, copy)
+    assert fingerprint(copy) == fingerprint(tokenizer_dir) == fingerprint(load_tokenizer(tokenizer_dir))
+    assert fingerprint(tokenizer_dir).startswith("sha256:") and len(fingerprint(tokenizer_dir)) == 23
+    other = make_tokenizer(tmp_path / "other", vocab_size=380)
+    assert fingerprint(other) != fingerprint(tokenizer_dir)
+    # the same vocabulary with BOS switched off encodes differently, so it must fingerprint differently
+    config = json.loads((copy / "tokenizer_config.json").read_text())
+    (copy / "tokenizer_config.json").write_text(json.dumps({**config, "add_bos_token": False}))
+    assert fingerprint(copy) != fingerprint(tokenizer_dir)
+
+
+def test_check_tokenizer_matches_refuses_another_tokenizer_naming_both(tokenizer_dir, tmp_path):
+    other = make_tokenizer(tmp_path / "other", vocab_size=380)
+    meta = {"tokenizer_fingerprint": fingerprint(tokenizer_dir)}
+    check_tokenizer_matches(meta, tokenizer_dir)
+    with pytest.raises(LitftError) as error:
+        check_tokenizer_matches(meta, other)
+    assert fingerprint(tokenizer_dir) in str(error.value) and fingerprint(other) in str(error.value)
+
+
+def test_token_dtype_is_uint16_only_when_every_id_fits():
+    assert token_dtype(65536).name == "uint16"
+    assert token_dtype(65537).name == "uint32"
+
+
+def test_cli_trains_and_refuses_bad_input_with_one_line(tmp_path, capsys):
+    corpus = tmp_path / "chunks.jsonl"
+    corpus.write_text("\n".join(json.dumps({"text": line}) for line in corpus_lines(200)) + "\n", encoding="utf-8")
+    main(["tokenizer", "train", "--data", str(corpus), "--vocab_size", "300", "--out", str(tmp_path / "tok"), "--quiet", "true"])
+    assert load_tokenizer(tmp_path / "tok").vocab_size == 300
+
+    (tmp_path / "empty.txt").write_text("")
+    cases = {
+        "no text to learn from": ["--data", str(tmp_path / "empty.txt"), "--out", str(tmp_path / "t2")],
+        "out of range": ["--data", str(corpus), "--vocab_size", "10", "--out", str(tmp_path / "t3")],
+        "already holds a tokenizer.json": ["--data", str(corpus), "--out", str(tmp_path / "tok")],
+        "does not exist": ["--data", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "t4")],
+    }
+    for expected, args in cases.items():
+        with pytest.raises(SystemExit) as exit_info:
+            main(["tokenizer", "train", "--quiet", "true", *args])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and expected in err and err.count("\n") == 1, err
+
+
+def test_load_tokenizer_explains_a_config_without_tokenizer_class(tokenizer_dir, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tokenizer_dir, copy)
+    (copy / "tokenizer_config.json").write_text(json.dumps({"bos_token": "<s>"}))
+    with pytest.raises(LitftError, match="tokenizer_class"):
+        load_tokenizer(copy)
+    with pytest.raises(LitftError, match="no tokenizer.json"):
+        load_tokenizer(tmp_path)
