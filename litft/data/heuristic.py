@@ -52,8 +52,8 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(rf"^{_SUBJECT} (?P<verb>is|are|was|were) (?:a|an|the|one of the) .+"), "What {be} {subject}?"),
     (
         re.compile(
-            rf"^{_SUBJECT} (?P<verb>provides|offers|supports|includes|allows|enables|requires|contains|produces|"
-            rf"develops|sells|manufactures|uses|protects|measures|describes|covers)\b .+"
+            rf"^{_SUBJECT} (?P<verb>(?:provide|offer|support|include|allow|enable|require|contain|produce|"
+            rf"develop|sell|manufacture|use|protect|measure|describe|cover)s?) .+"
         ),
         "What does {subject} {base_verb}?",
     ),

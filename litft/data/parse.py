@@ -21,9 +21,9 @@ class ResponseParseError(ValueError):
 
 
 def _as_object_list(value: Any) -> list | None:
-    """A list found in `value`: the value itself, or the only list inside a one-key-per-list object."""
+    """The list of objects in `value`: the value itself, the only list inside an object, or a lone object."""
     if isinstance(value, list):
-        return value
+        return value if any(isinstance(item, dict) for item in value) else None
     if isinstance(value, dict):
         lists = [item for item in value.values() if isinstance(item, list)]
         if len(lists) == 1:
@@ -44,7 +44,7 @@ def _scan(text: str) -> list | None:
     """The first JSON array starting at some '[' in `text`, else the run of objects starting at some '{'."""
     for match in re.finditer(r"\[", text):
         decoded = _decode_at(text, match.start())
-        if decoded is not None and isinstance(decoded[0], list) and any(isinstance(item, dict) for item in decoded[0]):
+        if decoded is not None and isinstance(decoded[0], list) and _as_object_list(decoded[0]):
             return decoded[0]
     for match in re.finditer(r"\{", text):
         decoded = _decode_at(text, match.start())

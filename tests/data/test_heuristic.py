@@ -1,0 +1,48 @@
+"""The offline generator: fixed question shapes, verbatim answers, nothing from vague sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from litft.data.heuristic import heuristic_pairs, pair_from_sentence
+
+
+@pytest.mark.parametrize(
+    "sentence, question",
+    [
+        ("Acme Robotics is a company that builds warehouse robots.", "What is Acme Robotics?"),
+        ("The University of Leeds is a public research university.", "What is the University of Leeds?"),
+        ("Robotic arms are the main product line of Acme.", "What are Robotic arms?"),
+        ("LIDAR stands for light detection and ranging.", "What does LIDAR stand for?"),
+        ("Acme Robotics was founded in 2011 by two engineers.", "When was Acme Robotics founded?"),
+        ("The Leeds office is located in the old mill.", "Where is the Leeds office located?"),
+        ("The Acme warranty covers all parts for three years.", "What does the Acme warranty cover?"),
+        ("Acme Robots provide shelf scanning for warehouses.", "What do Acme Robots provide?"),
+    ],
+)
+def test_recognised_shapes_become_templated_questions_answered_by_the_sentence(sentence, question):
+    pair = pair_from_sentence(sentence)
+    assert pair is not None and (pair.question, pair.answer) == (question, sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "It is a company that builds robots.",  # pronoun subject
+        "The company is a leader in robotics.",  # vague subject
+        "Click here to read more about our great offers today.",  # a clause, not a name
+        "Acme is great.",  # too short
+        "Acme Robotics builds robots for warehouses.",  # no recognised shape
+        "Acme Robotics is a company that builds robots",  # not a finished sentence
+    ],
+)
+def test_other_sentences_yield_nothing(sentence):
+    assert pair_from_sentence(sentence) is None
+
+
+def test_chunk_pairs_are_in_order_and_each_question_once():
+    text = (
+        "Acme Robotics is a company that builds warehouse robots. It is growing fast.\n\n"
+        "Acme Robotics was founded in 2011 in Leeds. Acme Robotics is a maker of robot arms."
+    )
+    assert [p.question for p in heuristic_pairs(text)] == ["What is Acme Robotics?", "When was Acme Robotics founded?"]

@@ -1,0 +1,62 @@
+"""`litft split`: seeded, by source chunk, independent of input order."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from litft.cli import run_function
+from litft.data.split import split
+
+
+def make_records(groups: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    return [
+        {"instruction": f"Question {g}-{i} about chunk {g}?", "input": "", "output": f"Answer {g}-{i}.", "source_id": f"c{g}"}
+        for g in range(groups)
+        for i in range(rng.randint(1, 6))
+    ]
+
+
+def run_split(tmp_path: Path, records: list[dict], name: str, **kwargs) -> tuple[list[dict], list[dict]]:
+    source = tmp_path / f"{name}.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records))
+    split(source, tmp_path / name, **kwargs)
+    return (json.loads((tmp_path / name / f"{side}.json").read_text()) for side in ("train", "test"))
+
+
+def test_no_chunk_feeds_both_sides_and_the_fraction_is_close(tmp_path, capsys):
+    records = make_records(200)
+    train, test = run_split(tmp_path, records, "a", test_fraction=0.2, seed=7)
+    assert sorted(map(json.dumps, train + test)) == sorted(map(json.dumps, records))
+    assert not {r["source_id"] for r in train} & {r["source_id"] for r in test}
+    assert abs(len(test) / len(records) - 0.2) < 0.02
+    assert "from 200 source groups" in capsys.readouterr().out
+
+
+def test_same_seed_same_split_whatever_the_order_and_another_seed_differs(tmp_path):
+    records = make_records(60)
+    shuffled = records[:]
+    random.Random(1).shuffle(shuffled)
+    _, test_a = run_split(tmp_path, records, "a", seed=3)
+    _, test_b = run_split(tmp_path, shuffled, "b", seed=3)
+    _, test_c = run_split(tmp_path, records, "c", seed=4)
+    ids = lambda side: {r["source_id"] for r in side}  # noqa: E731
+    assert ids(test_a) == ids(test_b) != ids(test_c)
+
+
+def test_records_without_source_are_their_own_groups_and_both_sides_get_one(tmp_path):
+    records = [{"instruction": f"Task number {i} here", "output": f"out {i}"} for i in range(2)]
+    train, test = run_split(tmp_path, records, "a", test_fraction=0.01)
+    assert len(train) == 1 and len(test) == 1
+
+
+@pytest.mark.parametrize("args, message", [(["--test_fraction", "1.0"], "between 0 and 1"), ([], "line 1 has no 'output' field")])
+def test_bad_arguments_and_records_are_user_errors(tmp_path, capsys, args, message):
+    (tmp_path / "in.jsonl").write_text('{"instruction": "x", "output": "y"}\n' if args else '{"instruction": "x"}\n')
+    with pytest.raises(SystemExit) as exit_info:
+        run_function(split, [str(tmp_path / "in.jsonl"), str(tmp_path / "out"), *args])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
