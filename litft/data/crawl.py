@@ -44,6 +44,7 @@ class CrawlState:
     claimed: set[str] = field(default_factory=set)  # queued, being fetched, fetched, or listed
     frontier: list[tuple[int, int, str]] = field(default_factory=list)  # heap of (depth, order, url)
     seeds_done: bool = False
+    start_problem: str | None = None  # why the start URL failed, when it did
     errors: int = 0
     skipped: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -237,6 +238,8 @@ def crawl(
         log_file.close()
         bar.close()
         atomic_write_json(out, state.listed[:max_pages])
+    if not state.listed and state.start_problem:
+        raise LitftError(f"the start URL {start} could not be crawled ({state.start_problem}); check it, or start from where it redirects.")
     if not quiet:
         print(f"crawl: {min(len(state.listed), max_pages)} pages listed in {out} "
               f"({state.errors} errors, {state.skipped} skipped; details in {state_path})", file=sys.stderr)
@@ -269,14 +272,16 @@ def _record(future: Future, url: str, depth: int, state: CrawlState, log_file: S
     """Turn one finished fetch into a state line and new frontier entries."""
     try:
         fetched: Fetched = future.result()
-    except Skipped as reason:
-        state.skipped += 1
-        log_file.append({"url": url, "depth": depth, "status": "skipped", "reason": str(reason)})
-        return
     except FetchError as reason:
-        state.errors += 1
-        log.info("%s failed: %s", url, reason)
-        log_file.append({"url": url, "depth": depth, "status": "error", "reason": str(reason)})
+        if url == state.scope.start_url:
+            state.start_problem = str(reason)
+        if isinstance(reason, Skipped):
+            state.skipped += 1
+        else:
+            state.errors += 1
+            log.info("%s failed: %s", url, reason)
+        status = "skipped" if isinstance(reason, Skipped) else "error"
+        log_file.append({"url": url, "depth": depth, "status": status, "reason": str(reason)})
         return
     with state.lock:
         state.claimed.add(fetched.identity)

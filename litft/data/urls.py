@@ -94,7 +94,7 @@ def _compile_pattern(pattern: str) -> Callable[[str], bool]:
 
 @dataclass
 class Scope:
-    """Which URLs a crawl may fetch: the start URL's host and directory, plus `allow`, minus `deny`.
+    """Which URLs a crawl may fetch: the start URL's host and directory (http or https), plus `allow`, minus `deny`.
 
     An `allow` entry is a host ("docs.example.org"), a URL prefix ("https://example.org/papers/"), or a
     glob/`re:` pattern; a `deny` entry is a glob or `re:` pattern matched against the normalised URL.
@@ -107,8 +107,12 @@ class Scope:
     def __post_init__(self) -> None:
         self.start_url = require_url(self.start_url)
         parts = urlsplit(self.start_url)
-        directory = parts.path if parts.path.endswith("/") else parts.path.rsplit("/", 1)[0] + "/"
-        self._prefixes = [f"{parts.scheme}://{parts.netloc}{directory}"]
+        # ".../physics" names a folder as much as ".../physics/" does; ".../physics/index.html" names a file in one.
+        last_segment = parts.path.rsplit("/", 1)[1]
+        directory = parts.path if not last_segment else parts.path + "/" if "." not in last_segment else parts.path[: -len(last_segment)]
+        # Both schemes: sites link their own pages as http and https alike (the redirect between them is claimed once).
+        self._prefixes = [f"{scheme}://{parts.netloc}{directory}" for scheme in ("https", "http")]
+        self._exact = {self.start_url}
         self._hosts: set[str] = set()
         self._allow_patterns: list[Callable[[str], bool]] = []
         for entry in self.allow:
@@ -124,7 +128,7 @@ class Scope:
         """True when a normalised URL is in scope."""
         if any(matches(url) for matches in self._deny_patterns):
             return False
-        if any(url.startswith(prefix) for prefix in self._prefixes):
+        if url in self._exact or any(url.startswith(prefix) for prefix in self._prefixes):
             return True
         parts = urlsplit(url)
         if parts.netloc in self._hosts or (parts.hostname or "") in self._hosts:

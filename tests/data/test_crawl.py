@@ -187,8 +187,10 @@ def test_rate_limit_and_crawl_delay_hold(server_factory, tmp_path):
 
 def test_robots_unreachable_means_disallowed(server_factory, tmp_path):
     server = server_factory({"/robots.txt": (503, {}, b"down"), "/s/": html_response("Index", article("x"))})
-    assert crawl(server.url("/s/"), out=tmp_path / "u.json", sitemaps=False, fetch=FetchSettings(**FAST), quiet=True) == []
+    with pytest.raises(LitftError, match=r"start URL .*/s/ could not be crawled \(disallowed by robots.txt\)"):
+        crawl(server.url("/s/"), out=tmp_path / "u.json", sitemaps=False, fetch=FetchSettings(**FAST), quiet=True)
     assert set(server.paths()) == {"/robots.txt"}
+    assert json.loads((tmp_path / "u.json").read_text()) == []
 
 
 def test_bad_start_url_and_foreign_state_are_user_errors(site, tmp_path):

@@ -43,7 +43,17 @@ def test_scope_defaults_to_host_and_directory():
     assert scope.contains("http://h.org:8000/dept/cs/")
     assert not scope.contains("http://h.org:8000/dept/math/")
     assert not scope.contains("http://h.org/dept/cs/people")  # another port is another site
-    assert not scope.contains("https://h.org:8000/dept/cs/people")
+    assert scope.contains("https://h.org:8000/dept/cs/people")  # the other scheme is the same site
+
+
+def test_scope_of_a_start_url_without_trailing_slash_is_its_folder():
+    scope = Scope("https://uni.example/physics")
+    assert scope.contains("https://uni.example/physics")
+    assert scope.contains("https://uni.example/physics/")
+    assert scope.contains("https://uni.example/physics/people")
+    assert not scope.contains("https://uni.example/chemistry/")
+    assert not scope.contains("https://uni.example/physicsfoo")
+    assert Scope("https://uni.example/").contains("https://uni.example/anything")
 
 
 def test_scope_allow_and_deny():
