@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from litft.data.cache import work_dir_for, write_cached
 from litft.data.fetch import Fetcher, FetchError, FetchSettings, Skipped
 from litft.data.links import page_links, parse_sitemap
+from litft.data.pages import open_for_append
 from litft.data.urls import Scope, looks_like_html, normalize_url
 from litft.errors import LitftError
 from litft.io import atomic_write_json, iter_jsonl, progress
@@ -129,7 +130,7 @@ class StateLog:
     disk at most every `sync_every` seconds (a machine crash loses at most that much, which is then refetched)."""
 
     def __init__(self, path: Path, sync_every: float = 1.0) -> None:
-        self._file = open(path, "a", encoding="utf-8")
+        self._file = open_for_append(path)  # a kill mid-line leaves a torn tail; it is cut before appending
         self._sync_every = sync_every
         self._last_sync = time.monotonic()
 

@@ -231,12 +231,15 @@ def test_crawl_resumes_after_kill_without_refetching(server_factory, tmp_path):
     finished_before = {r["url"] for r in iter_jsonl(state_path, skip_torn_tail=True) if r.get("status") == "ok"}
     assert 10 <= len(finished_before) < len(expected)
     requests_before = len(server.log)
+    with open(state_path, "a") as state_file:
+        state_file.write('{"url": "http://127.0.0.1/torn by the ki')  # what a kill in the middle of a write leaves
 
     urls = crawl(server.url("/t/"), out=out, concurrency=2, sitemaps=False, fetch=FetchSettings(**FAST), quiet=True)
     assert set(urls) == expected and len(urls) == len(expected)
     refetched = {server.url(entry.path) for entry in server.log[requests_before:]} & finished_before
     assert refetched == set()
     assert all(read_cached(work_dir_for(out) / "pages", url) for url in urls)
+    assert len([r for r in iter_jsonl(state_path) if r.get("status") == "ok"]) == len(expected)  # torn line cut, all parse
 
 
 @pytest.mark.parametrize("command", ["crawl", "scrape", "ingest", "process"])
