@@ -1,0 +1,125 @@
+"""FinetuneDataset, collate, length-grouped sampler and packing (with the isolated forward pass)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from litft.datasets import (
+    IGNORE_INDEX,
+    FinetuneDataset,
+    LengthGroupedBatchSampler,
+    PackedFinetuneDataset,
+    collate_finetune,
+    packed_attention_mask,
+    packed_forward,
+)
+from litft.datasets.packing import pack_lengths
+from litft.errors import LitftError
+
+
+def test_prompt_tokens_are_masked_exactly(finetune_dir):
+    index = np.load(finetune_dir / "train.index.npy")
+    tokens = np.fromfile(finetune_dir / "train.bin", dtype=np.uint16)
+    masked, unmasked = FinetuneDataset(finetune_dir), FinetuneDataset(finetune_dir, mask_prompt=False)
+    assert len(masked) == 100
+    for i in (0, 1, 57, 99):
+        offset, length, prompt_length = index[i]
+        sample = masked[i]
+        assert sample["input_ids"].tolist() == tokens[offset : offset + length].tolist()
+        assert (sample["labels"][:prompt_length] == IGNORE_INDEX).all()
+        assert sample["labels"][prompt_length:].tolist() == sample["input_ids"][prompt_length:].tolist()
+        assert torch.equal(unmasked[i]["labels"], unmasked[i]["input_ids"])
+
+
+def test_collate_pads_right_with_ignored_labels(finetune_dir):
+    dataset = FinetuneDataset(finetune_dir)
+    samples = [dataset[i] for i in (0, 1, 2)]
+    batch = collate_finetune(samples, pad_id=0, pad_multiple=8)
+    longest = max(len(s["input_ids"]) for s in samples)
+    assert batch["input_ids"].shape == batch["labels"].shape == (3, -(-longest // 8) * 8)
+    for row, sample in enumerate(samples):
+        n = len(sample["input_ids"])
+        assert torch.equal(batch["input_ids"][row, :n], sample["input_ids"]) and (batch["input_ids"][row, n:] == 0).all()
+        assert torch.equal(batch["labels"][row, :n], sample["labels"]) and (batch["labels"][row, n:] == IGNORE_INDEX).all()
+
+
+def test_length_grouped_batches_cover_every_record_and_cut_padding(finetune_dir):
+    lengths = FinetuneDataset(finetune_dir).lengths
+    sampler = LengthGroupedBatchSampler(lengths, batch_size=4, seed=0, group_batches=8)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 25 and sorted(i for b in batches for i in b) == list(range(100))
+    assert list(sampler) != batches  # second epoch: new order
+    padded = sum(len(b) * lengths[b].max() - lengths[b].sum() for b in batches)
+    random_batches = np.random.default_rng(0).permutation(100).reshape(25, 4)
+    random_padded = sum(4 * lengths[b].max() - lengths[b].sum() for b in random_batches)
+    assert padded < 0.6 * random_padded
+
+    shards = [LengthGroupedBatchSampler(lengths, batch_size=4, rank=r, world_size=3, seed=0).epoch_batches(0) for r in range(3)]
+    assert len({len(shard) for shard in shards}) == 1  # equal steps per rank (padded by wrapping around)
+    assert set(i for shard in shards for b in shard for i in b) == set(range(100))
+
+
+def test_sampler_resumes_mid_epoch(finetune_dir):
+    lengths = FinetuneDataset(finetune_dir).lengths
+    reference = list(LengthGroupedBatchSampler(lengths, batch_size=8, seed=4))
+    sampler = LengthGroupedBatchSampler(lengths, batch_size=8, seed=4)
+    iterator = iter(sampler)
+    first = [next(iterator) for _ in range(5)]
+    resumed = LengthGroupedBatchSampler(lengths, batch_size=8, seed=4)
+    resumed.load_state_dict(sampler.state_dict())
+    assert first + list(resumed) == reference
+    with pytest.raises(LitftError, match="batch_size=8"):
+        LengthGroupedBatchSampler(lengths, batch_size=4, seed=4).load_state_dict(sampler.state_dict())
+
+
+def test_packing_fills_bins_and_marks_record_boundaries(finetune_dir):
+    dataset = FinetuneDataset(finetune_dir, mask_prompt=False)
+    capacity = int(dataset.lengths.max()) + 10
+    packed = PackedFinetuneDataset(dataset, capacity)
+    assert sorted(i for members in packed.bins for i in members) == list(range(100))
+    assert all(dataset.lengths[members].sum() <= capacity for members in packed.bins)
+    assert len(packed) < 100 and len(packed) == len(pack_lengths(dataset.lengths, capacity))
+    item = packed[0]
+    members = packed.bins[0]
+    starts = np.cumsum([0, *dataset.lengths[members][:-1]])
+    assert item["segment_ids"].unique().tolist() == list(range(1, len(members) + 1))
+    for start, member in zip(starts, members):
+        length = int(dataset.lengths[member])
+        assert item["position_ids"][start : start + length].tolist() == list(range(length))
+        assert item["labels"][start] == IGNORE_INDEX  # no record learns to predict the next one's start
+        assert item["labels"][start + 1 : start + length].tolist() == dataset[member]["labels"][1:].tolist()
+    with pytest.raises(LitftError, match="does not fit"):
+        PackedFinetuneDataset(dataset, capacity - 20)
+
+
+def test_packed_forward_isolates_records_and_plain_forward_does_not():
+    from litgpt import Config
+    from litgpt.model import GPT
+
+    torch.manual_seed(0)
+    settings = dict(
+        n_layer=2, n_embd=64, n_head=4, n_query_groups=2, block_size=64, vocab_size=100, padded_vocab_size=128,
+        rotary_percentage=0.5, bias=False, mlp_class_name="LLaMAMLP", intermediate_size=128, norm_class_name="RMSNorm",
+    )
+    model = GPT(Config(**settings)).eval()
+    first, second = torch.randint(0, 100, (1, 7)), torch.randint(0, 100, (1, 11))
+    samples = [
+        {"input_ids": torch.cat([first, second], 1)[0], "position_ids": torch.cat([torch.arange(7), torch.arange(11)]),
+         "segment_ids": torch.tensor([1] * 7 + [2] * 11)},
+        {"input_ids": second[0], "position_ids": torch.arange(11), "segment_ids": torch.ones(11, dtype=torch.int64)},
+    ]
+    batch = collate_finetune(samples)
+    with torch.no_grad():
+        packed = packed_forward(model, batch["input_ids"], batch["position_ids"], batch["segment_ids"])
+        alone_first, alone_second, plain = model(first), model(second), model(batch["input_ids"][:1])
+    torch.testing.assert_close(packed[0, :7], alone_first[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(packed[0, 7:], alone_second[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(packed[1, :11], alone_second[0], rtol=1e-5, atol=1e-5)  # padded row unaffected
+    assert (plain[0, 7:] - alone_second[0]).abs().max() > 1e-2  # a plain forward lets records see each other
+    windowed = GPT(Config(**settings, sliding_window_size=4))
+    with pytest.raises(LitftError, match="sliding-window"):
+        packed_forward(windowed, batch["input_ids"], batch["position_ids"], batch["segment_ids"])
+    mask = packed_attention_mask(batch["segment_ids"])
+    assert mask.shape == (2, 1, 18, 18) and not mask[0, 0, 7, 6] and mask[0, 0, 6, 0] and not mask[0, 0, 0, 1]
