@@ -175,14 +175,17 @@ def test_rate_limit_and_crawl_delay_hold(server_factory, tmp_path):
           fetch=FetchSettings(**{**FAST, "rate_limit": 8.0}), quiet=True)
     starts = sorted(entry.time for entry in server.log)
     assert len(starts) == 8  # robots.txt + 7 pages
-    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.1  # 8/s means 0.125 s apart (scheduler slack allowed)
+    # 8/s: starts 0.125 s apart. The server sees a gap shrink only by how late the earlier request left the client.
+    assert (len(starts) - 1) / (starts[-1] - starts[0]) <= 8 * 1.02
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.07
 
     server.log.clear()
     server.routes["/robots.txt"] = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nCrawl-delay: 0.2\n")
     crawl(server.url("/s/"), out=tmp_path / "v.json", concurrency=6, sitemaps=False, fetch=FetchSettings(**FAST), quiet=True)
     starts = sorted(entry.time for entry in server.log if entry.path != "/robots.txt")
     assert len(starts) == 7
-    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.18
+    assert (len(starts) - 1) / (starts[-1] - starts[0]) <= 5 * 1.02
+    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.14
 
 
 def test_robots_unreachable_means_disallowed(server_factory, tmp_path):

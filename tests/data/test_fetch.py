@@ -35,9 +35,9 @@ def test_retry_after_too_long_fails_at_once(server_factory):
 def test_persistent_5xx_gives_up_after_retries(server_factory):
     server = server_factory({"/robots.txt": ROBOTS, "/down": (502, {}, b"")})
     with pytest.raises(FetchError, match="HTTP 502 after 3 attempts"):
-        Fetcher(FetchSettings(**FAST)).get(server.url("/down"))
+        Fetcher(FetchSettings(**{**FAST, "backoff": 0.1})).get(server.url("/down"))
     times = [entry.time for entry in server.log if entry.path == "/down"]
-    assert len(times) == 3 and times[2] - times[1] >= times[1] - times[0]  # backoff doubles
+    assert len(times) == 3 and times[1] - times[0] >= 0.09 and times[2] - times[1] >= 0.19  # backoff doubles
 
 
 def test_http_404_is_an_error_not_retried(server_factory):
@@ -74,7 +74,7 @@ def test_host_rate_limiter_spaces_starts_per_host():
     for _ in range(4):
         limiter.wait("a.org")
     limiter.wait("b.org")  # another host is not held back by a.org
-    assert 0.14 <= time.monotonic() - start < 0.5
+    assert 0.14 <= time.monotonic() - start < 1.0
     limiter.defer("b.org", 0.2)
     before = time.monotonic()
     limiter.wait("b.org")
