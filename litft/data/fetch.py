@@ -194,6 +194,8 @@ class Fetcher:
                 response = self.session.get(url, timeout=settings.timeout, allow_redirects=allow_redirects, stream=True)
             except (requests.ConnectionError, requests.Timeout) as error:
                 last_problem = f"{type(error).__name__}: {error}"
+            except requests.RequestException as error:  # malformed URL or answer: trying again will not help
+                raise FetchError(f"{type(error).__name__}: {error}") from None
             else:
                 if response.status_code != 429 and response.status_code < 500:
                     return response
@@ -228,7 +230,7 @@ class Fetcher:
                 if time.monotonic() > deadline:
                     raise FetchError(f"body took longer than {3 * self.settings.timeout:.0f}s")
                 chunks.append(chunk)
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+        except requests.RequestException as error:
             raise FetchError(f"reading the body failed: {error}") from None
         return b"".join(chunks)
 

@@ -79,3 +79,10 @@ def test_host_rate_limiter_spaces_starts_per_host():
     before = time.monotonic()
     limiter.wait("b.org")
     assert time.monotonic() - before >= 0.19
+
+
+def test_broken_compressed_body_is_a_fetch_error(server_factory):
+    server = server_factory({"/robots.txt": ROBOTS,
+                             "/gz": (200, {"Content-Type": "text/html", "Content-Encoding": "gzip"}, b"not gzip at all")})
+    with pytest.raises(FetchError, match="reading the body failed"):
+        Fetcher(FetchSettings(**FAST)).get(server.url("/gz"))
