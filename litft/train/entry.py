@@ -166,7 +166,8 @@ def main(fabric: L.Fabric, job: Job) -> Any:
         states.append(load_state_dict(resume_dir / method.weights_file))
     if states and not fsdp:
         load_weights(model, method.name, states[0], states[1] if len(states) > 1 else None)
-    fabric.print(f"{method.name}: {count_parameters(model)}")
+    if not job.quiet:
+        fabric.print(f"{method.name}: {count_parameters(model)}")
     model = fabric.setup_module(model)
     if states and fsdp:
         from litft.train.state import load_weights_into

@@ -20,7 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from litft.errors import LitftError
+from litft.io import atomic_write_json
 from litft.train.args import EvalArgs, OptimizerArgs, TrainArgs
+from litft.train.fabric_setup import is_fsdp
 from litft.train.batches import IGNORE_INDEX, Batch, EvalSource, TrainStream
 from litft.train.logging import Console, MetricsLog, eval_summary
 from litft.train.methods import Method
@@ -68,6 +70,8 @@ class Result:
     final_dir: Path | None
     losses: list[float] = field(default_factory=list)  # training loss of every step this process ran
     val_loss: float | None = None
+    model: torch.nn.Module | None = None  # the trained (Fabric-wrapped) model
+    weight_checksums: list[float] = field(default_factory=list)  # one per rank; equal when ranks are in sync
 
 
 def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
@@ -212,12 +216,29 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
                 last_good = checkpoint(run.out_dir / step_dir_name(progress.step))
         if run.eval.final_validation:
             result.val_loss = evaluate()
+        result.weight_checksums = check_ranks_in_sync(fabric, model)
         result.final_dir = checkpoint(run.out_dir / FINAL_DIR)
         console.print(f"saved {result.final_dir} (step {progress.step}, {progress.tokens:,} tokens)")
     finally:
         console.close()
         metrics_log.close()
+    result.model = model
+    if is_rank_zero and result.weight_checksums:
+        atomic_write_json(result.final_dir / "rank_checksums.json", result.weight_checksums)
     return result
+
+
+def check_ranks_in_sync(fabric: L.Fabric, model: torch.nn.Module) -> list[float]:
+    """A checksum of the trainable weights from every rank; replicas (not FSDP shards) must agree exactly."""
+    if fabric.world_size == 1 or is_fsdp(fabric):
+        return []
+    with torch.no_grad():
+        total = sum((p.detach().double() * (1 + torch.arange(p.numel(), device=p.device).reshape(p.shape) % 7)).sum()
+                    for p in model.parameters() if p.requires_grad)
+    checksums = [float(value) for value in fabric.all_gather(total.reshape(1)).flatten()]
+    if len(set(checksums)) != 1:
+        raise RuntimeError(f"model replicas diverged across ranks (weight checksums {checksums}); this is a bug")
+    return checksums
 
 
 class NonFiniteLoss(LitftError):

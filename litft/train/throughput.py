@@ -57,6 +57,7 @@ class ThroughputMeter:
             "tokens_per_s": (p1 - p0) / seconds * world,
             "useful_tokens_per_s": (u1 - u0) / seconds * world,
             "samples_per_s": (s1 - s0) / seconds * world,
+            "elapsed_s": t1,
         }
         mfu = self.lightning.compute().get("device/mfu")
         if mfu is not None:

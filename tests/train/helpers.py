@@ -1,0 +1,44 @@
+"""Shared settings of the training tests: tiny runs of 6 steps with checkpoints every 2."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import torch
+
+COMMON = [
+    "--accelerator", "cpu", "--train.max_steps", "6", "--train.global_batch_size", "4", "--train.micro_batch_size", "2",
+    "--train.save_interval", "2", "--train.keep_last", "2", "--train.log_interval", "1", "--train.lr_warmup_steps", "2",
+    "--eval.interval", "3", "--eval.max_iters", "2", "--optimizer.lr", "1e-3", "--quiet", "true",
+]
+
+
+def command(method: str, base: Path, data: Path, out: Path, extra: list[str] | None = None) -> list[str]:
+    """`litft` arguments for a tiny run of `method` (pretraining continues from the base checkpoint)."""
+    if method == "pretrain":
+        head = ["pretrain", str(data), "--checkpoint_dir", str(base), "--train.max_seq_length", "32", "--eval.max_new_tokens", "0"]
+    else:
+        head = ["finetune", method, str(base), str(data), "--eval.max_new_tokens", "4"]
+        if method == "lora":
+            head += ["--lora.dropout", "0.1", "--lora.mlp", "true"]
+    return head + ["--out_dir", str(out)] + COMMON + (extra or [])
+
+
+def read_rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "logs" / "metrics.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def train_losses(out: Path) -> list[float]:
+    return [float(row["loss"]) for row in read_rows(out) if row["loss"]]
+
+
+def val_losses(out: Path) -> list[tuple[int, float]]:
+    return [(int(row["step"]), float(row["val_loss"])) for row in read_rows(out) if row["val_loss"]]
+
+
+def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
+    from litft.checkpoint import inspect_checkpoint, load_state_dict
+
+    return dict(load_state_dict(inspect_checkpoint(checkpoint).weights_path))
