@@ -53,6 +53,31 @@ def test_encode_batch_equals_litgpt_encode_for_every_bos_eos_choice(tokenizer_di
             assert encode_batch(tokenizer, texts, bos=bos, eos=eos) == expected
 
 
+def test_sentencepiece_checkpoints_encode_and_fingerprint_too(tmp_path):
+    import io
+
+    import sentencepiece
+
+    def train(vocab_size: int) -> Path:
+        model = io.BytesIO()
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(corpus_lines(300)), model_writer=model, vocab_size=vocab_size, model_type="bpe",
+            unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2,
+        )
+        directory = tmp_path / f"spm{vocab_size}"
+        directory.mkdir()
+        (directory / "tokenizer.model").write_bytes(model.getvalue())
+        return directory
+
+    tokenizer = load_tokenizer(train(200))
+    assert tokenizer.backend == "sentencepiece"
+    texts = SAMPLES + corpus_lines(10, seed=6)
+    for bos in (None, True, False):
+        for eos in (True, False):
+            assert encode_batch(tokenizer, texts, bos=bos, eos=eos) == [tokenizer.encode(t, bos=bos, eos=eos).tolist() for t in texts]
+    assert fingerprint(tokenizer) == fingerprint(tmp_path / "spm200") != fingerprint(train(220))
+
+
 def test_fingerprint_is_stable_and_tells_tokenizers_apart(tokenizer_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tokenizer_dir, copy)
