@@ -33,9 +33,11 @@ class Instruction:
 def _load(path: Path) -> list:
     if not path.is_file():
         raise LitftError(f"{path} does not exist or is not a file; check the path.")
+    text = path.read_bytes().decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if not text:
+        return []
     if path.suffix == ".jsonl":
         return list(iter_jsonl(path))
-    text = path.read_bytes().decode("utf-8", errors="replace").lstrip()
     if path.suffix == ".json" or text.startswith("["):
         data = read_json(path)
         if isinstance(data, dict):  # {"data": [...]} / {"records": [...]} wrappers
