@@ -55,7 +55,7 @@ def resolve_sources(data: Path | str | Sequence[Path | str] | None, split_lines:
             paths.extend(found)
         elif path.is_file():
             paths.append(path)
-        elif glob.has_magic(str(entry)) and (matches := sorted(Path(p) for p in glob.glob(str(entry), recursive=True))):
+        elif any(char in str(entry) for char in "*?[") and (matches := sorted(Path(p) for p in glob.glob(str(entry), recursive=True))):
             paths.extend(p for p in matches if p.is_file())
         else:
             raise LitftError(f"input {entry} does not exist; check the path.")
