@@ -82,7 +82,7 @@ def test_enough_pages_and_main_content():
     pages = page_paths()
     assert len(pages) >= 30
     words = sum(len("".join(parsed(path).main_text).split()) for path in pages)
-    assert 25_000 <= words <= 40_000, words  # enough to learn from, small enough for a 5-minute CPU demo
+    assert 20_000 <= words <= 40_000, words  # enough to learn from, small enough for a 5-minute CPU demo
 
 
 def test_every_internal_link_resolves_and_every_fragment_exists():

@@ -36,6 +36,10 @@ def programs_index(Page):
         p("The combined BSc and MSc pathway allows strong undergraduates to finish both degrees in five years.",
           "Students apply in their third year with a GPA of 3.4 or higher, and up to 9 credits of graduate courses taken in the fourth year count toward both degrees.",
           "The pathway is available in all five departments."),
+        h2("Graduate research"),
+        p("MSc students on the thesis track join a research laboratory in their first semester and work with a supervisor on a question that can be answered in about a year.",
+          "Thesis students present their work at the Graduate Research Symposium in November of their second year.",
+          "Each of the seven research laboratories takes between five and twelve MSc students a year."),
         h2("Minors"),
         p("Undergraduates may add a minor of 18 credits outside their major.",
           "Popular minors include Robotics, Data Science, Sustainable Infrastructure, Entrepreneurship and Technical Communication.",
@@ -132,7 +136,7 @@ def program_page(Page, prog: d.Program):
           "Students complete the common first year, then follow the department's core sequence and choose a concentration in the third year."),
         table(["Year", "Typical courses"], curriculum, f"{prog.bsc}: typical course sequence"),
         h3("Core courses with a catalog page"),
-        ul([f"{course(c.code)}: {c.credits} credits, taught by {person(c.instructor)} in the {c.term} term." for c in courses if c.page] or ["See the course catalog."]),
+        ul([f"{course(c.code)}: {c.credits} credits, taught by {person(c.instructor)} {term_phrase(c)}." for c in courses if c.page] or ["See the course catalog."]),
         h3("Concentrations"),
         p(f"The {prog.bsc} offers three concentrations: {', '.join(prog.concentrations[:-1])} and {prog.concentrations[-1]}.",
           "A concentration consists of four elective courses taken in the third and fourth years."),
@@ -310,6 +314,24 @@ COURSE_EXTRA = {
                 "Revise the Fourier transform from EE 310 before the MRI weeks."),
 }
 
+COURSE_TOOLS = {
+    "MATH 120": "graphing calculators in examinations and Python notebooks for the weekly computer exercises",
+    "MATH 220": "Python with NumPy for the computational problems and a shared online forum for questions",
+    "CS 110": "Python 3, the Thonny editor in the first weeks and Git for the team project",
+    "CS 210": "Python and Java, an automatic grader that runs hidden tests and a profiler to measure running time",
+    "CS 320": "Python, PyTorch and the GPU server of the Applied Machine Learning Group",
+    "CS 340": "Go, the Tern cluster of the Distributed Systems Lab and a fault-injection tool written by the lab",
+    "ME 201": "hand calculations, a physics simulation program and the restored 1904 steam-engine governor",
+    "ME 350": "MATLAB, the Robot Operating System and the balancing robots of the Robotics Lab",
+    "EE 220": "oscilloscopes, function generators and a circuit simulator in the Voss Hall teaching laboratories",
+    "EE 310": "Python notebooks and recordings made in the anechoic chamber",
+    "EE 410": "a converter simulation program and the microgrid testbed of the Power Systems Lab",
+    "CE 230": "a matrix stiffness-method program and the strong floor of the Structures and Materials Lab",
+    "CE 360": "the soils laboratory of the Marlowe Building and field equipment for the shoreline days",
+    "BME 250": "force plates, wearable motion sensors and a musculoskeletal modelling program",
+    "BME 380": "Python reconstruction notebooks and the 0.5-tesla research MRI scanner",
+}
+
 OWNER = {"core": None, "software": "software-engineering", "mechanical": "mechanical-engineering",
          "electrical": "electrical-engineering", "civil": "civil-engineering", "biomedical": "biomedical-engineering"}
 
@@ -356,6 +378,8 @@ def course_page(Page, c: d.Course):
         p(f"The {c.code} textbook is {textbook}.",
           "Copies are on two-hour reserve at the Ashworth Library help desk.",
           f"{c.code} has {tas} graduate teaching assistants who run problem sessions and mark assignments."),
+        h2("Tools"),
+        p(f"{c.code} uses {COURSE_TOOLS[c.code]}."),
         h2("Course policies"),
         p(f"Late work in {c.code} loses ten percent of its mark for each day it is late, up to three days.",
           "Students may discuss assignments with classmates but must write up their own solutions.",
@@ -505,7 +529,7 @@ def profile_page(Page, who: d.Person):
         *([h2("Laboratory"), ul([f"{lab(l.key)}, located in {l.location}, founded in {l.founded}." for l in labs])] if labs else []),
         h2("Teaching"),
         p(TEACHING[who.key]),
-        ul([f"{course(c.code)} ({c.credits} credits, {term_phrase(c)[3:]})" for c in courses]),
+        ul([f"{course(c.code)} ({c.credits} credits, {c.term} term{'s' if ' and ' in c.term else ''})" for c in courses]),
         h2("Selected publications"),
         ul(PUBLICATIONS[who.key]),
         h2("Honours"),
@@ -614,7 +638,7 @@ def lab_page(Page, l: d.Lab):
         h2("People"),
         p(f"The {l.name} is directed by {person(l.director)}.", people),
         h2("Teaching"),
-        ul([f"{course(c.code)} is taught by the lab director in the {c.term} term." for c in courses]),
+        ul([f"{course(c.code)} is taught by the lab director {term_phrase(c)}." for c in courses]),
         h2("Join the lab"),
         p(f"Undergraduates can join the {l.name} through the Summer Research Program or a senior design project.",
           f"Prospective MSc students should apply to the {d.PROGRAMS[next(k for k, pr in d.PROGRAMS.items() if pr.name == director.department)].msc} "
