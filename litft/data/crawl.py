@@ -19,6 +19,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlsplit
 
 from litft.data.cache import work_dir_for, write_cached
@@ -111,7 +112,7 @@ class Fetched:
     noindex: bool
 
 
-def _fetch_page(fetcher: Fetcher, scope: Scope, claim, cache_dir: Path, url: str) -> Fetched:
+def _fetch_page(fetcher: Fetcher, scope: Scope, claim: Callable[[str], bool], cache_dir: Path, url: str) -> Fetched:
     """Runs in a worker thread: fetch, parse, cache (so the slow disk sync overlaps other fetches)."""
     page = fetcher.get(url, follow=claim)
     found = page_links(page.html, page.url)
