@@ -32,6 +32,11 @@ def test_clean_text():
     assert clean_text(raw) == "Caf\u00e9 bold and link see . or , ok zerowidth & 3 4\nnext line"
 
 
+def test_clean_text_turns_table_rows_into_text():
+    table = "Facts\n| Department | Electrical Engineering |\n|---|---|\n| Founded | 1911 |\n| a | b | c |\n|:--|--:|\nA | pipe in prose"
+    assert clean_text(table) == "Facts\nDepartment: Electrical Engineering\nFounded: 1911\na; b; c\nA | pipe in prose"
+
+
 def test_clean_text_keeps_ordinary_text_intact():
     text = "Na\u00efve r\u00e9sum\u00e9s cost \u20ac5 \u2014 \u201cquoted\u201d (really).\n\u65e5\u672c\u8a9e\u306e\u6587\u3002"
     assert clean_text(text) == text
