@@ -110,6 +110,7 @@ def test_process_removes_repeated_chunks_across_pages(tmp_path):
     assert stats["exact_duplicate_chunks"] == 1  # the 60-word chunk of the shared paragraph comes twice
 
 
+@pytest.mark.slow
 def test_process_user_errors(tmp_path):
     with pytest.raises(LitftError, match="run `litft scrape` or `litft ingest` first"):
         process(tmp_path)

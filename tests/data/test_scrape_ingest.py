@@ -76,6 +76,7 @@ def test_scrape_html2text_extractor_keeps_the_whole_page(server_factory, tmp_pat
     assert "Die Professoren in Z\u00fcrich" in record["text"]
 
 
+@pytest.mark.slow
 def test_scrape_script_runs_and_bad_lists_are_user_errors(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(["https://ok.example/", "not a url"]))
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "scrape.py"), str(tmp_path / "bad.json"), str(tmp_path / "out")],
