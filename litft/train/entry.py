@@ -159,6 +159,7 @@ def main(fabric: L.Fabric, job: Job) -> Any:
 
         model = build_model(method.name, config, job.lora, job.adapter, device="meta" if fsdp else fabric.device)
     model.max_seq_length = seq_len
+    method.prepare(model)
     states = []
     if weights_source is not None:
         states.append(load_state_dict(Path(weights_source) / "lit_model.pth"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
+import torch
 from litgpt import adapter_v2 as litgpt_adapter_v2
 from litgpt import lora as litgpt_lora
 from litgpt.model import Block
@@ -43,6 +44,22 @@ class Method:
     def keeps(self) -> Callable[[str, Any], bool]:
         """`(name, value) -> bool` for the parameters that train and that a checkpoint keeps."""
         return trainable_filter(self.name)
+
+    def prepare(self, model: torch.nn.Module) -> None:
+        """Per-method fixes applied to a freshly built model before Fabric wraps it.
+
+        adapter-v2: litgpt's adapter attention caches the adapter prompt's keys/values on first use and never
+        drops them (litgpt 0.5.13), so the second training step backpropagates through a freed graph and the
+        prompt's later updates would be ignored. The cache is cleared before every forward pass.
+        """
+        if self.name == "adapter_v2":
+            attentions = [m for m in model.modules() if hasattr(m, "adapter_kv_cache")]
+
+            def clear_adapter_cache(module: torch.nn.Module, args: Any) -> None:
+                for attention in attentions:
+                    attention.adapter_kv_cache = None
+
+            model.register_forward_pre_hook(clear_adapter_cache)
 
     @property
     def block_class(self) -> type:

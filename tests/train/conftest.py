@@ -6,7 +6,12 @@ import json
 import random
 from pathlib import Path
 
+import sys
+
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers import command  # noqa: E402
 
 WORDS = (
     "the school offers programs in mechanical civil electrical and software engineering with courses "
@@ -39,3 +44,20 @@ def ft_data(tmp_path_factory, lit_base) -> Path:
     (root / "sft.json").write_text(json.dumps(records), encoding="utf-8")
     prepare_finetune(data=root / "sft.json", out=root / "data", checkpoint_dir=lit_base, val_fraction=0.1, quiet=True)
     return root / "data"
+
+
+@pytest.fixture(scope="session")
+def uninterrupted(tmp_path_factory, lit_base, pt_data, ft_data):
+    """One complete run per method, made on first use and shared by the tests below."""
+    runs: dict[str, Path] = {}
+
+    def get(method: str) -> Path:
+        if method not in runs:
+            out = tmp_path_factory.mktemp(f"run-{method}") / "out"
+            from litft.cli import main
+
+            main(command(method, lit_base, pt_data if method == "pretrain" else ft_data, out))
+            runs[method] = out
+        return runs[method]
+
+    return get

@@ -22,6 +22,8 @@ def command(method: str, base: Path, data: Path, out: Path, extra: list[str] | N
         head = ["finetune", method, str(base), str(data), "--eval.max_new_tokens", "4"]
         if method == "lora":
             head += ["--lora.dropout", "0.1", "--lora.mlp", "true"]
+        if method == "adapter_v2":  # layer 1 of 2 gets the adapter prompt and gate
+            head += ["--adapter.start_layer", "1", "--adapter.prompt_length", "4"]
     return head + ["--out_dir", str(out)] + COMMON + (extra or [])
 
 
