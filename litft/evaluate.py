@@ -223,7 +223,10 @@ def _old_scores(path: Path) -> tuple[dict[tuple[str, str, str, str], str], int]:
     """Human scores already typed into an existing answers.csv, by (model, question, reference, answer)."""
     if not path.is_file():
         return {}, 0
-    fields, rows = read_csv(path)
+    try:
+        fields, rows = read_csv(path)
+    except LitftError:  # unreadable: nothing to carry over, but the file is backed up rather than overwritten
+        return {}, 1
     scores, filled = {}, 0
     for row in rows:
         for label in {f[len(SCORE):] for f in fields if f.startswith(SCORE)}:
@@ -317,7 +320,7 @@ def evaluate(
         top_k: Sampling: only the k most likely tokens.
         top_p: Sampling: nucleus threshold.
         seed: Sampling seed (question i uses seed + i).
-        stop: Text that ends an answer, e.g. --stop "###".
+        stop: Text that ends an answer, e.g. --stop "###" "\\n\\n" (\\n and \\t stand for a newline and a tab).
         prompt_style: One prompt style for every model (default: each model's saved style; a base without one
             gets its runs' style).
         base_dir: Where LoRA/adapter runs find their base if it moved since training.
@@ -333,9 +336,10 @@ def evaluate(
         judge_max_requests: Stop asking the judge after this many requests (cached verdicts are still used).
         quiet: No progress bars.
     """
+    from litft.generate import stop_strings
     from litft.sampling import SamplingSettings
 
-    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, list(stop or []))
+    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
     settings.validate()
     if limit is not None and limit < 1:
         raise LitftError(f"--limit must be at least 1, got {limit}.")

@@ -219,6 +219,11 @@ class LoadedModel:
         return f"{self.info.path} ({self.info.method}{base}; {self.device}, {self.precision}{quantized}; prompt style {self.style_name})"
 
 
+def stop_strings(stop: list[str] | None) -> list[str]:
+    """Stop strings as typed on a command line, where a newline is hard to type: \\n and \\t are decoded."""
+    return [text.replace("\\n", "\n").replace("\\t", "\t") for text in stop or []]
+
+
 def _stats(timing: Timing) -> str:
     return f"{timing.tokens} tokens in {timing.seconds:.2f} s ({timing.tokens_per_second:.1f} tokens/s)"
 
@@ -255,7 +260,8 @@ def generate(
         top_k: Sample among the k most likely tokens only.
         top_p: Sample from the smallest set of tokens whose probability adds up to top_p.
         seed: Random seed for sampling (prompt i of a batch uses seed + i).
-        stop: Text that ends an answer when generated (not included), e.g. --stop "###" --stop "\\n\\n".
+        stop: Text that ends an answer when generated (not included); several may follow the flag, e.g.
+            --stop "###" "\\n\\n" (\\n and \\t stand for a newline and a tab).
         prompt_style: Override the prompt style saved with the checkpoint (alpaca, qa, chat_template, a litgpt
             style name; `default` sends the prompt unchanged).
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved from where the run recorded it.
@@ -270,7 +276,7 @@ def generate(
         raise LitftError("give exactly one of --prompt \"...\" or --prompts_file FILE.")
     if output is not None and prompts_file is None:
         raise LitftError("--output goes with --prompts_file; a single --prompt prints its answer.")
-    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, list(stop or []))
+    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
     settings.validate()
     instructions = [Instruction(prompt)] if prompt is not None else read_prompts(prompts_file)
     loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
@@ -324,14 +330,14 @@ def chat(
         top_k: Sample among the k most likely tokens only.
         top_p: Nucleus sampling threshold.
         seed: Random seed for sampling.
-        stop: Text that ends a reply when generated.
+        stop: Text that ends a reply when generated (\\n and \\t stand for a newline and a tab).
         prompt_style: Override the prompt style saved with the checkpoint.
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved.
         device: auto, cpu, cuda, cuda:N or mps.
         precision: 32-true, 16-true or bf16-true.
         quantize: bitsandbytes quantization on a CUDA GPU.
     """
-    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, list(stop or []))
+    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
     settings.validate()
     loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
     print(f"Now chatting with {loaded.describe()}.\nCtrl-D or Ctrl-C to exit; Ctrl-C during a reply stops it.", file=sys.stderr)

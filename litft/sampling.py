@@ -211,6 +211,7 @@ def decode_batch(
     lengths = [len(p) for p in prompts]
     sampler_rows = list(sampler_rows if sampler_rows is not None else range(batch))
     longest = max(lengths)
+    previous_max_seq_length = model.max_seq_length
     model.max_seq_length = max(length + row.max_new_tokens for length, row in zip(lengths, rows))
     model.set_kv_cache(batch_size=batch, device=device, dtype=cache_dtype(model))
     try:
@@ -249,6 +250,7 @@ def decode_batch(
             positions = [p + 1 for p in positions]
     finally:
         model.clear_kv_cache()
+        model.max_seq_length = previous_max_seq_length
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int, equal_lengths_only: bool = False) -> list[list[int]]:

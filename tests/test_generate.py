@@ -95,6 +95,23 @@ def test_batched_equals_sequential_with_rows_finishing_at_different_times(base):
     assert [c.text for c in base.complete(PROMPTS, GREEDY, batch_size=3)] == [c.text for c in sequential]
 
 
+@pytest.mark.parametrize("family", ["gpt_neox", "qwen2"])
+def test_batched_equals_sequential_for_other_families(family, hf_copy):
+    from litft.convert import convert_hf_checkpoint
+
+    directory = hf_copy(family)
+    convert_hf_checkpoint(directory)
+    loaded = LoadedModel(directory, device="cpu", prompt_style="default")
+    loaded.stop_tokens = []
+    settings = SamplingSettings(max_new_tokens=16)
+    alone = [loaded.complete([p], settings)[0].text for p in PROMPTS]
+    assert [c.text for c in loaded.complete(PROMPTS, settings, batch_size=len(PROMPTS))] == alone
+    ids = loaded.encode(PROMPTS[1])
+    row = RowDecoder(loaded.decode, 16)
+    decode_batch(loaded.model, [ids], [row], Sampler(settings, 1, torch.device("cpu")))
+    assert row.ids == no_cache_greedy(loaded.model, ids, 16)
+
+
 def test_plan_batches_groups_similar_lengths_and_covers_every_prompt():
     lengths = [5, 9, 5, 2, 9, 7, 5]
     batches = plan_batches(lengths, 3)
@@ -267,6 +284,12 @@ def test_single_prompt_streams_the_same_answer(lit_base, capsys):
     streamed = capsys.readouterr().out
     run_function(generate, args + ["--stream", "false"])
     assert capsys.readouterr().out == streamed and streamed.strip()
+    marker = streamed.strip()[3:5]
+    run_function(generate, args + ["--stop", "\\n", marker])  # several stop strings after one flag; \\n is a newline
+    assert capsys.readouterr().out == streamed[: streamed.index(marker)] + "\n"
+    from litft.generate import stop_strings
+
+    assert stop_strings(["a\\nb", "\\t", "x"]) == ["a\nb", "\t", "x"]
 
 
 @pytest.mark.parametrize(
