@@ -8,6 +8,7 @@ subcommand runs: `litft --help` stays instant and the data commands never import
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import importlib
 import inspect
 import sys
@@ -86,17 +87,28 @@ def _is_list(annotation: object) -> bool:
     return origin in (list, tuple, collections.abc.Sequence)
 
 
+def _is_bool(annotation: object) -> bool:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return bool in typing.get_args(annotation) and all(arg in (bool, type(None)) for arg in typing.get_args(annotation))
+    return annotation is bool
+
+
 def _rewrite_args(function: Callable, args: list[str]) -> list[str]:
     """Accept the shell forms users type, which jsonargparse alone does not:
 
     - leading bare values fill the required parameters in order (`scrape URLS.json OUT_DIR`), while the
       same parameters still work as flags (`--checkpoint_dir DIR`);
-    - a list parameter takes several values after its flag (`--data a.txt b.txt`).
+    - a list parameter takes several values after its flag (`--data a.txt b.txt`);
+    - a boolean flag alone means true (`--quiet`, `--fast`), as in every other command-line tool.
     """
     hints = typing.get_type_hints(function)
     parameters = inspect.signature(function).parameters.values()
     required = [p.name for p in parameters if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD]
     lists = {name for name, hint in hints.items() if _is_list(hint)}
+    booleans = {name for name, hint in hints.items() if _is_bool(hint)}
+    for name, hint in hints.items():  # boolean fields of dataclass groups: `--lora.mlp`
+        if dataclasses.is_dataclass(hint):
+            booleans |= {f"{name}.{field}" for field, sub in typing.get_type_hints(hint).items() if _is_bool(sub)}
 
     def is_value(token: str) -> bool:
         return not token.startswith("-") or token == "-"
@@ -121,6 +133,8 @@ def _rewrite_args(function: Callable, args: list[str]) -> list[str]:
                 values.append(args[position])
                 position += 1
             rewritten += _flag_values(name, values, True)
+        elif token.startswith("--") and name in booleans and (position == len(args) or not is_value(args[position])):
+            rewritten += [token, "true"]
         else:
             rewritten.append(token)
     return rewritten

@@ -6,13 +6,15 @@ import fnmatch
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from huggingface_hub.errors import GatedRepoError
 
 from litft import download as download_module
 from litft.checkpoint import inspect_checkpoint
-from litft.cli import COMMANDS, main
+from litft.cli import COMMANDS, _rewrite_args, main
+from litft.model import LoRASettings
 
 
 def litft(*args: str) -> subprocess.CompletedProcess:
@@ -125,3 +127,14 @@ def test_gated_repo_without_token_says_to_set_hf_token(monkeypatch, capsys):
         main(["download", "meta-llama/Llama-2-7b-hf"])
     assert exit_info.value.code == 2
     assert "set HF_TOKEN" in capsys.readouterr().err
+
+
+def test_shell_forms_jsonargparse_alone_does_not_take():
+    def command(data: list[Path], out: Path, lora: LoRASettings = LoRASettings(), quiet: bool = False) -> None:
+        """A command with a list, a required path, a dataclass group and a flag."""
+
+    assert _rewrite_args(command, ["a.txt", "b.txt", "--out", "o", "--quiet"]) == [
+        "--data+", "a.txt", "--data+", "b.txt", "--out", "o", "--quiet", "true"]
+    assert _rewrite_args(command, ["--data", "a.txt", "b.txt", "--lora.mlp", "--lora.r", "4", "--out", "o"]) == [
+        "--data+", "a.txt", "--data+", "b.txt", "--lora.mlp", "true", "--lora.r", "4", "--out", "o"]
+    assert _rewrite_args(command, ["--data", "[a,b]", "--quiet", "false"]) == ["--data", "[a,b]", "--quiet", "false"]
