@@ -10,7 +10,6 @@ model's answers, appended per batch: a re-run with the same model, settings and 
 
 from __future__ import annotations
 
-import csv
 import gc
 import hashlib
 import json
@@ -24,8 +23,8 @@ from typing import Any
 
 from litft.errors import LitftError
 from litft.instructions import Instruction, read_instructions
-from litft.io import append_jsonl, atomic_path, atomic_write_json, iter_jsonl
-from litft.review import ANSWER, JUDGE, JUDGE_REASON, SCORE, format_review_table, format_table, read_csv, review_rows
+from litft.io import append_jsonl, atomic_write_json, iter_jsonl
+from litft.review import format_review_table, format_table, read_csv, review_rows, write_answers_csv
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 GENERIC_RUN_NAMES = re.compile(r"^(final|latest|checkpoint.*|step-\d+|iter-\d+|epoch-\d+)$")
@@ -219,63 +218,6 @@ def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quie
     return result
 
 
-def _old_scores(path: Path) -> tuple[dict[tuple[str, str, str, str], str], int]:
-    """Human scores already typed into an existing answers.csv, by (model, question, reference, answer)."""
-    if not path.is_file():
-        return {}, 0
-    try:
-        fields, rows = read_csv(path)
-    except LitftError:  # unreadable: nothing to carry over, but the file is backed up rather than overwritten
-        return {}, 1
-    scores, filled = {}, 0
-    for row in rows:
-        for label in {f[len(SCORE):] for f in fields if f.startswith(SCORE)}:
-            value = (row.get(SCORE + label) or "").strip()
-            if value:
-                filled += 1
-                key = (label, row.get("question", ""), row.get("reference", ""), row.get(ANSWER + label, ""))
-                scores[key] = value
-    return scores, filled
-
-
-def write_answers_csv(path: Path, records: list[Instruction], results: list[ModelResult], verdicts: dict | None) -> str:
-    """answers.csv for reviewers; human scores of an earlier run are kept where the answer is unchanged."""
-    labels = [result.label for result in results]
-    scores, filled = _old_scores(path)
-    fields = ["question", "reference"]
-    for label in labels:
-        fields += [ANSWER + label, SCORE + label]
-    if verdicts:
-        for label in labels:
-            fields += [JUDGE + label, JUDGE_REASON + label]
-    kept = 0
-    rows = []
-    for i, record in enumerate(records):
-        row = {"question": record.question, "reference": record.reference}
-        for result in results:
-            answer = result.answers[i]
-            old = scores.get((result.label, record.question, record.reference, answer), "")
-            kept += bool(old)
-            row[ANSWER + result.label], row[SCORE + result.label] = answer, old
-            if verdicts:
-                verdict = verdicts[result.label][i]
-                row[JUDGE + result.label] = "" if verdict.score is None else str(verdict.score)
-                row[JUDGE_REASON + result.label] = verdict.reason
-        rows.append(row)
-    note = ""
-    if filled > kept:
-        backup = path.with_name(f"{path.stem}.{datetime.now().strftime('%Y%m%d-%H%M%S')}{path.suffix}")
-        path.replace(backup)
-        note = f"{filled - kept} earlier scores no longer match their answers; the old sheet is kept as {backup}"
-    elif filled:
-        note = f"kept {kept} scores from the earlier answers.csv"
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    return note
-
-
 def _results_table(results: list[ModelResult]) -> str:
     headers = ["model", "method", "n", "rouge1", "rouge2", "rougeL", "answer words", "tokens/s"]
     rows = [[r.label, r.method, str(r.n), f"{r.rouge1:.4f}", f"{r.rouge2:.4f}", f"{r.rougeL:.4f}",
@@ -363,7 +305,8 @@ def evaluate(
             judge_report = {**grader.settings(), "requests_sent": grader.asked, "verdicts_from_cache": grader.from_cache,
                             "unscored": {label: sum(v.score is None for v in vs) for label, vs in verdicts.items()}}  # fmt: skip
     answers_csv = out_dir / "answers.csv"
-    note = write_answers_csv(answers_csv, records, results, verdicts)
+    note = write_answers_csv(answers_csv, [r.question for r in records], [r.reference or "" for r in records],
+                             {r.label: r.answers for r in results}, verdicts)
     review = None
     if verdicts:
         fields, rows = read_csv(answers_csv)

@@ -1,4 +1,4 @@
-"""The 0-3 review scale and the table of percentages per model that reviewers (or a judge model) fill in.
+"""The 0-3 review scale, the answers.csv review sheet (written and read back) and the table of percentages per model.
 
 `answers.csv` holds, per test question, each model's `answer_<model>` beside an empty `score_<model>`
 for a person to fill in; `--judge` writes its scores into separate `judge_<model>` columns (with
@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from litft.errors import LitftError
+from litft.io import atomic_path
 
 SCALE = {0: "Incorrect", 1: "No Answer", 2: "Partially Relevant", 3: "Fully Relevant"}
 SCALE_MEANING = {
@@ -59,6 +61,65 @@ def read_csv(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
     except csv.Error as error:
         raise LitftError(f"{path} is not a readable CSV ({error}); re-save it from the spreadsheet as CSV.") from None
     return fields, rows
+
+
+def _old_scores(path: Path) -> tuple[dict[tuple[str, str, str, str], str], int]:
+    """Human scores already typed into an existing answers.csv, by (model, question, reference, answer)."""
+    if not path.is_file():
+        return {}, 0
+    try:
+        fields, rows = read_csv(path)
+    except LitftError:  # unreadable: nothing to carry over, but the file is backed up rather than overwritten
+        return {}, 1
+    scores, filled = {}, 0
+    labels = [f[len(SCORE):] for f in fields if f.startswith(SCORE)]
+    for row in rows:
+        for label in labels:
+            value = (row.get(SCORE + label) or "").strip()
+            if value:
+                filled += 1
+                scores[(label, row.get("question", ""), row.get("reference", ""), row.get(ANSWER + label, ""))] = value
+    return scores, filled
+
+
+def write_answers_csv(
+    path: Path, questions: list[str], references: list[str], answers: dict[str, list[str]], verdicts: dict[str, list] | None = None
+) -> str:
+    """Write the review sheet: question, reference, then `answer_<model>` beside an empty `score_<model>` per
+    model (and `judge_<model>`, `judge_reason_<model>` from the verdicts). Scores a person typed into an earlier
+    sheet are kept where the answer is unchanged; if any would be lost, the old sheet is kept as a backup.
+    Returns a note for the user ("" when there was nothing to keep)."""
+    path = Path(path)
+    scores, filled = _old_scores(path)
+    fields = ["question", "reference"]
+    for label in answers:
+        fields += [ANSWER + label, SCORE + label]
+    for label in verdicts or {}:
+        fields += [JUDGE + label, JUDGE_REASON + label]
+    kept, rows = 0, []
+    for i, (question, reference) in enumerate(zip(questions, references, strict=True)):
+        row = {"question": question, "reference": reference}
+        for label, model_answers in answers.items():
+            old = scores.get((label, question, reference, model_answers[i]), "")
+            kept += bool(old)
+            row[ANSWER + label], row[SCORE + label] = model_answers[i], old
+        for label, model_verdicts in (verdicts or {}).items():
+            verdict = model_verdicts[i]
+            row[JUDGE + label] = "" if verdict.score is None else str(verdict.score)
+            row[JUDGE_REASON + label] = verdict.reason
+        rows.append(row)
+    note = ""
+    if filled > kept:
+        backup = path.with_name(f"{path.stem}.{datetime.now().strftime('%Y%m%d-%H%M%S')}{path.suffix}")
+        path.replace(backup)
+        note = f"{filled - kept} earlier scores no longer match their answers; the old sheet is kept as {backup}"
+    elif filled:
+        note = f"kept {kept} scores from the earlier answers.csv"
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return note
 
 
 def model_labels(fields: list[str]) -> list[str]:
