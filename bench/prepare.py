@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -160,10 +161,12 @@ def main() -> None:
         fields = {"corpus": str(corpus), "tokenizer": str(tokenizer_dir / "tokenizer.json"), "tokenizer_dir": str(tokenizer_dir)}
 
         bound = run_child(BOUND.format(**fields))
-        litft = run_child(LITFT.format(out=str(work / f"litft_{time.time_ns()}"), **fields))
-        hf_out = work / f"hf_{time.time_ns()}"
+        litft_out, hf_out = work / f"litft_{time.time_ns()}", work / f"hf_{time.time_ns()}"
+        litft = run_child(LITFT.format(out=str(litft_out), **fields))
         hf_out.mkdir()
-        hf = run_child(HF_DATASETS.format(out=str(hf_out), cache=str(work / "hf_cache"), **fields))
+        hf = run_child(HF_DATASETS.format(out=str(hf_out), cache=str(hf_out / "cache"), **fields))
+        for output in (litft_out, hf_out):
+            shutil.rmtree(output)
         if not litft["tokens"] == bound["tokens"] == hf["tokens"]:
             raise SystemExit(f"token counts differ: litft {litft['tokens']}, bound {bound['tokens']}, datasets {hf['tokens']}")
 
@@ -183,7 +186,9 @@ def main() -> None:
             big = work / f"corpus_{args.rss_gb:g}gb.txt"
             if not big.exists():
                 _repeat_to_size(corpus, big, int(args.rss_gb * (1 << 30)))
-            result = run_child(LITFT.format(out=str(work / f"litft_big_{time.time_ns()}"), **{**fields, "corpus": str(big)}))
+            big_out = work / f"litft_big_{time.time_ns()}"
+            result = run_child(LITFT.format(out=str(big_out), **{**fields, "corpus": str(big)}))
+            shutil.rmtree(big_out)
             report(
                 f"prepare_peak_rss_{args.rss_gb:g}gb", result["peak_rss_mb"], 1024.0,
                 f"unit is MB of peak RSS, lower is better (ratio < 1 = under the 1 GB budget); {result['tokens']:,} tokens at "

@@ -75,6 +75,20 @@ def test_folder_jsonl_and_whole_file_documents(tokenizer_dir, tmp_path):
     assert meta["splits"]["val"] == {"file": "val.bin", "tokens": 0, "documents": 0}
 
 
+def test_several_inputs_by_list_and_glob_from_the_cli(tokenizer_dir, tmp_path):
+    lines = corpus_lines(6)
+    for i in range(3):
+        (tmp_path / f"part{i}.md").write_text(lines[2 * i] + "\n" + lines[2 * i + 1], encoding="utf-8")
+    common = ["--checkpoint_dir", str(tokenizer_dir), "--val_fraction", "0", "--split_lines", "true", "--quiet", "true"]
+    main(["prepare", "pretrain", "--data", f"[{tmp_path / 'part0.md'},{tmp_path / 'part1.md'}]", "--data+", str(tmp_path / "part2.md"),
+          "--out", str(tmp_path / "listed"), *common])
+    main(["prepare", "pretrain", "--data", str(tmp_path / "part*.md"), "--out", str(tmp_path / "globbed"), *common])
+    expected = _expected(tokenizer_dir, lines, np.zeros(6, bool))["train"]
+    for out in ("listed", "globbed"):
+        assert np.fromfile(tmp_path / out / "train.bin", dtype=np.uint16).tolist() == expected
+        assert read_meta(tmp_path / out)["source_files"] == 3
+
+
 def _cli_error(capsys, *args: str) -> str:
     with pytest.raises(SystemExit) as exit_info:
         main(["prepare", "pretrain", "--quiet", "true", *args])
