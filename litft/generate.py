@@ -115,6 +115,10 @@ class LoadedModel:
         dtype = PRECISION_DTYPES[self.precision]
         load_device = "cpu" if quantize else self.device
         model, info = load_model(checkpoint_dir, base_dir=base_dir, device=load_device, dtype=dtype)
+        if info.method == "lora":
+            from litgpt.lora import merge_lora_weights
+
+            merge_lora_weights(model)  # one matmul per layer instead of two while decoding
         self.model = _quantize(model, quantize, dtype, self.device) if quantize else model
         self.info: CheckpointInfo = info
         search = [info.path, info.base_dir]

@@ -252,6 +252,7 @@ def test_a_run_dir_from_each_method_generates(method, runs, base, tmp_path, caps
     assert loaded.info.base_dir == (None if method == "full" else base.info.path.resolve())
     expected = loaded.complete(PROMPTS[:3], SamplingSettings(max_new_tokens=12))
     assert [r["answer"] for r in records] == [c.text for c in expected]
+    assert [loaded.complete([p], SamplingSettings(max_new_tokens=12))[0].text for p in PROMPTS[:3]] == [c.text for c in expected]
     base_answers = [c.text for c in base.complete(PROMPTS[:3], SamplingSettings(max_new_tokens=12))]
     assert [r["answer"] for r in records] != base_answers, "the run's weights must change the answers"
 
