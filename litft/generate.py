@@ -18,7 +18,7 @@ from litgpt.prompts import Default, PromptStyle
 
 from litft.checkpoint import CheckpointInfo, load_model
 from litft.errors import LitftError
-from litft.instructions import Instruction, read_prompts
+from litft.instructions import Instruction, dumps_record, read_prompts
 from litft.io import atomic_path, progress
 from litft.prompts import PROMPT_STYLE_FILE, get_prompt_style, load_prompt_style, render_prompt, style_name
 from litft.sampling import RowDecoder, Sampler, SamplingSettings, decode_batch, plan_batches
@@ -293,8 +293,6 @@ def generate(
     else:
         completions = loaded.complete(texts, settings, batch_size=batch_size, quiet=quiet)
         if output is not None:
-            from litft.instructions import dumps_record
-
             with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as fh:
                 for instruction, completion in zip(instructions, completions):
                     fh.write(dumps_record(instruction, answer=completion.text, prompt_tokens=completion.prompt_tokens,
