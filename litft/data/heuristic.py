@@ -3,8 +3,9 @@
 What to expect: it is extractive and literal. It finds sentences of a few fixed shapes — definitions
 ("X is a ..."), meanings ("X refers to ..."), dates ("X was founded in 1998"), places ("X is based in
 ...") and capabilities ("X provides ...") — turns the subject into a templated question ("What is X?",
-"When was X founded?") and answers with the sentence itself, verbatim. Sentences of other shapes, and
-sentences whose subject is a pronoun ("It is ..."), yield nothing, so a chunk may get no pairs. There is
+"Who is Dr. X?", "When was X founded?") and answers with the sentence itself, verbatim. Sentences of other shapes, and
+sentences whose subject is a pronoun ("It is ..."), an indefinite phrase ("A support line ...") or a
+clause ("Acme does not offer ..."), yield nothing, so a chunk may get no pairs. There is
 no paraphrase, reasoning or multi-sentence answer; questions repeat the wording of the text.
 
 That consistency is the point: the same kind of question always maps to the same kind of answer, so
@@ -27,8 +28,21 @@ VAGUE_FIRST_WORDS = {
     "it", "this", "that", "these", "those", "there", "here", "he", "she", "they", "we", "you", "i",
     "our", "your", "their", "its", "his", "her", "my", "what", "which", "who", "such", "each", "all",
     "some", "many", "most", "both", "one", "another", "other", "if", "when", "while", "although", "because",
+    # "A support line ..." is no particular thing; "Among them are ..." and "In 2011 ..." are no subject at all.
+    "a", "an", "among", "in", "at", "for", "with", "during", "after", "before", "from", "by", "since", "until", "as",
 }
-ARTICLES = {"the", "a", "an"}
+ARTICLES = {"the"}
+# Lower-case words a subject never ends with or contains: they show that the regex cut a clause, not a noun
+# phrase, before the verb ("Northbridge does not | offer", "Acme will | offer", "Acme plans to | offer").
+FUNCTION_WORDS = {
+    "do", "does", "did", "not", "no", "will", "would", "can", "could", "may", "might", "must", "shall", "should",
+    "has", "have", "had", "be", "been", "being", "is", "are", "was", "were", "also", "only", "still", "now", "never",
+    "always", "often", "usually", "currently", "already", "then", "just", "even", "mainly", "generally", "soon",
+    "to", "at", "by", "with", "from", "into", "about", "than", "as", "who", "which", "that", "whose", "it", "them",
+    "they", "us", "we", "he", "she", "him", "her", "if", "when", "while", "because", "although",
+}
+# A definitional sentence about a titled person asks "Who is ...?".
+PERSON_TITLES = {"dr.", "professor", "prof.", "mr.", "mrs.", "ms."}
 NAME_CONNECTORS = {"of", "for", "and", "&", "de", "in", "on", "-"}
 MAX_TRAILING_LOWERCASE = 2
 
@@ -83,6 +97,11 @@ def _names_something(words: list[str]) -> bool:
     return len(trailing) <= MAX_TRAILING_LOWERCASE and not any(_is_name_word(word) for word in trailing)
 
 
+def _is_clause(words: list[str]) -> bool:
+    """The words hold an auxiliary, adverb, pronoun or preposition that a noun phrase would not."""
+    return any(word in FUNCTION_WORDS for word in words)
+
+
 def _question_subject(subject: str) -> str | None:
     """The subject as it reads inside a question, or None when it names nothing on its own."""
     words = subject.split()
@@ -90,9 +109,14 @@ def _question_subject(subject: str) -> str | None:
         return None
     # "The company" is vague, "The Foo Library" or "The 2020 report" is not.
     has_article = words[0].lower() in ARTICLES
-    if not _names_something(words[1:] if has_article else words):
+    if not _names_something(words[1:] if has_article else words) or _is_clause(words[1:]):
         return None
     return " ".join([words[0].lower(), *words[1:]]) if has_article else subject
+
+
+def _may_be_plural(subject: str) -> bool:
+    """A plural verb needs a subject with a plural-looking word ("Acme robots", "Students of CE 230")."""
+    return any(word.endswith("s") and not word.endswith("'s") for word in subject.split())
 
 
 def _base_verb(verb: str) -> str:
@@ -113,6 +137,8 @@ def pair_from_sentence(sentence: str) -> HeuristicPair | None:
             return None
         verb = match["verb"]
         plural = verb in ("are", "were") or not verb.endswith("s") and verb not in ("is", "was")
+        if plural and not _may_be_plural(subject):
+            return None  # "A 24-hour | support line ...": a noun read as the verb
         question = question_form.format(
             subject=subject,
             be="are" if plural else "is",
@@ -122,6 +148,8 @@ def pair_from_sentence(sentence: str) -> HeuristicPair | None:
         )
         if plural and question.startswith("What does "):
             question = "What do " + question[len("What does ") :]
+        if question_form == "What {be} {subject}?" and subject.split()[0].lower() in PERSON_TITLES and "'" not in subject:
+            question = "Who" + question[len("What") :]
         return HeuristicPair(question, sentence)
     return None
 

@@ -18,6 +18,9 @@ from litft.data.heuristic import heuristic_pairs, pair_from_sentence
         ("The Leeds office is located in the old mill.", "Where is the Leeds office located?"),
         ("The Acme warranty covers all parts for three years.", "What does the Acme warranty cover?"),
         ("Acme Robots provide shelf scanning for warehouses.", "What do Acme Robots provide?"),
+        ("Students of CE 230 use the strong floor of the lab.", "What do Students of CE 230 use?"),
+        ("Dr. Lena Hartmann is an associate professor of engineering.", "Who is Dr. Lena Hartmann?"),
+        ("Professor Marsh's office is the room at the end of the hall.", "What is Professor Marsh's office?"),
     ],
 )
 def test_recognised_shapes_become_templated_questions_answered_by_the_sentence(sentence, question):
@@ -34,6 +37,13 @@ def test_recognised_shapes_become_templated_questions_answered_by_the_sentence(s
         "Acme is great.",  # too short
         "Acme Robotics builds robots for warehouses.",  # no recognised shape
         "Acme Robotics is a company that builds robots",  # not a finished sentence
+        "Northbridge does not offer evening classes to students.",  # a negated clause, not a name
+        "Northbridge will offer a new MSc in 2027.",  # a modal
+        "Acme plans to offer robots for any warehouse.",  # an infinitive
+        "The MSc in Software Engineering also offers an industry project.",  # an adverb
+        "A 24-hour support line provides help to students at night.",  # indefinite: no particular thing
+        "A 24-hour support line is available to all students.",  # "support" read as the verb
+        "Among them are the Robotics Lab and the Medical Imaging Lab.",  # a preposition, not a subject
     ],
 )
 def test_other_sentences_yield_nothing(sentence):
