@@ -39,7 +39,8 @@ from litft.train.state import (
 )
 from litft.train.throughput import ThroughputMeter
 
-LM_HEAD_CHUNK = 128  # logits are produced and consumed in chunks of this many positions (memory)
+LM_HEAD_CHUNK = 128  # with a large vocabulary, logits are produced and consumed in chunks of this many positions
+CHUNKED_VOCAB = 32_000  # below this the [B, T, V] logits are small and one pass is faster
 
 
 @dataclass
@@ -76,7 +77,9 @@ class Result:
 
 def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     """Sum of the cross-entropy over the batch's target tokens (chunked lm head: no [B, T, V] logits at once)."""
-    logits = model(batch.input_ids, lm_head_chunk_size=LM_HEAD_CHUNK)
+    vocab = getattr(model, "config", None) and model.config.padded_vocab_size
+    chunk = LM_HEAD_CHUNK if (vocab or 0) >= CHUNKED_VOCAB else 0
+    logits = model(batch.input_ids, lm_head_chunk_size=chunk)
     if isinstance(logits, torch.Tensor):
         logits = [logits]
     targets = batch.targets.split(LM_HEAD_CHUNK, dim=1) if len(logits) > 1 else [batch.targets]
