@@ -1,7 +1,7 @@
 """Benchmark `litft prepare pretrain` against the tokenizer's own speed and the Hugging Face `datasets` path.
 
-    python bench/prepare.py            # 64 MB generated corpus
-    python bench/prepare.py --quick    # 8 MB, under a minute
+    python bench/prepare.py            # 64 MB generated corpus, best of 3 rounds
+    python bench/prepare.py --quick    # 8 MB, one round, under a minute
     python bench/prepare.py --rss_gb 1 # also: peak RSS of litft on a 1 GB corpus
 
 Prints one JSON object per line:
@@ -65,8 +65,13 @@ def generate_corpus(path: Path, megabytes: float, seed: int = 0) -> None:
 
 
 def run_child(code: str) -> dict:
-    """Run `code` in a fresh interpreter; it prints one JSON line. Adds the child's peak RSS in MB."""
-    wrapped = code + "\nimport resource\nresult['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\nprint(json.dumps(result))"
+    """Run `code` in a fresh interpreter; it prints one JSON line. Adds its peak RSS and its workers' in MB."""
+    wrapped = code + (
+        "\nimport resource\n"
+        "result['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "result['peak_worker_rss_mb'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+        "print(json.dumps(result))"
+    )
     done = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"benchmark child failed:\n{done.stderr[-3000:]}")
@@ -138,9 +143,11 @@ result = {{"seconds": seconds, "tokens": total - documents}}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8 MB corpus instead of 64 MB")
+    parser.add_argument("--rounds", type=int, default=None, help="measure each path this many times, keep the best (default 3; 1 with --quick)")
     parser.add_argument("--rss_gb", type=float, default=0.0, help="also measure litft's peak RSS on a corpus of this many GB")
     parser.add_argument("--workdir", type=Path, default=None, help="where to keep the corpus and tokenizer (default: a temp dir)")
     args = parser.parse_args()
+    args.rounds = args.rounds or (1 if args.quick else 3)
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo))
     from litft.tokenizer import train_tokenizer
@@ -160,41 +167,58 @@ def main() -> None:
             train_tokenizer(data=sample, out=tokenizer_dir, vocab_size=VOCAB_SIZE, split_lines=True, quiet=True)
         fields = {"corpus": str(corpus), "tokenizer": str(tokenizer_dir / "tokenizer.json"), "tokenizer_dir": str(tokenizer_dir)}
 
-        bound = run_child(BOUND.format(**fields))
-        litft_out, hf_out = work / f"litft_{time.time_ns()}", work / f"hf_{time.time_ns()}"
-        litft = run_child(LITFT.format(out=str(litft_out), **fields))
-        hf_out.mkdir()
-        hf = run_child(HF_DATASETS.format(out=str(hf_out), cache=str(hf_out / "cache"), **fields))
-        for output in (litft_out, hf_out):
-            shutil.rmtree(output)
+        runs = {
+            "bound": lambda: run_child(BOUND.format(**fields)),
+            "litft": lambda: _run_and_clean(LITFT, work / f"litft_{time.time_ns()}", fields),
+            "hf": lambda: _run_and_clean(HF_DATASETS, work / f"hf_{time.time_ns()}", fields, make_out=True),
+        }
+        results: dict[str, list[dict]] = {name: [] for name in runs}
+        for round_number in range(args.rounds):  # rotate the order so drifting machine load hits every path alike
+            names = list(runs)[round_number % 3 :] + list(runs)[: round_number % 3]
+            for name in names:
+                results[name].append(runs[name]())
+        best = {name: min(found, key=lambda result: result["seconds"]) for name, found in results.items()}
+        bound, litft, hf = best["bound"], best["litft"], best["hf"]
+        rss = {name: max(result["peak_rss_mb"] for result in found) for name, found in results.items()}
         if not litft["tokens"] == bound["tokens"] == hf["tokens"]:
             raise SystemExit(f"token counts differ: litft {litft['tokens']}, bound {bound['tokens']}, datasets {hf['tokens']}")
 
         rate = {name: result["tokens"] / result["seconds"] for name, result in (("litft", litft), ("bound", bound), ("hf", hf))}
-        common = f"{megabytes} MB generated text, {bound['tokens']:,} tokens, {VOCAB_SIZE}-token BPE, {os.cpu_count()} cores (shared machine)"
+        common = (
+            f"{megabytes} MB generated text, {bound['tokens']:,} tokens, {VOCAB_SIZE}-token BPE, {os.cpu_count()} cores "
+            f"(shared machine), best of {args.rounds}"
+        )
         report(
             "prepare_vs_tokenizer_bound", rate["litft"], rate["bound"],
             f"{common}; bound = tokenizers.{bound['method']} on in-memory text, call only; litft end to end "
-            f"(count pass, read, split, encode, write, meta) peak RSS {litft['peak_rss_mb']:.0f} MB",
+            f"(count pass, read, split, encode, write, meta) peak RSS {rss['litft']:.0f} MB",
         )
         report(
             "prepare_vs_hf_datasets", rate["litft"], rate["hf"],
             f"{common}; datasets load_dataset('text') + map(num_proc={os.cpu_count()}) + memmap write, "
-            f"peak RSS {hf['peak_rss_mb']:.0f} MB (parent only; map workers not counted)",
+            f"peak RSS {rss['hf']:.0f} MB + {max(r['peak_worker_rss_mb'] for r in results['hf']):.0f} MB per map worker",
         )
         if args.rss_gb:
             big = work / f"corpus_{args.rss_gb:g}gb.txt"
             if not big.exists():
                 _repeat_to_size(corpus, big, int(args.rss_gb * (1 << 30)))
-            big_out = work / f"litft_big_{time.time_ns()}"
-            result = run_child(LITFT.format(out=str(big_out), **{**fields, "corpus": str(big)}))
-            shutil.rmtree(big_out)
+            result = _run_and_clean(LITFT, work / f"litft_big_{time.time_ns()}", {**fields, "corpus": str(big)})
             report(
                 f"prepare_peak_rss_{args.rss_gb:g}gb", result["peak_rss_mb"], 1024.0,
                 f"unit is MB of peak RSS, lower is better (ratio < 1 = under the 1 GB budget); {result['tokens']:,} tokens at "
                 f"{result['tokens'] / result['seconds']:,.0f} tokens/s",
                 unit="MB",
             )
+
+
+def _run_and_clean(template: str, out: Path, fields: dict, make_out: bool = False) -> dict:
+    """Run one measured path writing into `out`, then delete what it wrote."""
+    if make_out:
+        out.mkdir()
+    try:
+        return run_child(template.format(out=str(out), cache=str(out / "cache"), **fields))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _repeat_to_size(source: Path, target: Path, size: int) -> None:
