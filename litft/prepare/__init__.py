@@ -61,12 +61,14 @@ def staging_dir(out: str | os.PathLike | None, overwrite: bool) -> Iterator[Path
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_meta(directory: Path, meta: dict[str, Any]) -> None:
-    """Write meta.json (atomically, and last) with the fields every prepared directory shares."""
+def write_meta(directory: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Write meta.json (atomically, and last) with the fields every prepared directory shares; return it all."""
     from litft import __version__
 
     base = {"format_version": FORMAT_VERSION, "litft_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    atomic_write_json(directory / META_FILE, {**base, **meta})
+    meta = {**base, **meta}
+    atomic_write_json(directory / META_FILE, meta)
+    return meta
 
 
 def open_tokens(path: str | os.PathLike, dtype: str | np.dtype) -> np.ndarray:

@@ -165,34 +165,32 @@ def prepare_finetune(
             for split, records in (("train", train_records), ("val", val_records))
         }
         save_prompt_style(style, staging)
-        write_meta(
-            staging,
-            {
-                "kind": "finetune",
-                "dtype": dtype.name,
-                "vocab_size": full_vocab_size(tokenizer),
-                "bos_id": tokenizer.bos_id,
-                "eos_id": tokenizer.eos_id,
-                "use_bos": bool(tokenizer.use_bos),
-                "tokenizer_fingerprint": fingerprint(tokenizer),
-                "tokenizer_dir": str(tokenizer_path),
-                "prompt_style": style_name(style),
-                "mask_prompt": mask_prompt,
-                "max_seq_length": max_seq_length,
-                "fields": mapping,
-                "splits": splits,
-                "sources": {"train": str(train_path), "val": str(val_path) if val_path else None},
-                "val_fraction": val_fraction if val_path is None else None,
-                "seed": seed,
-            },
-        )
+        meta = {
+            "kind": "finetune",
+            "dtype": dtype.name,
+            "vocab_size": full_vocab_size(tokenizer),
+            "bos_id": tokenizer.bos_id,
+            "eos_id": tokenizer.eos_id,
+            "use_bos": bool(tokenizer.use_bos),
+            "tokenizer_fingerprint": fingerprint(tokenizer),
+            "tokenizer_dir": str(tokenizer_path),
+            "prompt_style": style_name(style),
+            "mask_prompt": mask_prompt,
+            "max_seq_length": max_seq_length,
+            "fields": mapping,
+            "splits": splits,
+            "sources": {"train": str(train_path), "val": str(val_path) if val_path else None},
+            "val_fraction": val_fraction if val_path is None else None,
+            "seed": seed,
+        }
+        meta = write_meta(staging, meta)
     if not quiet:
         train, val = splits["train"], splits["val"]
         print(
             f"wrote {train['records']:,} train and {val['records']:,} val records ({train['tokens'] + val['tokens']:,} tokens, "
             f"{train['truncated'] + val['truncated']} truncated to {max_seq_length}) to {out}"
         )
-    return splits
+    return meta
 
 
 def _write_split(

@@ -119,7 +119,7 @@ def prepare_pretrain(
         }
         for split in SPLITS:  # the written size must match the count: catches a short write before it is published
             assert len(open_tokens(staging / f"{split}.bin", dtype)) == counts[split]["tokens"]
-        write_meta(staging, meta)
+        meta = write_meta(staging, meta)
     if not quiet:
         total = counts["train"]["tokens"] + counts["val"]["tokens"]
         print(

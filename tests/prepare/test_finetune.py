@@ -36,7 +36,7 @@ def test_tokens_and_prompt_lengths_are_exact(tokenizer_dir, tmp_path):
     records = _alpaca(20)
     (tmp_path / "train.json").write_text(json.dumps(records), encoding="utf-8")
     (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(r) for r in _alpaca(5, start=30)) + "\n", encoding="utf-8")
-    splits = prepare_finetune(data=tmp_path, out=tmp_path / "out", checkpoint_dir=tokenizer_dir, quiet=True)
+    splits = prepare_finetune(data=tmp_path, out=tmp_path / "out", checkpoint_dir=tokenizer_dir, quiet=True)["splits"]
     tokenizer, style = load_tokenizer(tokenizer_dir), get_prompt_style("alpaca")
     for split, expected_records in (("train", records), ("val", _alpaca(5, start=30))):
         tokens, index = _read(tmp_path / "out", split)
@@ -54,12 +54,12 @@ def test_tokens_and_prompt_lengths_are_exact(tokenizer_dir, tmp_path):
 
 def test_truncation_is_counted_never_dropped(tokenizer_dir, tmp_path):
     (tmp_path / "records.json").write_text(json.dumps(_alpaca(30)), encoding="utf-8")
-    full = prepare_finetune(data=tmp_path / "records.json", out=tmp_path / "full", checkpoint_dir=tokenizer_dir, quiet=True)
+    full = prepare_finetune(data=tmp_path / "records.json", out=tmp_path / "full", checkpoint_dir=tokenizer_dir, quiet=True)["splits"]
     _, full_index = _read(tmp_path / "full", "train")
     limit = int(np.median(full_index[:, 1]))
     cut = prepare_finetune(
         data=tmp_path / "records.json", out=tmp_path / "cut", checkpoint_dir=tokenizer_dir, max_seq_length=limit, quiet=True
-    )
+    )["splits"]
     tokens, index = _read(tmp_path / "cut", "train")
     assert cut["train"]["records"] == full["train"]["records"] == 30
     assert cut["train"]["truncated"] == int((full_index[:, 1] > limit).sum()) > 0
@@ -74,7 +74,7 @@ def test_qa_records_fields_mapping_and_seeded_val_split(tokenizer_dir, tmp_path)
     (tmp_path / "qa.jsonl").write_text("\n".join(json.dumps(r) for r in qa) + "\n", encoding="utf-8")
     splits = prepare_finetune(
         data=tmp_path / "qa.jsonl", out=tmp_path / "qa", checkpoint_dir=tokenizer_dir, prompt_style="qa", val_fraction=0.2, quiet=True
-    )
+    )["splits"]
     assert (splits["train"]["records"], splits["val"]["records"]) == (8, 2)
     assert read_meta(tmp_path / "qa")["fields"]["instruction"] == "question"
 
