@@ -92,16 +92,19 @@ def litgpt_config_from_hf(hf: dict[str, Any], name: str) -> Config:
 
 
 def family_of_litgpt(config: Config) -> str:
-    """The HF family a litgpt Config can be exported as."""
-    if config.mlp_class_name == "GptNeoxMLP" and config.norm_class_name == "LayerNorm" and config.bias:
-        return "gpt_neox"
-    if config.mlp_class_name == "LLaMAMLP" and config.norm_class_name == "RMSNorm" and not config.bias:
-        exotic = (
-            config.norm_qk or config.post_attention_norm or config.post_mlp_norm or config.scale_embeddings
-            or config.rotary_percentage != 1.0 or config.attention_logit_softcapping or config.lm_head_bias
-            or config.rope_interleave or config.n_expert
-        )
-        if not exotic:
+    """The HF family a litgpt Config can be exported as; anything with a feature that family lacks is refused."""
+    beyond_both = (
+        config.norm_qk or config.post_attention_norm or config.post_mlp_norm or config.scale_embeddings
+        or config.attention_logit_softcapping or config.final_logit_softcapping or config.lm_head_bias
+        or config.rope_interleave or config.n_expert or config.shared_attention_norm or config.latent_attention
+        or config.attention_scores_scalar or not (config.norm_1 and config.norm_2)
+    )
+    if not beyond_both:
+        if (config.mlp_class_name == "GptNeoxMLP" and config.norm_class_name == "LayerNorm" and config.bias
+                and config.n_query_groups == config.n_head and not config.sliding_window_size):
+            return "gpt_neox"
+        if (config.mlp_class_name == "LLaMAMLP" and config.norm_class_name == "RMSNorm" and not config.bias
+                and not config.parallel_residual and config.rotary_percentage == 1.0):
             if config.attn_bias:
                 return "qwen2"
             return "mistral" if config.sliding_window_size else "llama"

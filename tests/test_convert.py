@@ -115,3 +115,22 @@ def test_unsupported_family_is_a_user_error(hf_copy):
     (directory / "config.json").write_text(json.dumps(config))
     with pytest.raises(LitftError, match="model_type 'bloom'"):
         convert_hf_checkpoint(directory)
+
+
+@pytest.mark.parametrize("name", ["phi-2", "falcon-7b", "Gemma-2-2b", "OLMo-2-1124-7B"])
+def test_export_refuses_architectures_transformers_would_build_differently(name):
+    from litgpt.config import Config
+
+    from litft.hf_config import family_of_litgpt
+
+    with pytest.raises(LitftError, match="not of a family litft exports"):
+        family_of_litgpt(Config.from_name(name))
+
+
+@pytest.mark.parametrize("name, family", [("Llama-2-7b-hf", "llama"), ("Qwen2.5-0.5B", "qwen2"), ("pythia-160m", "gpt_neox")])
+def test_export_families_of_named_configs(name, family):
+    from litgpt.config import Config
+
+    from litft.hf_config import family_of_litgpt
+
+    assert family_of_litgpt(Config.from_name(name)) == family
