@@ -28,7 +28,7 @@ from litft.checkpoint import TOKENIZER_FILES, replace_dir, copy_tokenizer_files,
 from litft.errors import LitftError
 from litft.hf_config import family_of_hf, family_of_litgpt, hf_config_from_litgpt, litgpt_config_from_hf
 from litft.io import atomic_path, read_json
-from litft.model import TINY_CONFIGS, resolve_config
+from litft.model import TINY_CONFIGS, build_model, resolve_config
 
 DType = Literal["float32", "float16", "bfloat16"]
 
@@ -132,11 +132,21 @@ def convert_hf_checkpoint(checkpoint_dir: Path, model_name: str | None = None, d
             raise LitftError(
                 f"weight {error.args[0]!r} does not fit the {config.name!r} config; pass the right --model_name."
             ) from None
+        _check_complete(state, config)
         saver.save(state)
     save_config(config, checkpoint_dir / "model_config.yaml")
     if not any((checkpoint_dir / name).is_file() for name in TOKENIZER_FILES):
         warnings.warn(f"{checkpoint_dir} has no tokenizer files; the converted checkpoint has weights and config only.")
     print(f"Converted {checkpoint_dir} to litgpt format ({config.name}, {family}).")
+
+
+def _check_complete(state: dict[str, Any], config: Config) -> None:
+    """Refuse a conversion whose weights do not fill exactly the model the config builds (checked on meta)."""
+    expected = set(build_model("full", config, device="meta").state_dict())
+    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or unexpected:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+        raise LitftError(f"the weights do not fit the {config.name!r} config ({detail}); pass the right --model_name.")
 
 
 def _lit_to_hf_copier(config: Config, family: str) -> Callable:

@@ -134,3 +134,13 @@ def test_export_families_of_named_configs(name, family):
     from litft.hf_config import family_of_litgpt
 
     assert family_of_litgpt(Config.from_name(name)) == family
+
+
+def test_weights_that_do_not_fill_the_config_write_nothing(hf_copy):
+    directory = hf_copy("gpt_neox")
+    config = json.loads((directory / "config.json").read_text())
+    config["num_hidden_layers"] = 3  # the weights hold 2 layers
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(LitftError, match="missing"):
+        convert_hf_checkpoint(directory)
+    assert not (directory / "lit_model.pth").exists() and not (directory / "model_config.yaml").exists()
