@@ -8,7 +8,11 @@ instruction kept before it is at most the threshold: O(N x kept) scorer calls, h
   their rarest tokens with the new one. F = 2*LCS/(m+n) and LCS <= multiset overlap, so F > t needs an
   overlap of at least o(n) = floor(t*n/(2-t)) + 1 tokens with an n-token instruction; two token multisets
   with that overlap always share a token among the first n - o(n) + 1 of each in one global order;
-* proposed pairs are skipped when the length ratio or the token-overlap bound cannot reach the threshold;
+* proposed pairs are counted and screened in numpy, not one by one in Python (on near-unique input almost
+  every kept instruction is proposed, and a Python loop over them made 50,000 take minutes): a pair whose
+  prefixes share `shared` tokens overlaps in at most shared + o - 1 tokens, o the larger o() of the two
+  (the common tokens past the prefix of the one whose prefix ends first are in its suffix of o - 1);
+  pairs are skipped when that bound, the length ratio or the exact token overlap cannot reach the threshold;
 * survivors get an exact LCS (bit-parallel, see `lcs_length`) and rouge-score's own float formula,
   so a decision can differ from the naive one in no case, not even by rounding. The bounds keep a margin
   of 1e-9 for the same reason: they only skip pairs that are clearly below.
@@ -18,7 +22,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 from typing import Iterable, Mapping, Sequence
+
+import numpy as np
 
 from rouge_score import tokenize as rouge_tokenize
 
@@ -91,7 +98,7 @@ def rouge_l_fmeasure(lcs: int, target_length: int, prediction_length: int) -> fl
 @dataclass
 class _Kept:
     length: int
-    elements: frozenset[Element]
+    element_ids: frozenset[int]  # its elements as small ints: set intersections compare ints, not tuples
     masks: dict[str, int]
 
 
@@ -109,6 +116,9 @@ class RougeLIndex:
         self._frequencies = frequencies or {}
         self._kept: list[_Kept] = []
         self._postings: dict[Element, list[int]] = {}
+        self._element_ids: dict[Element, int] = {}
+        self._lengths = np.zeros(1024, np.int64)  # token count by kept id (the first len(self) entries are used)
+        self._suffix_lengths = np.zeros(1, np.int64)  # by token count n: o(n) - 1, the tokens past a prefix
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -122,30 +132,41 @@ class RougeLIndex:
         ordered = sorted(items, key=lambda element: (self._frequencies.get(element, 0), element))
         return ordered[: len(items) - self._min_overlap(len(items)) + 1]
 
+    def _cover_length(self, length: int) -> None:
+        """Extend the per-length suffix table to `length` tokens."""
+        if length >= len(self._suffix_lengths):
+            self._suffix_lengths = np.array([self._min_overlap(n) - 1 for n in range(2 * length + 1)], np.int64)
+
+    def _candidates(self, items: list[Element]) -> list[int]:
+        """Kept instructions whose prefix shares enough tokens with the prefix of `items` that the pair may
+        exceed the threshold: overlap <= shared + max(o(m), o(n)) - 1 and 2*overlap <= 2*min(m, n)."""
+        proposed = chain.from_iterable(self._postings.get(element, ()) for element in self._prefix(items))
+        kept_ids, shared = np.unique(np.fromiter(proposed, np.int64), return_counts=True)
+        m = len(items)
+        self._cover_length(m)
+        n = np.arange(len(self._suffix_lengths))
+        bound_total = (self.threshold - BOUND_MARGIN) * (m + n)
+        suffix = np.maximum(self._min_overlap(m) - 1, self._suffix_lengths)
+        fewest_shared = np.floor(bound_total / 2 - suffix).astype(np.int64) + 1
+        fewest_shared[2 * np.minimum(m, n) <= bound_total] = m + 1  # the lengths alone rule the pair out
+        return kept_ids[shared >= fewest_shared[self._lengths[kept_ids]]].tolist()
+
     def exceeds(self, tokens: Sequence[str]) -> bool:
         """True when some kept instruction has ROUGE-L F > threshold with `tokens` (the naive rule)."""
         m = len(tokens)
-        if m == 0 or self.threshold >= 1.0:
+        if m == 0 or self.threshold >= 1.0 or not self._kept:
             return False  # rouge-score gives 0 for empty text, and F never exceeds 1
         items = elements(tokens)
-        item_set = frozenset(items)
+        item_ids = frozenset(self._element_ids.get(element, -1) for element in items)  # -1: in no kept instruction
         bound = self.threshold - BOUND_MARGIN
-        checked: set[int] = set()
-        for element in self._prefix(items):
-            for kept_id in self._postings.get(element, ()):
-                if kept_id in checked:
-                    continue
-                checked.add(kept_id)
-                kept = self._kept[kept_id]
-                n = kept.length
-                total = m + n
-                if 2 * min(m, n) <= bound * total:
-                    continue
-                if 2 * len(item_set & kept.elements) <= bound * total:
-                    continue
-                lcs = lcs_length(tokens, kept.masks, n)
-                if rouge_l_fmeasure(lcs, m, n) > self.threshold:
-                    return True
+        for kept_id in self._candidates(items):
+            kept = self._kept[kept_id]
+            n = kept.length
+            if 2 * len(item_ids & kept.element_ids) <= bound * (m + n):
+                continue
+            lcs = lcs_length(tokens, kept.masks, n)
+            if rouge_l_fmeasure(lcs, m, n) > self.threshold:
+                return True
         return False
 
     def add(self, tokens: Sequence[str]) -> None:
@@ -153,7 +174,12 @@ class RougeLIndex:
             return  # an empty instruction can never make another one exceed the threshold
         items = elements(tokens)
         kept_id = len(self._kept)
-        self._kept.append(_Kept(len(tokens), frozenset(items), match_masks(tokens)))
+        element_ids = frozenset(self._element_ids.setdefault(element, len(self._element_ids)) for element in items)
+        self._kept.append(_Kept(len(tokens), element_ids, match_masks(tokens)))
+        if kept_id == len(self._lengths):
+            self._lengths = np.concatenate([self._lengths, np.zeros_like(self._lengths)])
+        self._lengths[kept_id] = len(tokens)
+        self._cover_length(len(tokens))
         for element in self._prefix(items):
             self._postings.setdefault(element, []).append(kept_id)
 

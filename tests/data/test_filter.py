@@ -96,6 +96,17 @@ def test_index_equals_naive_on_random_token_lists(token_lists, threshold):
     assert rouge_novel_mask(token_lists, threshold) == naive_keep(texts, threshold, False)
 
 
+long_words = st.lists(st.sampled_from([f"w{i}" for i in range(30)]), min_size=1, max_size=40)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(long_words, min_size=2, max_size=40), st.sampled_from([0.3, 0.5, 0.7, 0.8]))
+def test_index_equals_naive_on_varied_lengths_and_vocabularies(token_lists, threshold):
+    # Lengths 1..40 over 30 words: pairs the shared-prefix and length bounds skip, and pairs right past them.
+    texts = [" ".join(tokens) for tokens in token_lists]
+    assert rouge_novel_mask(token_lists, threshold) == naive_keep(texts, threshold, False)
+
+
 def test_index_rejects_thresholds_outside_zero_one():
     with pytest.raises(ValueError):
         RougeLIndex(1.5)
