@@ -239,7 +239,8 @@ def crawl(
     finally:
         log_file.close()
         bar.close()
-        atomic_write_json(out, state.listed[:max_pages])
+        if state.listed:  # also on an interrupt: what was found so far; never an empty list over a user error
+            atomic_write_json(out, state.listed[:max_pages])
     if not state.listed and state.start_problem:
         raise LitftError(f"the start URL {start} could not be crawled ({state.start_problem}); check it, or start from where it redirects.")
     if not quiet:

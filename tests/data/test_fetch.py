@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from litft.data import fetch as fetch_module
 from litft.data.fetch import Fetcher, FetchError, FetchSettings, HostRateLimiter, Skipped, decode_html, retry_after_seconds
 
 FAST = dict(rate_limit=0, timeout=1.0, retries=2, backoff=0.01)
@@ -68,17 +69,37 @@ def test_user_agent_names_litft_and_contact():
     assert agent.startswith("litft/") and "crawler@uni.example" in agent
 
 
-def test_host_rate_limiter_spaces_starts_per_host():
+class FakeClock:
+    """Stands in for the `time` module inside the limiter: sleeping advances the clock, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_host_rate_limiter_spaces_starts_per_host(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(fetch_module, "time", clock)
     limiter = HostRateLimiter(rate=20.0)
-    start = time.monotonic()
+    starts = []
     for _ in range(4):
         limiter.wait("a.org")
+        starts.append(clock.now)
+    assert starts == pytest.approx([1000.0, 1000.05, 1000.1, 1000.15])
     limiter.wait("b.org")  # another host is not held back by a.org
-    assert 0.14 <= time.monotonic() - start < 1.0
-    limiter.defer("b.org", 0.2)
-    before = time.monotonic()
+    assert clock.now == pytest.approx(1000.15)
+    limiter.wait("a.org", crawl_delay=0.5)  # a robots Crawl-delay slower than the rate wins
+    limiter.wait("a.org", crawl_delay=0.5)
+    assert clock.now == pytest.approx(1000.7)
+    limiter.defer("b.org", 0.2)  # a 429's Retry-After holds the whole host
+    before = clock.now
     limiter.wait("b.org")
-    assert time.monotonic() - before >= 0.19
+    assert clock.now - before == pytest.approx(0.2)
 
 
 def test_broken_compressed_body_is_a_fetch_error(server_factory):
