@@ -62,20 +62,19 @@ def iter_jsonl(path: str | os.PathLike, skip_torn_tail: bool = False) -> Iterato
     path = Path(path)
     if not path.is_file():
         raise LitftError(f"{path} does not exist or is not a file; check the path.")
-    with open(path, "rb") as fh:
-        lines = fh.read().split(b"\n")
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            if skip_torn_tail and number == len(lines):
-                return
-            raise LitftError(f"{path} line {number} is not valid UTF-8 JSON ({error}); fix or remove that line.") from None
-        if not isinstance(record, dict):
-            raise LitftError(f"{path} line {number} is not a JSON object; each line must be one {{...}} record.")
-        yield record
+    with open(path, "rb") as fh:  # streamed line by line: memory stays flat for files larger than RAM
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                if skip_torn_tail and not raw.endswith(b"\n"):  # only the last line can lack its newline
+                    return
+                raise LitftError(f"{path} line {number} is not valid UTF-8 JSON ({error}); fix or remove that line.") from None
+            if not isinstance(record, dict):
+                raise LitftError(f"{path} line {number} is not a JSON object; each line must be one {{...}} record.")
+            yield record
 
 
 def read_json(path: str | os.PathLike) -> Any:
