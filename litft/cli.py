@@ -146,13 +146,23 @@ def _flag_values(name: str, values: list[str], is_list: bool) -> list[str]:
     return [token for value in values for token in (f"--{name}+", value)]
 
 
+def _description(function: Callable, prog: str | None) -> str:
+    """The docstring's summary, plus the positional form `_rewrite_args` accepts, which --help would not show."""
+    summary = (inspect.getdoc(function) or "").split("\n\n")[0]
+    parameters = inspect.signature(function).parameters.values()
+    required = [p.name.upper() for p in parameters if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD]
+    if not required:
+        return summary
+    return f"{summary} Required arguments may also be given in order without their flags: {prog or function.__name__} {' '.join(required)} [options]."
+
+
 def run_function(function: Callable, args: Sequence[str] | None = None, prog: str | None = None) -> None:
     """Run one jsonargparse function as a command: a user error becomes one line on stderr and exit 2."""
     from jsonargparse import CLI
 
     args = list(sys.argv[1:] if args is None else args)
     try:
-        CLI(function, args=_rewrite_args(function, args), prog=prog, as_positional=False)
+        CLI(function, args=_rewrite_args(function, args), prog=prog, as_positional=False, description=_description(function, prog))
     except LitftError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
