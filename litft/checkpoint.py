@@ -186,6 +186,8 @@ def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
     path = Path(checkpoint_dir)
     if not path.is_dir():
         raise LitftError(f"checkpoint directory {path} does not exist; check the path or download/convert a model first.")
+    if not (path / "model_config.yaml").is_file() and (path / "final" / "model_config.yaml").is_file():
+        path = path / "final"  # a training run's output directory stands for its final checkpoint
     config_path = path / "model_config.yaml"
     if not config_path.is_file():
         raise LitftError(f"{path} has no model_config.yaml; it is not a litgpt checkpoint (convert an HF model with `litft convert hf_to_lit`).")

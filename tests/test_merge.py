@@ -98,3 +98,10 @@ def test_base_moved_is_found_with_base_dir(lit_base, tmp_path):
     model, _ = load_model(run, base_dir=tmp_path / "elsewhere")
     with torch.no_grad():
         assert torch.allclose(model(TOKENS), expected, atol=1e-6)
+
+
+def test_a_run_directory_stands_for_its_final_checkpoint(lit_base, tmp_path):
+    _, expected = trained_run("lora", lit_base, tmp_path / "out" / "lora" / "final", lora=LoRASettings(r=2))
+    info = inspect_checkpoint(tmp_path / "out" / "lora")
+    assert info.path == tmp_path / "out" / "lora" / "final" and info.method == "lora"
+    assert torch.allclose(logits(tmp_path / "out" / "lora"), expected, atol=1e-6)
