@@ -86,7 +86,7 @@ def stage_commands(out: Path, base_url: str, size: Size, model: str | None, llm_
         synthesize += ["--base_url", llm_url] if llm_url else []
     else:
         synthesize = ["--backend", "heuristic"]
-    evaluate = ["evaluate", "--test_file", str(out / "split" / "test.json"), "--runs", *(str(out / m / "final") for m in FINETUNE_METHODS),
+    evaluate = ["evaluate", "--test_file", str(out / "split" / "test.json"), "--runs", *(str(out / m) for m in FINETUNE_METHODS),
                 "--out_dir", str(out / "evaluate"), "--max_new_tokens", str(size.max_new_tokens), "--batch_size", "16"]
     evaluate += ["--limit", str(size.eval_limit)] if size.eval_limit else []
     return [

@@ -48,7 +48,7 @@ def test_fast_demo_writes_every_stage_and_the_table(tmp_path):
 
     report = json.loads((out / "evaluate" / "report.json").read_text())
     labels = [model["label"] for model in report["models"]]
-    assert labels == ["base", "lora-final", "adapter_v2-final", "full-final"]
+    assert labels == ["base", "lora", "adapter_v2", "full"]
     assert all(model["n"] == 8 and 0 <= model["rougeL"] <= 1 for model in report["models"])
     assert "ROUGE-1  ROUGE-2  ROUGE-L" in result.stdout
     for label in labels:
