@@ -99,6 +99,11 @@ class HostRateLimiter:
             self._next_start[host] = max(self._next_start.get(host, until), until)
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """Parse a Retry-After header: delta-seconds or an HTTP date."""
     if not value:
@@ -138,6 +143,7 @@ class Fetcher:
         self.session.headers.update({"User-Agent": self.settings.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"})
         self.limiter = HostRateLimiter(self.settings.rate_limit)
         self._robots: dict[str, Protego] = {}
+        self._robots_unreachable: dict[str, str] = {}  # origin -> why its robots.txt could not be read
         self._robots_locks: dict[str, threading.Lock] = {}
         self._robots_guard = threading.Lock()
 
@@ -145,8 +151,7 @@ class Fetcher:
 
     def robots(self, url: str) -> Protego:
         """The parsed robots.txt of the URL's origin, fetched once (RFC 9309: 4xx allows all, 5xx or no answer disallows all)."""
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = _origin(url)
         with self._robots_guard:
             if origin in self._robots:
                 return self._robots[origin]
@@ -161,18 +166,25 @@ class Fetcher:
             response = self._request(f"{origin}/robots.txt", crawl_delay=0.0, allow_redirects=True)
         except FetchError as error:
             log.warning("robots.txt of %s unreachable (%s); treating the whole site as disallowed.", origin, error)
+            self._robots_unreachable[origin] = str(error)
             return Protego.parse("User-agent: *\nDisallow: /\n")
         with response:
             if 400 <= response.status_code < 500:
                 return Protego.parse("")
             if response.status_code >= 300:
                 log.warning("robots.txt of %s answered HTTP %d; treating the whole site as disallowed.", origin, response.status_code)
+                self._robots_unreachable[origin] = f"HTTP {response.status_code}"
                 return Protego.parse("User-agent: *\nDisallow: /\n")
             body = response.raw.read(ROBOTS_MAX_BYTES, decode_content=True)
         return Protego.parse(body.decode("utf-8", errors="replace"))
 
     def allowed(self, url: str) -> bool:
         return self.robots(url).can_fetch(url, "litft")
+
+    def _check_allowed(self, url: str) -> None:
+        if not self.allowed(url):
+            problem = self._robots_unreachable.get(_origin(url))
+            raise Skipped(f"disallowed by robots.txt, which could not be read: {problem}" if problem else "disallowed by robots.txt")
 
     def crawl_delay(self, url: str) -> float:
         return float(self.robots(url).crawl_delay("litft") or 0.0)
@@ -242,8 +254,7 @@ class Fetcher:
         chain = [url]
         current = url
         while True:
-            if not self.allowed(current):
-                raise Skipped("disallowed by robots.txt")
+            self._check_allowed(current)
             response = self._request(current, self.crawl_delay(current))
             with response:
                 if response.is_redirect:
@@ -269,8 +280,7 @@ class Fetcher:
 
     def get_bytes(self, url: str) -> bytes:
         """Fetch a non-HTML resource such as a sitemap, politely and within the size cap."""
-        if not self.allowed(url):
-            raise Skipped("disallowed by robots.txt")
+        self._check_allowed(url)
         response = self._request(url, self.crawl_delay(url), allow_redirects=True)
         with response:
             if response.status_code >= 400:

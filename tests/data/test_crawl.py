@@ -194,9 +194,19 @@ def test_every_request_waits_on_the_host_limiter_with_robots_crawl_delay(server_
     assert len(page_waits) == 7 and {delay for _, delay in page_waits} == {0.2}
 
 
+def test_unreachable_site_names_the_connection_problem(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(LitftError, match="robots.txt, which could not be read: .*(refused|connect)"):
+        crawl(f"http://127.0.0.1:{port}/s/", out=tmp_path / "u.json", sitemaps=False, fetch=FetchSettings(**FAST), quiet=True)
+
+
 def test_robots_unreachable_means_disallowed(server_factory, tmp_path):
     server = server_factory({"/robots.txt": (503, {}, b"down"), "/s/": html_response("Index", article("x"))})
-    with pytest.raises(LitftError, match=r"start URL .*/s/ could not be crawled \(disallowed by robots.txt\)"):
+    with pytest.raises(LitftError, match=r"start URL .*/s/ could not be crawled \(disallowed by robots.txt, which could not be read: HTTP 503\)"):
         crawl(server.url("/s/"), out=tmp_path / "u.json", sitemaps=False, fetch=FetchSettings(**FAST), quiet=True)
     assert set(server.paths()) == {"/robots.txt"}
     assert not (tmp_path / "u.json").exists()  # a failed crawl writes no empty list
