@@ -206,7 +206,7 @@ def test_unreachable_site_names_the_connection_problem(tmp_path):
 
 def test_robots_unreachable_means_disallowed(server_factory, tmp_path):
     server = server_factory({"/robots.txt": (503, {}, b"down"), "/s/": html_response("Index", article("x"))})
-    with pytest.raises(LitftError, match=r"start URL .*/s/ could not be crawled \(disallowed by robots.txt, which could not be read: HTTP 503\)"):
+    with pytest.raises(LitftError, match=r"start URL .*/s/ could not be crawled \(disallowed by robots.txt, which could not be read: HTTP 503"):
         crawl(server.url("/s/"), out=tmp_path / "u.json", sitemaps=False, fetch=FetchSettings(**FAST), quiet=True)
     assert set(server.paths()) == {"/robots.txt"}
     assert not (tmp_path / "u.json").exists()  # a failed crawl writes no empty list
