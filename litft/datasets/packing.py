@@ -96,11 +96,14 @@ def packed_attention_mask(segment_ids: torch.Tensor) -> torch.Tensor:
     return (same & causal).unsqueeze(1)
 
 
-def packed_forward(model: Any, input_ids: torch.Tensor, position_ids: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+def packed_forward(
+    model: Any, input_ids: torch.Tensor, position_ids: torch.Tensor, segment_ids: torch.Tensor, lm_head_chunk_size: int = 0
+) -> torch.Tensor | list[torch.Tensor]:
     """Logits of a litgpt GPT (also LoRA / adapter-v2) on packed rows, records isolated from each other.
 
     Mirrors `litgpt.model.GPT.forward`'s no-KV-cache path (litgpt 0.5.x), with per-token RoPE positions
-    and a block-diagonal causal mask instead of the default causal mask.
+    and a block-diagonal causal mask instead of the default causal mask. With `lm_head_chunk_size > 0` the
+    logits come as a list of chunks along T, as litgpt returns them (less autograd memory for large vocabularies).
     """
     config = model.config
     if config.attention_logit_softcapping is not None or any(
@@ -121,9 +124,13 @@ def packed_forward(model: Any, input_ids: torch.Tensor, position_ids: torch.Tens
         else:
             x = block(x, cos, sin, mask, None, None)
     x = model.transformer.ln_f(x)
-    logits = model.lm_head(x)
     if config.final_logit_softcapping is not None:
         from litgpt.model import do_softcapping
 
-        logits = do_softcapping(logits, config.final_logit_softcapping)
-    return logits
+        def head(hidden: torch.Tensor) -> torch.Tensor:
+            return do_softcapping(model.lm_head(hidden), config.final_logit_softcapping)
+    else:
+        head = model.lm_head
+    if lm_head_chunk_size > 0:
+        return [head(chunk) for chunk in x.split(lm_head_chunk_size, dim=1)]
+    return head(x)

@@ -110,11 +110,14 @@ class DataArgs:
 
     Args:
         shuffle: Shuffle the training data every epoch (seeded; reproducible and resumable).
-        group_by_length: Fine-tuning: batch records of similar length together to cut padding.
+        group_by_length: Fine-tuning: batch records (or packed rows) of similar length together to cut padding.
+        packing: Fine-tuning: pack several records into each row of max_seq_length tokens, each attending only
+            to itself; batch sizes then count rows (see litft.train.packing).
     """
 
     shuffle: bool = True
     group_by_length: bool = True
+    packing: bool = False
 
 
 def validate_args(train: TrainArgs, eval: EvalArgs, optimizer: OptimizerArgs, world_size: int) -> None:

@@ -2,7 +2,9 @@
 
 The readers in `litft.datasets` know files, sharding, shuffling, padding and packing; the loop only sees
 `Batch(input_ids, targets)` with targets already shifted (`targets[t]` is the token after position t,
--100 where nothing is predicted: prompt, padding). Anything with this interface can drive the loop.
+-100 where nothing is predicted: prompt, padding, a packed record's first token). Packed rows also carry
+`position_ids` and `segment_ids`, which the model's forward needs to keep the records apart.
+Anything with this interface can drive the loop.
 """
 
 from __future__ import annotations
@@ -19,13 +21,22 @@ IGNORE_INDEX = -100
 class Batch:
     input_ids: torch.Tensor  # [B, T] int64
     targets: torch.Tensor  # [B, T] int64, IGNORE_INDEX where no loss is taken
+    position_ids: torch.Tensor | None = None  # [B, T] packed rows only: RoPE position within the record
+    segment_ids: torch.Tensor | None = None  # [B, T] packed rows only: 1, 2, ... per record, 0 for padding
 
     @property
     def target_tokens(self) -> int:
         return int((self.targets != IGNORE_INDEX).sum())
 
+    @property
+    def packed(self) -> bool:
+        return self.segment_ids is not None
+
     def to(self, device: torch.device) -> "Batch":
-        return Batch(self.input_ids.to(device, non_blocking=True), self.targets.to(device, non_blocking=True))
+        def move(tensor: torch.Tensor | None) -> torch.Tensor | None:
+            return None if tensor is None else tensor.to(device, non_blocking=True)
+
+        return Batch(move(self.input_ids), move(self.targets), move(self.position_ids), move(self.segment_ids))
 
 
 class TrainStream(Protocol):
@@ -55,6 +66,13 @@ class EvalSource(Protocol):
         """Prompt tokens of one held-out record, for the sample generation (None: no sample)."""
 
 
-def shift(input_ids: torch.Tensor, labels: torch.Tensor) -> Batch:
-    """From a record's tokens and unshifted labels (labels[t] = input_ids[t] or -100) to a training Batch."""
-    return Batch(input_ids[:, :-1].contiguous(), labels[:, 1:].contiguous())
+def shift(rows: Mapping[str, torch.Tensor]) -> Batch:
+    """From collated rows (`labels[t]` = `input_ids[t]` or -100, packed rows with positions and segments) to a Batch.
+
+    Inputs, positions and segments drop the last token (nothing follows it); targets drop the first.
+    """
+
+    def inputs(key: str) -> torch.Tensor | None:
+        return rows[key][:, :-1].contiguous() if key in rows else None
+
+    return Batch(inputs("input_ids"), rows["labels"][:, 1:].contiguous(), inputs("position_ids"), inputs("segment_ids"))

@@ -1,7 +1,8 @@
 """Adapters from the readers in `litft.datasets` to the loop's `TrainStream` / `EvalSource`.
 
 Pretraining: `block_size + 1` token windows, sharded by rank and shuffled per epoch by the reader.
-Fine-tuning: indexed records, batched by the reader's length-grouped sampler and right-padded by its
+Fine-tuning: indexed records truncated to the row length, optionally packed several to a row
+(`PackedFinetuneDataset`), batched by the reader's length-grouped sampler and right-padded by its
 collate; targets are the labels shifted by one. Both streams save exactly the number of batches the loop
 consumed, which is all an exact resume needs.
 """
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from litft.datasets.finetune import FinetuneDataset, LengthGroupedBatchSampler, collate_finetune
+from litft.datasets.packing import PackedFinetuneDataset
 from litft.datasets.pretrain import PretrainDataset
 from litft.errors import LitftError
 from litft.train.batches import Batch, shift
@@ -75,17 +77,38 @@ class PretrainEval:
         return None
 
 
-def _record(dataset: FinetuneDataset, index: int, max_length: int | None) -> dict[str, torch.Tensor]:
-    sample = dataset[index]
-    if max_length is not None and len(sample["input_ids"]) > max_length:
-        sample = {key: value[:max_length] for key, value in sample.items()}
-    return sample
+class TruncatedRecords:
+    """A FinetuneDataset's records cut to `max_length` tokens, the most one training row holds.
+
+    The tail of a longer record is dropped (as litgpt does), so its lengths, which the sampler groups by
+    and the packer fits into rows, are the truncated ones.
+    """
+
+    def __init__(self, dataset: FinetuneDataset, max_length: int | None) -> None:
+        self.dataset, self.max_length = dataset, max_length
+        self.lengths = np.minimum(dataset.lengths, max_length) if max_length else np.asarray(dataset.lengths)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        sample = self.dataset[index]
+        if self.max_length is not None and len(sample["input_ids"]) > self.max_length:
+            sample = {key: value[: self.max_length] for key, value in sample.items()}
+        return sample
 
 
 class FinetuneStream:
+    """Training rows of instruction data: one record per row, or several records packed into each row.
+
+    With packing the micro batch counts packed rows, not records, and an epoch is one pass over the
+    packed rows (every record once). The saved position is the number of batches consumed, valid only for
+    the same rows, so the row layout (`max_length`, `packed`) is saved with it and checked on resume.
+    """
+
     def __init__(
         self,
-        dataset: FinetuneDataset,
+        records: TruncatedRecords,
         micro_batch_size: int,
         *,
         rank: int,
@@ -93,14 +116,16 @@ class FinetuneStream:
         seed: int,
         shuffle: bool,
         group_by_length: bool,
-        max_length: int | None,
+        packed: bool = False,
         pad_id: int = 0,
     ) -> None:
-        self.dataset, self.max_length, self.pad_id = dataset, max_length, pad_id
-        lengths = np.minimum(dataset.lengths, max_length) if max_length else dataset.lengths
-        self.lengths = lengths
+        if packed and records.max_length is None:
+            raise ValueError("packing needs a row length")
+        self.layout = {"max_length": records.max_length, "packed": packed}
+        self.rows = PackedFinetuneDataset(records, records.max_length) if packed else records
+        self.pad_id = pad_id
         self.sampler = LengthGroupedBatchSampler(
-            lengths, micro_batch_size, rank=rank, world_size=world_size, seed=seed, shuffle=shuffle,
+            self.rows.lengths, micro_batch_size, rank=rank, world_size=world_size, seed=seed, shuffle=shuffle,
             group_batches=GROUP_BATCHES if group_by_length else 1,
         )
         self._indices: Iterator[list[int]] | None = None
@@ -116,28 +141,37 @@ class FinetuneStream:
         if indices is None:  # end of an epoch: the sampler starts the next one from its count
             self._indices = iter(self.sampler)
             indices = next(self._indices)
-        batch = collate_finetune([_record(self.dataset, i, self.max_length) for i in indices], pad_id=self.pad_id)
-        return shift(batch["input_ids"], batch["labels"])
+        return shift(collate_finetune([self.rows[i] for i in indices], pad_id=self.pad_id))
 
     def batches_per_epoch(self) -> int:
         return len(self.sampler)
 
     def tokens_per_epoch(self) -> int:
-        return int(self.lengths.sum()) // self.sampler.world_size
+        return int(self.rows.lengths.sum()) // self.sampler.world_size
 
     def state_dict(self) -> dict[str, Any]:
-        return self.sampler.state_dict()
+        return {**self.sampler.state_dict(), **self.layout}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        for key, value in self.layout.items():
+            saved = state.get(key, value)  # checkpoints from before the layout was saved: unpacked, same length
+            if saved != value:
+                raise LitftError(
+                    f"cannot resume the data position: it was saved with {key}={saved!r} but this run has {value!r}; "
+                    "resume with the same --train.max_seq_length and --data.packing."
+                )
         self.sampler.load_state_dict(dict(state))
         self._indices = None
 
 
 class FinetuneEval:
+    """Validation batches, one record per row (packing isolates records, so the loss would be the same)."""
+
     def __init__(self, dataset: FinetuneDataset, micro_batch_size: int, *, rank: int, world_size: int, max_length: int | None, pad_id: int = 0) -> None:
-        self.dataset, self.max_length, self.pad_id = dataset, max_length, pad_id
-        lengths = np.minimum(dataset.lengths, max_length) if max_length else dataset.lengths
-        sampler = LengthGroupedBatchSampler(lengths, micro_batch_size, rank=rank, world_size=world_size, shuffle=False, group_batches=GROUP_BATCHES)
+        self.records, self.pad_id = TruncatedRecords(dataset, max_length), pad_id
+        sampler = LengthGroupedBatchSampler(
+            self.records.lengths, micro_batch_size, rank=rank, world_size=world_size, shuffle=False, group_batches=GROUP_BATCHES
+        )
         self._batches = sampler.epoch_batches(0)
 
     def __len__(self) -> int:
@@ -145,14 +179,13 @@ class FinetuneEval:
 
     def batches(self) -> Iterator[Batch]:
         for indices in self._batches:
-            batch = collate_finetune([_record(self.dataset, i, self.max_length) for i in indices], pad_id=self.pad_id)
-            yield shift(batch["input_ids"], batch["labels"])
+            yield shift(collate_finetune([self.records[i] for i in indices], pad_id=self.pad_id))
 
     def sample_prompt(self) -> torch.Tensor | None:
-        offset, length, prompt_length = (int(v) for v in self.dataset.index[0])
+        offset, length, prompt_length = (int(v) for v in self.records.dataset.index[0])
         if prompt_length < 1:
             return None
-        return torch.from_numpy(self.dataset.tokens[offset : offset + prompt_length].astype(np.int64))
+        return torch.from_numpy(self.records.dataset.tokens[offset : offset + prompt_length].astype(np.int64))
 
 
 def open_pretrain(data_dir: Path, *, block_size: int, micro_batch_size: int, rank: int, world_size: int, seed: int, shuffle: bool):
@@ -168,15 +201,18 @@ def open_pretrain(data_dir: Path, *, block_size: int, micro_batch_size: int, ran
 
 def open_finetune(
     data_dir: Path, *, max_length: int | None, micro_batch_size: int, rank: int, world_size: int, seed: int, shuffle: bool,
-    group_by_length: bool, pad_id: int = 0,
+    group_by_length: bool, packing: bool = False, pad_id: int = 0,
 ):
-    """(train stream, validation source or None) over a `litft prepare finetune` directory."""
+    """(train stream, validation source or None) over a `litft prepare finetune` directory.
+
+    `max_length` is the longest row in tokens (the model's sequence length + 1: the last token is only a target).
+    """
     train_set = FinetuneDataset(data_dir, "train")
     if len(train_set) == 0:
         raise LitftError(f"{data_dir} holds no training records; prepare it from a non-empty file.")
     train = FinetuneStream(
-        train_set, micro_batch_size, rank=rank, world_size=world_size, seed=seed, shuffle=shuffle,
-        group_by_length=group_by_length, max_length=max_length, pad_id=pad_id,
+        TruncatedRecords(train_set, max_length), micro_batch_size, rank=rank, world_size=world_size, seed=seed,
+        shuffle=shuffle, group_by_length=group_by_length, packed=packing, pad_id=pad_id,
     )
     val_set = FinetuneDataset(data_dir, "val") if "val" in train_set.meta["splits"] else None
     if val_set is None or len(val_set) == 0:

@@ -79,7 +79,10 @@ def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     """Sum of the cross-entropy over the batch's target tokens (chunked lm head: no [B, T, V] logits at once)."""
     vocab = getattr(model, "config", None) and model.config.padded_vocab_size
     chunk = LM_HEAD_CHUNK if (vocab or 0) >= CHUNKED_VOCAB else 0
-    logits = model(batch.input_ids, lm_head_chunk_size=chunk)
+    if batch.packed:  # see litft.train.packing: the model's forward was taught these arguments
+        logits = model(batch.input_ids, position_ids=batch.position_ids, segment_ids=batch.segment_ids, lm_head_chunk_size=chunk)
+    else:
+        logits = model(batch.input_ids, lm_head_chunk_size=chunk)
     if isinstance(logits, torch.Tensor):
         logits = [logits]
     targets = batch.targets.split(LM_HEAD_CHUNK, dim=1) if len(logits) > 1 else [batch.targets]

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
-
 import sys
+from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import command  # noqa: E402
-
-WORDS = (
-    "the school offers programs in mechanical civil electrical and software engineering with courses "
-    "admissions faculty research labs students apply before march deadline tuition scholarship campus"
-).split()
-
-
-def _sentence(rng: random.Random, low: int, high: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high)))
-
+from helpers import command, sentence  # noqa: E402
 
 @pytest.fixture(scope="session")
 def pt_data(tmp_path_factory, lit_base) -> Path:
@@ -29,7 +18,7 @@ def pt_data(tmp_path_factory, lit_base) -> Path:
 
     root = tmp_path_factory.mktemp("pt")
     rng = random.Random(0)
-    (root / "pretrain.txt").write_text("\n".join(_sentence(rng, 5, 40) for _ in range(300)), encoding="utf-8")
+    (root / "pretrain.txt").write_text("\n".join(sentence(rng, 5, 40) for _ in range(300)), encoding="utf-8")
     prepare_pretrain(data=root / "pretrain.txt", out=root / "data", checkpoint_dir=lit_base, val_fraction=0.1, quiet=True)
     return root / "data"
 
@@ -40,7 +29,7 @@ def ft_data(tmp_path_factory, lit_base) -> Path:
 
     root = tmp_path_factory.mktemp("ft")
     rng = random.Random(1)
-    records = [{"instruction": _sentence(rng, 2, 10), "input": "", "output": _sentence(rng, 2, 30)} for _ in range(80)]
+    records = [{"instruction": sentence(rng, 2, 10), "input": "", "output": sentence(rng, 2, 30)} for _ in range(80)]
     (root / "sft.json").write_text(json.dumps(records), encoding="utf-8")
     prepare_finetune(data=root / "sft.json", out=root / "data", checkpoint_dir=lit_base, val_fraction=0.1, quiet=True)
     return root / "data"

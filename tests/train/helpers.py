@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import random
 from pathlib import Path
 
 import torch
@@ -12,6 +13,14 @@ COMMON = [
     "--train.save_interval", "2", "--train.keep_last", "2", "--train.log_interval", "1", "--train.lr_warmup_steps", "2",
     "--eval.interval", "3", "--eval.max_iters", "2", "--optimizer.lr", "1e-3", "--quiet", "true",
 ]
+WORDS = (
+    "the school offers programs in mechanical civil electrical and software engineering with courses "
+    "admissions faculty research labs students apply before march deadline tuition scholarship campus"
+).split()
+
+
+def sentence(rng: random.Random, low: int, high: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high)))
 
 
 def command(method: str, base: Path, data: Path, out: Path, extra: list[str] | None = None) -> list[str]:

@@ -103,7 +103,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, li
     monkeypatch.setattr(loop, "token_loss_sum", poisoned)
     out = tmp_path / "out"
     with pytest.raises(LitftError, match=r"loss became nan at step 4.*last good checkpoint is .*step-000002"):
-        from litft.train.entry import Job, run
+        from litft.train.job import Job, run
         from litft.train.args import EvalArgs, TrainArgs
 
         run(Job(

@@ -1,0 +1,228 @@
+"""One training run from its settings: check them, start the processes, and in each build what the loop needs.
+
+`run(job)` is what every training command calls. In every process `train_in_process` resolves the
+architecture and tokenizer, finds the resume point, opens the data streams, builds the method's model
+with its base (and resumed) weights, sets it up with Fabric and hands it all to `fit`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import lightning as L
+import torch
+
+from litft.errors import LitftError
+from litft.model import AdapterV2Settings, LoRASettings, count_parameters
+from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, validate_args
+from litft.train.fabric_setup import is_fsdp, launch, make_fabric
+from litft.train.methods import Method, get_method
+
+
+@dataclass
+class Job:
+    """Every setting of one run, as the command line gave them."""
+
+    method: str
+    data_dir: Path
+    out_dir: Path
+    checkpoint_dir: Optional[Path] = None
+    model_name: Optional[str] = None
+    model_config: Optional[Path] = None
+    tokenizer_dir: Optional[Path] = None
+    resume: Optional[str] = None
+    precision: Optional[str] = None
+    accelerator: str = "auto"
+    devices: Union[int, str] = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    activation_checkpointing: bool = False
+    seed: int = 42
+    train: TrainArgs = field(default_factory=TrainArgs)
+    eval: EvalArgs = field(default_factory=EvalArgs)
+    optimizer: OptimizerArgs = field(default_factory=OptimizerArgs)
+    data: DataArgs = field(default_factory=DataArgs)
+    lora: Optional[LoRASettings] = None
+    adapter: Optional[AdapterV2Settings] = None
+    logger: str = "csv"
+    quiet: bool = False
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """What the run's checkpoints record in hyperparameters.yaml (lora_*/adapter_* are added by save_checkpoint)."""
+        values = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if item.name in ("lora", "adapter", "method"):
+                continue
+            if dataclasses.is_dataclass(value):
+                value = asdict(value)
+            elif isinstance(value, Path):
+                value = str(value.resolve())
+            values[item.name] = value
+        return values
+
+
+def run(job: Job) -> Any:
+    """Validate, build the Fabric and train in every process; returns rank 0's (or this rank's) `Result`."""
+    method = get_method(job.method)
+    _check_job(job, method)
+    fabric = make_fabric(
+        accelerator=job.accelerator, devices=job.devices, num_nodes=job.num_nodes, strategy=job.strategy,
+        precision=job.precision, activation_checkpointing=job.activation_checkpointing, block_class=method.block_class,
+    )
+    validate_args(job.train, job.eval, job.optimizer, fabric.world_size)
+    return launch(fabric, train_in_process, job)
+
+
+def _check_job(job: Job, method: Method) -> None:
+    if not Path(job.data_dir).is_dir():
+        raise LitftError(f"data directory {job.data_dir} does not exist; run `litft prepare {method.data_kind}` first.")
+    if method.needs_base and job.checkpoint_dir is None:
+        raise LitftError(f"{method.name} fine-tuning starts from a checkpoint; pass --checkpoint_dir.")
+    if method.name == "pretrain":
+        given = [name for name in ("checkpoint_dir", "model_name", "model_config") if getattr(job, name) is not None]
+        if len(given) != 1:
+            raise LitftError("pass exactly one of --checkpoint_dir (continue pretraining), --model_name or --model_config (random init).")
+    if job.data.packing and method.data_kind != "finetune":
+        raise LitftError("--data.packing applies to fine-tuning only (pretraining windows are already full); drop it.")
+
+
+def _architecture(job: Job) -> Any:
+    """The litgpt Config to build: the base checkpoint's, or a named/YAML config for random init."""
+    from litft.checkpoint import inspect_checkpoint
+    from litft.model import resolve_config
+
+    if job.checkpoint_dir is None:
+        return resolve_config(job.model_config if job.model_config is not None else job.model_name)
+    base = inspect_checkpoint(job.checkpoint_dir)
+    if base.method in ("lora", "adapter_v2"):
+        raise LitftError(
+            f"{job.checkpoint_dir} is a {base.method} run, not a full checkpoint; merge it first "
+            "(`litft merge_lora`) or start from its base."
+        )
+    return base.config
+
+
+def _tokenizer_dir(job: Job, meta: dict[str, Any]) -> Path:
+    """Where the tokenizer files the checkpoints will carry come from (they must match the data's)."""
+    from litft.tokenizer import check_tokenizer_matches
+
+    candidates = (job.tokenizer_dir, job.checkpoint_dir, meta.get("tokenizer_dir"))
+    found = next((Path(path) for path in candidates if path is not None), None)
+    if found is None or not found.is_dir():
+        raise LitftError("no tokenizer found for the checkpoints; pass --tokenizer_dir (the directory the data was prepared with).")
+    check_tokenizer_matches(meta, found)
+    return found
+
+
+def _open_data(job: Job, method: Method, meta: dict[str, Any], seq_len: int, fabric: L.Fabric):
+    """(train stream, validation source or None) for this rank."""
+    from litft.train import data
+
+    common = dict(micro_batch_size=job.train.micro_batch_size, rank=fabric.global_rank, world_size=fabric.world_size,
+                  seed=job.seed, shuffle=job.data.shuffle)
+    if method.data_kind == "pretrain":
+        return data.open_pretrain(job.data_dir, block_size=seq_len, **common)
+    return data.open_finetune(
+        job.data_dir, max_length=seq_len + 1, group_by_length=job.data.group_by_length, packing=job.data.packing,
+        pad_id=int(meta.get("eos_id") or 0), **common,
+    )
+
+
+def _build_model(fabric: L.Fabric, job: Job, method: Method, config: Any, seq_len: int, resume_dir: Path | None) -> torch.nn.Module:
+    """The method's model with base (and resumed) weights, set up with Fabric.
+
+    Without FSDP the weights are loaded before setup; under FSDP the model is built on the meta device,
+    materialised sharded by setup, and each rank then copies in its shard.
+    """
+    from litft.checkpoint import load_state_dict
+    from litft.model import build_model, load_weights
+    from litft.train.state import load_weights_into
+
+    fsdp = is_fsdp(fabric)
+    # A resumed full/pretrain run saved all weights; LoRA/adapter runs saved only theirs, on top of the base.
+    full_weights_dir = resume_dir if (resume_dir is not None and not method.delta_only) else job.checkpoint_dir
+    states = []
+    if full_weights_dir is not None:
+        states.append(load_state_dict(Path(full_weights_dir) / "lit_model.pth"))
+    if resume_dir is not None and method.delta_only:
+        states.append(load_state_dict(resume_dir / method.weights_file))
+    # Initialising weights that are overwritten right away is wasted work (large models: minutes).
+    with fabric.init_module(empty_init=fsdp or (bool(states) and not method.delta_only)):
+        model = build_model(method.name, config, job.lora, job.adapter, device="meta" if fsdp else fabric.device)
+    model.max_seq_length = seq_len
+    method.prepare(model)
+    if job.data.packing:
+        from litft.train.packing import accept_packed_rows
+
+        accept_packed_rows(model)
+    if states and not fsdp:
+        load_weights(model, method.name, states[0], states[1] if len(states) > 1 else None)
+    if not job.quiet:
+        fabric.print(f"{method.name}: {count_parameters(model)}")
+    model = fabric.setup_module(model)
+    if fsdp:
+        for state in states:
+            load_weights_into(fabric, model, state)
+    return model
+
+
+def _checkpoint_spec(job: Job, method: Method, config: Any, tokenizer_dir: Path) -> Any:
+    from litft.train.state import CheckpointSpec
+
+    prompt_file = Path(job.data_dir) / "prompt_style.yaml"
+    extra_files = {"prompt_style.yaml": prompt_file.read_text(encoding="utf-8")} if prompt_file.is_file() else {}
+    return CheckpointSpec(
+        method=method.name, config=config, source_dir=tokenizer_dir,
+        base_checkpoint_dir=Path(job.checkpoint_dir) if method.delta_only else None, lora=job.lora, adapter=job.adapter,
+        hyperparameters=job.hyperparameters(), extra_files=extra_files,
+    )
+
+
+def train_in_process(fabric: L.Fabric, job: Job) -> Any:
+    """Build everything for this process and run the loop; returns the loop's `Result`."""
+    from litft.prepare import read_meta
+    from litft.tokenizer import load_tokenizer
+    from litft.train.loop import Run, fit
+    from litft.train.schedule import build_optimizer
+    from litft.train.state import find_resume_dir, read_progress
+
+    method = get_method(job.method)
+    meta = read_meta(job.data_dir, method.data_kind)
+    config = _architecture(job)
+    tokenizer_dir = _tokenizer_dir(job, meta)
+    if int(meta["vocab_size"]) > config.padded_vocab_size:
+        raise LitftError(
+            f"the data uses token ids up to {meta['vocab_size'] - 1} but the model's vocabulary has {config.padded_vocab_size}; "
+            "choose a model config with a larger vocab_size."
+        )
+    seq_len = job.train.max_seq_length or config.block_size
+    if seq_len > config.block_size:
+        raise LitftError(f"--train.max_seq_length {seq_len} exceeds the model's block_size {config.block_size}; lower it.")
+
+    resume_dir = find_resume_dir(job.resume, job.out_dir)
+    if resume_dir is not None:
+        fabric.print(f"resuming from {resume_dir} (step {read_progress(resume_dir).step})")
+
+    fabric.seed_everything(job.seed)
+    train_stream, val_source = _open_data(job, method, meta, seq_len, fabric)
+    model = _build_model(fabric, job, method, config, seq_len, resume_dir)
+    optimizer = fabric.setup_optimizers(build_optimizer(model, job.optimizer, fabric.device))
+
+    flops = None
+    if fabric.device.type == "cuda":  # forward 2N, backward 2N through the network + 2T for weight gradients, per token
+        counts = count_parameters(model)
+        flops = (4 * counts.total + 2 * counts.trainable) * seq_len
+    result = fit(fabric, Run(
+        method=method, model=model, optimizer=optimizer, train_stream=train_stream, val_source=val_source,
+        train=job.train, eval=job.eval, optimizer_args=job.optimizer, out_dir=Path(job.out_dir),
+        checkpoint=_checkpoint_spec(job, method, config, tokenizer_dir),
+        tokenizer=load_tokenizer(tokenizer_dir) if method.sample_generation else None, logger=job.logger,
+        quiet=job.quiet, resume_from=resume_dir, flops_per_sample=flops, dtype=next(model.parameters()).dtype,
+    ))
+    if fabric.device.type == "cuda" and fabric.global_rank == 0 and not job.quiet:
+        fabric.print(f"peak memory {torch.cuda.max_memory_allocated() / 1e9:.2f} GB")
+    return result
