@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Literal, Sequence
 
 import torch
-from litgpt.prompts import Default, PromptStyle
+from litgpt.prompts import PromptStyle
 
 from litft.checkpoint import CheckpointInfo, load_model
 from litft.errors import LitftError
@@ -26,7 +26,6 @@ from litft.tokenizer import load_tokenizer
 
 Precision = Literal["32-true", "16-true", "bf16-true"]
 Quantize = Literal["bnb.nf4", "bnb.nf4-dq", "bnb.fp4", "bnb.fp4-dq", "bnb.int8"]
-RAW_STYLES = ("default", "raw", "none")  # the prompt goes to the model unchanged
 PRECISION_DTYPES = {"32-true": torch.float32, "16-true": torch.float16, "bf16-true": torch.bfloat16}
 
 
@@ -128,8 +127,6 @@ class LoadedModel:
         self.tokenizer = load_tokenizer(tokenizer_dir)
         if isinstance(prompt_style, PromptStyle):
             self.style = prompt_style
-        elif prompt_style in RAW_STYLES:
-            self.style = Default()
         elif prompt_style is not None:
             self.style = get_prompt_style(prompt_style, tokenizer_dir)
         else:
@@ -140,7 +137,7 @@ class LoadedModel:
 
     @property
     def style_name(self) -> str:
-        return "default" if type(self.style) is Default else style_name(self.style)
+        return style_name(self.style)
 
     def format(self, instruction: Instruction | str) -> str:
         if isinstance(instruction, str):

@@ -1,7 +1,7 @@
 """Prompt styles: how an instruction record becomes the text the model sees before its answer.
 
 Names: `alpaca` (default; litgpt's template, with and without input), `qa` (plain question/answer),
-every litgpt prompt style name (`llama3`, `phi-3`, `chatml`-family ...), and `chat_template` /
+`default` (aliases `raw`, `none`: the text unchanged, litgpt's `Default`), every litgpt prompt style name (`llama3`, `phi-3`, `chatml`-family ...), and `chat_template` /
 `chat_template:NAME` for the Jinja chat template stored in the tokenizer's tokenizer_config.json.
 The style is saved as `prompt_style.yaml` beside the data and the checkpoint so generation formats
 prompts the same way training did; the file is litgpt's format, so `litgpt generate` reads it too
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from litgpt.prompts import Alpaca, PromptStyle, prompt_styles
+from litgpt.prompts import Alpaca, Default, PromptStyle, prompt_styles
 
 from litft.errors import LitftError
 from litft.io import atomic_write_text
@@ -63,17 +63,20 @@ class ChatTemplate(PromptStyle):
         return {"template": self.template, "bos_token": self.bos_token, "eos_token": self.eos_token, "name": self.name}
 
 
-STYLES: dict[str, type[PromptStyle]] = {**prompt_styles, "qa": QA}
+# litgpt falls back to `Default` for unknown models but gives it no registry name; litft names it.
+STYLES: dict[str, type[PromptStyle]] = {**prompt_styles, "default": Default, "qa": QA}
+ALIASES = {"raw": "default", "none": "default"}
 
 
 def style_names() -> list[str]:
-    return sorted(STYLES) + [CHAT_TEMPLATE, f"{CHAT_TEMPLATE}:NAME"]
+    return sorted([*STYLES, *ALIASES]) + [CHAT_TEMPLATE, f"{CHAT_TEMPLATE}:NAME"]
 
 
 def get_prompt_style(name: str, tokenizer_dir: str | os.PathLike | None = None) -> PromptStyle:
     """The prompt style called `name`; chat templates are read from `tokenizer_dir`'s tokenizer_config.json."""
     if name == CHAT_TEMPLATE or name.startswith(f"{CHAT_TEMPLATE}:"):
         return _chat_template(name, tokenizer_dir)
+    name = ALIASES.get(name, name)
     if name not in STYLES:
         raise LitftError(f"unknown prompt style {name!r}; choose one of: {', '.join(style_names())}.")
     return STYLES[name]()

@@ -46,9 +46,13 @@ def load_tokenizer(checkpoint_dir: str | os.PathLike) -> Tokenizer:
 
 
 def full_vocab_size(tokenizer: Tokenizer) -> int:
-    """One more than the largest id the tokenizer can emit, added tokens included (litgpt's vocab_size omits them)."""
+    """One more than the largest id the tokenizer can emit, added tokens included (litgpt's vocab_size omits them).
+
+    The largest id, not the count: a tokenizer.json vocabulary may skip ids, and the count would then pick
+    a dtype too small for them.
+    """
     if tokenizer.backend == "huggingface":
-        return tokenizer.processor.get_vocab_size(with_added_tokens=True)
+        return max(tokenizer.processor.get_vocab(with_added_tokens=True).values(), default=-1) + 1
     return tokenizer.processor.get_piece_size()
 
 
@@ -71,6 +75,8 @@ def encode_batch(tokenizer: Tokenizer, texts: Sequence[str], bos: bool | None = 
     add_bos = bos or (bos is None and tokenizer.use_bos)
     if add_bos and tokenizer.bos_id is None:
         raise LitftError("this tokenizer defines no BOS token but its config asks for one; set add_bos_token false.")
+    if eos and tokenizer.eos_id is None:  # litgpt would put None among the ids
+        raise LitftError("this tokenizer defines no EOS token, which ends every document; add \"eos_token\" to its tokenizer_config.json.")
     bos_id, eos_id = tokenizer.bos_id, tokenizer.eos_id
     for i, ids in enumerate(batch):
         if add_bos:
@@ -153,8 +159,9 @@ def train_tokenizer(
     if vocab_size < minimum or vocab_size > 1 << 20:
         raise LitftError(f"--vocab_size {vocab_size} is out of range; a byte-level BPE needs between {minimum} and {1 << 20}.")
     out = Path(out)
-    if (out / "tokenizer.json").exists() and not overwrite:
-        raise LitftError(f"{out} already holds a tokenizer.json; pass --overwrite true or choose another --out.")
+    existing = [name for name in ("tokenizer.json", "tokenizer.model") if (out / name).exists()]
+    if existing and not overwrite:
+        raise LitftError(f"{out} already holds a {existing[0]}; pass --overwrite true or choose another --out.")
     sources = resolve_sources(data, split_lines)
     documents = count_documents(sources)
 

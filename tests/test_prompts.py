@@ -81,3 +81,19 @@ def test_unknown_or_unavailable_styles_are_user_errors(tmp_path):
         get_prompt_style("chat_template", tmp_path)
     with pytest.raises(LitftError, match="has no prompt_style.yaml"):
         load_prompt_style(tmp_path)
+
+
+def test_default_style_sends_text_unchanged_under_every_alias(tmp_path):
+    from litgpt.prompts import Default
+
+    from litft.prompts import style_names
+
+    for name in ("default", "raw", "none"):
+        style = get_prompt_style(name)
+        assert type(style) is Default and style_name(style) == "default"
+        assert render_prompt(style, "Name a lab.") == "Name a lab."
+    assert render_prompt(get_prompt_style("raw"), "Summarize.", "Some text.") == "Summarize.\n\nSome text."
+    assert {"default", "raw", "none"} <= set(style_names())
+    save_prompt_style("none", tmp_path)
+    assert style_name(load_prompt_style(tmp_path)) == "default"
+    assert type(litgpt_load_prompt_style(tmp_path)) is Default  # litgpt reads it too

@@ -112,7 +112,10 @@ def test_cli_trains_and_refuses_bad_input_with_one_line(tmp_path, capsys):
     assert load_tokenizer(tmp_path / "tok").vocab_size == 300
 
     (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "spm").mkdir()
+    (tmp_path / "spm" / "tokenizer.model").write_bytes(b"a sentencepiece model")
     cases = {
+        "already holds a tokenizer.model": ["--data", str(corpus), "--out", str(tmp_path / "spm")],
         "no text to learn from": ["--data", str(tmp_path / "empty.txt"), "--out", str(tmp_path / "t2")],
         "out of range": ["--data", str(corpus), "--vocab_size", "10", "--out", str(tmp_path / "t3")],
         "already holds a tokenizer.json": ["--data", str(corpus), "--out", str(tmp_path / "tok")],
@@ -133,3 +136,19 @@ def test_load_tokenizer_explains_a_config_without_tokenizer_class(tokenizer_dir,
         load_tokenizer(copy)
     with pytest.raises(LitftError, match="no tokenizer.json"):
         load_tokenizer(tmp_path)
+
+
+def test_a_tokenizer_without_eos_is_a_user_error_where_eos_is_needed(tokenizer_dir, tmp_path):
+    from litft.prepare.pretrain import prepare_pretrain
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(tokenizer_dir / "tokenizer.json", bare)  # no tokenizer_config.json: litgpt knows no BOS/EOS ids
+    tokenizer = load_tokenizer(bare)
+    assert encode_batch(tokenizer, ["a b"]) == [tokenizer.encode("a b").tolist()]
+    with pytest.raises(LitftError, match="defines no EOS token"):
+        encode_batch(tokenizer, ["a b"], eos=True)
+    (tmp_path / "pretrain.txt").write_text("\n".join(corpus_lines(5)) + "\n", encoding="utf-8")
+    with pytest.raises(LitftError, match="defines no EOS token"):
+        prepare_pretrain(data=tmp_path / "pretrain.txt", out=tmp_path / "out", checkpoint_dir=bare, quiet=True)
+    assert not (tmp_path / "out").exists()

@@ -40,7 +40,7 @@ class FinetuneDataset(Dataset):
         self.lengths = np.asarray(self.index[:, 1])
         self.path = self.data_dir / info["file"]
         self.dtype = np.dtype(self.meta["dtype"])
-        self._tokens: np.ndarray | None = None
+        self._tokens: np.ndarray | None = open_tokens(self.path, self.dtype, int(info["tokens"]))  # checks the size now
 
     @property
     def tokens(self) -> np.ndarray:
@@ -145,13 +145,20 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
             yield batch
 
     def state_dict(self) -> dict[str, Any]:
-        return {"batches_consumed": self.batches_consumed, "seed": self.seed, "batch_size": self.batch_size, "world_size": self.world_size}
+        return {
+            "batches_consumed": self.batches_consumed, "seed": self.seed, "batch_size": self.batch_size,
+            "world_size": self.world_size, "records": len(self.lengths),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for key in ("seed", "batch_size", "world_size"):
-            if state.get(key) != getattr(self, key):
+        """Restore the position; refuses a state saved with other settings or another number of records,
+        whose batches would differ."""
+        current = {"seed": self.seed, "batch_size": self.batch_size, "world_size": self.world_size, "records": len(self.lengths)}
+        for key, value in current.items():
+            saved = state.get(key, value) if key == "records" else state.get(key)  # states from before `records` was saved
+            if saved != value:
                 raise LitftError(
-                    f"cannot resume the data position: it was saved with {key}={state.get(key)!r} but this run has "
-                    f"{getattr(self, key)!r}; resume with the same settings."
+                    f"cannot resume the data position: it was saved with {key}={saved!r} but this run has "
+                    f"{value!r}; resume with the same data and settings."
                 )
         self.batches_consumed = int(state["batches_consumed"])

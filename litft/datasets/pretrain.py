@@ -59,7 +59,7 @@ class PretrainDataset(Dataset):
                 f"block_size + 1 = {block_size + 1}; use more data or a smaller block size."
             )
         self.windows_consumed = 0
-        self._tokens: np.ndarray | None = None
+        self._tokens: np.ndarray | None = open_tokens(self.path, self.dtype, self.num_tokens)  # checks the size now
         self.set_epoch(0)
 
     @property

@@ -44,12 +44,15 @@ def staging_dir(out: str | os.PathLike | None, overwrite: bool) -> Iterator[Path
     out = Path(out)
     if out.exists() and not overwrite:
         raise LitftError(f"{out} already exists; pass --overwrite true to replace it, or choose another --out.")
+    if out.exists() and not _is_replaceable(out):
+        raise LitftError(f"{out} is not an earlier `litft prepare` output (no {META_FILE}) and --overwrite would delete it; choose another --out.")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
         yield staging
+        _sync(staging)
         if out.exists():
             retired = out.parent / f".{out.name}.old-{os.getpid()}"
             os.replace(out, retired)
@@ -57,8 +60,44 @@ def staging_dir(out: str | os.PathLike | None, overwrite: bool) -> Iterator[Path
             shutil.rmtree(retired)
         else:
             os.replace(staging, out)
+        _sync(out.parent, files=False)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _is_replaceable(out: Path) -> bool:
+    """--overwrite may delete only an empty directory or an earlier prepared dataset, never other user files."""
+    return out.is_dir() and ((out / META_FILE).is_file() or not any(out.iterdir()))
+
+
+def _sync(directory: Path, files: bool = True) -> None:
+    """fsync the directory's files and the directory itself: without it, a power cut after the rename could
+    publish a directory whose meta.json (written with fsync) describes token files that never reached the disk."""
+    if files:
+        for path in directory.iterdir():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def tokenizer_meta(tokenizer: Any, tokenizer_dir: Path) -> dict[str, Any]:
+    """The meta.json fields that tie prepared data to its tokenizer: id dtype, id range, special ids, fingerprint."""
+    from litft.tokenizer import fingerprint, full_vocab_size, token_dtype
+
+    vocab_size = full_vocab_size(tokenizer)
+    return {
+        "dtype": token_dtype(vocab_size).name,
+        "vocab_size": vocab_size,
+        "bos_id": tokenizer.bos_id,
+        "eos_id": tokenizer.eos_id,
+        "use_bos": bool(tokenizer.use_bos),
+        "tokenizer_fingerprint": fingerprint(tokenizer),
+        "tokenizer_dir": str(tokenizer_dir),
+    }
 
 
 def write_meta(directory: Path, meta: dict[str, Any]) -> dict[str, Any]:
@@ -71,9 +110,21 @@ def write_meta(directory: Path, meta: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def open_tokens(path: str | os.PathLike, dtype: str | np.dtype) -> np.ndarray:
-    """A read-only zero-copy view of a token file (an empty file gives an empty array: mmap refuses length 0)."""
-    path = Path(path)
-    if path.stat().st_size == 0:
+def open_tokens(path: str | os.PathLike, dtype: str | np.dtype, count: int | None = None) -> np.ndarray:
+    """A read-only zero-copy view of a token file (an empty file gives an empty array: mmap refuses length 0).
+
+    With `count` (the tokens meta.json records), a file of another size -- cut short by a copy or a full
+    disk -- is refused here rather than read as garbage or failing deep inside training.
+    """
+    path, dtype = Path(path), np.dtype(dtype)
+    if not path.is_file():
+        raise LitftError(f"{path} is missing; the prepared directory is incomplete, re-run `litft prepare`.")
+    size = path.stat().st_size
+    if count is not None and size != count * dtype.itemsize:
+        raise LitftError(
+            f"{path} is {size:,} bytes but meta.json records {count:,} {dtype.name} tokens ({count * dtype.itemsize:,} bytes); "
+            "the file is damaged or incomplete, re-run `litft prepare`."
+        )
+    if size == 0:
         return np.empty(0, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="r")

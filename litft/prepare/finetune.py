@@ -17,10 +17,10 @@ import yaml
 
 from litft.errors import LitftError
 from litft.io import iter_jsonl, read_json
-from litft.prepare import staging_dir, write_meta
+from litft.prepare import staging_dir, tokenizer_meta, write_meta
 from litft.prepare.pretrain import choose_validation, resolve_tokenizer_dir
 from litft.prompts import DEFAULT_PROMPT_STYLE, get_prompt_style, render_prompt, save_prompt_style, style_name
-from litft.tokenizer import encode_batch, fingerprint, full_vocab_size, load_tokenizer, token_dtype
+from litft.tokenizer import encode_batch, load_tokenizer
 
 ALPACA_FIELDS = {"instruction": "instruction", "input": "input", "output": "output"}
 QA_FIELDS = {"instruction": "question", "input": "context", "output": "answer"}
@@ -59,7 +59,7 @@ def _field_mapping(first: Any, fields: dict[str, str] | None) -> dict[str, str]:
         unknown = set(fields) - set(ROLES)
         if unknown:
             raise LitftError(f"--fields maps unknown role(s) {sorted(unknown)}; the roles are instruction, input and output.")
-        return {**{"input": "input"}, **fields}
+        return {**ALPACA_FIELDS, **fields}  # unmapped roles keep their Alpaca names
     if isinstance(first, dict) and "question" in first and "instruction" not in first:
         return dict(QA_FIELDS)
     return dict(ALPACA_FIELDS)
@@ -154,10 +154,11 @@ def prepare_finetune(
     if val_path is not None:
         val_records, _ = load_records(val_path, fields)
     else:
-        is_val = choose_validation(len(train_records), val_fraction, seed)
+        is_val = choose_validation(len(train_records), val_fraction, seed, "record", "pass --val_fraction 0 or a --val_data file")
         val_records = [record for record, flag in zip(train_records, is_val) if flag]
         train_records = [record for record, flag in zip(train_records, is_val) if not flag]
-    dtype = token_dtype(full_vocab_size(tokenizer))
+    tokenizer_fields = tokenizer_meta(tokenizer, tokenizer_path)
+    dtype = np.dtype(tokenizer_fields["dtype"])
 
     with staging_dir(out, overwrite) as staging:
         splits = {
@@ -167,13 +168,7 @@ def prepare_finetune(
         save_prompt_style(style, staging)
         meta = {
             "kind": "finetune",
-            "dtype": dtype.name,
-            "vocab_size": full_vocab_size(tokenizer),
-            "bos_id": tokenizer.bos_id,
-            "eos_id": tokenizer.eos_id,
-            "use_bos": bool(tokenizer.use_bos),
-            "tokenizer_fingerprint": fingerprint(tokenizer),
-            "tokenizer_dir": str(tokenizer_path),
+            **tokenizer_fields,
             "prompt_style": style_name(style),
             "mask_prompt": mask_prompt,
             "max_seq_length": max_seq_length,
@@ -186,10 +181,8 @@ def prepare_finetune(
         meta = write_meta(staging, meta)
     if not quiet:
         train, val = splits["train"], splits["val"]
-        print(
-            f"wrote {train['records']:,} train and {val['records']:,} val records ({train['tokens'] + val['tokens']:,} tokens, "
-            f"{train['truncated'] + val['truncated']} truncated to {max_seq_length}) to {out}"
-        )
+        limit = f"{train['truncated'] + val['truncated']} truncated to {max_seq_length}" if max_seq_length else "no length limit"
+        print(f"wrote {train['records']:,} train and {val['records']:,} val records ({train['tokens'] + val['tokens']:,} tokens, {limit}) to {out}")
     return meta
 
 

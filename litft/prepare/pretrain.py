@@ -20,9 +20,9 @@ import numpy as np
 
 from litft.errors import LitftError
 from litft.io import progress
-from litft.prepare import open_tokens, staging_dir, write_meta
+from litft.prepare import open_tokens, staging_dir, tokenizer_meta, write_meta
 from litft.prepare.sources import Source, count_documents, iter_document_batches, resolve_sources, total_bytes
-from litft.tokenizer import encode_batch, fingerprint, full_vocab_size, load_tokenizer, token_dtype
+from litft.tokenizer import encode_batch, load_tokenizer
 
 SPLITS = ("train", "val")
 
@@ -36,18 +36,24 @@ def resolve_tokenizer_dir(checkpoint_dir: Path | None, tokenizer_dir: Path | Non
     return Path(checkpoint_dir if checkpoint_dir is not None else tokenizer_dir)
 
 
-def choose_validation(documents: int, val_fraction: float, seed: int) -> np.ndarray:
-    """A boolean mask over document slots: exactly round(documents * val_fraction) (at least 1) are validation."""
+def choose_validation(
+    documents: int,
+    val_fraction: float,
+    seed: int,
+    unit: str = "document",
+    advice: str = "pass --val_fraction 0 or give one document per line with --split_lines true",
+) -> np.ndarray:
+    """A boolean mask over document slots: exactly round(documents * val_fraction) (at least 1) are validation.
+
+    `unit` and `advice` word the error for too few items (instruction records have no --split_lines).
+    """
     if not 0.0 <= val_fraction < 1.0:
         raise LitftError(f"--val_fraction {val_fraction} is out of range; use a value in [0, 1).")
     is_val = np.zeros(documents, dtype=bool)
     if val_fraction == 0.0:
         return is_val
     if documents < 2:
-        raise LitftError(
-            f"the input holds {documents} document(s), too few to split by document; pass --val_fraction 0 "
-            "or give one document per line with --split_lines true."
-        )
+        raise LitftError(f"the input holds {documents} {unit}(s), too few to split by {unit}; {advice}.")
     count = min(documents - 1, max(1, round(documents * val_fraction)))
     is_val[np.random.default_rng(seed).choice(documents, size=count, replace=False)] = True
     return is_val
@@ -89,7 +95,8 @@ def prepare_pretrain(
     if slots == 0:
         raise LitftError(f"the input {data} holds no documents; give a non-empty corpus.")
     is_val = choose_validation(slots, val_fraction, seed)
-    dtype = token_dtype(full_vocab_size(tokenizer))
+    tokenizer_fields = tokenizer_meta(tokenizer, tokenizer_path)
+    dtype = np.dtype(tokenizer_fields["dtype"])
 
     with staging_dir(out, overwrite) as staging:
         started = time.perf_counter()
@@ -101,13 +108,7 @@ def prepare_pretrain(
             raise LitftError("every validation document came out empty; remove empty records or change --seed.")
         meta = {
             "kind": "pretrain",
-            "dtype": dtype.name,
-            "vocab_size": full_vocab_size(tokenizer),
-            "bos_id": tokenizer.bos_id,
-            "eos_id": tokenizer.eos_id,
-            "use_bos": bool(tokenizer.use_bos),
-            "tokenizer_fingerprint": fingerprint(tokenizer),
-            "tokenizer_dir": str(tokenizer_path),
+            **tokenizer_fields,
             "splits": {split: {"file": f"{split}.bin", **counts[split]} for split in SPLITS},
             "empty_documents_skipped": counts["empty"],
             "sources": [str(source.path) for source in sources[:1000]],

@@ -1,9 +1,9 @@
 """Text sources for pretraining and tokenizer training: files, folders, pretrain.txt and chunks.jsonl.
 
 Documents are streamed in batches of about `batch_bytes` of text, so memory stays flat however large
-the input is (only a single document -- one whole plain file -- is ever held at once). Every reading
-error a user can cause (missing path, non-UTF-8 bytes, malformed JSONL, missing key) is a `LitftError`
-naming the file and line.
+the input is (only a single document -- one whole plain file, at most MAX_DOCUMENT_BYTES -- is ever
+held at once). Every reading error a user can cause (missing path, non-UTF-8 bytes, malformed JSONL,
+missing key) is a `LitftError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from litft.errors import LitftError
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst", ".jsonl"}
 LINE_FILE_NAMES = {"pretrain.txt"}  # the process stage writes one chunk per line here
+# What `litft process` writes: the same text as pages.jsonl, so a folder holding one is not a plain corpus.
+PROCESS_OUTPUTS = ("pretrain.txt", "chunks.jsonl")
+# A whole file is one document and must be encoded in one piece; past this, memory would follow its size.
+MAX_DOCUMENT_BYTES = 64 << 20
 
 # bytes.strip() strips exactly these; using the same set on str keeps slots equal to count_documents.
 ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
@@ -52,6 +56,7 @@ def resolve_sources(data: Path | str | Sequence[Path | str] | None, split_lines:
             )
             if not found:
                 raise LitftError(f"folder {path} holds no text files ({', '.join(sorted(TEXT_SUFFIXES))}); check the path.")
+            _refuse_process_outputs(found)
             paths.extend(found)
         elif path.is_file():
             paths.append(path)
@@ -59,7 +64,28 @@ def resolve_sources(data: Path | str | Sequence[Path | str] | None, split_lines:
             paths.extend(p for p in matches if p.is_file())
         else:
             raise LitftError(f"input {entry} does not exist; check the path.")
-    return [Source(path, _kind(path, split_lines)) for path in paths]
+    sources = [Source(path, _kind(path, split_lines)) for path in paths]
+    for source in sources:
+        if source.kind == "file" and (size := source.path.stat().st_size) > MAX_DOCUMENT_BYTES:
+            raise LitftError(
+                f"{source.path} is one {size >> 20} MB document, too large to encode in memory; pass --split_lines true "
+                "to make each line a document."
+            )
+    return sources
+
+
+def _refuse_process_outputs(found: list[Path]) -> None:
+    """A folder `litft process` wrote holds the same text up to three times (pages.jsonl, chunks.jsonl, pretrain.txt)."""
+    siblings: dict[Path, list[Path]] = {}
+    for path in found:
+        siblings.setdefault(path.parent, []).append(path)
+    for folder, files in siblings.items():
+        output = next((folder / name for name in PROCESS_OUTPUTS if folder / name in files), None)
+        if output is not None and len(files) > 1:
+            raise LitftError(
+                f"folder {folder} holds {output.name} (written by `litft process`) beside other text files that repeat "
+                f"its text; pass {output} itself, or list the files you mean with --data."
+            )
 
 
 def _kind(path: Path, split_lines: bool | None) -> SourceKind:

@@ -123,3 +123,26 @@ def test_packed_forward_isolates_records_and_plain_forward_does_not():
         packed_forward(windowed, batch["input_ids"], batch["position_ids"], batch["segment_ids"])
     mask = packed_attention_mask(batch["segment_ids"])
     assert mask.shape == (2, 1, 18, 18) and not mask[0, 0, 7, 6] and mask[0, 0, 6, 0] and not mask[0, 0, 0, 1]
+
+
+def test_a_token_file_shorter_than_its_meta_is_refused_when_opened(finetune_dir, tmp_path):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(finetune_dir, damaged)
+    (damaged / "train.bin").write_bytes((damaged / "train.bin").read_bytes()[:-2])
+    with pytest.raises(LitftError, match="damaged or incomplete"):
+        FinetuneDataset(damaged)
+
+
+def test_sampler_refuses_a_state_saved_over_other_records(finetune_dir):
+    lengths = FinetuneDataset(finetune_dir).lengths
+    sampler = LengthGroupedBatchSampler(lengths, batch_size=8, seed=4)
+    next(iter(sampler))
+    state = sampler.state_dict()
+    with pytest.raises(LitftError, match="records=100 but this run has 99"):
+        LengthGroupedBatchSampler(lengths[:99], batch_size=8, seed=4).load_state_dict(state)
+    older = {key: value for key, value in state.items() if key != "records"}  # saved before `records` existed
+    resumed = LengthGroupedBatchSampler(lengths, batch_size=8, seed=4)
+    resumed.load_state_dict(older)
+    assert resumed.batches_consumed == 1

@@ -75,3 +75,15 @@ def test_resume_from_state_dict_continues_exactly_across_epochs(pretrain_dir):
 def test_too_little_data_for_one_window_per_rank_is_a_user_error(pretrain_dir):
     with pytest.raises(LitftError, match="fewer than 2 window"):
         PretrainDataset(pretrain_dir, block_size=10**6, world_size=2)
+
+
+def test_a_token_file_shorter_than_its_meta_is_refused_when_opened(pretrain_dir, tmp_path):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(pretrain_dir, damaged)
+    with open(damaged / "train.bin", "r+b") as fh:  # as a copy cut short by a full disk leaves it
+        fh.truncate((damaged / "train.bin").stat().st_size - 2)
+    with pytest.raises(LitftError, match=r"train.bin is [0-9,]+ bytes but meta.json records [0-9,]+ uint16 tokens .*damaged or incomplete"):
+        PretrainDataset(damaged, block_size=8)
+    PretrainDataset(damaged, block_size=8, split="val")  # the intact split still opens

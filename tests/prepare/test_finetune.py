@@ -11,6 +11,7 @@ import pytest
 from tiny_corpus import corpus_lines
 
 from litft.cli import main
+from litft.errors import LitftError
 from litft.prepare import read_meta
 from litft.prepare.finetune import prepare_finetune
 from litft.prompts import get_prompt_style, load_prompt_style, render_prompt
@@ -106,6 +107,7 @@ def test_user_errors_exit_2_with_one_line_and_leave_no_output(tokenizer_dir, tmp
         "missing.jsonl": '{"instruction": "a", "output": "b"}\n\n{"instruction": "c"}\n',
         "empty.json": "[]",
         "notext.json": json.dumps([{"instruction": "a", "output": 3}]),
+        "one.json": json.dumps([{"instruction": "a", "output": "b"}]),
     }
     for name, content in files.items():
         (tmp_path / name).write_text(content, encoding="utf-8")
@@ -124,5 +126,23 @@ def test_user_errors_exit_2_with_one_line_and_leave_no_output(tokenizer_dir, tmp
     assert "--fields maps unknown role(s) ['question']" in _cli_error(
         capsys, "--data", str(tmp_path / "missing.json"), "--fields", '{"question": "q"}', "--out", str(out), *tok
     )
+    one = ["--data", str(tmp_path / "one.json"), "--val_fraction", "0.5", "--out", str(out), *tok]
+    assert "holds 1 record(s), too few to split by record; pass --val_fraction 0 or a --val_data file." in _cli_error(capsys, *one)
     assert "unknown prompt style" in _cli_error(capsys, "--data", str(tmp_path / "missing.json"), "--prompt_style", "nope", "--out", str(out), *tok)
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_fields_may_map_only_some_roles(tokenizer_dir, tmp_path):
+    records = [{"instruction": LINES[i], "completion": LINES[i + 1]} for i in range(3)]
+    (tmp_path / "some.json").write_text(json.dumps(records), encoding="utf-8")
+    meta = prepare_finetune(
+        data=tmp_path / "some.json", out=tmp_path / "out", checkpoint_dir=tokenizer_dir, fields={"output": "completion"}, quiet=True
+    )
+    assert meta["fields"] == {"instruction": "instruction", "input": "input", "output": "completion"}
+    tokens, index = _read(tmp_path / "out", "train")
+    tokenizer = load_tokenizer(tokenizer_dir)
+    response = tokenizer.encode(LINES[1], bos=False, eos=True).tolist()
+    assert tokens[index[0, 2] : index[0, 1]].tolist() == response
+    (tmp_path / "other.json").write_text(json.dumps([{"prompt": "a", "completion": "b"}]), encoding="utf-8")
+    with pytest.raises(LitftError, match="record 1 has no 'instruction' field"):  # named, not None
+        prepare_finetune(data=tmp_path / "other.json", out=tmp_path / "o2", checkpoint_dir=tokenizer_dir, fields={"output": "completion"})

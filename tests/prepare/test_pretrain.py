@@ -12,6 +12,7 @@ import torch
 from tiny_corpus import corpus_lines
 
 from litft.cli import main
+from litft.errors import LitftError
 from litft.prepare import read_meta
 from litft.prepare.pretrain import choose_validation, prepare_pretrain
 from litft.tokenizer import fingerprint, load_tokenizer
@@ -130,3 +131,68 @@ def test_existing_output_is_kept_unless_overwrite(tokenizer_dir, tmp_path, capsy
     assert (tmp_path / "out" / "meta.json").read_text() == before
     main(["prepare", "pretrain", "--quiet", "true", "--overwrite", "true", "--seed", "3", *args])
     assert json.loads((tmp_path / "out" / "meta.json").read_text())["seed"] == 3
+
+
+def test_overwrite_replaces_only_an_earlier_prepared_directory(tokenizer_dir, tmp_path):
+    (tmp_path / "pretrain.txt").write_text("\n".join(corpus_lines(20)) + "\n", encoding="utf-8")
+    victim = tmp_path / "notes"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    with pytest.raises(LitftError, match="not an earlier `litft prepare` output"):
+        _prepare(tmp_path / "pretrain.txt", victim, tokenizer_dir, overwrite=True)
+    assert [p.name for p in victim.iterdir()] == ["precious.txt"]
+    (tmp_path / "empty").mkdir()
+    _prepare(tmp_path / "pretrain.txt", tmp_path / "empty", tokenizer_dir, overwrite=True)
+    assert read_meta(tmp_path / "empty")["splits"]["train"]["documents"] == 19
+
+
+def test_published_files_are_synced_to_disk_before_the_rename(tokenizer_dir, tmp_path, monkeypatch):
+    import os
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name), real_fsync(fd)))
+    (tmp_path / "pretrain.txt").write_text("\n".join(corpus_lines(20)) + "\n", encoding="utf-8")
+    _prepare(tmp_path / "pretrain.txt", tmp_path / "out", tokenizer_dir)
+    assert {"train.bin", "val.bin", "meta.json", tmp_path.name} <= set(synced)
+
+
+def test_a_process_stage_folder_is_refused_and_its_pretrain_txt_accepted(tokenizer_dir, tmp_path):
+    lines = corpus_lines(10)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "pretrain.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (site / "chunks.jsonl").write_text("\n".join(json.dumps({"text": line}) for line in lines) + "\n", encoding="utf-8")
+    with pytest.raises(LitftError, match=f"pass {site / 'pretrain.txt'} itself"):
+        _prepare(tmp_path, tmp_path / "out", tokenizer_dir)  # also found in a subfolder
+    (site / "chunks.jsonl").unlink()
+    meta = _prepare(site, tmp_path / "out", tokenizer_dir, val_fraction=0.0)  # alone it is read once
+    assert meta["splits"]["train"]["documents"] == 10
+
+
+def test_a_whole_file_document_too_large_for_memory_is_refused(tokenizer_dir, tmp_path, monkeypatch):
+    from litft.prepare import sources
+
+    monkeypatch.setattr(sources, "MAX_DOCUMENT_BYTES", 1000)
+    (tmp_path / "book.txt").write_text("\n".join(corpus_lines(40)), encoding="utf-8")
+    with pytest.raises(LitftError, match="book.txt is one 0 MB document.*--split_lines true"):
+        _prepare(tmp_path / "book.txt", tmp_path / "out", tokenizer_dir, val_fraction=0.0)
+    assert _prepare(tmp_path / "book.txt", tmp_path / "out", tokenizer_dir, split_lines=True)["splits"]["train"]["documents"] > 30
+
+
+def test_ids_above_65535_get_uint32_even_when_the_vocabulary_skips_ids(tokenizer_dir, tmp_path):
+    import shutil
+
+    gapped = tmp_path / "gapped"
+    shutil.copytree(tokenizer_dir, gapped)
+    config = json.loads((gapped / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = config["model"]["vocab"]
+    moved = max(vocab, key=vocab.get)  # the last merge's token now has id 65536: 400 tokens, largest id 65536
+    vocab[moved] = 65536
+    (gapped / "tokenizer.json").write_text(json.dumps(config), encoding="utf-8")
+    lines = corpus_lines(30)
+    (tmp_path / "pretrain.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    meta = _prepare(tmp_path / "pretrain.txt", tmp_path / "out", gapped, val_fraction=0.0)
+    assert (meta["dtype"], meta["vocab_size"]) == ("uint32", 65537)
+    tokens = np.fromfile(tmp_path / "out" / "train.bin", dtype=np.uint32).tolist()
+    assert 65536 in tokens and tokens == _expected(gapped, lines, np.zeros(30, bool))["train"]
