@@ -26,7 +26,8 @@ ALPACA_FIELDS = {"instruction": "instruction", "input": "input", "output": "outp
 QA_FIELDS = {"instruction": "question", "input": "context", "output": "answer"}
 ROLES = ("instruction", "input", "output")
 TRAIN_NAMES = ("train.json", "train.jsonl")
-VAL_NAMES = ("test.json", "test.jsonl", "val.json", "val.jsonl")
+# test.json is held out for `litft evaluate`: validating on it would let it steer training choices.
+VAL_NAMES = ("val.json", "val.jsonl")
 
 Record = tuple[str, str, str]  # instruction, input, output
 
@@ -84,9 +85,9 @@ def _record(record: Any, mapping: dict[str, str], path: Path, where: str) -> Rec
 
 
 def find_inputs(data: Path | None, val_data: Path | None) -> tuple[Path, Path | None]:
-    """The train file and optional validation file: a folder's train.json(l) + test.json(l), or files as given."""
+    """The train file and optional validation file: a folder's train.json(l) + val.json(l), or files as given."""
     if data is None:
-        raise LitftError("no input given; pass --data with a JSON/JSONL file or a folder holding train.json and test.json.")
+        raise LitftError("no input given; pass --data with a JSON/JSONL file or a folder holding train.json.")
     data = Path(data)
     if data.is_dir():
         train = next((data / name for name in TRAIN_NAMES if (data / name).is_file()), None)
@@ -126,9 +127,10 @@ def prepare_finetune(
     """Tokenize instruction records into train/val `.bin` + `.index.npy`, `meta.json` and `prompt_style.yaml`.
 
     Args:
-        data: A JSON list or JSONL file of records, or a folder with train.json(l) and test.json(l).
+        data: A JSON list or JSONL file of records, or a folder with train.json(l) (and optionally val.json(l);
+            its test.json is left for `litft evaluate`).
         out: Output directory; it appears only when complete.
-        val_data: Validation records (default: the folder's test.json, else a --val_fraction split).
+        val_data: Validation records (default: the folder's val.json, else a --val_fraction split of the train records).
         checkpoint_dir: Checkpoint directory whose tokenizer (and block_size) to use.
         tokenizer_dir: Same as --checkpoint_dir (give one of the two).
         prompt_style: alpaca, qa, a litgpt prompt style name, or chat_template[:NAME] from the tokenizer.

@@ -36,7 +36,8 @@ def _read(out: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 def test_tokens_and_prompt_lengths_are_exact(tokenizer_dir, tmp_path):
     records = _alpaca(20)
     (tmp_path / "train.json").write_text(json.dumps(records), encoding="utf-8")
-    (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(r) for r in _alpaca(5, start=30)) + "\n", encoding="utf-8")
+    (tmp_path / "val.jsonl").write_text("\n".join(json.dumps(r) for r in _alpaca(5, start=30)) + "\n", encoding="utf-8")
+    (tmp_path / "test.json").write_text(json.dumps(_alpaca(7, start=50)), encoding="utf-8")  # held out: never read
     splits = prepare_finetune(data=tmp_path, out=tmp_path / "out", checkpoint_dir=tokenizer_dir, quiet=True)["splits"]
     tokenizer, style = load_tokenizer(tokenizer_dir), get_prompt_style("alpaca")
     for split, expected_records in (("train", records), ("val", _alpaca(5, start=30))):
@@ -49,7 +50,7 @@ def test_tokens_and_prompt_lengths_are_exact(tokenizer_dir, tmp_path):
             assert prompt_length == len(prompt) and prompt[0] == tokenizer.bos_id
     meta = read_meta(tmp_path / "out", "finetune")
     assert (meta["prompt_style"], meta["mask_prompt"], meta["max_seq_length"]) == ("alpaca", True, None)
-    assert meta["sources"]["val"].endswith("test.jsonl")
+    assert meta["sources"]["val"].endswith("val.jsonl")
     assert type(load_prompt_style(tmp_path / "out")) is type(style)
 
 
