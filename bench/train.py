@@ -7,8 +7,10 @@ Prints one JSON object per line:
 - `lora_useful_tokens_vs_litgpt`: non-padding tokens/s of `litft finetune lora` against
   `litgpt finetune_lora --precision 32-true --devices 1 --data JSON` on the same records (log-normal lengths,
   median 150 / p95 600 tokens), micro batch 8, max length 1024, one epoch, fp32 CPU, a 4-layer dim-128
-  Llama-shaped model. litgpt pads every random batch to its longest record; litft groups by length.
+  Llama-shaped model. litgpt pads every random batch to its longest record; litft (its default) groups by length.
   Final validation losses (same val records, same prompt masking: none, as litgpt's JSON default) go in notes.
+- `lora_packed_useful_tokens_vs_litgpt`: the same with `--data.packing true` (records packed into rows of 1025
+  tokens, attention kept within each record; micro batch 2 rows, about the tokens of 8 records).
 - `pretrain_tokens_vs_litgpt`: tokens/s of `litft pretrain` against litgpt's pretraining loop
   (`litgpt.pretrain.fit`, eager -- litgpt's `setup` would torch.compile, which on CPU costs minutes of
   compilation) on the same fixed-length windows of the same train.bin.
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 WORDS = [f"w{i}" for i in range(600)]
+PACKED_MICRO_BATCH = 2  # packed rows of 1025 tokens: about the tokens of 8 records (mean ~190)
 
 
 def make_checkpoint(root: Path) -> Path:
@@ -85,7 +88,7 @@ def last_row(out: Path, key: str) -> float:
     return float(rows[-1][key])
 
 
-def lora_bench(root: Path, checkpoint: Path, records: int) -> dict:
+def lora_bench(root: Path, checkpoint: Path, records: int) -> list[dict]:
     from litft.prepare.finetune import prepare_finetune
 
     data = root / "json"
@@ -108,23 +111,36 @@ def lora_bench(root: Path, checkpoint: Path, records: int) -> dict:
     litgpt_time = float(re.search(r"Training Time\s*:\s*([\d.]+)", litgpt).group(1))
     litgpt_tokens = int(re.search(r"Tokens w/ Prompt\s*:\s*(\d+)", litgpt).group(1))
     litgpt_val = float(re.search(r"Final evaluation \| val loss: ([\d.]+)", litgpt).group(1))
-    out = root / "litft_lora"
-    run([
-        sys.executable, "-m", "litft.cli", "finetune", "lora", str(checkpoint), str(root / "ft_data"), "--out_dir", str(out),
-        "--accelerator", "cpu", "--precision", "32-true", "--train.micro_batch_size", "8", "--train.global_batch_size", "8",
-        "--train.max_seq_length", "1024", "--train.epochs", "1", "--train.lr_warmup_steps", "2", "--train.save_interval", "null",
-        "--train.log_interval", "1", "--eval.interval", "100000", "--eval.max_iters", "2", "--eval.max_new_tokens", "0",
-        "--optimizer.lr", "1e-3", "--optimizer.weight_decay", "0.0", "--optimizer.beta2", "0.999", "--lora.r", "8", "--lora.alpha", "16", "--quiet", "true",
-    ], cwd=root)
-    litft_time = last_row(out, "elapsed_s")
-    litft_val = last_row(out, "val_loss")
-    litft_rate, litgpt_rate = useful / litft_time, litgpt_tokens / litgpt_time
-    return {
-        "name": "lora_useful_tokens_vs_litgpt", "litft": round(litft_rate, 1), "baseline": round(litgpt_rate, 1),
-        "ratio": round(litft_rate / litgpt_rate, 3), "unit": "non-padding tokens/s",
-        "notes": f"{records} records, {useful} tokens, 1 epoch, micro batch 8, fp32 CPU; final val loss litft {litft_val:.4f} "
-                 f"vs litgpt {litgpt_val:.4f} (first 2 val batches each)",
-    }
+    variants = {}
+    for variant, micro, extra in (("grouped", 8, []), ("packed", PACKED_MICRO_BATCH, ["--data.packing", "true"])):
+        out = root / f"litft_lora_{variant}"
+        run([
+            sys.executable, "-m", "litft.cli", "finetune", "lora", str(checkpoint), str(root / "ft_data"), "--out_dir", str(out),
+            "--accelerator", "cpu", "--precision", "32-true", "--train.micro_batch_size", str(micro),
+            "--train.global_batch_size", str(micro), "--train.max_seq_length", "1024", "--train.epochs", "1",
+            "--train.lr_warmup_steps", "2", "--train.save_interval", "null", "--train.log_interval", "1",
+            "--eval.interval", "100000", "--eval.max_iters", "2", "--eval.max_new_tokens", "0", "--optimizer.lr", "1e-3",
+            "--optimizer.weight_decay", "0.0", "--optimizer.beta2", "0.999", "--lora.r", "8", "--lora.alpha", "16",
+            "--quiet", "true", *extra,
+        ], cwd=root)
+        variants[variant] = (useful / last_row(out, "elapsed_s"), last_row(out, "val_loss"))
+    litgpt_rate = litgpt_tokens / litgpt_time
+    notes = (f"{records} records, {useful} tokens, 1 epoch, fp32 CPU; litgpt: micro batch 8 records, random batches; "
+             f"final val loss litgpt {litgpt_val:.4f} (first 2 val batches)")
+
+    def line(name: str, variant: str, how: str) -> dict:
+        rate, val = variants[variant]
+        return {
+            "name": name, "litft": round(rate, 1), "baseline": round(litgpt_rate, 1), "ratio": round(rate / litgpt_rate, 3),
+            "unit": "non-padding tokens/s", "notes": f"litft {how}, final val loss {val:.4f}; {notes}",
+        }
+
+    return [
+        line("lora_useful_tokens_vs_litgpt", "grouped", "default: micro batch 8 records grouped by length"),
+        line("lora_packed_useful_tokens_vs_litgpt", "packed",
+             f"--data.packing: micro batch {PACKED_MICRO_BATCH} rows of 1025 tokens (about as many tokens per step as 8 records), "
+             "so fewer, larger steps"),
+    ]
 
 
 def pretrain_bench(root: Path, checkpoint: Path, steps: int) -> dict:
@@ -184,7 +200,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="litft-bench-train-") as tmp:
         root = Path(tmp)
         checkpoint = make_checkpoint(root)
-        print(json.dumps(lora_bench(root, checkpoint, 24 if args.quick else 256)), flush=True)
+        for line in lora_bench(root, checkpoint, 24 if args.quick else 256):
+            print(json.dumps(line), flush=True)
         print(json.dumps(pretrain_bench(root, checkpoint, 6 if args.quick else 64)), flush=True)
 
 

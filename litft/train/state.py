@@ -99,21 +99,26 @@ def gather_state_dict(fabric: L.Fabric, model: torch.nn.Module, keep: Callable[[
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
         module = getattr(model, "_forward_module", model)
-        state = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        # cpu_offload also means "rank 0 only", but on CPU processes it hands out tensors whose storage FSDP frees
+        # right after (a segfault when they are saved); there every rank gets a cloned copy and the others drop it.
+        on_cpu = fabric.device.type == "cpu"
+        state = get_model_state_dict(module, options=StateDictOptions(full_state_dict=True, cpu_offload=not on_cpu))
+        if fabric.global_rank != 0:
+            state = {}
     else:
         state = model.state_dict() if fabric.global_rank == 0 else {}
     return {key: value.detach().cpu() for key, value in state.items() if keep(key, value)}
 
 
 def load_weights_into(fabric: L.Fabric, model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:
-    """Copy (a subset of) full weights into a set-up model; FSDP scatters each rank's shard."""
+    """Copy (a subset of) full weights into a set-up model; under FSDP each rank keeps its shard of them."""
     if is_fsdp(fabric):
-        from lightning.fabric.strategies.fsdp import _load_raw_module_state
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 
-        _load_raw_module_state(dict(state), module=getattr(model, "_forward_module", model), world_size=fabric.world_size, strict=False)
-        return
-    target = getattr(model, "_original_module", model)
-    missing, unexpected = target.load_state_dict(dict(state), strict=False)
+        module = getattr(model, "_forward_module", model)
+        _, unexpected = set_model_state_dict(module, dict(state), options=StateDictOptions(full_state_dict=True, strict=False))
+    else:
+        _, unexpected = getattr(model, "_original_module", model).load_state_dict(dict(state), strict=False)
     if unexpected:
         raise LitftError(f"the checkpoint holds weights this model does not have ({unexpected[:3]}); check model_config.yaml.")
 
