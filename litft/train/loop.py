@@ -94,13 +94,18 @@ def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     return total
 
 
+def epoch_steps(epochs: int, stream: TrainStream, accumulation: int) -> int:
+    """Optimizer steps in `epochs` passes over the data (at least 1; a last partial step of an epoch rolls over)."""
+    return max(1, epochs * stream.batches_per_epoch() // accumulation)
+
+
 def total_steps(train: TrainArgs, stream: TrainStream, accumulation: int, world_size: int) -> int | None:
     """Steps the run will take when that is known in advance (for the schedule and the ETA)."""
     bounds = []
     if train.max_steps is not None:
         bounds.append(train.max_steps)
     if train.epochs is not None:
-        bounds.append(max(1, train.epochs * stream.batches_per_epoch() // accumulation))
+        bounds.append(epoch_steps(train.epochs, stream, accumulation))
     if train.max_tokens is not None:
         tokens_per_epoch = stream.tokens_per_epoch()
         if tokens_per_epoch:
@@ -110,7 +115,28 @@ def total_steps(train: TrainArgs, stream: TrainStream, accumulation: int, world_
     return min(bounds) if bounds else None
 
 
+def accumulate_gradients(fabric: L.Fabric, model: torch.nn.Module, micro_batches: list[Batch]) -> tuple[float, int]:
+    """Backward over this rank's micro batches of one step; returns (global mean token loss, global target count).
+
+    Each micro batch's summed loss is scaled by world_size / (target tokens of the whole global batch): DDP and FSDP
+    average gradients over ranks, so the result is the gradient of the mean over every target token.
+    """
+    counts = torch.tensor([float(sum(b.target_tokens for b in micro_batches))], device=fabric.device)
+    targets_global = float(fabric.all_reduce(counts, reduce_op="sum").item()) if fabric.world_size > 1 else float(counts.item())
+    scale = fabric.world_size / max(targets_global, 1.0)
+    loss_sum = torch.zeros((), device=fabric.device)
+    for index, batch in enumerate(micro_batches):
+        with fabric.no_backward_sync(model, enabled=index < len(micro_batches) - 1):
+            micro_loss = token_loss_sum(model, batch)
+            fabric.backward(micro_loss * scale)
+        loss_sum += micro_loss.detach()
+    if fabric.world_size > 1:
+        loss_sum = fabric.all_reduce(loss_sum, reduce_op="sum")
+    return float(loss_sum.item()) / max(targets_global, 1.0), int(targets_global)
+
+
 def fit(fabric: L.Fabric, run: Run) -> Result:
+    """Train until the run's length is reached: validate, checkpoint and log on the way; see the module docstring."""
     train, model, optimizer, stream = run.train, run.model, run.optimizer, run.train_stream
     accumulation = train.gradient_accumulation_iters(fabric.world_size)
     progress = Progress(world_size=fabric.world_size)
@@ -163,7 +189,7 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
     def finished() -> bool:
         if train.max_steps is not None and progress.step >= train.max_steps:
             return True
-        if train.epochs is not None and progress.step >= max(1, train.epochs * stream.batches_per_epoch() // accumulation):
+        if train.epochs is not None and progress.step >= epoch_steps(train.epochs, stream, accumulation):
             return True
         return train.max_tokens is not None and progress.tokens >= train.max_tokens
 
@@ -171,7 +197,7 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
         if run.eval.initial_validation and not finished():
             result.val_loss = evaluate()
         model.train()
-        meter.start(progress)
+        meter.start()
         while not finished():
             lr = learning_rate(
                 progress.step, lr=run.optimizer_args.lr, warmup_steps=warmup, total_steps=steps,
@@ -179,19 +205,7 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
             )
             set_learning_rate(optimizer, lr)
             micro_batches = [stream.next_batch().to(fabric.device) for _ in range(accumulation)]
-            counts = torch.tensor([float(sum(b.target_tokens for b in micro_batches))], device=fabric.device)
-            targets_global = float(fabric.all_reduce(counts, reduce_op="sum").item()) if fabric.world_size > 1 else float(counts.item())
-            # DDP averages gradients over ranks: scale by world_size so the result is sum / global count.
-            scale = fabric.world_size / max(targets_global, 1.0)
-            loss_sum = torch.zeros((), device=fabric.device)
-            for index, batch in enumerate(micro_batches):
-                with fabric.no_backward_sync(model, enabled=index < accumulation - 1):
-                    micro_loss = token_loss_sum(model, batch)
-                    fabric.backward(micro_loss * scale)
-                loss_sum += micro_loss.detach()
-            if fabric.world_size > 1:
-                loss_sum = fabric.all_reduce(loss_sum, reduce_op="sum")
-            loss = float(loss_sum.item()) / max(targets_global, 1.0)
+            loss, targets_global = accumulate_gradients(fabric, model, micro_batches)
             if not math.isfinite(loss):
                 raise NonFiniteLoss(loss, progress.step + 1, last_good)
             grad_norm = None
@@ -204,11 +218,14 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
 
             progress.step += 1
             progress.micro_batches += accumulation
-            progress.tokens += int(targets_global)
+            progress.tokens += targets_global
             progress.epoch = stream.epoch
             result.losses.append(loss)
-            padded = sum(b.input_ids.numel() for b in micro_batches)
-            meter.update(progress, padded_tokens=padded, useful_tokens=int(counts.item()), samples=sum(len(b.input_ids) for b in micro_batches))
+            meter.update(
+                padded_tokens=sum(b.input_ids.numel() for b in micro_batches),
+                useful_tokens=sum(b.target_tokens for b in micro_batches),
+                samples=sum(len(b.input_ids) for b in micro_batches),
+            )
 
             if progress.step % train.log_interval == 0 or finished():
                 metrics = {"step": progress.step, "epoch": stream.epoch, "tokens": progress.tokens, "loss": loss, "lr": lr,

@@ -13,7 +13,6 @@ import lightning as L
 import torch
 from lightning.fabric.utilities.throughput import Throughput, get_available_flops
 
-from litft.train.state import Progress
 
 WINDOW = 20
 
@@ -30,11 +29,11 @@ class ThroughputMeter:
         self.started = 0.0
         self.batches = self.samples = self.padded = self.useful = 0
 
-    def start(self, progress: Progress) -> None:
+    def start(self) -> None:
         self.started = time.perf_counter()
         self.window.append((0.0, 0, 0, 0))
 
-    def update(self, progress: Progress, *, padded_tokens: int, useful_tokens: int, samples: int) -> None:
+    def update(self, *, padded_tokens: int, useful_tokens: int, samples: int) -> None:
         if self.fabric.device.type == "cuda":
             torch.cuda.synchronize(self.fabric.device)
         elapsed = time.perf_counter() - self.started
