@@ -59,6 +59,7 @@ def runs_on_cpu(accelerator: str) -> bool:
 
 
 def build_strategy(name: str, activation_checkpointing: bool, block_class: type | None, accelerator: str) -> Any:
+    """Fabric's strategy for `--strategy`: FSDP shards litgpt's transformer blocks (`block_class`) one unit each."""
     if name == "fsdp":
         if block_class is None:
             raise ValueError("FSDP needs the transformer block class to wrap")

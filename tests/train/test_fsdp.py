@@ -34,6 +34,20 @@ def _train(method: str, base: Path, data: Path, out: Path, *extra: str) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
 
 
+def test_fsdp_strategy_wraps_the_method_block_and_runs_on_cpu_only_through_the_subclass():
+    from lightning.fabric.strategies import FSDPStrategy
+    from litgpt.lora import Block as LoRABlock
+
+    from litft.train.fabric_setup import CPUFSDPStrategy, build_strategy
+    from litft.train.methods import get_method
+
+    block = get_method("lora").block_class
+    assert block is LoRABlock
+    cpu = build_strategy("fsdp", True, block, "cpu")
+    assert type(cpu) is CPUFSDPStrategy and cpu._fsdp_kwargs["use_orig_params"]
+    assert type(build_strategy("fsdp", False, block, "cuda")) is FSDPStrategy
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["full", "lora"])
 def test_fsdp_two_processes_on_cpu(method, tmp_path, lit_base, ft_data):
