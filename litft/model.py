@@ -15,7 +15,7 @@ import torch
 import yaml
 from litgpt import adapter_v2 as litgpt_adapter_v2
 from litgpt import lora as litgpt_lora
-from litgpt.config import Config, name_to_config
+from litgpt.config import Config
 from litgpt.model import GPT
 
 from litft.errors import LitftError
@@ -123,10 +123,6 @@ def _config_from_fields(fields: dict[str, Any], source: str) -> Config:
         return Config(**fields)
     except (TypeError, ValueError, AssertionError) as error:
         raise LitftError(f"model config {source} is not a valid litgpt config: {error or type(error).__name__}.") from None
-
-
-def known_config_names() -> list[str]:
-    return sorted(name_to_config) + list(TINY_CONFIGS)
 
 
 def method_config(
