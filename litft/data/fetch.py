@@ -99,6 +99,14 @@ class HostRateLimiter:
             self._next_start[host] = max(self._next_start.get(host, until), until)
 
 
+def _root_cause(error: Exception) -> str:
+    """The innermost reason of a requests error ("[Errno 111] Connection refused"), not its nested repr."""
+    while error.__context__ is not None and not isinstance(error.__context__, KeyboardInterrupt):
+        error = error.__context__
+    message = str(error)
+    return message if message.startswith("[Errno") else f"{type(error).__name__}: {message}"
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -205,7 +213,7 @@ class Fetcher:
             try:
                 response = self.session.get(url, timeout=settings.timeout, allow_redirects=allow_redirects, stream=True)
             except (requests.ConnectionError, requests.Timeout) as error:
-                last_problem = f"{type(error).__name__}: {error}"
+                last_problem = _root_cause(error)
             except requests.RequestException as error:  # malformed URL or answer: trying again will not help
                 raise FetchError(f"{type(error).__name__}: {error}") from None
             else:
