@@ -11,6 +11,7 @@ import collections.abc
 import dataclasses
 import importlib
 import inspect
+import re
 import sys
 import types
 import typing
@@ -93,57 +94,78 @@ def _is_bool(annotation: object) -> bool:
     return annotation is bool
 
 
+_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+# Options that never take a separate value, so the token after them may be a positional.
+_VALUELESS = {"-h", "--help", "--print_config"}
+
+
+def _is_value(token: str) -> bool:
+    """A token that is a value rather than an option: anything not starting with '-', '-' itself, or a negative number."""
+    return not token.startswith("-") or token == "-" or bool(_NUMBER.match(token))
+
+
 def _rewrite_args(function: Callable, args: list[str]) -> list[str]:
     """Accept the shell forms users type, which jsonargparse alone does not:
 
-    - leading bare values fill the required parameters in order (`scrape URLS.json OUT_DIR`), while the
-      same parameters still work as flags (`--checkpoint_dir DIR`);
-    - a list parameter takes several values after its flag (`--data a.txt b.txt`);
+    - bare values fill the required parameters not given as flags, in order, wherever they stand
+      (`scrape URLS.json OUT_DIR`, `finetune lora --config c.yaml CKPT DATA`), while the same parameters
+      still work as flags (`--checkpoint_dir DIR`);
+    - a list parameter takes several values after its flag (`--data a.txt b.txt`, `--ids -1 2`), and they
+      replace the list a `--config` file gave rather than extending it;
     - a boolean flag alone means true (`--quiet`, `--fast`), as in every other command-line tool.
     """
     hints = typing.get_type_hints(function)
     parameters = inspect.signature(function).parameters.values()
-    required = [p.name for p in parameters if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD]
     lists = {name for name, hint in hints.items() if _is_list(hint)}
     booleans = {name for name, hint in hints.items() if _is_bool(hint)}
     for name, hint in hints.items():  # boolean fields of dataclass groups: `--lora.mlp`
         if dataclasses.is_dataclass(hint):
             booleans |= {f"{name}.{field}" for field, sub in typing.get_type_hints(hint).items() if _is_bool(sub)}
-
-    def is_value(token: str) -> bool:
-        return not token.startswith("-") or token == "-"
+    flagged = {token[2:].split("=", 1)[0].rstrip("+") for token in args if token.startswith("--")}
+    required = [
+        p.name for p in parameters
+        if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD and p.name not in flagged
+    ]
 
     rewritten: list[str] = []
     position = 0
-    while position < len(args) and is_value(args[position]) and required:
-        name = required.pop(0)
-        values = [args[position]]
-        position += 1
-        while name in lists and position < len(args) and is_value(args[position]):
-            values.append(args[position])
-            position += 1
-        rewritten += _flag_values(name, values, name in lists)
     while position < len(args):
         token = args[position]
         position += 1
-        name = token[2:]
-        if token.startswith("--") and name in lists and position < len(args) and not args[position].startswith("["):
-            values = []
-            while position < len(args) and is_value(args[position]):
+        if _is_value(token):
+            if not required:  # a stray value: jsonargparse reports it
+                rewritten.append(token)
+                continue
+            name = required.pop(0)
+            values = [token]
+            while name in lists and position < len(args) and _is_value(args[position]):
                 values.append(args[position])
                 position += 1
-            rewritten += _flag_values(name, values, True)
-        elif token.startswith("--") and name in booleans and (position == len(args) or not is_value(args[position])):
+            rewritten += _flag_values(name, values, name in lists)
+            continue
+        name, has_inline, inline = token[2:].partition("=") if token.startswith("--") else (token, "", "")
+        values = [inline] if has_inline else []
+        first = values[0] if values else args[position] if position < len(args) else ""
+        if name in lists and not first.startswith("["):  # `--data [a,b]` is jsonargparse's own list form
+            while position < len(args) and _is_value(args[position]):
+                values.append(args[position])
+                position += 1
+            rewritten += _flag_values(name, values, True) if values else [token]
+        elif name in booleans and not has_inline and (position == len(args) or not _is_value(args[position])):
             rewritten += [token, "true"]
         else:
             rewritten.append(token)
+            if not has_inline and token not in _VALUELESS and position < len(args) and _is_value(args[position]):
+                rewritten.append(args[position])  # the option's own value, not a positional
+                position += 1
     return rewritten
 
 
 def _flag_values(name: str, values: list[str], is_list: bool) -> list[str]:
     if not is_list:
         return [f"--{name}", values[0]]
-    return [token for value in values for token in (f"--{name}+", value)]
+    # `--name []` first: the values replace a list that a --config file gave instead of extending it.
+    return [f"--{name}", "[]"] + [token for value in values for token in (f"--{name}+", value)]
 
 
 def _description(function: Callable, prog: str | None) -> str:

@@ -134,7 +134,46 @@ def test_shell_forms_jsonargparse_alone_does_not_take():
         """A command with a list, a required path, a dataclass group and a flag."""
 
     assert _rewrite_args(command, ["a.txt", "b.txt", "--out", "o", "--quiet"]) == [
-        "--data+", "a.txt", "--data+", "b.txt", "--out", "o", "--quiet", "true"]
+        "--data", "[]", "--data+", "a.txt", "--data+", "b.txt", "--out", "o", "--quiet", "true"]
     assert _rewrite_args(command, ["--data", "a.txt", "b.txt", "--lora.mlp", "--lora.r", "4", "--out", "o"]) == [
-        "--data+", "a.txt", "--data+", "b.txt", "--lora.mlp", "true", "--lora.r", "4", "--out", "o"]
+        "--data", "[]", "--data+", "a.txt", "--data+", "b.txt", "--lora.mlp", "true", "--lora.r", "4", "--out", "o"]
     assert _rewrite_args(command, ["--data", "[a,b]", "--quiet", "false"]) == ["--data", "[a,b]", "--quiet", "false"]
+
+
+def run_and_capture(function, args, capsys):
+    from litft.cli import run_function
+
+    run_function(function, args, prog="t")
+    return capsys.readouterr().out.strip()
+
+
+def test_positionals_skip_flagged_parameters_and_may_follow_options(capsys):
+    def command(checkpoint_dir: str, data_dir: str, lr: float = 1.0) -> None:
+        print(checkpoint_dir, data_dir, lr)
+
+    # A required parameter given as a flag is not also filled by a bare value.
+    assert run_and_capture(command, ["D", "--checkpoint_dir", "C"], capsys) == "C D 1.0"
+    assert run_and_capture(command, ["--checkpoint_dir=C", "D"], capsys) == "C D 1.0"
+    # Bare values may come after options (`--config c.yaml CKPT DATA`); an option's own value is not one.
+    assert run_and_capture(command, ["--lr", "0.5", "C", "D"], capsys) == "C D 0.5"
+    assert run_and_capture(command, ["C", "D", "--lr", "-0.5"], capsys) == "C D -0.5"
+
+
+def test_config_file_with_positionals(tmp_path, capsys):
+    def command(checkpoint_dir: str, data_dir: str, lr: float = 1.0) -> None:
+        print(checkpoint_dir, data_dir, lr)
+
+    (tmp_path / "c.yaml").write_text("lr: 0.25\n")
+    assert run_and_capture(command, ["--config", str(tmp_path / "c.yaml"), "C", "D"], capsys) == "C D 0.25"
+
+
+def test_list_values_negative_inline_and_replacing_a_config_list(tmp_path, capsys):
+    def command(ids: list[int] | None = None, stop: list[str] | None = None) -> None:
+        print(ids, stop)
+
+    # Negative numbers are values, not options: the flag is not dropped.
+    assert run_and_capture(command, ["--ids", "-1", "2"], capsys) == "[-1, 2] None"
+    assert run_and_capture(command, ["--ids=-3"], capsys) == "[-3] None"
+    # Values on the command line replace the list a --config file gave, as for every other option.
+    (tmp_path / "c.yaml").write_text("ids: [7]\nstop: ['###']\n")
+    assert run_and_capture(command, ["--config", str(tmp_path / "c.yaml"), "--ids", "1"], capsys) == "[1] ['###']"
