@@ -119,6 +119,8 @@ def stage_commands(out: Path, base_url: str, size: Size, model: str | None, llm_
 
 def _prepare_out(out: Path, size: Size) -> None:
     """Start clean in a folder the demo owns; never touch a folder it did not make."""
+    if out.exists() and not out.is_dir():
+        raise LitftError(f"{out} is a file, not a folder; pass another --out.")
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise LitftError(f"{out} already holds files that litft demo did not write; pass another --out (or an empty folder).")
     for name in OUTPUTS:
@@ -173,6 +175,7 @@ def demo(
     server, site_url = serve_demo_site(port)
     started = time.perf_counter()
     timings: list[tuple[str, float]] = []
+    serving_only = False  # Ctrl-C ends a --keep_server run normally only once the pipeline has finished
     try:
         print(f"litft demo: serving the sample site at {site_url}/ ; writing to {out}", flush=True)
         commands = stage_commands(out, site_url, size, model, base_url)
@@ -188,10 +191,11 @@ def demo(
         _print_summary(out, report, timings, time.perf_counter() - started)
         if keep_server:
             print(f"\nstill serving {site_url}/ (Ctrl-C to stop)", flush=True)
+            serving_only = True
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:
-        if not keep_server:
+        if not serving_only:
             raise
     finally:
         server.stop()

@@ -88,3 +88,30 @@ def test_prepare_out_clears_only_a_demo_folder(tmp_path):
 @pytest.mark.parametrize("name", ["pretrain", "lora", "adapter_v2", "full"])
 def test_repository_demo_configs_are_the_demo_recipe(name):
     assert yaml.safe_load((CONFIGS / f"{name}.yaml").read_text()) == training_configs(Path("out/demo"), FULL)[name]
+
+
+def test_prepare_out_refuses_a_file(tmp_path):
+    (tmp_path / "out").write_text("a file")
+    with pytest.raises(LitftError, match="is a file, not a folder"):
+        _prepare_out(tmp_path / "out", FULL)
+
+
+def test_interrupt_during_the_pipeline_with_keep_server_is_not_swallowed(tmp_path, monkeypatch):
+    import litft.cli
+    import litft.demo_server
+    from litft.demo import demo
+
+    stopped = []
+
+    class FakeServer:
+        def stop(self):
+            stopped.append(True)
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(litft.demo_server, "serve_demo_site", lambda port: (FakeServer(), "http://127.0.0.1:1"))
+    monkeypatch.setattr(litft.cli, "main", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # not an UnboundLocalError for the report never made
+        demo(out=tmp_path / "demo", keep_server=True)
+    assert stopped == [True]
