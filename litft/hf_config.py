@@ -31,6 +31,17 @@ def family_of_hf(hf: dict[str, Any]) -> str:
 def litgpt_config_from_hf(hf: dict[str, Any], name: str) -> Config:
     """The litgpt Config equivalent to an HF config.json of a supported family."""
     family = family_of_hf(hf)
+    try:
+        return _litgpt_config_from_hf(hf, name, family)
+    except KeyError as error:
+        raise LitftError(
+            f"config.json lacks the key {error.args[0]!r} that a {family} config needs; re-download it or pass --model_name."
+        ) from None
+    except (TypeError, ValueError, AssertionError, ZeroDivisionError) as error:
+        raise LitftError(f"config.json does not describe a valid {family} model ({error or type(error).__name__}).") from None
+
+
+def _litgpt_config_from_hf(hf: dict[str, Any], name: str, family: str) -> Config:
     n_head = hf["num_attention_heads"]
     common = dict(
         name=name,

@@ -144,3 +144,14 @@ def test_weights_that_do_not_fill_the_config_write_nothing(hf_copy):
     with pytest.raises(LitftError, match="missing"):
         convert_hf_checkpoint(directory)
     assert not (directory / "lit_model.pth").exists() and not (directory / "model_config.yaml").exists()
+
+
+def test_incomplete_config_json_is_a_user_error():
+    from litft.errors import LitftError
+    from litft.hf_config import litgpt_config_from_hf
+
+    with pytest.raises(LitftError, match="lacks the key 'num_attention_heads'"):
+        litgpt_config_from_hf({"model_type": "llama", "vocab_size": 32}, "custom")
+    with pytest.raises(LitftError, match="not describe a valid gpt_neox model"):
+        litgpt_config_from_hf({"model_type": "gpt_neox", "vocab_size": 32, "num_attention_heads": 0, "num_hidden_layers": 1,
+                               "hidden_size": 64, "intermediate_size": 128}, "custom")
