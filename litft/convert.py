@@ -8,6 +8,7 @@ tokenizer files) instead of litgpt's renamed `model.pth`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -55,13 +56,13 @@ def _hf_weight_files(checkpoint_dir: Path) -> list[Path]:
     return files
 
 
-def _lazy_hf_weights(files: list[Path], stack: list) -> dict[str, Any]:
-    """One lazy mapping over every shard, so a tensor split from its partner across shards is still found."""
+def _lazy_hf_weights(files: list[Path], stack: contextlib.ExitStack) -> dict[str, Any]:
+    """One lazy mapping over every shard, so a tensor split from its partner across shards is still found.
+    The shards stay open until `stack` closes."""
     weights: dict[str, Any] = {}
     for file in files:
         if file.suffix == ".safetensors":
-            handle = safe_open(str(file), framework="pt")
-            stack.append(handle)
+            handle = stack.enter_context(safe_open(str(file), framework="pt"))
             weights.update({name: _LazySafetensor(handle, name) for name in handle.keys()})
         else:
             weights.update(load_state_dict(file))
@@ -122,10 +123,9 @@ def convert_hf_checkpoint(checkpoint_dir: Path, model_name: str | None = None, d
     if not checkpoint_dir.is_dir():
         raise LitftError(f"checkpoint directory {checkpoint_dir} does not exist; check the path.")
     config, family = hf_model_config(checkpoint_dir, model_name)
-    handles: list = []
     state: dict[str, Any] = {}
-    with atomic_path(checkpoint_dir / "lit_model.pth") as tmp, incremental_save(tmp) as saver:
-        hf_weights = _lazy_hf_weights(_hf_weight_files(checkpoint_dir), handles)
+    with contextlib.ExitStack() as shards, atomic_path(checkpoint_dir / "lit_model.pth") as tmp, incremental_save(tmp) as saver:
+        hf_weights = _lazy_hf_weights(_hf_weight_files(checkpoint_dir), shards)
         try:
             _hf_to_lit_copier(config, family)(state, hf_weights, saver=saver, dtype=getattr(torch, dtype) if dtype else None)
         except KeyError as error:

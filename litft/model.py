@@ -71,7 +71,11 @@ class LoRASettings:
 
     @classmethod
     def from_litgpt_fields(cls, fields: Mapping[str, Any]) -> "LoRASettings":
-        return cls(**{name[len("lora_"):]: value for name, value in fields.items() if name.startswith("lora_")})
+        known = {f"lora_{name}" for name in cls.__dataclass_fields__}
+        unknown = sorted(name for name in fields if name.startswith("lora_") and name not in known)
+        if unknown:
+            raise LitftError(f"hyperparameters.yaml has LoRA settings litft does not know ({', '.join(unknown)}); remove them.")
+        return cls(**{name[len("lora_"):]: value for name, value in fields.items() if name in known})
 
 
 @dataclass

@@ -73,3 +73,10 @@ def test_bad_lora_settings_are_user_errors():
         LoRASettings(query=False, value=False)
     with pytest.raises(LitftError, match="positive"):
         LoRASettings(r=0)
+
+
+def test_lora_settings_from_hyperparameters():
+    fields = {"lora_r": 4, "lora_alpha": 8, "lora_mlp": True, "checkpoint_dir": "base", "precision": "32-true"}
+    assert LoRASettings.from_litgpt_fields(fields) == LoRASettings(r=4, alpha=8, mlp=True)
+    with pytest.raises(LitftError, match="lora_rank"):
+        LoRASettings.from_litgpt_fields({"lora_rank": 4})
