@@ -168,7 +168,8 @@ def demo(
         raise LitftError("--base_url names the endpoint of --model; pass --model too (or neither, for the offline heuristic).")
     if threads < 1:
         raise LitftError(f"--threads must be at least 1, got {threads}.")
-    torch.set_num_threads(threads)
+    callers_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)  # restored at the end: the setting is process-wide
     out = Path(out)
     size = FAST if fast else FULL
     _prepare_out(out, size)
@@ -199,6 +200,7 @@ def demo(
             raise
     finally:
         server.stop()
+        torch.set_num_threads(callers_threads)
     return report
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
@@ -53,3 +56,11 @@ def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
     from litft.checkpoint import inspect_checkpoint, load_state_dict
 
     return dict(load_state_dict(inspect_checkpoint(checkpoint).weights_path))
+
+
+def run_killed(args: list[str], kill_at_forward: int) -> subprocess.CompletedProcess:
+    """Run a litft command in a subprocess SIGKILLed at that training forward pass, with this process's torch
+    thread count (the uninterrupted run it is compared with ran here; thread count changes float rounding)."""
+    env = {**os.environ, "LITFT_TEST_THREADS": str(torch.get_num_threads())}
+    script = Path(__file__).parent / "killed_run.py"
+    return subprocess.run([sys.executable, str(script), str(kill_at_forward), *args], capture_output=True, text=True, timeout=300, env=env)

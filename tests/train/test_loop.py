@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,10 +13,9 @@ from litft.cli import main
 from litft.errors import LitftError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import command, read_rows, train_losses, val_losses, weights  # noqa: E402
+from helpers import command, read_rows, run_killed, train_losses, val_losses, weights  # noqa: E402
 
 METHODS = ("pretrain", "full", "lora", "adapter_v2")
-HERE = Path(__file__).parent
 
 # Six steps of each method on the session's tiny Llama (fp32, CPU, seed fixed by the entry defaults).
 PINNED = {
@@ -70,7 +68,7 @@ def test_exact_resume_after_sigkill(method, tmp_path, uninterrupted, lit_base, p
     out = tmp_path / "out"
     args = command(method, lit_base, pt_data if method == "pretrain" else ft_data, out)
     # 2 micro batches per step: forward 11 is the first half of step 6; the newest checkpoint is step-000004.
-    killed = subprocess.run([sys.executable, str(HERE / "killed_run.py"), "11", *args], capture_output=True, text=True, timeout=300)
+    killed = run_killed(args, kill_at_forward=11)
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (out / "step-000004").is_dir() and not (out / "final").exists()
     assert [float(r["loss"]) for r in read_rows(out) if r["loss"]][-1] == train_losses(reference)[4]  # step 5 was logged

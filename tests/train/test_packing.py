@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,9 +17,8 @@ from litft.train.batches import shift
 from litft.train.data import FinetuneStream, TruncatedRecords
 
 sys.path.insert(0, str(Path(__file__).parent))
-from helpers import command, read_rows, sentence, train_losses, val_losses, weights  # noqa: E402
+from helpers import command, read_rows, run_killed, sentence, train_losses, val_losses, weights  # noqa: E402
 
-HERE = Path(__file__).parent
 ROW = 65  # --train.max_seq_length 64: rows of 65 tokens (the last one is only a target)
 
 
@@ -140,7 +138,7 @@ def test_exact_resume_after_sigkill_with_packing(tmp_path, short_data, lit_base)
     main(command("lora", lit_base, short_data, reference, packing))
     out = tmp_path / "out"
     args = command("lora", lit_base, short_data, out, packing)
-    killed = subprocess.run([sys.executable, str(HERE / "killed_run.py"), "11", *args], capture_output=True, text=True, timeout=300)
+    killed = run_killed(args, kill_at_forward=11)
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (out / "step-000004").is_dir() and not (out / "final").exists()
 
