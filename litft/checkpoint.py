@@ -246,9 +246,9 @@ def load_model(
         base_weights, trained = load_state_dict(base.weights_path), load_state_dict(info.weights_path)
     else:
         base_weights, trained = load_state_dict(info.weights_path), None
-    model = model.to_empty(device=device)
-    load_weights(model, info.method, base_weights, trained)
-    model.reset_parameters()  # recompute litgpt's RoPE cache, which was on the meta device
-    if dtype is not None:
-        model = model.to(dtype)
+    # The memory-mapped tensors become the parameters (copy-on-write), so the weights are never copied into a
+    # second buffer: a 7B model costs one copy of RAM. A dtype cast or a move to a GPU copies once, as it must.
+    load_weights(model, info.method, base_weights, trained, assign=True)
+    model.cos, model.sin = model.rope_cache(device=torch.device("cpu"))  # litgpt's RoPE buffers were built on meta
+    model = model.to(device=device, dtype=dtype)
     return model.eval(), info

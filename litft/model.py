@@ -219,16 +219,23 @@ def count_parameters(model: torch.nn.Module) -> ParameterCount:
     )
 
 
-def load_weights(model: GPT, method: str, base: Mapping[str, torch.Tensor], trained: Mapping[str, torch.Tensor] | None = None) -> None:
+def load_weights(
+    model: GPT,
+    method: str,
+    base: Mapping[str, torch.Tensor],
+    trained: Mapping[str, torch.Tensor] | None = None,
+    assign: bool = False,
+) -> None:
     """Load base weights (and a run's trained weights) into a model of `method`, checking nothing is missing.
 
     The base may lack exactly the method's own parameters (LoRA/adapter ones), which `trained` then provides;
-    for a fresh run those keep the initialisation litgpt gives them.
+    for a fresh run those keep the initialisation litgpt gives them. With `assign`, the given tensors become
+    the parameters instead of being copied into them (a model built on the meta device needs this).
     """
     state = dict(base)
     if trained is not None:
         state.update(trained)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing, unexpected = model.load_state_dict(state, strict=False, assign=assign)
     fresh_method_parameter = trainable_filter(method) if method in ("lora", "adapter_v2") and trained is None else None
     really_missing = [key for key in missing if not (fresh_method_parameter and fresh_method_parameter(key, None))]
     if really_missing or unexpected:

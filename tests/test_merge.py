@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import torch
 import transformers
@@ -105,3 +106,26 @@ def test_a_run_directory_stands_for_its_final_checkpoint(lit_base, tmp_path):
     info = inspect_checkpoint(tmp_path / "out" / "lora")
     assert info.path == tmp_path / "out" / "lora" / "final" and info.method == "lora"
     assert torch.allclose(logits(tmp_path / "out" / "lora"), expected, atol=1e-6)
+
+
+def test_changing_loaded_weights_never_writes_the_checkpoint_file(lit_base, tmp_path):
+    """load_model hands out the memory-mapped tensors themselves (one copy in RAM); they are copy-on-write."""
+    base = tmp_path / "base"
+    shutil.copytree(lit_base, base)
+    before = (base / "lit_model.pth").read_bytes()
+    run, expected = trained_run("lora", base, tmp_path / "run", lora=LoRASettings(r=2))
+    merge_lora(run)  # merges LoRA into the loaded base weights in place
+    model, _ = load_model(base)
+    with torch.no_grad():
+        model.lm_head.weight.mul_(2.0)
+    del model
+    assert (base / "lit_model.pth").read_bytes() == before
+    assert torch.allclose(logits(run), expected, atol=1e-5)
+
+
+def test_loaded_weights_are_the_memory_mapped_file(lit_base):
+    model, _ = load_model(lit_base)
+    pointer = model.lm_head.weight.data_ptr()
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    file_ranges = [line.split()[0].split("-") for line in maps if line.endswith(str(lit_base.resolve() / "lit_model.pth"))]
+    assert any(int(start, 16) <= pointer < int(end, 16) for start, end in file_ranges)
