@@ -151,6 +151,11 @@ class LoadedModel:
             raise LitftError(
                 f"a prompt is {len(ids)} tokens but the model's context is {block_size}; shorten it (it starts {text[:60]!r})."
             )
+        window = self.info.config.sliding_window_size
+        if window is not None and len(ids) > window:  # litgpt's ring-buffer KV cache cannot prefill past its window
+            raise LitftError(
+                f"a prompt is {len(ids)} tokens but the model's sliding attention window is {window}; shorten it (it starts {text[:60]!r})."
+            )
         return ids
 
     def decode(self, ids: list[int]) -> str:

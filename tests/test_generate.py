@@ -354,3 +354,44 @@ def test_chat_streams_replies_and_exits_cleanly_on_ctrl_d_and_ctrl_c(base):
 
     assert chat_loop(base, SamplingSettings(max_new_tokens=10), read_then_interrupt, write, lambda _: None) == 1
     assert " [stopped]\n" in out and out[-1] == "\n"
+
+
+def test_sliding_window_model_batches_equal_lengths_and_matches_transformers(tmp_path, hf_models):
+    """Mistral with a window shorter than prompt + answer: the window really masks while decoding, the converted
+    model agrees with transformers, and batching (equal-length prompts only, for ring-buffer caches) equals one
+    at a time. (litgpt's ring-buffer cache cannot prefill a prompt longer than the window.)"""
+    import shutil
+
+    import transformers
+
+    from litft.convert import convert_hf_checkpoint
+
+    torch.manual_seed(0)
+    config = transformers.MistralConfig(
+        vocab_size=384, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        intermediate_size=176, max_position_embeddings=128, sliding_window=10,  # longer than every prompt
+    )  # fmt: skip
+    hf_model = transformers.AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32, attn_implementation="eager").eval()
+    directory = tmp_path / "windowed-mistral"
+    hf_model.save_pretrained(directory, safe_serialization=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):  # the session's tiny tokenizer (vocab 384)
+        shutil.copy(hf_models["mistral"] / name, directory / name)
+    convert_hf_checkpoint(directory)
+    loaded = LoadedModel(directory, device="cpu", prompt_style="default")
+    loaded.stop_tokens = []
+    assert loaded.info.config.sliding_window_size == 10
+    settings = SamplingSettings(max_new_tokens=12)
+
+    alone = [loaded.complete([p], settings)[0].text for p in PROMPTS]
+    assert [c.text for c in loaded.complete(PROMPTS, settings, batch_size=len(PROMPTS))] == alone
+    ids = loaded.encode(PROMPTS[0])
+    assert len(ids) <= 10 < len(ids) + 12  # the window cuts in while decoding
+    row = RowDecoder(loaded.decode, 12)
+    decode_batch(loaded.model, [ids], [row], Sampler(settings, 1, torch.device("cpu")))
+    assert row.ids == no_cache_greedy(loaded.model, ids, 12)
+    with torch.no_grad():
+        hf_out = hf_model.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False, eos_token_id=None,
+                                   pad_token_id=0, attention_mask=torch.ones(1, len(ids), dtype=torch.long))  # fmt: skip
+    assert row.ids == hf_out[0, len(ids):].tolist()
+    with pytest.raises(LitftError, match="sliding attention window is 10"):
+        loaded.complete([" ".join(PROMPTS)], settings)
