@@ -9,10 +9,8 @@ key names so `litgpt merge_lora` and `litgpt generate_adapter_v2` read litft run
 
 from __future__ import annotations
 
-import os
 import pickle
 import shutil
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -26,12 +24,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file as load_safetensors_file
 
 from litft.errors import LitftError
-from litft.io import atomic_path
+from litft.io import atomic_dir, atomic_path
 from litft.model import (
     AdapterV2Settings,
     LoRASettings,
     build_model,
     check_method,
+    config_from_fields,
     load_weights,
     trainable_filter,
 )
@@ -107,9 +106,7 @@ def save_checkpoint(
         hparams.update((adapter or AdapterV2Settings()).litgpt_fields())
     hparams.update(hyperparameters or {})
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as staging:
         # litgpt's finetune scripts save trainable-only weights under a "model" key; full weights are flat.
         payload = weights if method in ("pretrain", "full") else {"model": weights}
         torch.save(payload, staging / WEIGHT_FILES[method])
@@ -118,29 +115,7 @@ def save_checkpoint(
         copy_tokenizer_files(source_dir, staging)
         for name, text in (extra_files or {}).items():
             (staging / name).write_text(text, encoding="utf-8")
-        _fsync_tree(staging)
-        replace_dir(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out_dir
-
-
-def _fsync_tree(directory: Path) -> None:
-    for path in directory.iterdir():
-        with open(path, "rb") as fh:
-            os.fsync(fh.fileno())
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Swap `new` into `target`; the old directory survives until the new one is in place."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    shutil.rmtree(old, ignore_errors=True)
-    os.replace(target, old)
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -201,10 +176,8 @@ def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
         method = "adapter_v2"
     else:
         raise LitftError(f"{path} has no lit_model.pth (nor LoRA/adapter weights); it is not a complete checkpoint.")
-    try:
-        config = Config(**{k: v for k, v in _read_yaml(config_path).items() if k in Config.__dataclass_fields__})
-    except (TypeError, ValueError, AssertionError) as error:
-        raise LitftError(f"{config_path} is not a valid litgpt config ({error}).") from None
+    fields = {k: v for k, v in _read_yaml(config_path).items() if k in Config.__dataclass_fields__}
+    config = config_from_fields(fields, str(config_path))
     info = CheckpointInfo(path=path, method=method, config=config, hyperparameters=hparams)
     if method in ("lora", "adapter_v2"):
         if "checkpoint_dir" not in hparams:

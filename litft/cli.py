@@ -104,6 +104,11 @@ def _is_value(token: str) -> bool:
     return not token.startswith("-") or token == "-" or bool(_NUMBER.match(token))
 
 
+def _required_parameters(function: Callable) -> list[str]:
+    parameters = inspect.signature(function).parameters.values()
+    return [p.name for p in parameters if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD]
+
+
 def _rewrite_args(function: Callable, args: list[str]) -> list[str]:
     """Accept the shell forms users type, which jsonargparse alone does not:
 
@@ -115,17 +120,13 @@ def _rewrite_args(function: Callable, args: list[str]) -> list[str]:
     - a boolean flag alone means true (`--quiet`, `--fast`), as in every other command-line tool.
     """
     hints = typing.get_type_hints(function)
-    parameters = inspect.signature(function).parameters.values()
     lists = {name for name, hint in hints.items() if _is_list(hint)}
     booleans = {name for name, hint in hints.items() if _is_bool(hint)}
     for name, hint in hints.items():  # boolean fields of dataclass groups: `--lora.mlp`
         if dataclasses.is_dataclass(hint):
             booleans |= {f"{name}.{field}" for field, sub in typing.get_type_hints(hint).items() if _is_bool(sub)}
     flagged = {token[2:].split("=", 1)[0].rstrip("+") for token in args if token.startswith("--")}
-    required = [
-        p.name for p in parameters
-        if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD and p.name not in flagged
-    ]
+    required = [name for name in _required_parameters(function) if name not in flagged]
 
     rewritten: list[str] = []
     position = 0
@@ -171,11 +172,11 @@ def _flag_values(name: str, values: list[str], is_list: bool) -> list[str]:
 def _description(function: Callable, prog: str | None) -> str:
     """The docstring's summary, plus the positional form `_rewrite_args` accepts, which --help would not show."""
     summary = (inspect.getdoc(function) or "").split("\n\n")[0]
-    parameters = inspect.signature(function).parameters.values()
-    required = [p.name.upper() for p in parameters if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD]
+    required = _required_parameters(function)
     if not required:
         return summary
-    return f"{summary} Required arguments may also be given in order without their flags: {prog or function.__name__} {' '.join(required)} [options]."
+    usage = " ".join(name.upper() for name in required)
+    return f"{summary} Required arguments may also be given in order without their flags: {prog or function.__name__} {usage} [options]."
 
 
 def run_function(function: Callable, args: Sequence[str] | None = None, prog: str | None = None) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
-import tempfile
 import warnings
 from functools import partial
 from pathlib import Path
@@ -25,10 +23,10 @@ from litgpt.scripts import convert_lit_checkpoint as lit_to_hf
 from litgpt.utils import incremental_save
 from safetensors import safe_open
 
-from litft.checkpoint import TOKENIZER_FILES, replace_dir, copy_tokenizer_files, inspect_checkpoint, load_state_dict, save_config
+from litft.checkpoint import TOKENIZER_FILES, copy_tokenizer_files, inspect_checkpoint, load_state_dict, save_config
 from litft.errors import LitftError
 from litft.hf_config import family_of_hf, family_of_litgpt, hf_config_from_litgpt, litgpt_config_from_hf
-from litft.io import atomic_path, read_json
+from litft.io import atomic_dir, atomic_path, read_json
 from litft.model import TINY_CONFIGS, build_model, resolve_config
 
 DType = Literal["float32", "float16", "bfloat16"]
@@ -192,16 +190,10 @@ def convert_lit_checkpoint(checkpoint_dir: Path, output_dir: Path, max_shard_siz
     dtype = next(iter(hf_state.values())).dtype
     hf_config = hf_config_from_litgpt(info.config, str(dtype).removeprefix("torch."), tied)
 
-    output_dir = Path(output_dir)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
-    try:
+    with atomic_dir(output_dir) as staging:
         save_torch_state_dict(hf_state, staging, max_shard_size=max_shard_size)
         (staging / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n", encoding="utf-8")
         copy_tokenizer_files(info.path if _has_tokenizer(info.path) else info.base_dir, staging)
-        replace_dir(staging, output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     print(f"Exported {info.path} ({family}) to {output_dir}.")
 
 

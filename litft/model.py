@@ -109,10 +109,10 @@ def resolve_config(name_or_path: str | Path, **overrides: Any) -> Config:
             raise LitftError(f"model config {path} is not valid YAML: {error}.") from None
         if not isinstance(fields, dict):
             raise LitftError(f"model config {path} must be a YAML mapping of litgpt Config fields.")
-        return _config_from_fields({**fields, **overrides}, str(path))
+        return config_from_fields({**fields, **overrides}, str(path))
     name = str(name_or_path)
     if name in TINY_CONFIGS:
-        return _config_from_fields({**TINY_CONFIGS[name], **overrides}, name)
+        return config_from_fields({**TINY_CONFIGS[name], **overrides}, name)
     try:
         return Config.from_name(name, **overrides)
     except ValueError:
@@ -122,7 +122,8 @@ def resolve_config(name_or_path: str | Path, **overrides: Any) -> Config:
         ) from None
 
 
-def _config_from_fields(fields: dict[str, Any], source: str) -> Config:
+def config_from_fields(fields: dict[str, Any], source: str) -> Config:
+    """A litgpt Config from a mapping of its fields; `source` names where they came from in the error."""
     try:
         return Config(**fields)
     except (TypeError, ValueError, AssertionError) as error:

@@ -16,6 +16,16 @@ WORDS = (
 ).split()
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models decode fastest on one thread; the test machine's cores are shared. Restored afterwards:
+    the setting is process-wide and the exact-resume tests compare runs made at one thread count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def write_tokenizer(directory: Path, vocab_size: int = VOCAB_SIZE) -> None:
     """A byte-level BPE tokenizer that litgpt's Tokenizer and transformers' AutoTokenizer both load."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers

@@ -29,13 +29,7 @@ PROMPTS = [
 GREEDY = SamplingSettings(max_new_tokens=24)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models decode fastest on one thread; the test machine's cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def no_cache_greedy(model, ids: list[int], steps: int) -> list[int]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,7 +15,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from litft.errors import LitftError
-from litft.io import atomic_write_json, read_json
+from litft.io import atomic_dir, atomic_write_json, read_json
 
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
@@ -46,42 +45,13 @@ def staging_dir(out: str | os.PathLike | None, overwrite: bool) -> Iterator[Path
         raise LitftError(f"{out} already exists; pass --overwrite true to replace it, or choose another --out.")
     if out.exists() and not _is_replaceable(out):
         raise LitftError(f"{out} is not an earlier `litft prepare` output (no {META_FILE}) and --overwrite would delete it; choose another --out.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    with atomic_dir(out) as staging:
         yield staging
-        _sync(staging)
-        if out.exists():
-            retired = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, retired)
-            os.replace(staging, out)
-            shutil.rmtree(retired)
-        else:
-            os.replace(staging, out)
-        _sync(out.parent, files=False)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _is_replaceable(out: Path) -> bool:
     """--overwrite may delete only an empty directory or an earlier prepared dataset, never other user files."""
     return out.is_dir() and ((out / META_FILE).is_file() or not any(out.iterdir()))
-
-
-def _sync(directory: Path, files: bool = True) -> None:
-    """fsync the directory's files and the directory itself: without it, a power cut after the rename could
-    publish a directory whose meta.json (written with fsync) describes token files that never reached the disk."""
-    if files:
-        for path in directory.iterdir():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def tokenizer_meta(tokenizer: Any, tokenizer_dir: Path) -> dict[str, Any]:

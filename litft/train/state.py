@@ -25,9 +25,9 @@ import lightning as L
 import numpy as np
 import torch
 
-from litft.checkpoint import replace_dir, save_checkpoint
+from litft.checkpoint import save_checkpoint
 from litft.errors import LitftError
-from litft.io import atomic_path, atomic_write_json, read_json
+from litft.io import atomic_path, atomic_write_json, read_json, replace_dir
 from litft.train.fabric_setup import is_fsdp
 
 TRAINING_STATE = "training_state.pth"
