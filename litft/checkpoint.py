@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file as load_safetensors_file
 
 from litft.errors import LitftError
-from litft.io import atomic_dir, atomic_path
+from litft.io import atomic_path
 from litft.model import (
     AdapterV2Settings,
     LoRASettings,
@@ -34,6 +34,7 @@ from litft.model import (
     load_weights,
     trainable_filter,
 )
+from litft.outputs import output_dir
 
 FULL_WEIGHTS = "lit_model.pth"
 WEIGHT_FILES = {"pretrain": FULL_WEIGHTS, "full": FULL_WEIGHTS, "lora": "lit_model.pth.lora", "adapter_v2": "lit_model.pth.adapter_v2"}
@@ -75,8 +76,29 @@ def copy_tokenizer_files(source_dir: Path | None, target_dir: Path) -> list[str]
     return copied
 
 
+CHECKPOINT_KIND = "checkpoint"
+
+
 def save_checkpoint(
     out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    inputs: tuple[Path | None, ...] = (),
+    flag: str = "--out_dir",
+    **contents: Any,
+) -> Path:
+    """Write a complete checkpoint directory, or nothing: it is built beside `out_dir` and renamed into place.
+
+    `out_dir` may replace an earlier litft checkpoint; any other non-empty folder needs `overwrite`, and even
+    then only checkpoint files are replaced (see litft.outputs). `contents` are `write_checkpoint_files`'s.
+    """
+    with output_dir(out_dir, CHECKPOINT_KIND, overwrite=overwrite, inputs=inputs, flag=flag) as staging:
+        write_checkpoint_files(staging, **contents)
+    return Path(out_dir)
+
+
+def write_checkpoint_files(
+    directory: Path,
     *,
     method: str,
     state_dict: Mapping[str, torch.Tensor],
@@ -87,14 +109,13 @@ def save_checkpoint(
     adapter: AdapterV2Settings | None = None,
     hyperparameters: Mapping[str, Any] | None = None,
     extra_files: Mapping[str, str] | None = None,
-) -> Path:
-    """Write a complete checkpoint directory, or nothing: it is built beside `out_dir` and renamed into place.
+) -> None:
+    """Write a checkpoint's files into an existing (staging) directory.
 
     `state_dict` may be a model's full state dict: only the method's trained weights are kept for LoRA
     and adapter-v2. `source_dir` supplies the tokenizer files (usually the base checkpoint).
     """
     check_method(method)
-    out_dir = Path(out_dir)
     keep = trainable_filter(method)
     weights = {key: value for key, value in state_dict.items() if keep(key, value)}
     hparams: dict[str, Any] = {"method": method}
@@ -106,16 +127,14 @@ def save_checkpoint(
         hparams.update((adapter or AdapterV2Settings()).litgpt_fields())
     hparams.update(hyperparameters or {})
 
-    with atomic_dir(out_dir) as staging:
-        # litgpt's finetune scripts save trainable-only weights under a "model" key; full weights are flat.
-        payload = weights if method in ("pretrain", "full") else {"model": weights}
-        torch.save(payload, staging / WEIGHT_FILES[method])
-        save_config(config, staging / "model_config.yaml")
-        (staging / "hyperparameters.yaml").write_text(yaml.safe_dump(hparams, sort_keys=False), encoding="utf-8")
-        copy_tokenizer_files(source_dir, staging)
-        for name, text in (extra_files or {}).items():
-            (staging / name).write_text(text, encoding="utf-8")
-    return out_dir
+    # litgpt's finetune scripts save trainable-only weights under a "model" key; full weights are flat.
+    payload = weights if method in ("pretrain", "full") else {"model": weights}
+    torch.save(payload, directory / WEIGHT_FILES[method])
+    save_config(config, directory / "model_config.yaml")
+    (directory / "hyperparameters.yaml").write_text(yaml.safe_dump(hparams, sort_keys=False), encoding="utf-8")
+    copy_tokenizer_files(source_dir, directory)
+    for name, text in (extra_files or {}).items():
+        (directory / name).write_text(text, encoding="utf-8")
 
 
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -126,15 +145,20 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise LitftError(f"weights file {path} does not exist; check the checkpoint directory.")
+    if path.stat().st_size == 0:
+        raise LitftError(f"weights file {path} is empty (an interrupted copy or download); re-create or re-download it.")
     try:
         if path.suffix == ".safetensors":
             return load_safetensors_file(path)
         state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, SafetensorError, ValueError) as error:
-        raise LitftError(f"{path} is not a readable checkpoint ({str(error).splitlines()[0][:120]}); re-create or re-download it.") from None
+    except pickle.UnpicklingError:  # weights_only refused a pickled object, which could run code
+        raise LitftError(f"{path} holds Python objects besides tensors, which litft never unpickles; re-save it as a plain state dict.") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, SafetensorError, ValueError) as error:
+        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        raise LitftError(f"{path} is truncated or not a weights file ({reason}); re-create or re-download it.") from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
-    if not isinstance(state, dict):
+    if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
         raise LitftError(f"{path} does not hold a state dict of tensors; it is not a litgpt checkpoint.")
     return state
 
@@ -166,7 +190,10 @@ def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
     config_path = path / "model_config.yaml"
     if not config_path.is_file():
         raise LitftError(f"{path} has no model_config.yaml; it is not a litgpt checkpoint (convert an HF model with `litft convert hf_to_lit`).")
-    hparams = _read_yaml(path / "hyperparameters.yaml") if (path / "hyperparameters.yaml").is_file() else {}
+    hparams_path = path / "hyperparameters.yaml"
+    hparams = _read_yaml(hparams_path) if hparams_path.is_file() else {}
+    if hparams.get("method") not in (None, *WEIGHT_FILES):
+        raise LitftError(f"{hparams_path} names method {hparams['method']!r}; it must be one of {', '.join(WEIGHT_FILES)}.")
     if (path / FULL_WEIGHTS).is_file():
         # A merged LoRA run has lit_model.pth beside lit_model.pth.lora: the full weights win, as in litgpt.
         method = "full" if hparams.get("method") in (None, "lora", "adapter_v2") else hparams["method"]
@@ -181,12 +208,14 @@ def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
     info = CheckpointInfo(path=path, method=method, config=config, hyperparameters=hparams)
     if method in ("lora", "adapter_v2"):
         if "checkpoint_dir" not in hparams:
-            raise LitftError(f"{path / 'hyperparameters.yaml'} does not name the base checkpoint_dir this {method} run was trained on.")
+            raise LitftError(f"{hparams_path} does not name the base checkpoint_dir this {method} run was trained on.")
+        if not isinstance(hparams["checkpoint_dir"], str):
+            raise LitftError(f"{hparams_path} sets checkpoint_dir to {hparams['checkpoint_dir']!r}; it must be the base checkpoint's path.")
         info.base_dir = Path(hparams["checkpoint_dir"])
         if method == "lora":
-            info.lora = LoRASettings.from_litgpt_fields(hparams)
+            info.lora = LoRASettings.from_litgpt_fields(hparams, str(hparams_path))
         else:
-            info.adapter = AdapterV2Settings.from_litgpt_fields(hparams)
+            info.adapter = AdapterV2Settings.from_litgpt_fields(hparams, str(hparams_path))
     return info
 
 

@@ -12,24 +12,30 @@ import contextlib
 import json
 import warnings
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Literal
 
 import torch
 from huggingface_hub import save_torch_state_dict
+from huggingface_hub.serialization._base import parse_size_to_int
 from litgpt.config import Config, name_to_config
 from litgpt.scripts import convert_hf_checkpoint as hf_to_lit
 from litgpt.scripts import convert_lit_checkpoint as lit_to_hf
 from litgpt.utils import incremental_save
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
-from litft.checkpoint import TOKENIZER_FILES, copy_tokenizer_files, inspect_checkpoint, load_state_dict, save_config
+from litft.checkpoint import CHECKPOINT_KIND, TOKENIZER_FILES, copy_tokenizer_files, inspect_checkpoint, load_state_dict, save_config
 from litft.errors import LitftError
 from litft.hf_config import family_of_hf, family_of_litgpt, hf_config_from_litgpt, litgpt_config_from_hf
-from litft.io import atomic_dir, atomic_path, read_json
+from litft.io import atomic_path, read_json
+from litft.outputs import check_in_place_files, check_output_dir, record_own_files
+from litft.outputs import output_dir as output_dir_for
 from litft.model import TINY_CONFIGS, build_model, resolve_config
 
 DType = Literal["float32", "float16", "bfloat16"]
+HF_EXPORT_KIND = "hf-export"
+# What hf_to_lit adds to a Hugging Face folder, as litgpt lays it out.
+CONVERTED_FILES = ("lit_model.pth", "model_config.yaml")
 
 
 class _LazySafetensor:
@@ -45,13 +51,31 @@ class _LazySafetensor:
 def _hf_weight_files(checkpoint_dir: Path) -> list[Path]:
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         if (checkpoint_dir / index_name).is_file():
-            weight_map = read_json(checkpoint_dir / index_name)["weight_map"]
-            return sorted({checkpoint_dir / name for name in weight_map.values()})
+            return _indexed_shards(checkpoint_dir, checkpoint_dir / index_name)
     safetensors = sorted(checkpoint_dir.glob("*.safetensors"))
     files = safetensors or sorted(f for f in checkpoint_dir.glob("*.bin") if f.name != "training_args.bin")
     if not files:
         raise LitftError(f"{checkpoint_dir} holds no .safetensors or .bin weights; download the model files first.")
     return files
+
+
+def _indexed_shards(checkpoint_dir: Path, index_path: Path) -> list[Path]:
+    """The shard files an HF index names, each checked to be a plain file name inside the checkpoint: an index
+    is downloaded data, and `../../etc/passwd` in it must not make litft open files elsewhere."""
+    index = read_json(index_path)
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(name, str) for name in weight_map.values()):
+        raise LitftError(f"{index_path} has no \"weight_map\" of tensor names to shard files; re-download it.")
+    shards = set()
+    for name in weight_map.values():
+        relative = PurePosixPath(name)
+        if relative.is_absolute() or ".." in relative.parts or "\\" in name or not relative.parts:
+            raise LitftError(f"{index_path} points at {name!r}, outside {checkpoint_dir}; refusing it, re-download the index from the model's repository.")
+        shard = checkpoint_dir / relative
+        if not shard.is_file():
+            raise LitftError(f"{index_path} lists shard {name} but {shard} is missing; download the model's files again.")
+        shards.add(shard)
+    return sorted(shards)
 
 
 def _lazy_hf_weights(files: list[Path], stack: contextlib.ExitStack) -> dict[str, Any]:
@@ -60,7 +84,10 @@ def _lazy_hf_weights(files: list[Path], stack: contextlib.ExitStack) -> dict[str
     weights: dict[str, Any] = {}
     for file in files:
         if file.suffix == ".safetensors":
-            handle = stack.enter_context(safe_open(str(file), framework="pt"))
+            try:
+                handle = stack.enter_context(safe_open(str(file), framework="pt"))
+            except (SafetensorError, OSError) as error:
+                raise LitftError(f"{file} is empty, truncated or not a safetensors file ({error}); download it again.") from None
             weights.update({name: _LazySafetensor(handle, name) for name in handle.keys()})
         else:
             weights.update(load_state_dict(file))
@@ -79,7 +106,9 @@ def hf_model_config(checkpoint_dir: Path, model_name: str | None) -> tuple[Confi
             f"{checkpoint_dir.name!r} is not a litgpt config name and {checkpoint_dir} has no config.json; pass --model_name."
         )
     hf = read_json(config_json)
-    return litgpt_config_from_hf(hf, name), family_of_hf(hf)
+    if not isinstance(hf, dict):
+        raise LitftError(f"{config_json} must hold a JSON object of model settings; re-download it.")
+    return litgpt_config_from_hf(hf, name, str(config_json)), family_of_hf(hf, str(config_json))
 
 
 def _family_of_named(config: Config) -> str:
@@ -107,7 +136,9 @@ def _hf_to_lit_copier(config: Config, family: str) -> Callable:
 
 
 @torch.inference_mode()
-def convert_hf_checkpoint(checkpoint_dir: Path, model_name: str | None = None, dtype: DType | None = None) -> None:
+def convert_hf_checkpoint(
+    checkpoint_dir: Path, model_name: str | None = None, dtype: DType | None = None, overwrite: bool = False
+) -> None:
     """Convert a Hugging Face model directory to litgpt's format, in place (as litgpt lays it out).
 
     Args:
@@ -116,10 +147,12 @@ def convert_hf_checkpoint(checkpoint_dir: Path, model_name: str | None = None, d
         model_name: litgpt config name; by default the directory's name, else derived from config.json
             (Llama, Mistral, Qwen2, GPT-NeoX).
         dtype: Convert the weights to this dtype; by default they keep the dtype they were saved in.
+        overwrite: Replace a lit_model.pth / model_config.yaml that litft did not write (e.g. litgpt's own conversion).
     """
     checkpoint_dir = Path(checkpoint_dir)
     if not checkpoint_dir.is_dir():
         raise LitftError(f"checkpoint directory {checkpoint_dir} does not exist; check the path.")
+    check_in_place_files(checkpoint_dir, CONVERTED_FILES, overwrite)
     config, family = hf_model_config(checkpoint_dir, model_name)
     state: dict[str, Any] = {}
     with contextlib.ExitStack() as shards, atomic_path(checkpoint_dir / "lit_model.pth") as tmp, incremental_save(tmp) as saver:
@@ -133,6 +166,7 @@ def convert_hf_checkpoint(checkpoint_dir: Path, model_name: str | None = None, d
         _check_complete(state, config)
         saver.save(state)
     save_config(config, checkpoint_dir / "model_config.yaml")
+    record_own_files(checkpoint_dir, CONVERTED_FILES, CHECKPOINT_KIND)
     if not any((checkpoint_dir / name).is_file() for name in TOKENIZER_FILES):
         warnings.warn(f"{checkpoint_dir} has no tokenizer files; the converted checkpoint has weights and config only.")
     print(f"Converted {checkpoint_dir} to litgpt format ({config.name}, {family}).")
@@ -156,7 +190,7 @@ def _lit_to_hf_copier(config: Config, family: str) -> Callable:
 
 
 @torch.inference_mode()
-def convert_lit_checkpoint(checkpoint_dir: Path, output_dir: Path, max_shard_size: str = "5GB") -> None:
+def convert_lit_checkpoint(checkpoint_dir: Path, output_dir: Path, max_shard_size: str = "5GB", overwrite: bool = False) -> None:
     """Export a litgpt checkpoint as a directory transformers loads directly.
 
     Args:
@@ -164,8 +198,12 @@ def convert_lit_checkpoint(checkpoint_dir: Path, output_dir: Path, max_shard_siz
             no Hugging Face equivalent).
         output_dir: Receives config.json, model.safetensors (sharded above `max_shard_size`) and the tokenizer.
         max_shard_size: Largest safetensors shard, e.g. "5GB" or "500MB".
+        overwrite: Write into an output_dir that holds files litft did not write (only the export's files are replaced).
     """
+    _check_shard_size(max_shard_size)
     info = inspect_checkpoint(checkpoint_dir)
+    inputs = (checkpoint_dir, info.path, info.base_dir)
+    check_output_dir(output_dir, HF_EXPORT_KIND, overwrite=overwrite, inputs=inputs, flag="--output_dir")
     family = family_of_litgpt(info.config)
     if info.method == "adapter_v2":
         raise LitftError("adapter-v2 weights have no Hugging Face equivalent; export the base or a full/LoRA run instead.")
@@ -190,11 +228,21 @@ def convert_lit_checkpoint(checkpoint_dir: Path, output_dir: Path, max_shard_siz
     dtype = next(iter(hf_state.values())).dtype
     hf_config = hf_config_from_litgpt(info.config, str(dtype).removeprefix("torch."), tied)
 
-    with atomic_dir(output_dir) as staging:
+    with output_dir_for(output_dir, HF_EXPORT_KIND, overwrite=overwrite, inputs=inputs, flag="--output_dir") as staging:
         save_torch_state_dict(hf_state, staging, max_shard_size=max_shard_size)
         (staging / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n", encoding="utf-8")
         copy_tokenizer_files(info.path if _has_tokenizer(info.path) else info.base_dir, staging)
     print(f"Exported {info.path} ({family}) to {output_dir}.")
+
+
+def _check_shard_size(max_shard_size: str) -> None:
+    """Refuse a size save_torch_state_dict's own parser rejects before any work, not after the weights are converted."""
+    try:
+        size = parse_size_to_int(str(max_shard_size))
+    except ValueError:
+        size = 0
+    if size <= 0:
+        raise LitftError(f"--max_shard_size must be a size like 5GB or 500MB, not {max_shard_size!r}.")
 
 
 def _owns_storage(tensor: torch.Tensor) -> bool:

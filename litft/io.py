@@ -19,18 +19,92 @@ from tqdm import tqdm
 from litft.errors import LitftError
 
 
+# Temporary names carry the writer's PID, so a later run can tell a dead writer's leftovers from a live one's.
+TEMP_TAG = ".litft-"
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (os.umask can only set it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}{TEMP_TAG}{os.getpid()}-"
+
+
+def remove_leftovers(path: str | os.PathLike) -> None:
+    """Remove the temporary files and folders a killed litft process left beside `path` (live writers' are kept)."""
+    path = Path(path)
+    if path.parent.is_dir():
+        _remove_dead_writers(path.parent.glob(f".{glob_escape(path.name)}{TEMP_TAG}*"))
+
+
+def remove_leftovers_in(directory: str | os.PathLike) -> None:
+    """Remove every killed litft writer's temporaries inside `directory`."""
+    if Path(directory).is_dir():
+        _remove_dead_writers(Path(directory).glob(f".*{TEMP_TAG}*"))
+
+
+def _remove_dead_writers(leftovers: Iterable[Path]) -> None:
+    for leftover in leftovers:
+        pid = leftover.name.rsplit(TEMP_TAG, 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{char}]" if char in "*?[" else char for char in name)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # this process cleans up its own temporaries (a staging folder may be in use right now)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def make_temp_dir(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
+    """An empty folder beside `path`, with the mode the umask gives a new folder (mkdtemp's is always 0700)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=suffix, dir=path.parent))
+    os.chmod(staging, 0o777 & ~current_umask())
+    return staging
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it is fsynced and renamed over `path`.
 
-    A crash or an exception leaves the old file (or nothing) in place, never a half-written one.
+    A crash or an exception leaves the old file (or nothing) in place, never a half-written one; the new file
+    gets the mode the umask gives (mkstemp's is always 0600), and a killed writer's temporary files are removed
+    by the next write of the same path.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_leftovers(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        os.chmod(tmp_path, 0o666 & ~current_umask())
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -39,54 +113,46 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty directory beside `path` that replaces it when the block succeeds (see `replace_dir`);
-    if the block fails it vanishes and `path` is left as it was."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield staging
-        replace_dir(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Publish the directory `new` as `target`: its files reach the disk first, the old `target` survives until
-    the new one is in place, and the renames themselves are synced.
-
-    Without the syncs, a power cut after the rename could publish a directory whose files never reached the disk.
-    """
-    _sync_tree(new)
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-        os.replace(new, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(new, target)
-    _sync_directory(target.parent)
-
-
-def _sync_tree(directory: Path) -> None:
-    for path in directory.rglob("*"):
+def sync_tree(directory: Path, files: Iterable[Path] | None = None) -> None:
+    """fsync `files` (default: every file below `directory`) and the folders that hold them, so a rename that
+    publishes them never exposes data that has not reached the disk."""
+    for path in directory.rglob("*") if files is None else files:
         if path.is_file():
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
         elif path.is_dir():
-            _sync_directory(path)
-    _sync_directory(directory)
+            sync_directory(path)
+    sync_directory(directory)
 
 
-def _sync_directory(directory: Path) -> None:
+def sync_directory(directory: Path) -> None:
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def refuse_same_path(source: str | os.PathLike, output: str | os.PathLike, source_flag: str = "--input", output_flag: str = "--output") -> None:
+    """Refuse an output that would overwrite its own input: the same path (through links too) or a folder holding it."""
+    source_path, output_path = Path(source).resolve(), Path(output).resolve()
+    if source_path == output_path:
+        raise LitftError(f"{output_flag} {output} is the same path as {source_flag} {source}; write the output somewhere else.")
+    if source_path.is_relative_to(output_path):
+        raise LitftError(f"{output_flag} {output} is a folder that holds {source_flag} {source}; choose an output outside it.")
+
+
+def check_output_file(path: str | os.PathLike, flag: str = "--output") -> Path:
+    """Fail before any work when an output file cannot be written: it names a folder, or its folder is not writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise LitftError(f"{flag} {path} is a folder; give a file path.")
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise LitftError(f"{flag} {path} cannot be created: {parent} is a file, not a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise LitftError(f"{flag} {path} cannot be written: no write permission in {parent}.")
+    return path
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 import transformers
 import yaml
@@ -129,3 +130,52 @@ def test_loaded_weights_are_the_memory_mapped_file(lit_base):
     maps = Path("/proc/self/maps").read_text().splitlines()
     file_ranges = [line.split()[0].split("-") for line in maps if line.endswith(str(lit_base.resolve() / "lit_model.pth"))]
     assert any(int(start, 16) <= pointer < int(end, 16) for start, end in file_ranges)
+
+
+def test_outputs_never_replace_what_litft_did_not_write(lit_base, tmp_path, capsys):
+    """merge_lora / lit_to_hf into a project folder, into the run itself, or onto a file: refused, nothing lost."""
+    from litft.cli import main
+
+    project = tmp_path / "proj"
+    run, _ = trained_run("lora", lit_base, project / "lora", lora=LoRASettings(r=4, alpha=8))
+    (project / "split").mkdir()
+    (project / "split" / "train.json").write_text("[]")
+    (tmp_path / "report.txt").write_text("mine")
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "README.md").write_text("my export notes")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+
+    def refused(*args: str) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            main(list(args))
+        assert exit_info.value.code == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and error.startswith("error: ")
+        return error
+
+    assert "holds the input" in refused("merge_lora", "--checkpoint_dir", str(run), "--out_dir", str(project))
+    assert "is the input" in refused("convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(run))
+    assert "is the input" in refused("convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(lit_base))
+    assert "is a file" in refused("convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(tmp_path / "report.txt"))
+    assert "did not write" in refused("convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(tmp_path / "exports"))
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+    main(["convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(tmp_path / "exports"), "--overwrite", "true"])
+    assert (tmp_path / "exports" / "README.md").read_text() == "my export notes"
+    assert (tmp_path / "exports" / "config.json").is_file()
+    main(["convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(tmp_path / "exports")])  # its own: rewritten
+    assert (tmp_path / "exports" / "README.md").read_text() == "my export notes"
+
+
+def test_hf_to_lit_keeps_a_lit_model_it_did_not_write(hf_copy, capsys):
+    from litft.cli import main
+
+    directory = hf_copy("llama")
+    (directory / "lit_model.pth").write_bytes(b"someone else's conversion")
+    with pytest.raises(SystemExit):
+        main(["convert", "hf_to_lit", "--checkpoint_dir", str(directory)])
+    assert "litft did not write" in capsys.readouterr().err
+    assert (directory / "lit_model.pth").read_bytes() == b"someone else's conversion"
+    main(["convert", "hf_to_lit", "--checkpoint_dir", str(directory), "--overwrite", "true"])
+    main(["convert", "hf_to_lit", "--checkpoint_dir", str(directory)])  # now its own: converted again
+    assert inspect_checkpoint(directory).method == "full"

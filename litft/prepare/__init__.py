@@ -10,12 +10,13 @@ import contextlib
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from litft.errors import LitftError
-from litft.io import atomic_dir, atomic_write_json, read_json
+from litft.io import atomic_write_json, read_json
+from litft.outputs import output_dir
 
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
@@ -28,30 +29,65 @@ def read_meta(data_dir: str | os.PathLike, kind: str | None = None) -> dict[str,
     if not path.is_file():
         raise LitftError(f"{data_dir} has no {META_FILE}; it is not a prepared dataset (run `litft prepare` first).")
     meta = read_json(path)
+    if not isinstance(meta, dict):
+        raise LitftError(f"{path} must hold a JSON object; the dataset is damaged, re-run `litft prepare`.")
     if kind is not None and meta.get("kind") != kind:
         raise LitftError(f"{data_dir} holds {meta.get('kind')} data, not {kind} data; run `litft prepare {kind}` for it.")
     if meta.get("format_version") != FORMAT_VERSION:
         raise LitftError(f"{data_dir} was written in data format {meta.get('format_version')}; re-run `litft prepare` with this litft.")
+    _check_meta(path, meta)
     return meta
 
 
+def _check_meta(path: Path, meta: dict[str, Any]) -> None:
+    """Refuse a hand-edited or damaged meta.json before its values reach numpy or the training loop."""
+
+    def damaged(what: str) -> LitftError:
+        return LitftError(f"{path} {what}; the dataset is damaged, re-run `litft prepare` (or restore meta.json).")
+
+    if meta.get("dtype") not in ("uint16", "uint32"):
+        raise damaged(f"has token dtype {meta.get('dtype')!r}, not uint16 or uint32")
+    if not _is_count(meta.get("vocab_size")) or meta["vocab_size"] < 1:
+        raise damaged(f"has vocab_size {meta.get('vocab_size')!r}, not a positive integer")
+    for key in ("bos_id", "eos_id"):
+        if meta.get(key) is not None and not _is_count(meta[key]):
+            raise damaged(f"has {key} {meta[key]!r}, not a token id")
+    if meta.get("kind") == "finetune" and not isinstance(meta.get("mask_prompt"), bool):
+        raise damaged(f"has mask_prompt {meta.get('mask_prompt')!r}, not true or false")
+    splits = meta.get("splits")
+    if not isinstance(splits, dict) or "train" not in splits:
+        raise damaged("lists no \"splits\" with a train split")
+    names = ("file", "index") if meta.get("kind") == "finetune" else ("file",)
+    for split, info in splits.items():
+        if not isinstance(info, dict):
+            raise damaged(f"describes split {split!r} as {info!r}, not an object")
+        for name in names:
+            if not isinstance(info.get(name), str) or Path(info[name]).name != info[name]:
+                raise damaged(f"names {info.get(name)!r} as the {split} {name}, not a file name in the dataset folder")
+        if not _is_count(info.get("tokens")):
+            raise damaged(f"records {info.get('tokens')!r} as the {split} token count, not a whole number")
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+PREPARED_KIND = "prepared-data"
+
+
 @contextlib.contextmanager
-def staging_dir(out: str | os.PathLike | None, overwrite: bool) -> Iterator[Path]:
-    """Yield an empty temporary directory that becomes `out` when the block succeeds, and vanishes if it fails."""
+def staging_dir(out: str | os.PathLike | None, overwrite: bool, inputs: Iterable[Path | None] = ()) -> Iterator[Path]:
+    """Yield an empty temporary directory that becomes `out` when the block succeeds, and vanishes if it fails.
+
+    An earlier prepared dataset in `out` is replaced; any other non-empty folder needs --overwrite, and even
+    then only the dataset's files are replaced (litft.outputs).
+    """
     if out is None:
         raise LitftError("no output directory given; pass --out DIR.")
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise LitftError(f"{out} already exists; pass --overwrite true to replace it, or choose another --out.")
-    if out.exists() and not _is_replaceable(out):
-        raise LitftError(f"{out} is not an earlier `litft prepare` output (no {META_FILE}) and --overwrite would delete it; choose another --out.")
-    with atomic_dir(out) as staging:
+    earlier_dataset = (out / META_FILE).is_file()  # also a dataset written before outputs carried markers
+    with output_dir(out, PREPARED_KIND, overwrite=overwrite or earlier_dataset, inputs=inputs, flag="--out") as staging:
         yield staging
-
-
-def _is_replaceable(out: Path) -> bool:
-    """--overwrite may delete only an empty directory or an earlier prepared dataset, never other user files."""
-    return out.is_dir() and ((out / META_FILE).is_file() or not any(out.iterdir()))
 
 
 def tokenizer_meta(tokenizer: Any, tokenizer_dir: Path) -> dict[str, Any]:

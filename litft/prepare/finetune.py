@@ -162,7 +162,7 @@ def prepare_finetune(
     tokenizer_fields = tokenizer_meta(tokenizer, tokenizer_path)
     dtype = np.dtype(tokenizer_fields["dtype"])
 
-    with staging_dir(out, overwrite) as staging:
+    with staging_dir(out, overwrite, inputs=(train_path, val_path, tokenizer_path)) as staging:
         splits = {
             split: _write_split(tokenizer, style, records, max_seq_length, dtype, staging, split)
             for split, records in (("train", train_records), ("val", val_records))

@@ -98,7 +98,7 @@ def prepare_pretrain(
     tokenizer_fields = tokenizer_meta(tokenizer, tokenizer_path)
     dtype = np.dtype(tokenizer_fields["dtype"])
 
-    with staging_dir(out, overwrite) as staging:
+    with staging_dir(out, overwrite, inputs=[source.path for source in sources] + [tokenizer_path]) as staging:
         started = time.perf_counter()
         counts = _encode_to_files(tokenizer, sources, is_val, dtype, staging, batch_bytes, text_key, quiet)
         seconds = time.perf_counter() - started

@@ -26,7 +26,8 @@ class TrainArgs:
         epochs: Stop after this many passes over the training data.
         max_tokens: Stop once this many training tokens (over all devices) have been seen.
         max_seq_length: Truncate (fine-tuning) or window (pretraining) sequences to this many tokens (default: the model's block size).
-        lr_warmup_steps: Steps of linear warmup from 0 to the learning rate.
+        lr_warmup_steps: Steps of linear warmup from 0 to the learning rate (kept as given: a warmup longer than
+            the run is warned about, not shortened, since the rate would never reach --optimizer.lr).
         lr_warmup_fraction: Warmup as a fraction of the total steps (instead of lr_warmup_steps).
         lr_schedule: After warmup: `cosine` decay to min_lr, `linear` decay to min_lr, or `constant`.
         min_lr: Learning rate at the end of a cosine or linear schedule.

@@ -38,6 +38,7 @@ def pretrain(
     checkpoint_dir: Optional[Path] = None,
     tokenizer_dir: Optional[Path] = None,
     resume: Optional[str] = None,
+    overwrite: bool = False,
     precision: PrecisionChoice = None,
     accelerator: str = "auto",
     devices: Union[int, str] = 1,
@@ -62,6 +63,7 @@ def pretrain(
         checkpoint_dir: A litgpt checkpoint to continue pretraining from.
         tokenizer_dir: The tokenizer to store with checkpoints (default: checkpoint_dir, else the data's tokenizer).
         resume: `auto` (the newest checkpoint in out_dir, if any) or a step directory to resume exactly from.
+        overwrite: Start over in an out_dir that holds another run (only that run's checkpoints and logs are removed).
         precision: 32-true, bf16-true, bf16-mixed, 16-mixed (default: bf16-true on GPUs that support it, else 32-true).
         accelerator: cpu, cuda or auto.
         devices: Devices per node.
@@ -84,6 +86,7 @@ FINETUNE_ARGS = """checkpoint_dir: The litgpt checkpoint to fine-tune.
 data_dir: A `litft prepare finetune` directory made with this checkpoint's tokenizer.
 out_dir: Where step-NNNNNN/ and final/ checkpoints and logs/metrics.csv go.
 resume: `auto` (the newest checkpoint in out_dir, if any) or a step directory to resume exactly from.
+overwrite: Start over in an out_dir that holds another run (only that run's checkpoints and logs are removed).
 precision: 32-true, bf16-true, bf16-mixed, 16-mixed (default: bf16-true on GPUs that support it, else 32-true).
 accelerator: cpu, cuda or auto.
 devices: Devices per node.
@@ -109,6 +112,7 @@ def finetune_full(
     data_dir: Path,
     out_dir: Path = Path("out/finetune/full"),
     resume: Optional[str] = None,
+    overwrite: bool = False,
     precision: PrecisionChoice = None,
     accelerator: str = "auto",
     devices: Union[int, str] = 1,
@@ -131,6 +135,7 @@ def finetune_lora(
     data_dir: Path,
     out_dir: Path = Path("out/finetune/lora"),
     resume: Optional[str] = None,
+    overwrite: bool = False,
     precision: PrecisionChoice = None,
     accelerator: str = "auto",
     devices: Union[int, str] = 1,
@@ -154,6 +159,7 @@ def finetune_adapter_v2(
     data_dir: Path,
     out_dir: Path = Path("out/finetune/adapter_v2"),
     resume: Optional[str] = None,
+    overwrite: bool = False,
     precision: PrecisionChoice = None,
     accelerator: str = "auto",
     devices: Union[int, str] = 1,

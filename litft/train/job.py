@@ -20,6 +20,7 @@ from litft.model import AdapterV2Settings, LoRASettings, count_parameters
 from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, validate_args
 from litft.train.fabric_setup import is_fsdp, launch, make_fabric
 from litft.train.methods import Method, get_method
+from litft.train.run_folder import check_run_dir, claim_run_dir, run_identity
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Job:
     model_config: Optional[Path] = None
     tokenizer_dir: Optional[Path] = None
     resume: Optional[str] = None
+    overwrite: bool = False
     precision: Optional[str] = None
     accelerator: str = "auto"
     devices: Union[int, str] = 1
@@ -74,7 +76,15 @@ def run(job: Job) -> Any:
         precision=job.precision, activation_checkpointing=job.activation_checkpointing, block_class=method.block_class,
     )
     validate_args(job.train, job.eval, job.optimizer, fabric.world_size)
+    check_run_dir(job.out_dir, _identity(job), resume=job.resume is not None, overwrite=job.overwrite,
+                  inputs=(job.data_dir, job.checkpoint_dir, job.tokenizer_dir))
     return launch(fabric, train_in_process, job)
+
+
+def _identity(job: Job) -> dict[str, Any]:
+    base = job.checkpoint_dir or job.model_config or job.model_name
+    base = str(Path(base).resolve()) if isinstance(base, Path) else base
+    return run_identity(job.method, job.hyperparameters(), job.data_dir, base)
 
 
 def _check_job(job: Job, method: Method) -> None:
@@ -203,6 +213,9 @@ def train_in_process(fabric: L.Fabric, job: Job) -> Any:
     if seq_len > config.block_size:
         raise LitftError(f"--train.max_seq_length {seq_len} exceeds the model's block_size {config.block_size}; lower it.")
 
+    if fabric.global_rank == 0:
+        claim_run_dir(job.out_dir, _identity(job), overwrite=job.overwrite)
+    fabric.barrier()
     resume_dir = find_resume_dir(job.resume, job.out_dir)
     if resume_dir is not None:
         fabric.print(f"resuming from {resume_dir} (step {read_progress(resume_dir).step})")

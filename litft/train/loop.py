@@ -10,6 +10,7 @@ number. Checkpoints are taken only at step boundaries, so a resumed run replays 
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +27,16 @@ from litft.train.fabric_setup import is_fsdp
 from litft.train.batches import IGNORE_INDEX, Batch, EvalSource, TrainStream
 from litft.train.logging import Console, MetricsLog, eval_summary
 from litft.train.methods import Method
-from litft.train.schedule import learning_rate, set_learning_rate
+from litft.train.schedule import learning_rate, set_learning_rate, warmup_warning
 from litft.train.state import (
     FINAL_DIR,
+    PROGRESS_FILE,
     CheckpointSpec,
     Progress,
     clean_partials,
     load_training_state,
     prune_checkpoints,
+    read_progress,
     save_training_checkpoint,
     step_dir_name,
 )
@@ -150,8 +153,15 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
         fabric.print(f"resumed from {run.resume_from} at step {progress.step}")
     steps = total_steps(train, stream, accumulation, fabric.world_size)
     warmup = train.warmup_steps(steps)
+    warning = warmup_warning(warmup, steps, run.optimizer_args.lr)
+    if warning and is_rank_zero:
+        print(warning, file=sys.stderr, flush=True)
     if steps is not None and steps <= progress.step:
         fabric.print(f"nothing to do: the run already reached step {progress.step} of {steps}")
+        final = run.out_dir / FINAL_DIR
+        if run.resume_from is not None and (final / PROGRESS_FILE).is_file() and read_progress(final).step == progress.step:
+            # final/ is complete; saving it again would only replace what came after it (e.g. merged weights).
+            return Result(progress=progress, final_dir=final, model=model)
 
     metrics_log = MetricsLog(
         run.out_dir, enabled=is_rank_zero, logger=run.logger, resume_step=progress.step if run.resume_from else None

@@ -34,6 +34,22 @@ def learning_rate(step: int, *, lr: float, warmup_steps: int, total_steps: int |
     raise ValueError(f"unknown schedule {schedule!r}")
 
 
+def warmup_warning(warmup_steps: int, total_steps: int | None, lr: float) -> str | None:
+    """One line for a warmup longer than the whole run (the rate never reaches `lr`), else None.
+
+    The warmup is warned about, not shortened to fit: a value the user set is never changed behind their back,
+    and with --train.max_tokens the run's length is only an estimate.
+    """
+    if total_steps is None or warmup_steps <= total_steps:
+        return None
+    peak = learning_rate(total_steps - 1, lr=lr, warmup_steps=warmup_steps, total_steps=total_steps, schedule="constant")
+    return (
+        f"warning: --train.lr_warmup_steps {warmup_steps} is longer than this run's {total_steps} optimizer steps, so the "
+        f"learning rate peaks at {peak:.3g} instead of --optimizer.lr {lr:.3g}; pass --train.lr_warmup_steps "
+        f"{total_steps // 10} (any value up to {total_steps}) or --train.lr_warmup_fraction 0.1."
+    )
+
+
 def no_decay(name: str, parameter: torch.Tensor) -> bool:
     """Biases, norm weights, adapter-v2's bias/scale vectors and its attention gates get no weight decay."""
     return parameter.ndim < 2 or name.endswith("bias") or "gating_factor" in name

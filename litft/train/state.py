@@ -25,9 +25,10 @@ import lightning as L
 import numpy as np
 import torch
 
-from litft.checkpoint import save_checkpoint
+from litft.checkpoint import CHECKPOINT_KIND, write_checkpoint_files
 from litft.errors import LitftError
-from litft.io import atomic_path, atomic_write_json, read_json, replace_dir
+from litft.io import atomic_path, atomic_write_json, read_json, remove_leftovers_in
+from litft.outputs import publish_dir
 from litft.train.fabric_setup import is_fsdp
 
 TRAINING_STATE = "training_state.pth"
@@ -156,10 +157,11 @@ def save_training_checkpoint(
     staging = target.with_name(f".{target.name}.partial")
     if fabric.global_rank == 0:
         shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
     fabric.barrier()
     weights = gather_state_dict(fabric, model, keep)
     if fabric.global_rank == 0:
-        save_checkpoint(
+        write_checkpoint_files(
             staging,
             method=spec.method,
             state_dict=weights,
@@ -182,7 +184,7 @@ def save_training_checkpoint(
         torch.save({"rng": rng_state(), "data": dict(data_state)}, tmp)
     fabric.barrier()
     if fabric.global_rank == 0:
-        replace_dir(staging, target)
+        publish_dir(staging, target, CHECKPOINT_KIND)
     fabric.barrier()
     return target
 
@@ -210,10 +212,12 @@ def step_dirs(out_dir: Path) -> list[tuple[int, Path]]:
 
 
 def clean_partials(out_dir: Path) -> None:
-    """Remove half-written checkpoint directories a killed run left behind."""
+    """Remove half-written checkpoint directories and temporary files a killed run left behind."""
     if Path(out_dir).is_dir():
         for path in Path(out_dir).glob(".*.partial"):
             shutil.rmtree(path, ignore_errors=True)
+        remove_leftovers_in(out_dir)
+        remove_leftovers_in(Path(out_dir) / "logs")
 
 
 # ----------------------------------------------------------------------------------------- resuming

@@ -122,28 +122,35 @@ def test_user_errors_exit_2_with_one_line_and_leave_no_output(tokenizer_dir, tmp
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
-def test_existing_output_is_kept_unless_overwrite(tokenizer_dir, tmp_path, capsys):
+def test_an_earlier_dataset_is_replaced_and_user_files_in_it_survive(tokenizer_dir, tmp_path):
     (tmp_path / "pretrain.txt").write_text("\n".join(corpus_lines(20)) + "\n", encoding="utf-8")
     args = ["--data", str(tmp_path / "pretrain.txt"), "--out", str(tmp_path / "out"), "--checkpoint_dir", str(tokenizer_dir)]
     main(["prepare", "pretrain", "--quiet", "true", *args])
-    before = (tmp_path / "out" / "meta.json").read_text()
-    assert "already exists" in _cli_error(capsys, *args)
-    assert (tmp_path / "out" / "meta.json").read_text() == before
-    main(["prepare", "pretrain", "--quiet", "true", "--overwrite", "true", "--seed", "3", *args])
+    (tmp_path / "out" / "NOTES.md").write_text("my notes")
+    main(["prepare", "pretrain", "--quiet", "true", "--seed", "3", *args])
     assert json.loads((tmp_path / "out" / "meta.json").read_text())["seed"] == 3
+    assert (tmp_path / "out" / "NOTES.md").read_text() == "my notes"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
-def test_overwrite_replaces_only_an_earlier_prepared_directory(tokenizer_dir, tmp_path):
+def test_a_user_folder_is_refused_and_overwrite_replaces_only_dataset_files(tokenizer_dir, tmp_path, capsys):
     (tmp_path / "pretrain.txt").write_text("\n".join(corpus_lines(20)) + "\n", encoding="utf-8")
     victim = tmp_path / "notes"
     victim.mkdir()
     (victim / "precious.txt").write_text("keep me")
-    with pytest.raises(LitftError, match="not an earlier `litft prepare` output"):
-        _prepare(tmp_path / "pretrain.txt", victim, tokenizer_dir, overwrite=True)
+    args = ["--data", str(tmp_path / "pretrain.txt"), "--out", str(victim), "--checkpoint_dir", str(tokenizer_dir)]
+    assert "already holds files litft did not write" in _cli_error(capsys, *args)
     assert [p.name for p in victim.iterdir()] == ["precious.txt"]
+    _prepare(tmp_path / "pretrain.txt", victim, tokenizer_dir, overwrite=True)
+    assert (victim / "precious.txt").read_text() == "keep me"
+    assert read_meta(victim)["splits"]["train"]["documents"] == 19
     (tmp_path / "empty").mkdir()
-    _prepare(tmp_path / "pretrain.txt", tmp_path / "empty", tokenizer_dir, overwrite=True)
+    _prepare(tmp_path / "pretrain.txt", tmp_path / "empty", tokenizer_dir)
     assert read_meta(tmp_path / "empty")["splits"]["train"]["documents"] == 19
+    assert "is the input" in _cli_error(capsys, "--data", str(tmp_path / "pretrain.txt"), "--out",
+                                        str(tmp_path / "pretrain.txt"), "--checkpoint_dir", str(tokenizer_dir))
+    assert "holds the input" in _cli_error(capsys, "--data", str(tmp_path / "pretrain.txt"), "--out",
+                                           str(tmp_path), "--checkpoint_dir", str(tokenizer_dir), "--overwrite", "true")
 
 
 def test_published_files_are_synced_to_disk_before_the_rename(tokenizer_dir, tmp_path, monkeypatch):

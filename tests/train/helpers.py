@@ -58,7 +58,7 @@ def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
     return dict(load_state_dict(inspect_checkpoint(checkpoint).weights_path))
 
 
-def run_killed(args: list[str], kill_at_forward: int) -> subprocess.CompletedProcess:
+def run_killed(args: list[str], kill_at_forward: int | str) -> subprocess.CompletedProcess:
     """Run a litft command in a subprocess SIGKILLed at that training forward pass, with this process's torch
     thread count (the uninterrupted run it is compared with ran here; thread count changes float rounding)."""
     env = {**os.environ, "LITFT_TEST_THREADS": str(torch.get_num_threads())}

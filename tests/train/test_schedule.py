@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import pytest
 
 from litft.errors import LitftError
 from litft.train.args import EvalArgs, OptimizerArgs, TrainArgs, validate_args
-from litft.train.schedule import learning_rate, parameter_groups
+from litft.train.schedule import learning_rate, parameter_groups, warmup_warning
 from litft.train.state import find_resume_dir, prune_checkpoints
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers import command, read_rows
 
 
 def test_warmup_then_cosine_linear_constant():
@@ -22,6 +27,32 @@ def test_warmup_then_cosine_linear_constant():
     assert learning_rate(9, schedule="linear", **kw) == pytest.approx(0.55)
     assert learning_rate(13, schedule="constant", **kw) == 1.0
     assert learning_rate(5, schedule="cosine", lr=1.0, warmup_steps=0, total_steps=None) == 1.0
+
+
+def test_warmup_longer_than_the_run_is_named_with_its_fix():
+    # The case of the issue: 91 records gave 5 steps, so 100 warmup steps left the rate at 5/100 of 3e-4.
+    assert warmup_warning(100, 5, 3e-4) == (
+        "warning: --train.lr_warmup_steps 100 is longer than this run's 5 optimizer steps, so the learning rate peaks at "
+        "1.5e-05 instead of --optimizer.lr 0.0003; pass --train.lr_warmup_steps 0 (any value up to 5) or "
+        "--train.lr_warmup_fraction 0.1."
+    )
+    assert warmup_warning(5, 5, 3e-4) is None  # the last step reaches the full rate
+    assert warmup_warning(100, None, 3e-4) is None  # unknown length: nothing to compare with
+
+
+def test_tiny_run_warns_once_when_warmup_exceeds_its_steps(lit_base, ft_data, tmp_path, capsys):
+    from litft.cli import main
+
+    out = tmp_path / "out"
+    main(command("lora", lit_base, ft_data, out, ["--train.lr_warmup_steps", "100", "--train.save_interval", "null"]))
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "--train.lr_warmup_steps" in line]
+    assert warnings == [(
+        "warning: --train.lr_warmup_steps 100 is longer than this run's 6 optimizer steps, so the learning rate peaks at "
+        "6e-05 instead of --optimizer.lr 0.001; pass --train.lr_warmup_steps 0 (any value up to 6) or "
+        "--train.lr_warmup_fraction 0.1."
+    )]
+    rates = [float(row["lr"]) for row in read_rows(out) if row["lr"]]
+    assert rates == pytest.approx([1e-3 * step / 100 for step in range(1, 7)])
 
 
 def test_no_weight_decay_on_biases_norms_and_gates():

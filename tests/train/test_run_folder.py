@@ -1,0 +1,83 @@
+"""A run folder holds one run: a fresh start never mixes with, prunes or resumes another run's checkpoints."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers import command, read_rows, run_killed, weights  # noqa: E402
+
+from litft.cli import main  # noqa: E402
+
+
+def _refused(capsys, args: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1, error
+    return error
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_fresh_start_into_an_earlier_run_is_refused_until_resume_or_overwrite(tmp_path, uninterrupted, lit_base, ft_data, capsys):
+    out = tmp_path / "out"
+    shutil.copytree(uninterrupted("lora"), out)
+    (out / "NOTES.md").write_text("my notes on this run")
+    before = _tree(out)
+
+    args = command("lora", lit_base, ft_data, out, ["--train.max_steps", "4"])
+    assert "already holds this run with other settings (checkpoints up to final)" in _refused(capsys, args)
+    full = command("full", lit_base, ft_data, out)
+    assert "holds another run (lora" in _refused(capsys, full + ["--resume", "auto"])
+    assert _tree(out) == before
+
+    main(args + ["--overwrite", "true"])  # start over: the old run's steps, final and logs go; the notes stay
+    assert (out / "NOTES.md").read_text() == "my notes on this run"
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("step-")) == ["step-000002"]
+    assert [int(row["step"]) for row in read_rows(out) if row["loss"]] == [1, 2, 3, 4]
+
+
+def test_a_finished_run_is_not_saved_again_so_merged_weights_survive(tmp_path, uninterrupted, lit_base, ft_data, capsys):
+    out = tmp_path / "out"
+    shutil.copytree(uninterrupted("lora"), out)
+    main(["merge_lora", "--checkpoint_dir", str(out)])
+    merged = (out / "final" / "lit_model.pth").read_bytes()
+    capsys.readouterr()
+    main(command("lora", lit_base, ft_data, out, ["--resume", "auto"]))
+    assert "nothing to do" in capsys.readouterr().out
+    assert (out / "final" / "lit_model.pth").read_bytes() == merged
+
+
+def test_a_foreign_folder_is_not_a_run_folder(tmp_path, lit_base, ft_data, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    assert "already holds files litft did not write" in _refused(capsys, command("lora", lit_base, ft_data, out))
+    assert "is the input" in _refused(capsys, command("lora", lit_base, ft_data, ft_data))
+    assert _tree(out) == {"thesis.tex": b"years of work"}
+
+
+@pytest.mark.slow
+def test_a_kill_mid_save_leaves_nothing_behind_after_the_next_run(tmp_path, uninterrupted, lit_base, ft_data):
+    out = tmp_path / "out"
+    args = command("lora", lit_base, ft_data, out)
+    killed = run_killed(args, kill_at_forward="save:2")  # while step-000004's rank file is written
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert (out / "step-000002").is_dir() and not (out / "step-000004").exists()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".litft.json"]  # the half checkpoint
+
+    main(args + ["--resume", "auto"])
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".litft.json"]
+    assert not [p for p in out.rglob("*") if ".litft-" in p.name]
+    reference = weights(uninterrupted("lora") / "final")
+    for key, value in weights(out / "final").items():
+        assert torch.equal(value, reference[key]), key
