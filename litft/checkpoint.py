@@ -147,6 +147,8 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise LitftError(f"weights file {path} does not exist; check the checkpoint directory.")
     if path.stat().st_size == 0:
         raise LitftError(f"weights file {path} is empty (an interrupted copy or download); re-create or re-download it.")
+    if path.suffix != ".safetensors" and not zipfile.is_zipfile(path):  # torch.save's format; a cut-off copy lacks its end
+        raise LitftError(f"{path} is not a readable checkpoint, truncated or damaged (no complete PyTorch archive); re-create or re-download it.")
     try:
         if path.suffix == ".safetensors":
             return load_safetensors_file(path)
@@ -155,7 +157,7 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise LitftError(f"{path} holds Python objects besides tensors, which litft never unpickles; re-save it as a plain state dict.") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, SafetensorError, ValueError) as error:
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
-        raise LitftError(f"{path} is truncated or not a weights file ({reason}); re-create or re-download it.") from None
+        raise LitftError(f"{path} is not a readable checkpoint, truncated or damaged ({reason}); re-create or re-download it.") from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):

@@ -7,10 +7,18 @@ import os
 from pathlib import Path
 
 from huggingface_hub import list_repo_files, snapshot_download
-from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HfHubHTTPError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+)
+from huggingface_hub.utils import validate_repo_id
 
-from litft.convert import DType, convert_hf_checkpoint
+from litft.commands import convert_hf_checkpoint
 from litft.errors import LitftError
+from litft.settings import DType
 
 CONFIG_AND_TOKENIZER = [
     "config.json",
@@ -24,6 +32,11 @@ CONFIG_AND_TOKENIZER = [
 ]
 SAFETENSORS = ["*.safetensors", "model.safetensors.index.json"]
 PICKLED = ["*.bin", "pytorch_model.bin.index.json"]
+
+try:  # huggingface_hub 1.x talks through httpx, whose connection errors are not OSErrors
+    from httpx import TransportError as _TransportError
+except ImportError:
+    _TransportError = OSError
 
 
 def weight_patterns(repo_files: list[str]) -> list[str]:
@@ -50,6 +63,7 @@ def download(
         dtype: Convert the weights to this dtype.
         convert: Convert to litgpt format after downloading.
     """
+    check_repo_id(repo_id)
     token = access_token or os.environ.get("HF_TOKEN")
     local_dir = Path(checkpoint_dir) / repo_id
     try:
@@ -64,8 +78,20 @@ def download(
         raise LitftError(
             f"{repo_id} was not found on the Hugging Face Hub (or it is private: set HF_TOKEN); check the name."
         ) from None
-    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError, _TransportError) as error:
         raise LitftError(f"could not download {repo_id} from the Hugging Face Hub ({type(error).__name__}); check the network.") from None
     if convert:
         convert_hf_checkpoint(local_dir, model_name=model_name, dtype=dtype)
     return local_dir
+
+
+def check_repo_id(repo_id: str) -> None:
+    """Refuse what the Hub would refuse, before any request: the id also becomes a folder under --checkpoint_dir,
+    so `../../x` must never reach the file system."""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        verdict = str(error).split(": '", 1)[0].replace(". The", ", and the")  # drop the echoed id, make one sentence
+        raise LitftError(
+            f"{repo_id!r} is not a Hugging Face repository id: {verdict[:1].lower()}{verdict[1:]}; give one like meta-llama/Llama-2-7b-hf."
+        ) from None

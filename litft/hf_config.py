@@ -16,32 +16,45 @@ from litft.errors import LitftError
 
 LLAMA_LIKE = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}
 SUPPORTED = (*LLAMA_LIKE, "gpt_neox")
+# The types of the config.json keys read below: a downloaded or hand-edited file may hold "2" for 2, which
+# litgpt's Config would accept and only fail on deep inside model building.
+HF_KEY_TYPES: dict[str, Any] = {
+    "num_attention_heads": int, "vocab_size": int, "num_hidden_layers": int, "hidden_size": int,
+    "intermediate_size": int, "max_position_embeddings": int, "num_key_value_heads": int | None,
+    "head_dim": int | None, "hidden_act": str, "layer_norm_eps": float, "rms_norm_eps": float,
+    "use_parallel_residual": bool, "rotary_pct": float, "rotary_emb_base": float, "rope_theta": float,
+    "rope_scaling": dict | None, "sliding_window": int | None, "use_sliding_window": bool,
+    "attention_bias": bool, "mlp_bias": bool,
+}
 
 
-def family_of_hf(hf: dict[str, Any]) -> str:
+def family_of_hf(hf: dict[str, Any], source: str = "config.json") -> str:
     model_type = hf.get("model_type")
     if model_type not in SUPPORTED:
         raise LitftError(
-            f"config.json has model_type {model_type!r}; litft derives configs for {', '.join(SUPPORTED)} only. "
+            f"{source} has model_type {model_type!r}; litft derives configs for {', '.join(SUPPORTED)} only. "
             "Pass --model_name with the matching litgpt config name instead."
         )
     return model_type
 
 
-def litgpt_config_from_hf(hf: dict[str, Any], name: str) -> Config:
-    """The litgpt Config equivalent to an HF config.json of a supported family."""
-    family = family_of_hf(hf)
+def litgpt_config_from_hf(hf: dict[str, Any], name: str, source: str = "config.json") -> Config:
+    """The litgpt Config equivalent to an HF config.json of a supported family (`source` names it in errors)."""
+    from litft.model import check_field_types
+
+    family = family_of_hf(hf, source)
+    check_field_types(hf, HF_KEY_TYPES, source)
     try:
-        return _litgpt_config_from_hf(hf, name, family)
+        return Config(**_litgpt_config_fields(hf, name, family))
     except KeyError as error:
         raise LitftError(
-            f"config.json lacks the key {error.args[0]!r} that a {family} config needs; re-download it or pass --model_name."
+            f"{source} lacks the key {error.args[0]!r} that a {family} config needs; re-download it or pass --model_name."
         ) from None
     except (TypeError, ValueError, AssertionError, ZeroDivisionError) as error:
-        raise LitftError(f"config.json does not describe a valid {family} model ({error or type(error).__name__}).") from None
+        raise LitftError(f"{source} does not describe a valid {family} model ({error or type(error).__name__}).") from None
 
 
-def _litgpt_config_from_hf(hf: dict[str, Any], name: str, family: str) -> Config:
+def _litgpt_config_fields(hf: dict[str, Any], name: str, family: str) -> dict[str, Any]:
     n_head = hf["num_attention_heads"]
     common = dict(
         name=name,
@@ -57,8 +70,8 @@ def _litgpt_config_from_hf(hf: dict[str, Any], name: str, family: str) -> Config
         activation = hf.get("hidden_act", "gelu")
         if activation not in ("gelu", "gelu_new", "gelu_pytorch_tanh"):
             raise LitftError(f"GPT-NeoX config.json uses hidden_act {activation!r}; litgpt supports gelu variants only.")
-        return Config(
-            **common,
+        return dict(
+            common,
             norm_class_name="LayerNorm",
             norm_eps=hf.get("layer_norm_eps", 1e-5),
             parallel_residual=hf.get("use_parallel_residual", True),
@@ -99,7 +112,7 @@ def _litgpt_config_from_hf(hf: dict[str, Any], name: str, family: str) -> Config
     window = hf.get("sliding_window")
     if window and (family == "mistral" or hf.get("use_sliding_window")):
         fields["sliding_window_size"] = window
-    return Config(**fields)
+    return fields
 
 
 def family_of_litgpt(config: Config) -> str:

@@ -20,6 +20,9 @@ from litgpt.model import GPT
 
 from litft.errors import LitftError
 
+# The settings groups live in the light litft.settings (the CLI parses them without torch); also importable from here.
+from litft.settings import AdapterV2Settings, LoRASettings, check_field_types
+
 Method = Literal["pretrain", "full", "lora", "adapter_v2"]
 METHODS: tuple[str, ...] = ("pretrain", "full", "lora", "adapter_v2")
 
@@ -43,60 +46,6 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass
-class LoRASettings:
-    """LoRA rank, scaling, dropout and the projections it is applied to (litgpt.lora's `lora_*` fields)."""
-
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    query: bool = True
-    key: bool = False
-    value: bool = True
-    projection: bool = False
-    mlp: bool = False
-    head: bool = False
-
-    def __post_init__(self) -> None:
-        if self.r < 1:
-            raise LitftError(f"lora r must be a positive integer, got {self.r}.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise LitftError(f"lora dropout must be in [0, 1), got {self.dropout}.")
-        if not any((self.query, self.key, self.value, self.projection, self.mlp, self.head)):
-            raise LitftError("LoRA needs at least one of query/key/value/projection/mlp/head set to true.")
-
-    def litgpt_fields(self) -> dict[str, Any]:
-        """The `lora_*` names litgpt uses in its Config and hyperparameters.yaml."""
-        return {f"lora_{name}": value for name, value in asdict(self).items()}
-
-    @classmethod
-    def from_litgpt_fields(cls, fields: Mapping[str, Any]) -> "LoRASettings":
-        known = {f"lora_{name}" for name in cls.__dataclass_fields__}
-        unknown = sorted(name for name in fields if name.startswith("lora_") and name not in known)
-        if unknown:
-            raise LitftError(f"hyperparameters.yaml has LoRA settings litft does not know ({', '.join(unknown)}); remove them.")
-        return cls(**{name[len("lora_"):]: value for name, value in fields.items() if name in known})
-
-
-@dataclass
-class AdapterV2Settings:
-    """Adapter prompt length and the first layer that gets an adapter prompt (litgpt's `adapter_*` fields)."""
-
-    prompt_length: int = 10
-    start_layer: int = 2
-
-    def litgpt_fields(self) -> dict[str, Any]:
-        return {"adapter_prompt_length": self.prompt_length, "adapter_start_layer": self.start_layer}
-
-    @classmethod
-    def from_litgpt_fields(cls, fields: Mapping[str, Any]) -> "AdapterV2Settings":
-        defaults = cls()
-        return cls(
-            prompt_length=fields.get("adapter_prompt_length", defaults.prompt_length),
-            start_layer=fields.get("adapter_start_layer", defaults.start_layer),
-        )
-
-
 def resolve_config(name_or_path: str | Path, **overrides: Any) -> Config:
     """A litgpt Config from a litgpt name (`Llama-2-7b-hf`), a litft tiny name, or a YAML file."""
     path = Path(name_or_path)
@@ -105,8 +54,8 @@ def resolve_config(name_or_path: str | Path, **overrides: Any) -> Config:
             raise LitftError(f"model config file {path} does not exist; check the path.")
         try:
             fields = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as error:
-            raise LitftError(f"model config {path} is not valid YAML: {error}.") from None
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise LitftError(f"model config {path} is not valid UTF-8 YAML ({str(error).splitlines()[0]}); fix or restore it.") from None
         if not isinstance(fields, dict):
             raise LitftError(f"model config {path} must be a YAML mapping of litgpt Config fields.")
         return config_from_fields({**fields, **overrides}, str(path))
@@ -124,10 +73,18 @@ def resolve_config(name_or_path: str | Path, **overrides: Any) -> Config:
 
 def config_from_fields(fields: dict[str, Any], source: str) -> Config:
     """A litgpt Config from a mapping of its fields; `source` names where they came from in the error."""
+    check_field_types(fields, Config, source)
+    for name in POSITIVE_CONFIG_FIELDS:
+        if name in fields and fields[name] < 1:
+            raise LitftError(f"{source} sets {name} to {fields[name]!r}; it must be a positive integer.")
     try:
         return Config(**fields)
     except (TypeError, ValueError, AssertionError) as error:
         raise LitftError(f"model config {source} is not a valid litgpt config: {error or type(error).__name__}.") from None
+
+
+# Config fields a hand-edited model_config.yaml could set to 0 or less, which litgpt accepts and then fails on.
+POSITIVE_CONFIG_FIELDS = ("block_size", "n_layer", "n_embd", "n_head", "vocab_size", "padding_multiple")
 
 
 def method_config(
@@ -236,7 +193,16 @@ def load_weights(
     state = dict(base)
     if trained is not None:
         state.update(trained)
-    missing, unexpected = model.load_state_dict(state, strict=False, assign=assign)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False, assign=assign)
+    except RuntimeError as error:  # torch lists every tensor whose shape differs from the config's
+        if "size mismatch" not in str(error):
+            raise
+        detail = next(line.strip() for line in str(error).splitlines() if "size mismatch" in line)
+        raise LitftError(
+            f"the checkpoint weights do not fit the {method} model built from its config ({detail[:200]}); "
+            "check that model_config.yaml belongs to these weights."
+        ) from None
     fresh_method_parameter = trainable_filter(method) if method in ("lora", "adapter_v2") and trained is None else None
     really_missing = [key for key in missing if not (fresh_method_parameter and fresh_method_parameter(key, None))]
     if really_missing or unexpected:

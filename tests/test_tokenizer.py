@@ -152,3 +152,41 @@ def test_a_tokenizer_without_eos_is_a_user_error_where_eos_is_needed(tokenizer_d
     with pytest.raises(LitftError, match="defines no EOS token"):
         prepare_pretrain(data=tmp_path / "pretrain.txt", out=tmp_path / "out", checkpoint_dir=bare, quiet=True)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_tokenizer_is_one_cli_line_naming_the_file(tokenizer_dir, tmp_path, capsys):
+    good = (tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8")
+    (tmp_path / "pretrain.txt").write_text("\n".join(corpus_lines(5)) + "\n", encoding="utf-8")
+    damages = {
+        "tokenizer.json": {"not JSON": "vocab: a b c", "truncated": good[: len(good) // 2], "a list": "[1, 2]", "empty": ""},
+        "tokenizer_config.json": {
+            "a list": "[1]", "bos_token 5": '{"tokenizer_class": "X", "bos_token": 5}',
+            "unknown eos_token": '{"tokenizer_class": "X", "eos_token": "<nope>"}',
+            "add_bos_token text": '{"tokenizer_class": "X", "add_bos_token": "yes"}',
+        },
+        "generation_config.json": {"not JSON": "eos: 2", "eos_token_id text": '{"eos_token_id": "two"}'},
+    }
+    expected = {
+        "tokenizer.json": "tokenizer.json is damaged or not a tokenizer file",
+        "tokenizer_config.json": "tokenizer_config.json",
+        "generation_config.json": "generation_config.json",
+    }
+    for name, forms in damages.items():
+        for form, text in forms.items():
+            copy = tmp_path / f"{name}-{form}".replace(" ", "_")
+            shutil.copytree(tokenizer_dir, copy)
+            (copy / name).write_text(text, encoding="utf-8")
+            with pytest.raises(SystemExit) as exit_info:
+                main(["prepare", "pretrain", "--data", str(tmp_path / "pretrain.txt"), "--out", str(tmp_path / "out"),
+                      "--checkpoint_dir", str(copy), "--quiet", "true"])
+            err = capsys.readouterr().err
+            assert exit_info.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, (name, form, err)
+            assert err.startswith(f"error: {copy / expected[name]}"), (name, form, err)
+            assert (copy / name).read_text(encoding="utf-8") == text  # left as it was
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_sentencepiece_model_is_a_user_error(tmp_path):
+    (tmp_path / "tokenizer.model").write_bytes(b"\x00not a model proto")
+    with pytest.raises(LitftError, match=r"tokenizer.model is damaged or not a tokenizer file .*download the model again"):
+        load_tokenizer(tmp_path)

@@ -28,7 +28,7 @@ from litft.data.links import page_links, parse_sitemap
 from litft.data.pages import open_for_append
 from litft.data.urls import Scope, looks_like_html, normalize_url
 from litft.errors import LitftError
-from litft.io import atomic_write_json, iter_jsonl, progress
+from litft.io import atomic_write_json, check_output_file, iter_jsonl, progress
 
 log = logging.getLogger(__name__)
 
@@ -207,10 +207,12 @@ def crawl(
     """
     if max_pages < 1 or max_depth < 0 or concurrency < 1:
         raise LitftError("max_pages and concurrency must be at least 1 and max_depth at least 0; fix the values.")
+    out = check_output_file(out, "--out")  # before any fetch: a crawl must not run for an output it cannot write
+    work_dir = work_dir_for(out)
+    if work_dir.exists() and not work_dir.is_dir():
+        raise LitftError(f"{work_dir} (where the crawl keeps its state beside --out) is a file; move it or choose another --out.")
     scope = Scope(url, allow=list(allow or []), deny=list(deny or []))
     start = scope.start_url
-    out = Path(out)
-    work_dir = work_dir_for(out)
     state_path, cache_dir = work_dir / "state.jsonl", work_dir / "pages"
     work_dir.mkdir(parents=True, exist_ok=True)
 

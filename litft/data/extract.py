@@ -54,6 +54,7 @@ def _with_html2text(html: str) -> Extracted:
     converter.ignore_images = True
     converter.ignore_emphasis = True
     converter.body_width = 0  # no hard wrapping: paragraphs stay one line each
+    converter.ul_item_mark = "-"  # list items as trafilatura writes them
     text = converter.handle(str(soup))
     text = re.sub(r"^\s*#+\s*", "", text, flags=re.MULTILINE)  # markdown heading marks are not content
     text = re.sub(r"\n{3,}", "\n\n", text)
@@ -70,5 +71,5 @@ def extract_page(html: str, url: str | None = None, extractor: Extractor = "traf
 
 
 def extract_text(html: str, url: str | None = None, extractor: Extractor = "trafilatura") -> str:
-    """Main text of one HTML page, paragraphs separated by newlines; "" when the page has none."""
+    """Main text of one HTML page, each heading, list item and paragraph on a line of its own; "" when the page has none."""
     return extract_page(html, url, extractor).text

@@ -19,7 +19,7 @@ from pathlib import Path
 from litft.data.records import read_records, write_jsonl
 from litft.data.rouge_dedup import make_tokenizer, rouge_novel_mask
 from litft.errors import LitftError
-from litft.io import progress
+from litft.io import check_output_file, progress, refuse_same_path
 
 # Self-Instruct's list (Wang et al. 2022): tasks about media or actions a language model cannot carry out.
 DEFAULT_BLACKLIST = [
@@ -34,6 +34,13 @@ STOPWORDS = frozenset(
     "has have had can could will would should may might must so than then also which who whom what when "
     "where why how all any each some such into about over after before".split()
 )
+
+
+# The option that lets more records through, for each reason that has one.
+RELAXING_OPTIONS = {
+    "instruction_too_short": "--min_instruction_words", "instruction_too_long": "--max_instruction_words",
+    "blacklisted_word": "--blacklist", "ungrounded": "--min_grounding", "rouge_similar": "--rouge_threshold",
+}
 
 
 def normalised(text: str) -> str:
@@ -129,6 +136,13 @@ def filter_records(
         raise LitftError("--rouge_threshold and --min_grounding must be between 0 and 1.")
     if min_instruction_words < 0 or max_instruction_words < min_instruction_words:
         raise LitftError("--min_instruction_words must be >= 0 and at most --max_instruction_words.")
+    outputs = {"--output": output} | ({"--removed": removed} if removed else {})
+    for flag, path in outputs.items():
+        for source, source_flag in ((input, "--input"), *(((chunks, "--chunks"),) if chunks else ())):
+            refuse_same_path(source, path, source_flag, flag)
+        check_output_file(path, flag)
+    if removed:
+        refuse_same_path(output, removed, "--output", "--removed")
     numbered = read_records(input, ("instruction", "output"), "instruction record")
     for number, record in numbered:
         if not isinstance(record.get("input", ""), str):
@@ -163,10 +177,15 @@ def filter_records(
     reasons = [why or (None if novel[r["instruction"]] else "rouge_similar") for r, why in zip(records, reasons)]
 
     kept = [record for record, why in zip(records, reasons) if why is None]
-    write_jsonl(output, kept)
-    if removed:
-        write_jsonl(removed, [{**record, "removed_because": why} for record, why in zip(records, reasons) if why])
     counts = Counter(why for why in reasons if why)
+    if removed:  # written even when nothing is kept: it shows why
+        write_jsonl(removed, [{**record, "removed_because": why} for record, why in zip(records, reasons) if why])
+    if not kept:  # an empty output would only fail the next stage; the older output, if any, stays
+        by_reason = ", ".join(f"{reason}: {count}" for reason, count in counts.most_common())
+        options = list(dict.fromkeys(RELAXING_OPTIONS[reason] for reason in counts if reason in RELAXING_OPTIONS))
+        advice = f"relax {' or '.join(options)}, or check the input" if options else "check the input"
+        raise LitftError(f"filter removed all {len(records)} records of {input} (by reason: {by_reason}); {advice}.")
+    write_jsonl(output, kept)
     lines = [f"filter: kept {len(kept)} of {len(records)} records in {output}"]
     lines += [f"  {reason}: {count}" for reason, count in counts.most_common()]
     if ungrounded_unchecked:

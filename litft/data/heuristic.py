@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+
+from litft.data.chunk import LIST_ITEM, segmenter
 
 MIN_SENTENCE_WORDS = 5
 MAX_SENTENCE_WORDS = 60
@@ -154,18 +155,18 @@ def pair_from_sentence(sentence: str) -> HeuristicPair | None:
     return None
 
 
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd  # loaded once, on first use
-
-    return pysbd.Segmenter(language="en", clean=False)
-
-
 def heuristic_pairs(text: str) -> list[HeuristicPair]:
-    """The question/answer pairs of one chunk, in text order, each question once."""
+    """The question/answer pairs of one chunk, in text order, each question once.
+
+    Each line is a block (chunks keep headings and list items on lines of their own), so no sentence spans
+    two lines and a list item is read without its bullet.
+    """
     pairs, seen = [], set()
-    for paragraph in re.split(r"\n\s*\n", text):
-        for sentence in _segmenter().segment(paragraph.strip()):
+    for line in text.splitlines():
+        block = LIST_ITEM.sub("", line.strip())
+        if not block:
+            continue
+        for sentence in segmenter("en").segment(block):
             pair = pair_from_sentence(sentence.strip())
             if pair is not None and pair.question.lower() not in seen:
                 seen.add(pair.question.lower())

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import os
 import random
+import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
-from litft.data.response_cache import ResponseCache
 from litft.data.ratelimit import Budget, RateLimiter
+from litft.data.response_cache import ResponseCache
 from litft.errors import LitftError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -117,6 +120,57 @@ class RequestFailed(Exception):
     """A request that will not succeed by retrying (retries used up, or a 4xx about this request)."""
 
 
+class MalformedReply(Exception):
+    """An HTTP 200 whose body is not an OpenAI chat completion; the message says what is off."""
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _completion_parts(body: bytes) -> tuple[str, dict[str, Any], str | None]:
+    """(text, usage or {}, finish_reason) of a chat completion body, checked: servers and proxies answer odd things."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise MalformedReply(f"the body is not JSON: {body[:80]!r}") from None
+    if not isinstance(data, dict):
+        raise MalformedReply(f"the body is {_json_type(data)}, not an object")
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        problem = "it has no 'choices' list" if choices is None else f"'choices' is {_json_type(choices)} with no choice"
+        raise MalformedReply(problem)
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    if not isinstance(message, dict):
+        raise MalformedReply("'choices[0].message' is missing")
+    content = message.get("content")
+    if not isinstance(content, str):
+        raise MalformedReply(f"'choices[0].message.content' is {_json_type(content)}, not a string")
+    usage = data.get("usage")
+    finish_reason = choices[0].get("finish_reason")
+    return content, usage if isinstance(usage, dict) else {}, finish_reason if isinstance(finish_reason, str) else None
+
+
+def _token_count(usage: dict[str, Any], name: str, fallback: int) -> int:
+    value = usage.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else fallback
+
+
+def _root_cause(error: BaseException) -> str:
+    """The operating system's words for a connection failure ("connection refused"), else the deepest message."""
+    reason = str(error)
+    while error is not None:
+        strerror = getattr(error, "strerror", None)
+        reason = strerror if isinstance(strerror, str) and strerror else str(error) or reason
+        error = error.__cause__ or error.__context__
+    return reason[:1].lower() + reason[1:]
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
 @dataclass
 class RequestStats:
     """Counters for the end-of-run summary; updated from several threads."""
@@ -143,7 +197,13 @@ class RequestStats:
 class LLMClient:
     """One endpoint and model, shared by worker threads; `complete` answers from the cache or the network."""
 
-    def __init__(self, settings: LLMSettings, cache: ResponseCache):
+    def __init__(
+        self,
+        settings: LLMSettings,
+        cache: ResponseCache,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         import openai  # imported here: the heuristic backend and `litft --help` never need it
 
         settings.validate()
@@ -154,7 +214,11 @@ class LLMClient:
             api_key=self._api_key, base_url=self.base_url, timeout=settings.timeout, max_retries=0
         )
         self.cache = cache
-        self.limiter = RateLimiter(settings.requests_per_minute, settings.tokens_per_minute)
+        self.limiter = RateLimiter(
+            settings.requests_per_minute, settings.tokens_per_minute, clock, sleep, max_pause=settings.retry_max_delay
+        )
+        self._sleep = sleep
+        self._warned_capped_wait = threading.Event()
         self.budget = Budget(settings.max_requests, settings.max_tokens)
         self.stats = RequestStats()
         self._random = random.Random()
@@ -182,6 +246,17 @@ class LLMClient:
         delay = min(self.settings.retry_max_delay, self.settings.retry_base_delay * 2**attempt)
         return delay * (0.5 + 0.5 * self._random.random())
 
+    def _pause_all(self, asked: float) -> None:
+        """Pause every thread as the server asked, at most --retry_max_delay; say so (once) when that cuts it short."""
+        granted = self.limiter.pause(asked)
+        if granted < asked and not self._warned_capped_wait.is_set():
+            self._warned_capped_wait.set()
+            print(
+                f"warning: {self.base_url} asked to wait {_seconds(asked)} s before retrying (Retry-After); "
+                f"waiting {_seconds(granted)} s instead, the --retry_max_delay cap.",
+                file=sys.stderr,
+            )
+
     def _request(self, messages: list[dict[str, str]]) -> tuple[str, dict[str, int], str | None]:
         openai = self._openai
         estimate = self.estimate_tokens(messages)
@@ -189,16 +264,19 @@ class LLMClient:
             self.budget.reserve(estimate)
             grant = self.limiter.acquire(estimate)
             self.stats.add(requests=1, retries=1 if attempt else 0)
-            used = 0
+            used, wait = 0, None
             try:
-                response = self._client.chat.completions.create(
+                raw = self._client.chat.completions.with_raw_response.create(
                     model=self.settings.model,
                     messages=messages,
                     temperature=self.settings.temperature,
                     max_tokens=self.settings.max_response_tokens,
                 )
-            except (openai.APITimeoutError, openai.APIConnectionError) as error:
-                problem, wait = f"{type(error).__name__}: {error}", None
+                text, reported, finish_reason = _completion_parts(raw.http_response.content)
+            except openai.APITimeoutError:
+                problem = f"{self.base_url} sent no answer within {_seconds(self.settings.timeout)} s (--timeout)"
+            except openai.APIConnectionError as error:
+                problem = f"could not connect to {self.base_url}: {_root_cause(error)}"
             except openai.APIStatusError as error:
                 status = error.status_code
                 if status in (401, 403):
@@ -213,23 +291,27 @@ class LLMClient:
                 if status not in RETRYABLE_STATUS and status < 500:
                     raise RequestFailed(problem) from None
                 wait = _retry_after_seconds(error.response.headers)
+            except MalformedReply as error:
+                problem = (
+                    f"the server at {self.base_url} answered with something that is not an OpenAI chat completion ({error})"
+                )
             else:
-                choice = response.choices[0] if response.choices else None
-                text = (choice.message.content if choice and choice.message else None) or ""
+                prompt_estimate = estimate - self.settings.max_response_tokens
                 usage = {
-                    "prompt_tokens": response.usage.prompt_tokens if response.usage else estimate - self.settings.max_response_tokens,
-                    "completion_tokens": response.usage.completion_tokens if response.usage else len(text) // CHARACTERS_PER_TOKEN + 1,
+                    "prompt_tokens": _token_count(reported, "prompt_tokens", prompt_estimate),
+                    "completion_tokens": _token_count(reported, "completion_tokens", len(text) // CHARACTERS_PER_TOKEN + 1),
                 }
                 used = usage["prompt_tokens"] + usage["completion_tokens"]
                 self.stats.add(tokens_in=usage["prompt_tokens"], tokens_out=usage["completion_tokens"])
-                return text, usage, choice.finish_reason if choice else None
+                return text, usage, finish_reason
             finally:
                 self.limiter.settle(grant, used)
                 self.budget.settle(estimate, used)
             if attempt == self.settings.max_retries:
                 break
             if wait is not None:
-                self.limiter.pause(wait)  # every thread waits, not only this one
+                self._pause_all(wait)  # every thread waits, not only this one
             else:
-                time.sleep(self._backoff(attempt))
-        raise RequestFailed(f"gave up after {self.settings.max_retries + 1} attempts, last: {self.redact(problem)}")
+                self._sleep(self._backoff(attempt))
+        attempts = self.settings.max_retries + 1
+        raise RequestFailed(f"gave up after {attempts} attempt{'s' * (attempts > 1)}, last: {self.redact(problem)}")

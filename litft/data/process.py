@@ -12,13 +12,14 @@ import json
 import sys
 from pathlib import Path
 
-from litft.data.boilerplate import remove_boilerplate
-from litft.data.chunk import chunk_text
+from litft.data.boilerplate import find_boilerplate, strip_boilerplate
+from litft.data.chunk import check_sizes, iter_chunks
 from litft.data.clean import clean_text
 from litft.data.dedup import ExactDeduper, NearDeduper
 from litft.data.pages import PAGES_FILE, load_pages
+from litft.data.records import os_errors_as_user_errors
 from litft.errors import LitftError
-from litft.io import atomic_path, atomic_write_json, progress
+from litft.io import atomic_path, atomic_write_json, check_output_file, progress, refuse_same_path
 
 CHUNKS_FILE = "chunks.jsonl"
 PRETRAIN_FILE = "pretrain.txt"
@@ -38,13 +39,15 @@ def process(
 ) -> dict[str, int]:
     """Clean, remove site boilerplate, de-duplicate and chunk `directory/pages.jsonl`.
 
-    Writes chunks.jsonl (`{id, url, text, n_words}`), pretrain.txt (one chunk per line) and
-    process_stats.json (what each step removed) into `out_dir`.
+    Writes chunks.jsonl (`{id, url, text, n_words}`, one line of text per heading, list item or paragraph),
+    pretrain.txt (one chunk per line, its blocks joined by spaces) and process_stats.json (what each step
+    removed) into `out_dir`.
 
     Args:
         directory: Folder holding pages.jsonl (from `litft scrape` or `litft ingest`), or the file itself.
         out_dir: Where to write; by default the same folder.
-        chunk_words: Most words per chunk; chunks end at sentence boundaries where a sentence fits.
+        chunk_words: Most words per chunk; chunks end between headings, list items and paragraphs, or at
+            sentence boundaries inside a longer one.
         overlap_words: Words each chunk repeats from the end of the one before.
         language: pysbd language code for sentence splitting.
         boilerplate_share: A line on more than this share of one site's pages is removed.
@@ -58,50 +61,80 @@ def process(
         raise LitftError(f"{pages_path} does not exist; run `litft scrape` or `litft ingest` first, or give the folder holding pages.jsonl.")
     if not 0 < boilerplate_share <= 1 or not 0 < near_duplicate_threshold <= 1:
         raise LitftError("boilerplate_share and near_duplicate_threshold must be in (0, 1]; fix the values.")
+    check_sizes(chunk_words, overlap_words)
     out_dir = Path(out_dir) if out_dir is not None else pages_path.parent
-    records = list(load_pages(pages_path).values())
-    stats = {"pages": len(records), "empty_pages": 0}
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LitftError(f"--out_dir {out_dir} is a file, not a folder; give a folder for chunks.jsonl and pretrain.txt.")
+    for name in (CHUNKS_FILE, PRETRAIN_FILE, STATS_FILE):
+        refuse_same_path(pages_path, out_dir / name, "--directory", "--out_dir")
+        check_output_file(out_dir / name, "--out_dir")
 
+    with os_errors_as_user_errors("read", pages_path):
+        by_url = load_pages(pages_path)
+    stats = {"pages": len(by_url), "empty_pages": 0}
+    if not by_url:
+        raise LitftError(f"{pages_path} holds no pages; run `litft scrape` or `litft ingest` again and check what it reports.")
+
+    # One cleaned copy of each page is held (the raw text is let go as soon as it is cleaned): boilerplate
+    # needs every page of a site before the first can be stripped.
     exact_pages = ExactDeduper()
     cleaned: list[tuple[str, str]] = []
-    for record in records:
-        text = clean_text(record["text"])
+    for url in list(by_url):
+        text = clean_text(by_url.pop(url)["text"])
         if not text:
             stats["empty_pages"] += 1
         elif exact_pages.is_new(text):
-            cleaned.append((record["url"], text))
-    stats["exact_duplicate_pages"] = len(records) - len(cleaned) - stats["empty_pages"]
+            cleaned.append((url, text))
+    stats["exact_duplicate_pages"] = stats["pages"] - len(cleaned) - stats["empty_pages"]
+    boilerplate = find_boilerplate(cleaned, boilerplate_share, boilerplate_min_pages)
 
-    texts, stats["boilerplate_lines_removed"] = remove_boilerplate(cleaned, boilerplate_share, boilerplate_min_pages)
-    near_pages = NearDeduper(near_duplicate_threshold)
-    pages = [(url, text) for (url, _), text in zip(cleaned, texts) if text.strip() and near_pages.is_new(text)]
-    stats["near_duplicate_pages"] = sum(1 for text in texts if text.strip()) - len(pages)
-    stats["pages_kept"] = len(pages)
-
-    exact_chunks, near_chunks = ExactDeduper(), NearDeduper(near_duplicate_threshold)
-    chunks: list[dict] = []
-    stats["exact_duplicate_chunks"] = stats["near_duplicate_chunks"] = 0
-    for url, text in progress(pages, quiet=quiet, unit="page", desc="chunk"):
-        url_id = hashlib.sha1(url.encode("utf-8")).hexdigest()[:10]
-        for number, chunk in enumerate(chunk_text(text, chunk_words, overlap_words, language)):
-            if not exact_chunks.is_new(chunk):
-                stats["exact_duplicate_chunks"] += 1
-            elif not near_chunks.is_new(chunk):
-                stats["near_duplicate_chunks"] += 1
-            else:
-                chunks.append({"id": f"{url_id}-{number:04d}", "url": url, "text": chunk, "n_words": len(chunk.split())})
-    stats["chunks"] = len(chunks)
-    stats["words"] = sum(chunk["n_words"] for chunk in chunks)
-
+    stats.update(boilerplate_lines_removed=0, boilerplate_only_pages=0, near_duplicate_pages=0, pages_kept=0,
+                 exact_duplicate_chunks=0, near_duplicate_chunks=0, chunks=0, words=0)
+    near_pages, exact_chunks, near_chunks = NearDeduper(near_duplicate_threshold), ExactDeduper(), NearDeduper(near_duplicate_threshold)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / CHUNKS_FILE) as tmp:
-        tmp.write_text("".join(json.dumps(chunk, ensure_ascii=False) + "\n" for chunk in chunks), encoding="utf-8")
-    with atomic_path(out_dir / PRETRAIN_FILE) as tmp:
-        tmp.write_text("".join(chunk["text"] + "\n" for chunk in chunks), encoding="utf-8")
-    atomic_write_json(out_dir / STATS_FILE, stats)
+    with (os_errors_as_user_errors("write", out_dir),
+          atomic_path(out_dir / CHUNKS_FILE) as chunks_tmp, atomic_path(out_dir / PRETRAIN_FILE) as pretrain_tmp,
+          open(chunks_tmp, "w", encoding="utf-8") as chunks_file, open(pretrain_tmp, "w", encoding="utf-8") as pretrain_file):
+        for index in progress(range(len(cleaned)), quiet=quiet, unit="page", desc="chunk"):
+            url, text = cleaned[index]
+            cleaned[index] = ("", "")  # memory goes down as the pages are chunked
+            text, removed = strip_boilerplate(url, text, boilerplate)
+            stats["boilerplate_lines_removed"] += removed
+            if not text.strip():
+                stats["boilerplate_only_pages"] += 1
+                continue
+            if not near_pages.is_new(text):
+                stats["near_duplicate_pages"] += 1
+                continue
+            stats["pages_kept"] += 1
+            url_id = hashlib.sha1(url.encode("utf-8")).hexdigest()[:10]
+            for number, chunk in enumerate(iter_chunks(text, chunk_words, overlap_words, language)):
+                if not exact_chunks.is_new(chunk):
+                    stats["exact_duplicate_chunks"] += 1
+                elif not near_chunks.is_new(chunk):
+                    stats["near_duplicate_chunks"] += 1
+                else:
+                    n_words = len(chunk.split())
+                    record = {"id": f"{url_id}-{number:04d}", "url": url, "text": chunk, "n_words": n_words}
+                    chunks_file.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    pretrain_file.write(" ".join(chunk.split("\n")) + "\n")  # one chunk per line, as `prepare` reads it
+                    stats["chunks"] += 1
+                    stats["words"] += n_words
+        if not stats["chunks"]:  # raised before the new files replace any earlier ones
+            raise LitftError(_no_chunks_reason(pages_path, stats))
+    with os_errors_as_user_errors("write", out_dir / STATS_FILE):
+        atomic_write_json(out_dir / STATS_FILE, stats)
     if not quiet:
         print(f"process: {stats['chunks']} chunks ({stats['words']} words) from {stats['pages_kept']} of {stats['pages']} pages "
               f"into {out_dir / CHUNKS_FILE}; removed {stats['exact_duplicate_pages']} duplicate and "
               f"{stats['near_duplicate_pages']} near-duplicate pages, {stats['boilerplate_lines_removed']} boilerplate lines, "
               f"{stats['exact_duplicate_chunks'] + stats['near_duplicate_chunks']} duplicate chunks", file=sys.stderr)
     return stats
+
+
+def _no_chunks_reason(pages_path: Path, stats: dict[str, int]) -> str:
+    return (
+        f"process made no chunks from the {stats['pages']} pages of {pages_path}: {stats['empty_pages']} were empty after "
+        f"cleaning and {stats['boilerplate_only_pages']} held only lines repeated across their site; check the pages' text "
+        "(scrape or ingest with --extractor html2text keeps whole pages) or raise --boilerplate_share."
+    )

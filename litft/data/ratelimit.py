@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 WINDOW_SECONDS = 60.0
 
@@ -30,7 +30,8 @@ class RateLimiter:
     """A sliding one-minute window over requests and tokens, plus a shared pause after a 429.
 
     `acquire` blocks until a request of `estimated_tokens` fits in both limits; `settle` replaces the
-    estimate by the tokens the response really used. A limit of None means unlimited.
+    estimate by the tokens the response really used. A limit of None means unlimited. A pause is never longer
+    than `max_pause`, so a server asking for a day (Retry-After: 100000) cannot stall a run that long.
     """
 
     def __init__(
@@ -39,8 +40,10 @@ class RateLimiter:
         tokens_per_minute: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        max_pause: float | None = None,
     ):
         self.requests_per_minute = requests_per_minute
+        self.max_pause = max_pause
         self.tokens_per_minute = tokens_per_minute
         self._clock = clock
         self._sleep = sleep
@@ -85,10 +88,15 @@ class RateLimiter:
         with self._lock:
             grant.tokens = actual_tokens
 
-    def pause(self, seconds: float) -> None:
-        """Hold every thread back for `seconds` (the server said so with Retry-After)."""
+    def pause(self, seconds: float) -> float:
+        """Hold every thread back for `seconds` (the server said so with Retry-After), at most `max_pause`.
+
+        Returns the pause granted, so the caller can tell the user when it was cut short.
+        """
+        granted = seconds if self.max_pause is None else min(seconds, self.max_pause)
         with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + seconds)
+            self._paused_until = max(self._paused_until, self._clock() + granted)
+        return granted
 
 
 class Budget:

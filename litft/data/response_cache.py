@@ -2,12 +2,14 @@
 
 One JSONL file, one line per response, appended, flushed and fsynced under a lock. A run killed at any
 moment loses at most the response it was receiving; a re-run reads the file back and sends no request
-whose answer is already there. A key can hold several responses (a retried chunk, a prompt asked twice),
-kept in the order they arrived.
+whose answer is already there. A write the disk refuses (full, read-only) is cut back off the file, so the
+lines before it stay intact, and stops the run with one sentence. A key can hold several responses (a retried
+chunk, a prompt asked twice), kept in the order they arrived.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,6 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from litft.data.records import os_errors_as_user_errors
+from litft.errors import LitftError
 from litft.io import append_jsonl, iter_jsonl
 
 
@@ -53,20 +57,27 @@ def _cut_torn_tail(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
+def _is_entry(entry: dict) -> bool:
+    """A line this version can use: a key, the response text and its usage (a hand-edited line may lack them)."""
+    return all(isinstance(entry.get(name), kind) for name, kind in (("key", str), ("text", str), ("usage", dict)))
+
+
 class ResponseCache:
     """Responses by key, loaded from and appended to one JSONL file."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        if self.path.exists():
-            _cut_torn_tail(self.path)
-            for entry in iter_jsonl(self.path):
-                if "key" in entry and "text" in entry:
-                    self._entries[entry["key"]].append(entry)
+        with os_errors_as_user_errors("open", self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists():
+                _cut_torn_tail(self.path)
+                for entry in iter_jsonl(self.path):
+                    if _is_entry(entry):
+                        self._entries[entry["key"]].append(entry)
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the cache's lifetime)
         self._lock = threading.Lock()
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._write_error: LitftError | None = None
 
     def responses(self, key: str) -> list[dict[str, Any]]:
         """The cached entries for `key`, oldest first (each has at least `text` and `usage`)."""
@@ -77,9 +88,25 @@ class ResponseCache:
         """Store one response durably (fsynced) and return its entry."""
         entry = {"key": key, "text": text, "usage": usage, **fields}
         with self._lock:
-            append_jsonl(self._file, entry)
+            if self._write_error is not None:
+                raise self._write_error
+            size = os.fstat(self._file.fileno()).st_size
+            try:
+                with os_errors_as_user_errors("write", self.path):
+                    append_jsonl(self._file, entry)
+            except LitftError as error:
+                self._write_error = error
+                self._cut_back_to(size)
+                raise
             self._entries[key].append(entry)
         return entry
+
+    def _cut_back_to(self, size: int) -> None:
+        """Drop what a failed append left of its line; the file object is dropped too, its buffer holds the rest."""
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, size)
 
     def __len__(self) -> int:
         with self._lock:
@@ -89,7 +116,7 @@ class ResponseCache:
         with self._lock:
             self._file.close()
 
-    def __enter__(self) -> "ResponseCache":
+    def __enter__(self) -> ResponseCache:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

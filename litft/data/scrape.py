@@ -10,14 +10,16 @@ from litft.data.cache import read_cached, work_dir_for
 from litft.data.extract import Extractor, extract_page
 from litft.data.fetch import Fetcher, FetchError, FetchSettings
 from litft.data.pages import PAGES_FILE, load_pages, open_for_append, page_record, txt_name
+from litft.data.records import os_errors_as_user_errors
 from litft.data.urls import normalize_url
 from litft.errors import LitftError
-from litft.io import append_jsonl, atomic_write_text, progress, read_json
+from litft.io import append_jsonl, atomic_write_text, check_output_file, progress, read_json, refuse_same_path
 
 
 def read_url_list(path: Path) -> list[str]:
     """The URLs of a JSON list (what `litft crawl` writes), normalised, in order, without repeats."""
-    items = read_json(path)
+    with os_errors_as_user_errors("read", path):
+        items = read_json(path)
     if not isinstance(items, list):
         raise LitftError(f"{path} must hold a JSON list of URLs, like the one `litft crawl` writes.")
     urls = []
@@ -58,10 +60,12 @@ def scrape(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise LitftError(f"{out_dir} exists and is not a folder; give a folder for pages.jsonl.")
+    pages_path = check_output_file(out_dir / PAGES_FILE, "--out_dir")
+    refuse_same_path(urls, pages_path, "--urls", "--out_dir")
     listed = read_url_list(urls)
     cache_dir = Path(cache_dir) if cache_dir is not None else work_dir_for(urls) / "pages"
-    pages_path = out_dir / PAGES_FILE
-    done = load_pages(pages_path)
+    with os_errors_as_user_errors("read", pages_path):
+        done = load_pages(pages_path)
     todo = [url for url in listed if url not in done]
 
     cached: list[tuple[str, str, str]] = []
@@ -75,7 +79,8 @@ def scrape(
 
     counts = {"written": 0, "empty": 0, "failed": 0}
     bar = progress(total=len(todo), quiet=quiet, unit="page", desc="scrape")
-    with open_for_append(pages_path) as pages_file:
+    created = not pages_path.exists()
+    with os_errors_as_user_errors("write", pages_path), open_for_append(pages_path) as pages_file:
 
         def keep(url: str, html: str, fetched_at: str) -> None:
             extracted = extract_page(html, url=url, extractor=extractor)
@@ -106,6 +111,13 @@ def scrape(
                         continue
                     keep(futures[future], page.html, page.fetched_at)
     bar.close()
+    if not counts["written"] and not done:
+        if created:
+            pages_path.unlink(missing_ok=True)  # the empty file this run made; it would only fail `litft process`
+        raise LitftError(
+            f"scrape got no page text from the {len(listed)} URLs of {urls} ({counts['failed']} failed to fetch, "
+            f"{counts['empty']} without text); see the reasons it prints without --quiet, or try --extractor html2text."
+        )
     if not quiet:
         print(f"scrape: {counts['written']} pages added to {pages_path} ({len(listed) - len(todo)} already there, "
               f"{len(cached)} from the crawl cache, {counts['empty']} without text, {counts['failed']} failed)", file=sys.stderr)

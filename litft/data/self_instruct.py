@@ -35,7 +35,7 @@ from litft.data.self_instruct_prompts import (
     parse_instructions,
     parse_is_classification,
 )
-from litft.data.synthesize import default_sidecar, read_chunks
+from litft.data.synthesize import check_paths, default_sidecar, read_chunks
 from litft.errors import LitftError
 from litft.io import progress
 
@@ -53,6 +53,7 @@ class _Asker:
         self._uses: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.failures = 0
+        self.first_failure = ""
 
     def key_for(self, stage: str, prompt: str) -> tuple[str, int]:
         """Claim the next use of `prompt` (call in a fixed order, e.g. before handing work to threads)."""
@@ -71,9 +72,10 @@ class _Asker:
         messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
         try:
             return self.client.complete(key, messages)
-        except RequestFailed:
+        except RequestFailed as error:
             with self._lock:
                 self.failures += 1
+                self.first_failure = self.first_failure or str(error)
             return None
 
 
@@ -113,6 +115,9 @@ def _generate_instructions(
                 answers = list(pool.map(lambda job: asker.ask(*job), jobs))
             except BudgetExhausted as error:
                 report.stopped_because = str(error)
+                break
+            if all(answer is None for answer in answers):  # each of them already retried: the endpoint is not answering
+                report.stopped_because = f"all {len(answers)} requests of round {report.rounds} failed"
                 break
             before = len(generated)
             for answer in answers:
@@ -216,7 +221,7 @@ def self_instruct(
         max_tokens: Stop before a request could take the total tokens in+out over this.
         max_retries: Retries of one request on 429, 5xx, timeouts and connection errors.
         retry_base_delay: First backoff delay in seconds (doubled per retry, with jitter).
-        retry_max_delay: Longest backoff delay in seconds.
+        retry_max_delay: Longest wait in seconds before a retry, our backoff or a server's Retry-After alike.
         timeout: Seconds to wait for one response.
         temperature: Sampling temperature.
         max_response_tokens: Longest response, in tokens.
@@ -227,6 +232,10 @@ def self_instruct(
         raise LitftError("--num_instructions, --workers and --max_instances must be at least 1.")
     if not 0.0 <= rouge_threshold <= 1.0:
         raise LitftError("--rouge_threshold must be between 0 and 1.")
+    output = Path(output)
+    cache = Path(cache) if cache else default_sidecar(output, "cache")
+    inputs = {"--seed_tasks": Path(seed_tasks)} | ({"--chunks": Path(chunks)} if chunks else {})
+    check_paths(inputs, {"--output": output, "--cache": cache})
     seeds = load_seed_tasks(Path(seed_tasks))
     chunk_texts = [chunk["text"] for chunk in read_chunks(Path(chunks))] if chunks else []
     settings = LLMSettings(
@@ -237,10 +246,9 @@ def self_instruct(
         max_requests=max_requests, max_tokens=max_tokens,
     )  # fmt: skip
     settings.validate()
-    output = Path(output)
     rules = RecordRules(min_instruction_words=4, max_instruction_words=150, blacklist=DEFAULT_BLACKLIST)
     dropped: Counter[str] = Counter()
-    with ResponseCache(cache or default_sidecar(output, "cache")) as response_cache:
+    with ResponseCache(cache) as response_cache:
         client = LLMClient(settings, response_cache)
         asker = _Asker(client)
         instructions, report = _generate_instructions(
@@ -256,11 +264,10 @@ def self_instruct(
                 "source_id": f"self-instruct-{number}", "source_url": "", "model": settings.model,
                 "template": TEMPLATE_NAME, "is_classification": is_classification,
             })  # fmt: skip
-    write_jsonl(output, records)
     without_instances = sum(not instances for _, _, instances in tasks)
     lines = [
         f"self-instruct: {len(instructions)} new instructions ({sum(c for _, c, _ in tasks)} classification) "
-        f"-> {len(records)} records in {output}",
+        f"-> {len(records)} records" + (f" in {output}" if records else ""),
         f"  {report.rounds} rounds, {report.candidates} candidate instructions; dropped: "
         + (", ".join(f"{reason} {count}" for reason, count in dropped.most_common()) or "none"),
         f"  {client.stats.summary()}, failed requests {asker.failures}",
@@ -268,6 +275,18 @@ def self_instruct(
     if without_instances:
         lines.append(f"  {without_instances} instructions got no parsable instance")
     stopped_because = report.stopped_because or instances_stopped_because
+    if not records:  # the output of an earlier run, if any, stays as it was
+        print("\n".join(lines))
+        raise LitftError(f"self-instruct wrote no records: {_why_no_records(stopped_because, instructions, asker)}; "
+                         f"run again once that is fixed (cached answers are reused).")  # fmt: skip
+    write_jsonl(output, records)
     if stopped_because:
         lines.append(f"  stopped early: {stopped_because}; run again to continue (cached answers are reused)")
     print("\n".join(lines))
+
+
+def _why_no_records(stopped_because: str, instructions: list[str], asker: _Asker) -> str:
+    cause = stopped_because or (
+        "no instruction got a parsable instance" if instructions else "no generated instruction passed the filters"
+    )
+    return cause + (f" (the first failed request: {asker.first_failure})" if asker.failures else "")

@@ -11,10 +11,12 @@ import json
 import random
 from pathlib import Path
 
-from litft.data.records import read_records
+from litft.data.records import os_errors_as_user_errors, read_records
 from litft.data.response_cache import text_sha256
 from litft.errors import LitftError
-from litft.io import atomic_write_json
+from litft.io import atomic_path, atomic_write_json, check_output_file, refuse_same_path
+
+SIDES = ("train.json", "test.json")
 
 
 def group_key(record: dict) -> str:
@@ -57,6 +59,12 @@ def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42
     """
     if not 0.0 < test_fraction < 1.0:
         raise LitftError(f"--test_fraction must be between 0 and 1 (exclusive), got {test_fraction}.")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LitftError(f"--out_dir {out_dir} is a file, not a folder; give a folder for train.json and test.json.")
+    for name in SIDES:
+        refuse_same_path(input, out_dir / name, "--input", "--out_dir")
+        check_output_file(out_dir / name, "--out_dir")
     numbered = read_records(input, ("instruction", "output"), "instruction record")
     group_sizes: dict[str, int] = {}
     for _, record in numbered:
@@ -65,9 +73,11 @@ def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42
     test_groups = assign_test_groups(group_sizes, test_fraction, seed)
     train = [record for _, record in numbered if group_key(record) not in test_groups]
     test = [record for _, record in numbered if group_key(record) in test_groups]
-    out_dir = Path(out_dir)
-    atomic_write_json(out_dir / "train.json", train)
-    atomic_write_json(out_dir / "test.json", test)
+    # Both files are complete before either replaces an older one: a full disk leaves the old pair, never a mixed one.
+    with (os_errors_as_user_errors("write", out_dir),
+          atomic_path(out_dir / SIDES[0]) as train_tmp, atomic_path(out_dir / SIDES[1]) as test_tmp):
+        for tmp, records in ((train_tmp, train), (test_tmp, test)):
+            atomic_write_json(tmp, records)
     print(
         f"split: {len(train)} train and {len(test)} test records ({len(test) / len(numbered):.1%} test) "
         f"from {len(group_sizes)} source groups in {out_dir}"

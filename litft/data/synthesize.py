@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from litft.data.response_cache import ResponseCache, cache_key, text_sha256
 from litft.data.heuristic import heuristic_pairs
 from litft.data.llm import LLMClient, LLMSettings, RequestFailed
 from litft.data.parse import ResponseParseError, extract_json_array, to_instruction_records
 from litft.data.ratelimit import BudgetExhausted
 from litft.data.records import read_records, write_jsonl
+from litft.data.response_cache import ResponseCache, cache_key, text_sha256
 from litft.data.templates import Template, load_template
 from litft.errors import LitftError
-from litft.io import progress
+from litft.io import check_output_file, progress, refuse_same_path
 
 HEURISTIC_MODEL = "heuristic"
 
@@ -40,6 +40,15 @@ class ChunkResult:
 def default_sidecar(output: Path, suffix: str) -> Path:
     """`qa.jsonl` -> `qa.<suffix>.jsonl`: files that belong with an output live beside it."""
     return output.with_name(f"{output.stem}.{suffix}.jsonl")
+
+
+def check_paths(inputs: dict[str, Path], outputs: dict[str, Path]) -> None:
+    """Before any request: refuse an output that would overwrite an input or another output, or cannot be written."""
+    named_outputs = list(outputs.items())
+    for number, (output_flag, output) in enumerate(named_outputs):
+        for input_flag, source in [*inputs.items(), *named_outputs[:number]]:
+            refuse_same_path(source, output, input_flag, output_flag)
+        check_output_file(output, output_flag)
 
 
 def read_chunks(path: Path) -> list[dict]:
@@ -161,8 +170,8 @@ def synthesize(
         max_requests: Stop sending requests after this many (cached answers are still used).
         max_tokens: Stop before a request could take the total tokens in+out over this.
         max_retries: Retries of one request on 429, 5xx, timeouts and connection errors.
-        retry_base_delay: First backoff delay in seconds (doubled per retry, with jitter); Retry-After wins when sent.
-        retry_max_delay: Longest backoff delay in seconds.
+        retry_base_delay: First backoff delay in seconds (doubled per retry, with jitter); a server's Retry-After wins.
+        retry_max_delay: Longest wait in seconds before a retry, our backoff or a server's Retry-After alike.
         timeout: Seconds to wait for one response.
         temperature: Sampling temperature.
         max_response_tokens: Longest response, in tokens.
@@ -172,8 +181,12 @@ def synthesize(
     """
     if workers < 1 or parse_retries < 0:
         raise LitftError("--workers must be at least 1 and --parse_retries at least 0.")
-    output, failures = Path(output), Path(failures) if failures else default_sidecar(Path(output), "failures")
-    chunks = read_chunks(Path(input))
+    input, output = Path(input), Path(output)
+    failures = Path(failures) if failures else default_sidecar(output, "failures")
+    cache = Path(cache) if cache else default_sidecar(output, "cache")
+    outputs = {"--output": output, "--failures": failures} | ({"--cache": cache} if backend != "heuristic" else {})
+    check_paths({"--input": input}, outputs)
+    chunks = read_chunks(input)
     client = None
     if backend == "heuristic":
         model_name, template_name = HEURISTIC_MODEL, HEURISTIC_MODEL
@@ -189,11 +202,10 @@ def synthesize(
         settings.validate()
         prompt = load_template(template)
         model_name, template_name = settings.model, prompt.name
-        with ResponseCache(cache or default_sidecar(output, "cache")) as response_cache:
+        with ResponseCache(cache) as response_cache:
             client = LLMClient(settings, response_cache)
             results = _run_openai(chunks, client, prompt, parse_retries, workers, quiet)
 
-    write_jsonl(output, [record for result in results for record in _output_records(result, model_name, template_name)])
     write_jsonl(
         failures,
         [
@@ -202,7 +214,26 @@ def synthesize(
             if r.status != "ok"
         ],
     )
+    if not any(r.status == "ok" for r in results):  # the output of an earlier run, if any, stays as it was
+        raise LitftError(_nothing_produced(results, input, failures, backend))
+    write_jsonl(output, [record for result in results for record in _output_records(result, model_name, template_name)])
     print(_summary(results, output, failures, client))
+
+
+def _nothing_produced(results: list[ChunkResult], input: Path, failures: Path, backend: str) -> str:
+    """Why no chunk got records, from the first failure (a failed chunk says more than one a cap kept back)."""
+    if backend == "heuristic":
+        return (
+            f"the heuristic backend found no question/answer pair in the {len(results)} chunks of {input} "
+            f"(it knows only definition, date, place and capability sentences); use --backend openai for this text."
+        )
+    first = next((r for r in results if r.status == "failed"), results[0])
+    failed = sum(r.status == "failed" for r in results)
+    return (
+        f"no chunk of {input} got records ({failed} failed, {len(results) - failed} not reached); the first failure, "
+        f"for chunk {first.chunk['id']!r}: {first.reason}; fix that and run again (cached answers are reused, "
+        f"each chunk's reason is in {failures})."
+    )
 
 
 def _summary(results: list[ChunkResult], output: Path, failures: Path, client: LLMClient | None) -> str:

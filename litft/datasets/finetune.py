@@ -36,7 +36,7 @@ class FinetuneDataset(Dataset):
         info = self.meta["splits"][split]
         self.split = split
         self.mask_prompt = self.meta["mask_prompt"] if mask_prompt is None else mask_prompt
-        self.index = np.load(self.data_dir / info["index"], mmap_mode="r")
+        self.index = open_index(self.data_dir / info["index"], int(info["tokens"]))
         self.lengths = np.asarray(self.index[:, 1])
         self.path = self.data_dir / info["file"]
         self.dtype = np.dtype(self.meta["dtype"])
@@ -61,6 +61,28 @@ class FinetuneDataset(Dataset):
         if self.mask_prompt:
             labels[:prompt_length] = IGNORE_INDEX
         return {"input_ids": input_ids, "labels": labels}
+
+
+def open_index(path: Path, tokens: int) -> np.ndarray:
+    """A split's memory-mapped `(offset, length, prompt_length)` rows, refused unless every row lies inside the
+    split's `tokens`: a damaged index would otherwise read garbage or crash deep inside training."""
+
+    def damaged(what: str) -> LitftError:
+        return LitftError(f"{path} {what}; the prepared dataset is damaged, re-run `litft prepare finetune`.")
+
+    if not path.is_file():
+        raise damaged("is missing")
+    try:
+        index = np.load(path, mmap_mode="r", allow_pickle=False)  # never unpickle what a data folder holds
+    except (ValueError, EOFError, OSError) as error:
+        raise damaged(f"is not a readable .npy index ({str(error).splitlines()[0][:80]})") from None
+    if index.dtype != np.int64 or index.ndim != 2 or index.shape[1] != 3:
+        raise damaged(f"holds a {index.dtype} array of shape {index.shape}, not int64 rows of (offset, length, prompt_length)")
+    offsets, lengths, prompt_lengths = (np.asarray(index[:, column]) for column in range(3))
+    if len(index) and ((offsets < 0).any() or (lengths < 0).any() or (prompt_lengths < 0).any()
+                       or (prompt_lengths > lengths).any() or (offsets + lengths > tokens).any()):
+        raise damaged(f"has rows outside the split's {tokens:,} tokens")
+    return index
 
 
 def collate_finetune(
@@ -161,4 +183,10 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
                     f"cannot resume the data position: it was saved with {key}={saved!r} but this run has "
                     f"{value!r}; resume with the same data and settings."
                 )
-        self.batches_consumed = int(state["batches_consumed"])
+        consumed = state.get("batches_consumed")
+        if not isinstance(consumed, int) or isinstance(consumed, bool) or consumed < 0:
+            raise LitftError(
+                f"cannot resume the data position: the saved batch count is {consumed!r}, not a whole number; "
+                "the checkpoint is damaged, resume from an earlier step."
+            )
+        self.batches_consumed = consumed

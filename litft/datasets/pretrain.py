@@ -127,5 +127,11 @@ class PretrainDataset(Dataset):
                     f"cannot resume the data position: it was saved with {key}={state.get(key)!r} but this run has "
                     f"{getattr(self, key)!r}; resume with the same data and settings."
                 )
-        self.windows_consumed = int(state["windows_consumed"])
+        consumed = state.get("windows_consumed")
+        if not isinstance(consumed, int) or isinstance(consumed, bool) or consumed < 0:
+            raise LitftError(
+                f"cannot resume the data position: the saved window count is {consumed!r}, not a whole number; "
+                "the checkpoint is damaged, resume from an earlier step."
+            )
+        self.windows_consumed = consumed
         self.set_epoch(self.windows_consumed // len(self))

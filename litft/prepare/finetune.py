@@ -19,7 +19,7 @@ from litft.errors import LitftError
 from litft.io import iter_jsonl, read_json
 from litft.prepare import staging_dir, tokenizer_meta, write_meta
 from litft.prepare.pretrain import choose_validation, resolve_tokenizer_dir
-from litft.prompts import DEFAULT_PROMPT_STYLE, get_prompt_style, render_prompt, save_prompt_style, style_name
+from litft.settings import DEFAULT_PROMPT_STYLE
 from litft.tokenizer import encode_batch, load_tokenizer
 
 ALPACA_FIELDS = {"instruction": "instruction", "input": "input", "output": "output"}
@@ -30,6 +30,8 @@ TRAIN_NAMES = ("train.json", "train.jsonl")
 VAL_NAMES = ("val.json", "val.jsonl")
 
 Record = tuple[str, str, str]  # instruction, input, output
+# The shortest record that trains: one prompt token and one answer token (the first token is never a target).
+MIN_SEQ_LENGTH = 2
 
 
 def load_records(path: Path, fields: dict[str, str] | None) -> tuple[list[Record], dict[str, str]]:
@@ -106,7 +108,14 @@ def default_max_seq_length(tokenizer_path: Path) -> int | None:
     config_path = tokenizer_path / "model_config.yaml"
     if not config_path.is_file():
         return None
-    return (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("block_size")
+    try:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise LitftError(f"{config_path} is not valid UTF-8 YAML; restore it from the checkpoint or pass --max_seq_length.") from None
+    block_size = config.get("block_size") if isinstance(config, dict) else None
+    if block_size is not None and (not isinstance(block_size, int) or isinstance(block_size, bool)):
+        raise LitftError(f"{config_path} sets block_size to {block_size!r}, not an integer; fix it or pass --max_seq_length.")
+    return block_size
 
 
 def prepare_finetune(
@@ -144,14 +153,18 @@ def prepare_finetune(
         overwrite: Replace `out` if it exists.
         quiet: No summary.
     """
+    train_path, val_path = find_inputs(data, val_data)  # input paths first: litgpt (torch) is imported below
     tokenizer_path = resolve_tokenizer_dir(checkpoint_dir, tokenizer_dir)
     tokenizer = load_tokenizer(tokenizer_path)
+    from litft.prompts import get_prompt_style, save_prompt_style, style_name
+
     style = get_prompt_style(prompt_style, tokenizer_path)
     if max_seq_length is None:
         max_seq_length = default_max_seq_length(tokenizer_path)
-    if max_seq_length is not None and max_seq_length < 1:
-        raise LitftError(f"--max_seq_length {max_seq_length} must be at least 1.")
-    train_path, val_path = find_inputs(data, val_data)
+    if max_seq_length is not None and max_seq_length < MIN_SEQ_LENGTH:
+        raise LitftError(
+            f"--max_seq_length {max_seq_length} must be at least {MIN_SEQ_LENGTH}: a record needs a prompt token and an answer token."
+        )
     train_records, mapping = load_records(train_path, fields)
     if val_path is not None:
         val_records, _ = load_records(val_path, fields)
@@ -191,6 +204,8 @@ def prepare_finetune(
 def _write_split(
     tokenizer: Any, style: Any, records: list[Record], max_seq_length: int | None, dtype: np.dtype, directory: Path, split: str
 ) -> dict[str, Any]:
+    from litft.prompts import render_prompt
+
     prompts = encode_batch(tokenizer, [render_prompt(style, instruction, input) for instruction, input, _ in records])
     responses = encode_batch(tokenizer, [output for _, _, output in records], bos=False, eos=True)
     index = np.zeros((len(records), 3), dtype=np.int64)
@@ -207,6 +222,11 @@ def _write_split(
         index[row] = (offset, len(sequence), prompt_length)
         offset += len(sequence)
         sequences.append(sequence)
+    if records and prompt_only == len(records):
+        raise LitftError(
+            f"--max_seq_length {max_seq_length} cuts every {split} record before its answer, so nothing would be learned; "
+            f"give a larger --max_seq_length (the longest prompt has {max(len(prompt) for prompt in prompts)} tokens)."
+        )
     tokens = np.fromiter((token for sequence in sequences for token in sequence), dtype=dtype, count=offset)
     tokens.tofile(directory / f"{split}.bin")
     np.save(directory / f"{split}.index.npy", index)

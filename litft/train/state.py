@@ -14,9 +14,11 @@ function of the step, so the counters restore the schedule too.
 
 from __future__ import annotations
 
+import pickle
 import random
 import re
 import shutil
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -231,21 +233,84 @@ def find_resume_dir(resume: str | Path | None, out_dir: Path) -> Path | None:
         candidates = step_dirs(out_dir)
         final = Path(out_dir) / FINAL_DIR
         if (final / PROGRESS_FILE).is_file():
-            candidates.append((int(read_json(final / PROGRESS_FILE)["step"]), final))
+            candidates.append((read_progress(final).step, final))
         if not candidates:
             return None
-        return max(candidates, key=lambda pair: (pair[0], pair[1].name != FINAL_DIR))[1]
-    path = Path(resume)
-    if not (path / TRAINING_STATE).exists() or not (path / PROGRESS_FILE).is_file():
-        raise LitftError(
-            f"--resume {path} is not a training checkpoint (no {TRAINING_STATE}); pass a step-* directory of a litft run or 'auto'."
-        )
+        path = max(candidates, key=lambda pair: (pair[0], pair[1].name != FINAL_DIR))[1]
+    else:
+        path = Path(resume)
+        if not (path / TRAINING_STATE).exists() or not (path / PROGRESS_FILE).is_file():
+            raise LitftError(
+                f"--resume {path} is not a training checkpoint (no {TRAINING_STATE}); pass a step-* directory of a litft run or 'auto'."
+            )
+    check_resume_dir(path)
     return path
 
 
+def damaged_checkpoint(checkpoint: Path, what: str) -> LitftError:
+    """The one sentence for a resume folder that cannot be used (a kill or a full disk while copying it)."""
+    return LitftError(
+        f"resume checkpoint {checkpoint} is damaged ({what}); delete that folder to resume from the step before it, "
+        "or pass --resume with an earlier step-* folder."
+    )
+
+
+def check_resume_dir(checkpoint: Path) -> None:
+    """Open every file a resume reads (cheaply: memory-mapped, without reading the tensors) before any work."""
+    from litft.checkpoint import WEIGHT_FILES, load_state_dict
+
+    saved = read_progress(checkpoint)
+    if not (checkpoint / TRAINING_STATE).exists():
+        raise damaged_checkpoint(checkpoint, f"{TRAINING_STATE} is missing")
+    if (checkpoint / TRAINING_STATE).is_file():  # under FSDP it is a folder of shards, checked when loaded
+        _load_resume_file(checkpoint, checkpoint / TRAINING_STATE, mmap=True)
+    for rank in range(saved.world_size):
+        _read_rank_file(checkpoint, checkpoint / f"rank-{rank}.pth")
+    weights = sorted({name for name in WEIGHT_FILES.values() if (checkpoint / name).is_file()})
+    if not weights:
+        raise damaged_checkpoint(checkpoint, "it holds no lit_model.pth nor LoRA/adapter weights")
+    for name in weights:
+        try:
+            load_state_dict(checkpoint / name)
+        except LitftError:
+            raise damaged_checkpoint(checkpoint, f"{name} is truncated or not a weights file") from None
+
+
+def _load_resume_file(checkpoint: Path, path: Path, mmap: bool = False) -> Any:
+    if not path.is_file():
+        raise damaged_checkpoint(checkpoint, f"{path.name} is missing")
+    try:
+        return torch.load(path, map_location="cpu", mmap=mmap, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+        reason = str(error).splitlines()[0][:80] if str(error) else type(error).__name__
+        raise damaged_checkpoint(checkpoint, f"{path.name} cannot be read: {reason}") from None
+
+
+def _read_rank_file(checkpoint: Path, path: Path) -> dict[str, Any]:
+    """A rank's saved RNG states and data-reader position, checked for the shape `save_training_checkpoint` gives."""
+    state = _load_resume_file(checkpoint, path)
+    if not (isinstance(state, dict) and isinstance(state.get("rng"), dict) and isinstance(state.get("data"), dict)
+            and {"torch", "numpy", "python"} <= set(state["rng"])):
+        raise damaged_checkpoint(checkpoint, f"{path.name} does not hold the RNG and data-reader states")
+    return state
+
+
 def read_progress(checkpoint: Path) -> Progress:
+    """The counters of a checkpoint's progress.json, refused when the file is not the one litft wrote."""
+    path = Path(checkpoint) / PROGRESS_FILE
+    try:
+        saved = read_json(path)
+    except LitftError:
+        raise damaged_checkpoint(Path(checkpoint), f"{PROGRESS_FILE} is missing or not JSON") from None
+    fields = Progress().state_dict()
+    if not isinstance(saved, dict) or "step" not in saved:
+        raise damaged_checkpoint(Path(checkpoint), f"{PROGRESS_FILE} holds no step count")
+    for key in fields.keys() & saved.keys():
+        value = saved[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "world_size" else 0):
+            raise damaged_checkpoint(Path(checkpoint), f"{PROGRESS_FILE} has {key} {value!r}, not a whole number")
     progress = Progress()
-    progress.load_state_dict(read_json(Path(checkpoint) / PROGRESS_FILE))
+    progress.load_state_dict({key: saved[key] for key in fields.keys() & saved.keys()})
     return progress
 
 
@@ -262,11 +327,15 @@ def load_training_state(
     state: dict[str, Any] = {"optimizer": optimizer}
     if is_fsdp(fabric):
         state["model"] = model
-    remainder = fabric.load(Path(checkpoint) / TRAINING_STATE, state, strict=False)
+    try:
+        remainder = fabric.load(Path(checkpoint) / TRAINING_STATE, state, strict=False, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
+        reason = str(error).splitlines()[0][:80] if str(error) else type(error).__name__
+        raise damaged_checkpoint(Path(checkpoint), f"{TRAINING_STATE} cannot be loaded: {reason}") from None
     progress.load_state_dict(remainder.get("progress", saved.state_dict()))
-    rank_file = Path(checkpoint) / f"rank-{fabric.global_rank}.pth"
-    if not rank_file.is_file():
-        raise LitftError(f"{rank_file} is missing; the checkpoint is incomplete, resume from an earlier step directory.")
-    rank_state = torch.load(rank_file, map_location="cpu", weights_only=True)
-    set_rng_state(rank_state["rng"])
+    rank_state = _read_rank_file(Path(checkpoint), Path(checkpoint) / f"rank-{fabric.global_rank}.pth")
+    try:
+        set_rng_state(rank_state["rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError):
+        raise damaged_checkpoint(Path(checkpoint), f"rank-{fabric.global_rank}.pth holds malformed RNG states") from None
     return rank_state["data"]

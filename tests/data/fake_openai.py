@@ -2,7 +2,11 @@
 
 Real HTTP, so the real `openai` client is exercised end to end. A passage (or self-instruct prompt)
 containing a marker such as ``[[script:429,malformed]]`` gets those behaviours on its first requests, in
-order, and well-formed answers afterwards. Every request is recorded with its headers and JSON body.
+order, and well-formed answers afterwards (or the server's `default` behaviour, e.g. ``"401"`` for a server that
+refuses everything). Every request is recorded with its headers and JSON body.
+
+Besides well-formed completions it can answer like a broken proxy or a half-compatible server: an HTML page,
+JSON without ``choices``, a null ``content``, no ``usage``, and a Retry-After of more than a day.
 """
 
 from __future__ import annotations
@@ -49,8 +53,9 @@ def qa_pairs_for(passage: str) -> list[dict[str, str]]:
 class FakeOpenAI:
     """Start with `with FakeOpenAI() as server:`; `server.base_url` goes to --base_url."""
 
-    def __init__(self, response_delay: float = 0.0, hang_seconds: float = 3.0):
+    def __init__(self, response_delay: float = 0.0, hang_seconds: float = 3.0, default: str = "good"):
         self.response_delay = response_delay
+        self.default = default
         self.hang_seconds = hang_seconds  # how long a "timeout" behaviour keeps the client waiting
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -76,7 +81,7 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         self._thread.start()
         return self
 
@@ -93,13 +98,15 @@ class FakeOpenAI:
             count = self._seen.get(prompt, 0)
             self._seen[prompt] = count + 1
         steps = match.group(1).split(",") if match else []
-        return steps[count] if count < len(steps) else "good"
+        return steps[count] if count < len(steps) else self.default
 
-    def _send(self, handler: BaseHTTPRequestHandler, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+    def _send(
+        self, handler: BaseHTTPRequestHandler, status: int, payload: dict | bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
             handler.send_response(status)
-            handler.send_header("content-type", "application/json")
+            handler.send_header("content-type", "application/json" if isinstance(payload, dict) else "text/html")
             handler.send_header("content-length", str(len(data)))
             for name, value in (headers or {}).items():
                 handler.send_header(name, value)
@@ -108,13 +115,14 @@ class FakeOpenAI:
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (its timeout); nothing to answer
 
-    def _completion(self, handler: BaseHTTPRequestHandler, request: RecordedRequest, content: str) -> None:
+    def _completion(self, handler: BaseHTTPRequestHandler, request: RecordedRequest, content: str | None, usage: bool = True) -> None:
         prompt_tokens = sum(len(m["content"].split()) for m in request.body.get("messages", []))
+        completion_tokens = len(content.split()) if content else 0
         self._send(handler, 200, {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": request.body.get("model"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content.split()),
-                      "total_tokens": prompt_tokens + len(content.split())},
+            **({"usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                          "total_tokens": prompt_tokens + completion_tokens}} if usage else {}),
         })  # fmt: skip
 
     def _handle(self, handler: BaseHTTPRequestHandler, request: RecordedRequest) -> None:
@@ -123,6 +131,18 @@ class FakeOpenAI:
             time.sleep(self.response_delay)
         if behaviour == "429":
             self._send(handler, 429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"retry-after": "1"})
+        elif behaviour == "429long":
+            self._send(handler, 429, {"error": {"message": "quota", "type": "rate_limit"}}, {"retry-after": "100000"})
+        elif behaviour == "401":
+            self._send(handler, 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
+        elif behaviour == "notjson":  # a proxy's error page, sent with status 200
+            self._send(handler, 200, b"<html><body><h1>Bad Gateway</h1></body></html>")
+        elif behaviour == "nochoices":
+            self._send(handler, 200, {"object": "error", "message": "model is loading"})
+        elif behaviour == "nullcontent":
+            self._completion(handler, request, None)
+        elif behaviour == "nousage":
+            self._completion(handler, request, self._content("good", request), usage=False)
         elif behaviour == "500":
             self._send(handler, 500, {"error": {"message": "internal error", "type": "server_error"}})
         elif behaviour == "echokey":
@@ -143,7 +163,9 @@ class FakeOpenAI:
             return self._new_instructions(prompt)
         if "classification task with finite output labels" in prompt:
             target = prompt.rsplit("Task:", 1)[-1]
-            return "Yes" if re.search(r"\b(classify|sentiment|which category|true or false)\b", target, re.I) else "No"
+            return "Yes" if re.search(r"\b(classify|sentiment|which category|true or false)\b", target, re.IGNORECASE) else "No"
+        if "Grade the answer on this scale" in prompt:  # litft.judge
+            return json.dumps({"score": 2, "reason": "fake grade"})
         if "Class label:" in prompt:
             return "Class label: Positive\nInput: I loved every minute of it.\nClass label: Negative\nInput: It was a waste of time."
         if "Come up with examples for the following tasks" in prompt:
@@ -164,7 +186,7 @@ class FakeOpenAI:
 
     def _new_instructions(self, prompt: str) -> str:
         """Eight numbered instructions, each new (distinct vocabulary), continuing the prompt's numbering."""
-        start = int(re.findall(r"^(\d+)\.", prompt, re.M)[-1])
+        start = int(re.findall(r"^(\d+)\.", prompt, re.MULTILINE)[-1])
         subjects = ["volcano", "sonnet", "budget", "glacier", "recipe", "algorithm", "mosaic", "harbor",
                     "orchestra", "telescope", "marathon", "lantern", "compass", "meadow", "quartz", "saddle"]  # fmt: skip
         lines = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -221,6 +222,23 @@ def test_bad_start_url_and_foreign_state_are_user_errors(site, tmp_path):
     crawl(server.url("/site/a"), out=tmp_path / "u.json", max_pages=1, sitemaps=False, fetch=FetchSettings(**FAST), quiet=True)
     with pytest.raises(LitftError, match="holds a crawl of"):
         crawl(server.url("/site/b"), out=tmp_path / "u.json", fetch=FetchSettings(**FAST), quiet=True)
+
+
+@pytest.mark.parametrize("out, message", [
+    ("folder", "--out folder is a folder; give a file path."),
+    ("file.json/u.json", "cannot be created: file.json is a file, not a folder."),
+    ("u.json", "u.crawl (where the crawl keeps its state beside --out) is a file"),
+])
+def test_outputs_are_checked_before_any_fetch(site, tmp_path, monkeypatch, out, message):
+    server, _ = site
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file.json").write_text("[]")
+    (tmp_path / "u.crawl").write_text("not a folder")
+    requests = len(server.log)
+    with pytest.raises(LitftError, match=re.escape(message)):
+        crawl(server.url("/site/"), out=Path(out), fetch=FetchSettings(**FAST), quiet=True)
+    assert len(server.log) == requests and (tmp_path / "file.json").read_text() == "[]"
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,14 @@ from rouge_score.rouge_scorer import _score_lcs
 
 from litft.cli import run_function
 from litft.data.filter import filter_records, grounding_share
-from litft.data.rouge_dedup import RougeLIndex, lcs_length, make_tokenizer, match_masks, rouge_novel_mask
+from litft.data.rouge_dedup import (
+    RougeLIndex,
+    lcs_length,
+    make_tokenizer,
+    match_masks,
+    rouge_novel_mask,
+)
+from litft.errors import LitftError
 
 SEED_TASKS = Path("/work/shared/data/self-instruct/seed_tasks.jsonl")
 FILLERS = ["please", "the", "given", "new", "quickly", "following", "a", "text", "list", "simple"]
@@ -79,7 +87,7 @@ def test_decisions_right_at_the_threshold_match_rouge_score():
     assert rouge_novel_mask([tokenize(t) for t in instructions], 0.7) == naive_keep(instructions, 0.7, False) == [True, True, False]
 
 
-words = st.lists(st.sampled_from("a b c d e f".split()), max_size=14)
+words = st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f"]), max_size=14)
 
 
 @settings(max_examples=300, deadline=None)
@@ -178,3 +186,35 @@ def test_bad_input_is_a_user_error(tmp_path, capsys, content, message):
         run_function(filter_records, ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl")])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_removing_every_record_fails_naming_reasons_and_keeps_the_older_output(tmp_path, capsys):
+    records = [{"instruction": "Why?", "input": "", "output": "x"}, {"instruction": "Draw the campus of the university.", "input": "", "output": "y"}]
+    write_records(tmp_path / "in.jsonl", records)
+    (tmp_path / "out.jsonl").write_text("earlier\n")
+    with pytest.raises(SystemExit) as exit_info:
+        run_function(filter_records, ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"),
+                                      "--removed", str(tmp_path / "removed.jsonl"), "--quiet"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"error: filter removed all 2 records of {tmp_path / 'in.jsonl'} (by reason: instruction_too_short: 1, "
+        "blacklisted_word: 1); relax --min_instruction_words or --blacklist, or check the input.\n")
+    assert (tmp_path / "out.jsonl").read_text() == "earlier\n"
+    assert [r["removed_because"] for r in read_jsonl(tmp_path / "removed.jsonl")] == ["instruction_too_short", "blacklisted_word"]
+
+
+@pytest.mark.parametrize("output, removed, message", [
+    ("q.jsonl", None, "--output q.jsonl is the same path as --input q.jsonl"),
+    ("out.jsonl", "q.jsonl", "--removed q.jsonl is the same path as --input q.jsonl"),
+    ("out.jsonl", "out.jsonl", "--removed out.jsonl is the same path as --output out.jsonl"),
+    ("folder", None, "--output folder is a folder"),
+    ("q.jsonl/out.jsonl", None, "cannot be created: q.jsonl is a file, not a folder"),
+])
+def test_outputs_that_would_overwrite_the_input_or_cannot_be_written_are_refused(tmp_path, monkeypatch, output, removed, message):
+    monkeypatch.chdir(tmp_path)
+    write_records(tmp_path / "q.jsonl", [{"instruction": "Explain the warranty of the Picker 3000.", "output": "Three years."}])
+    original = (tmp_path / "q.jsonl").read_text()
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(LitftError, match=re.escape(message)):
+        filter_records(Path("q.jsonl"), Path(output), removed=Path(removed) if removed else None, quiet=True)
+    assert (tmp_path / "q.jsonl").read_text() == original and sorted(p.name for p in tmp_path.iterdir()) == ["folder", "q.jsonl"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from litft.data.boilerplate import remove_boilerplate
+from litft.data.boilerplate import find_boilerplate, strip_boilerplate
 from litft.data.clean import clean_text
 from litft.data.crawl import crawl
 from litft.data.dedup import ExactDeduper, NearDeduper
@@ -40,6 +40,12 @@ def test_clean_text_turns_table_rows_into_text():
 def test_clean_text_keeps_ordinary_text_intact():
     text = "Na\u00efve r\u00e9sum\u00e9s cost \u20ac5 \u2014 \u201cquoted\u201d (really).\n\u65e5\u672c\u8a9e\u306e\u6587\u3002"
     assert clean_text(text) == text
+
+
+def remove_boilerplate(pages, max_share, min_pages):
+    boilerplate = find_boilerplate(pages, max_share, min_pages)
+    stripped = [strip_boilerplate(url, text, boilerplate) for url, text in pages]
+    return [text for text, _ in stripped], sum(removed for _, removed in stripped)
 
 
 def test_boilerplate_lines_repeated_across_a_site_are_removed():
@@ -83,7 +89,7 @@ def test_process_end_to_end(tmp_path):
 
     stats = process(tmp_path, chunk_words=100, overlap_words=10, quiet=True)
     assert stats == {"pages": 9, "empty_pages": 1, "exact_duplicate_pages": 1, "boilerplate_lines_removed": 7,
-                     "near_duplicate_pages": 1, "pages_kept": 6, "exact_duplicate_chunks": 0, "near_duplicate_chunks": 0,
+                     "boilerplate_only_pages": 0, "near_duplicate_pages": 1, "pages_kept": 6, "exact_duplicate_chunks": 0, "near_duplicate_chunks": 0,
                      "chunks": stats["chunks"], "words": stats["words"]}
     chunks = list(iter_jsonl(tmp_path / "chunks.jsonl"))
     assert {c["url"] for c in chunks} == {f"https://phys.example/p{i}" for i in range(6)}
@@ -94,7 +100,7 @@ def test_process_end_to_end(tmp_path):
         own = [c["text"].split() for c in chunks if c["url"] == f"https://phys.example/p{i}"]
         rebuilt = own[0] + [w for chunk in own[1:] for w in chunk[10:]]
         assert rebuilt == unique[i].split()
-    assert (tmp_path / "pretrain.txt").read_text().splitlines() == [c["text"] for c in chunks]
+    assert (tmp_path / "pretrain.txt").read_text().splitlines() == [c["text"] for c in chunks]  # one block each here
     assert json.loads((tmp_path / "process_stats.json").read_text()) == stats
 
 
@@ -142,3 +148,79 @@ def test_duplicate_pages_under_two_urls_end_as_one(server_factory, tmp_path):
     assert stats["pages"] == 3 and stats["exact_duplicate_pages"] == 1
     urls = {c["url"] for c in iter_jsonl(tmp_path / "out" / "chunks.jsonl")}
     assert len(urls) == 2 and server.url("/x/") in urls  # one of the two copies, whichever the crawl listed first
+
+
+def test_process_keeps_blocks_as_lines_and_pretrain_txt_one_chunk_a_line(tmp_path):
+    about = ("About Harbor Valley Water Cooperative\n"
+             "Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.\n"
+             "Our services\n- Drinking water for 12,000 homes.\n- Leak repairs day and night.")
+    write_pages(tmp_path / "pages.jsonl", [("https://hv.example/about", about), ("https://hv.example/news", "News\nThe new plant opens in May.")])
+    process(tmp_path, chunk_words=20, overlap_words=0, quiet=True)
+    assert [c["text"] for c in iter_jsonl(tmp_path / "chunks.jsonl")] == [
+        "About Harbor Valley Water Cooperative\nHarbor Valley Water Cooperative was founded in 1962 by farmers of the valley.",
+        "Our services\n- Drinking water for 12,000 homes.\n- Leak repairs day and night.",
+        "News\nThe new plant opens in May.",
+    ]
+    assert (tmp_path / "pretrain.txt").read_text() == (
+        "About Harbor Valley Water Cooperative Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.\n"
+        "Our services - Drinking water for 12,000 homes. - Leak repairs day and night.\n"
+        "News The new plant opens in May.\n"
+    )
+
+
+def test_process_without_usable_text_fails_and_keeps_earlier_output(tmp_path, capsys):
+    write_pages(tmp_path / "pages.jsonl", [("https://a.example/1", "Useful text about the first page here.")])
+    process(tmp_path, quiet=True)
+    before = (tmp_path / "chunks.jsonl").read_text()
+    write_pages(tmp_path / "pages.jsonl", [("https://a.example/1", "<div></div>"), ("https://a.example/2", "  \n ")])
+    with pytest.raises(LitftError, match=r"process made no chunks from the 2 pages of .*pages.jsonl: 2 were empty after cleaning"):
+        process(tmp_path, quiet=True)
+    assert (tmp_path / "chunks.jsonl").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunks.jsonl", "pages.jsonl", "pretrain.txt", "process_stats.json"]
+    write_pages(tmp_path / "pages.jsonl", [])
+    with pytest.raises(LitftError, match="holds no pages"):
+        process(tmp_path, quiet=True)
+
+
+def test_process_refuses_outputs_over_its_input_before_work(tmp_path):
+    pages = tmp_path / "chunks.jsonl"  # pages saved under the name process writes
+    write_pages(pages, [("https://a.example/1", "Some text about a page.")])
+    original = pages.read_text()
+    with pytest.raises(LitftError, match="is the same path as --directory"):
+        process(pages, quiet=True)
+    with pytest.raises(LitftError, match="is a file, not a folder"):
+        process(pages, out_dir=pages, quiet=True)
+    (tmp_path / "out" / "pretrain.txt").mkdir(parents=True)
+    with pytest.raises(LitftError, match="pretrain.txt is a folder"):
+        process(pages, out_dir=tmp_path / "out", quiet=True)
+    with pytest.raises(LitftError, match="is a file, not a folder"):
+        process(pages, out_dir=pages / "sub", quiet=True)  # a path under a file (ENOTDIR)
+    assert pages.read_text() == original and not (tmp_path / "out" / "chunks.jsonl").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_process_unreadable_pages_is_one_sentence(tmp_path):
+    write_pages(tmp_path / "pages.jsonl", [("https://a.example/1", "Some text about a page.")])
+    (tmp_path / "pages.jsonl").chmod(0)
+    try:
+        with pytest.raises(LitftError, match="cannot read .*pages.jsonl: permission denied"):
+            process(tmp_path, quiet=True)
+    finally:
+        (tmp_path / "pages.jsonl").chmod(0o644)
+
+
+def test_dedup_reads_long_texts_line_by_line_with_the_same_result(monkeypatch):
+    """The streamed signature equals datasketch's over the text's set of 5-word shingles, across lines and batches."""
+    from datasketch import MinHash
+
+    from litft.data import dedup
+
+    monkeypatch.setattr(dedup, "SHINGLE_BATCH", 7)
+    for text in ["", "Two words", "Exactly five words right here", "One two\nthree, four FIVE six\n\nseven " * 9]:
+        tokens = dedup.normalized_tokens(text)
+        width = min(5, max(1, len(tokens)))
+        expected = MinHash(num_perm=128, seed=1)
+        expected.update_batch([" ".join(tokens[i : i + width]).encode() for i in range(max(1, len(tokens) - width + 1))])
+        assert (dedup.NearDeduper()._signature(text).hashvalues == expected.hashvalues).all()
+        exact = ExactDeduper()
+        assert exact.is_new(text) and not exact.is_new(" ".join(tokens).upper())

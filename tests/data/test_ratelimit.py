@@ -67,3 +67,12 @@ def test_budget_caps_requests_and_tokens():
     budget.settle(60, 30)
     budget.reserve(60)
     assert budget.tokens == 30 and budget.requests == 2
+
+
+def test_a_pause_is_never_longer_than_max_pause():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, max_pause=60.0)
+    assert limiter.pause(100000.0) == 60.0  # a server asking for more than a day
+    assert limiter.pause(0.5) == 0.5
+    limiter.acquire(1)
+    assert clock.sleeps == [60.0]

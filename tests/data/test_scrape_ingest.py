@@ -168,3 +168,89 @@ def test_torn_last_line_is_repaired_before_appending(tmp_path):
     ingest(docs, quiet=True)
     records = list(iter_jsonl(docs / "pages.jsonl"))
     assert [Path(r["url"]).name for r in records] == ["a.txt", "b.txt"]
+
+
+def test_ingest_keeps_headings_list_items_and_paragraphs_on_lines_of_their_own(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "guide.md").write_text("# Water guide\n\nThe cooperative was founded\nin 1962 by farmers.\n\n## Services\n- Drinking water\n- Leak repair\n")
+    wrapped = "Harbor Valley Water Cooperative supplies the valley with drinking water and\nrepairs leaks at any hour of the day.\n"
+    (docs / "notes.txt").write_text(f"About the cooperative\n{wrapped}Opening hours\nThe office opens at nine.\n")
+    (docs / "paper.pdf").write_bytes(make_pdf(["Introduction", "Quantum transport in graphene is an example of a clean", "system, as many studies show."], "P"))
+    ingest(docs, quiet=True)
+    texts = {Path(r["url"]).name: r["text"] for r in iter_jsonl(docs / "pages.jsonl")}
+    assert texts["guide.md"] == "Water guide\n\nThe cooperative was founded in 1962 by farmers.\n\nServices\n- Drinking water\n- Leak repair"
+    assert texts["notes.txt"] == ("About the cooperative\nHarbor Valley Water Cooperative supplies the valley with drinking water and "
+                                  "repairs leaks at any hour of the day.\nOpening hours\nThe office opens at nine.")
+    assert texts["paper.pdf"] == "Introduction\nQuantum transport in graphene is an example of a clean system, as many studies show."
+
+
+def test_ingest_refuses_links_out_of_the_folder_unless_asked(tmp_path, capsys):
+    docs, outside = tmp_path / "docs", tmp_path / "secret.txt"
+    (docs / "sub").mkdir(parents=True)
+    outside.write_text("Private text that lives outside the folder.")
+    (docs / "own.txt").write_text("A document of the folder itself.")
+    (docs / "sub" / "inside.txt").symlink_to(docs / "own.txt")  # inside the folder: fine, read once
+    (docs / "passwd.txt").symlink_to(outside)
+    with pytest.raises(LitftError, match=r"passwd.txt links to .*secret.txt, outside .*docs; remove the link, or pass --follow_symlinks"):
+        ingest(docs, quiet=True)
+    assert not (docs / "pages.jsonl").exists()
+    ingest(docs, follow_symlinks=True, quiet=True)
+    assert sorted(r["text"] for r in iter_jsonl(docs / "pages.jsonl")) == [
+        "A document of the folder itself.", "Private text that lives outside the folder."]
+    (docs / "passwd.txt").unlink()
+    (tmp_path / "fresh").mkdir()
+    ingest(docs, out_dir=tmp_path / "fresh", quiet=True)
+    assert [r["text"] for r in iter_jsonl(tmp_path / "fresh" / "pages.jsonl")] == ["A document of the folder itself."]
+
+
+def test_ingest_without_any_text_fails_and_bad_out_dirs_are_refused(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "empty.html").write_text("<html><body><script>x()</script></body></html>")
+    (docs / "blank.txt").write_text("   \n")
+    with pytest.raises(LitftError, match=r"ingest found 2 files in .*docs but none had text \(2 without text, 0 unreadable"):
+        ingest(docs, quiet=True)
+    assert sorted(p.name for p in docs.iterdir()) == ["blank.txt", "empty.html"]
+    (docs / "blank.txt").write_text("Now it has text.")
+    with pytest.raises(LitftError, match="--out_dir .*blank.txt is a file, not a folder"):
+        ingest(docs, out_dir=docs / "blank.txt", quiet=True)
+    with pytest.raises(LitftError, match="cannot be created: .*blank.txt is a file, not a folder"):
+        ingest(docs, out_dir=docs / "blank.txt" / "out", quiet=True)  # under a file (ENOTDIR)
+    (tmp_path / "out" / "pages.jsonl").mkdir(parents=True)
+    with pytest.raises(LitftError, match="pages.jsonl is a folder"):
+        ingest(docs, out_dir=tmp_path / "out", quiet=True)
+    assert (docs / "blank.txt").read_text() == "Now it has text."
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_ingest_reports_an_unreadable_file_in_one_sentence(tmp_path, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Readable text.")
+    (docs / "b.txt").write_text("Locked text.")
+    (docs / "b.txt").chmod(0)
+    try:
+        ingest(docs, quiet=True)
+    finally:
+        (docs / "b.txt").chmod(0o644)
+    assert f"ingest: {docs / 'b.txt'} skipped: cannot read it: permission denied" in capsys.readouterr().err
+    assert [r["text"] for r in iter_jsonl(docs / "pages.jsonl")] == ["Readable text."]
+
+
+def test_scrape_without_any_page_text_fails_and_bad_outputs_are_refused(server_factory, tmp_path):
+    blank = (200, {"Content-Type": "text/html"}, b"<html><body><script>draw()</script></body></html>")
+    server = server_factory({"/gone": (404, {}, b""), "/blank": blank})
+    (tmp_path / "urls.json").write_text(json.dumps([server.url("/gone"), server.url("/blank")]))
+    with pytest.raises(LitftError, match=r"scrape got no page text from the 2 URLs of .*urls.json \(1 failed to fetch, 1 without text\)"):
+        scrape(tmp_path / "urls.json", tmp_path / "out", cache_dir=tmp_path / "none", fetch=FAST, quiet=True)
+    assert not (tmp_path / "out" / "pages.jsonl").exists()
+    (tmp_path / "pages.jsonl").write_text(json.dumps([server.url("/gone")]))  # a URL list named like the output
+    with pytest.raises(LitftError, match="is the same path as --urls"):
+        scrape(tmp_path / "pages.jsonl", tmp_path, fetch=FAST, quiet=True)
+    (tmp_path / "folder" / "pages.jsonl").mkdir(parents=True)
+    with pytest.raises(LitftError, match="pages.jsonl is a folder"):
+        scrape(tmp_path / "urls.json", tmp_path / "folder", fetch=FAST, quiet=True)
+    with pytest.raises(LitftError, match="cannot be created: .*urls.json is a file, not a folder"):
+        scrape(tmp_path / "urls.json", tmp_path / "urls.json" / "out", fetch=FAST, quiet=True)
+    assert server.paths().count("/gone") == 1  # only the first run fetched

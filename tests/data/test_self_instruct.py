@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from rouge_score import rouge_scorer
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_openai import FakeOpenAI  # noqa: E402
 
+from litft.cli import main  # noqa: E402
 from litft.data.self_instruct import self_instruct  # noqa: E402
 from litft.data.self_instruct_prompts import (  # noqa: E402
     load_seed_tasks,
@@ -19,6 +22,7 @@ from litft.data.self_instruct_prompts import (  # noqa: E402
     parse_instructions,
     parse_is_classification,
 )
+from litft.errors import LitftError  # noqa: E402
 
 SEED_TASKS = Path("/work/shared/data/self-instruct/seed_tasks.jsonl")
 
@@ -81,11 +85,71 @@ def test_bootstraps_novel_instructions_with_instances_and_reruns_from_cache(tmp_
 
 def test_a_request_cap_stops_early_and_says_so(tmp_path, seed_tasks, monkeypatch, capsys):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    with FakeOpenAI() as server:
+    with FakeOpenAI() as server, pytest.raises(LitftError) as error:
         self_instruct(seed_tasks, tmp_path / "out.jsonl", model="m", num_instructions=50, base_url=server.base_url,
                       workers=2, max_requests=3, quiet=True)  # fmt: skip
-        assert len(server.requests) == 3
-    assert "stopped early: the cap of 3 requests (--max_requests) is reached" in capsys.readouterr().out
+    assert len(server.requests) == 3
+    # The cap came before any instruction got its instances: no records, so no output and a non-zero exit.
+    assert str(error.value) == (
+        "self-instruct wrote no records: the cap of 3 requests (--max_requests) is reached; "
+        "run again once that is fixed (cached answers are reused)."
+    )
+    assert "self-instruct: 11 new instructions (0 classification) -> 0 records\n" in capsys.readouterr().out
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def free_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+
+
+def self_instruct_command(seed_tasks: Path, output: Path, base_url: str, *extra: str) -> list[str]:
+    return ["self-instruct", "--seed_tasks", str(seed_tasks), "--output", str(output), "--model", "m",
+            "--num_instructions", "5", "--workers", "2", "--base_url", base_url, "--max_retries", "1",
+            "--retry_base_delay", "0.01", "--retry_max_delay", "0.05", "--quiet", "true", *extra]  # fmt: skip
+
+
+def test_an_endpoint_that_never_answers_well_is_exit_2_with_the_reason(tmp_path, seed_tasks, monkeypatch, capsys):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    url = free_port_url()
+    stopped = "error: self-instruct wrote no records: all 2 requests of round 1 failed (the first failed request: gave up after 2 attempts, last:"
+    with FakeOpenAI(default="nochoices") as garbling, FakeOpenAI(default="401") as refusing:
+        cases = [
+            (url, f"{stopped} could not connect to {url}: connection refused);"),
+            (garbling.base_url, (f"{stopped} the server at {garbling.base_url} answered with something that is not an "
+                                 f"OpenAI chat completion (it has no 'choices' list));")),
+            (refusing.base_url, f"error: {refusing.base_url} refused the API key from OPENAI_API_KEY (HTTP 401); check the key.\n"),
+        ]  # fmt: skip
+        for base_url, message in cases:
+            capsys.readouterr()
+            with pytest.raises(SystemExit) as exit_info:
+                main(self_instruct_command(seed_tasks, tmp_path / "out.jsonl", base_url))
+            error = capsys.readouterr().err
+            assert exit_info.value.code == 2 and error.startswith(message) and error.count("\n") == 1
+        assert len(garbling.requests) == 4  # one round of 2 prompts, each tried twice, then it stops
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_an_output_or_cache_over_an_input_is_refused_before_any_request(tmp_path, seed_tasks, monkeypatch, capsys):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    seeds = tmp_path / "seeds.jsonl"
+    shutil.copyfile(seed_tasks, seeds)
+    (tmp_path / "chunks.jsonl").write_text('{"id": "a", "text": "A passage."}\n')
+    cases = [
+        (seeds, [], f"--output {seeds} is the same path as --seed_tasks {seeds}"),
+        (tmp_path / "out.jsonl", ["--cache", str(tmp_path / "chunks.jsonl"), "--chunks", str(tmp_path / "chunks.jsonl")],
+         f"--cache {tmp_path / 'chunks.jsonl'} is the same path as --chunks {tmp_path / 'chunks.jsonl'}"),
+        (tmp_path, [], f"--output {tmp_path} is a folder that holds --seed_tasks {seeds}"),
+    ]  # fmt: skip
+    with FakeOpenAI() as server:
+        for output, extra, message in cases:
+            capsys.readouterr()
+            with pytest.raises(SystemExit) as exit_info:
+                main(self_instruct_command(seeds, output, server.base_url, *extra))
+            assert exit_info.value.code == 2 and capsys.readouterr().err.startswith(f"error: {message}")
+        assert server.requests == []
+    assert seeds.read_bytes() == seed_tasks.read_bytes()
 
 
 def test_parse_instructions_handles_preambles_continuations_and_task_labels():

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
 import pytest
 
 from litft.cli import run_function
+from litft.data.records import os_errors_as_user_errors
 from litft.data.split import split
+from litft.errors import LitftError
 
 
 def make_records(groups: int, seed: int = 0) -> list[dict]:
@@ -60,3 +63,47 @@ def test_bad_arguments_and_records_are_user_errors(tmp_path, capsys, args, messa
     with pytest.raises(SystemExit) as exit_info:
         run_function(split, [str(tmp_path / "in.jsonl"), str(tmp_path / "out"), *args])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_outputs_over_the_input_or_under_a_file_are_refused_before_work(tmp_path):
+    records = tmp_path / "out" / "train.json"  # records saved under the name split writes
+    records.parent.mkdir()
+    records.write_text(json.dumps(make_records(3)[0]) + "\n")
+    original = records.read_text()
+    with pytest.raises(LitftError, match="is the same path as --input"):
+        split(records, tmp_path / "out")
+    with pytest.raises(LitftError, match="is a file, not a folder"):
+        split(records, records)
+    with pytest.raises(LitftError, match="cannot be created: .* is a file, not a folder"):
+        split(records, records / "sub")  # a folder under a file (ENOTDIR)
+    assert records.read_text() == original and sorted(p.name for p in records.parent.iterdir()) == ["train.json"]
+
+
+def test_a_full_disk_is_one_sentence():
+    with (pytest.raises(LitftError, match="cannot write /dev/full: no space left on device; free some disk space"),
+          os_errors_as_user_errors("write", "/dev/full"), open("/dev/full", "w") as fh):
+        fh.write("x")
+
+
+def test_a_failed_write_keeps_the_earlier_pair(tmp_path):
+    first = make_records(10)
+    train, test = run_split(tmp_path, first, "a")
+    (tmp_path / "a" / "test.json").chmod(0o644)
+    (tmp_path / "a").chmod(0o500)  # no new files can be made beside the old pair
+    try:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        with pytest.raises(LitftError, match="cannot be written: no write permission"):
+            run_split(tmp_path, make_records(20, seed=1), "a")
+    finally:
+        (tmp_path / "a").chmod(0o700)
+    assert json.loads((tmp_path / "a" / "train.json").read_text()) == train
+    assert json.loads((tmp_path / "a" / "test.json").read_text()) == test
+
+
+@pytest.mark.parametrize("content", ["", "\n\n"])
+def test_no_records_is_a_user_error(tmp_path, content):
+    (tmp_path / "in.jsonl").write_text(content)
+    with pytest.raises(LitftError, match="holds no records"):
+        split(tmp_path / "in.jsonl", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,11 +14,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+from disks import mounted_tmpfs, read_only_folder  # noqa: E402
 from fake_openai import FakeOpenAI, qa_pairs_for  # noqa: E402
 
-from litft.cli import run_function  # noqa: E402
+from litft.cli import main, run_function  # noqa: E402
 from litft.data.synthesize import synthesize  # noqa: E402
 from litft.data.templates import load_template  # noqa: E402
+from litft.errors import LitftError  # noqa: E402
 from litft.io import iter_jsonl  # noqa: E402
 
 SECRET = "sk-test-0123456789-do-not-leak"
@@ -78,7 +81,7 @@ def test_every_chunk_ends_with_records_or_a_recorded_failure_and_rerun_retries_o
     with FakeOpenAI(hang_seconds=1.5) as server:
         synthesize(tmp_path / "chunks.jsonl", output, model="fake-model", base_url=server.base_url, workers=4, **FAST)
         first_run = list(server.requests)
-        summary = capsys.readouterr().out
+        summary, warnings = capsys.readouterr()
 
         records = read_jsonl(output)
         failures = {f["source_id"]: f for f in read_jsonl(tmp_path / "qa.failures.jsonl")}
@@ -98,9 +101,12 @@ def test_every_chunk_ends_with_records_or_a_recorded_failure_and_rerun_retries_o
         def requests_for(chunk_id: str, requests) -> list:
             return [r for r in requests if r.passage == texts[chunk_id]]
 
-        # Retries: 429 honours Retry-After (1 s, while our own backoff is 10 ms); 500 and timeout are retried.
-        rate_limited = requests_for("rate-limited", first_run)
-        assert len(rate_limited) == 2 and rate_limited[1].time - rate_limited[0].time >= 0.95
+        # Retries: a 429 is retried after its Retry-After (1 s here, cut to the 0.05 s cap); 500 and timeout are retried.
+        assert len(requests_for("rate-limited", first_run)) == 2
+        assert warnings.splitlines() == [
+            (f"warning: {server.base_url} asked to wait 1 s before retrying (Retry-After); "
+            "waiting 0.05 s instead, the --retry_max_delay cap.")
+        ]
         assert len(requests_for("server-error", first_run)) == 2
         assert len(requests_for("timed-out", first_run)) == 2
         assert len(requests_for("always-malformed", first_run)) == 3  # 1 + parse_retries
@@ -174,9 +180,10 @@ def test_budget_caps_stop_requests_and_a_rerun_continues(tmp_path, monkeypatch, 
 def test_a_key_echoed_by_the_server_is_redacted_from_failures(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     write_chunks(tmp_path / "chunks.jsonl", {"a": "echokey,echokey"})
-    with FakeOpenAI() as server:
+    with FakeOpenAI() as server, pytest.raises(LitftError) as error:
         synthesize(tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", model="m", base_url=server.base_url,
                    max_retries=1, **FAST)  # fmt: skip
+    assert "Bearer [redacted]" in str(error.value) and SECRET not in str(error.value)
     [failure] = read_jsonl(tmp_path / "qa.failures.jsonl")
     assert "gave up after 2 attempts" in failure["reason"] and "Bearer [redacted]" in failure["reason"]
     assert_secret_in_no_file(tmp_path)
@@ -276,3 +283,132 @@ def test_killed_run_loses_no_paid_response_and_rerun_repeats_none(tmp_path, monk
     assert {r["source_id"] for r in read_jsonl(tmp_path / "qa.jsonl")} == set(texts)
     assert f"cached hits {len(cached_chunks)}" in capsys.readouterr().out
     assert_secret_in_no_file(tmp_path)
+
+
+def free_port_url() -> str:
+    """The URL of a port on 127.0.0.1 that nothing listens on: connecting is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+
+
+def synthesize_command(tmp_path: Path, base_url: str, *extra: str, model: str = "fake-model") -> list[str]:
+    return ["synthesize", "--input", str(tmp_path / "chunks.jsonl"), "--output", str(tmp_path / "qa.jsonl"),
+            "--model", model, "--base_url", base_url, "--max_retries", "1", "--retry_base_delay", "0.01",
+            "--retry_max_delay", "0.05", "--timeout", "2", "--quiet", "true", *extra]  # fmt: skip
+
+
+def exit_code_and_stderr(argv: list[str], capsys) -> tuple[int, str]:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def test_a_retry_after_of_a_day_waits_only_the_cap_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    texts = write_chunks(tmp_path / "chunks.jsonl", {"a": "429long", "b": ""})
+    with FakeOpenAI() as server:
+        main(synthesize_command(tmp_path, server.base_url))
+    assert read_jsonl(tmp_path / "qa.jsonl") == expected_records("a", texts["a"]) + expected_records("b", texts["b"])
+    assert capsys.readouterr().err.splitlines() == [
+        (f"warning: {server.base_url} asked to wait 100000 s before retrying (Retry-After); "
+        "waiting 0.05 s instead, the --retry_max_delay cap.")
+    ]
+
+
+def test_a_run_whose_every_request_fails_exits_2_with_the_reason_and_keeps_earlier_results(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    write_chunks(tmp_path / "chunks.jsonl", {"a": "", "b": ""})
+    with FakeOpenAI() as server:
+        main(synthesize_command(tmp_path, server.base_url))
+    earlier = {name: (tmp_path / name).read_bytes() for name in ("qa.jsonl", "qa.cache.jsonl")}
+
+    url = free_port_url()
+    code, error = exit_code_and_stderr(synthesize_command(tmp_path, url, model="other-model"), capsys)
+    assert code == 2 and error.count("\n") == 1 and error.startswith("error: no chunk of ")
+    refused = f"gave up after 2 attempts, last: could not connect to {url}: connection refused"
+    assert f"(2 failed, 0 not reached); the first failure, for chunk 'a': {refused};" in error
+    assert {name: (tmp_path / name).read_bytes() for name in earlier} == earlier
+    assert [f["reason"] for f in read_jsonl(tmp_path / "qa.failures.jsonl")] == [refused] * 2
+
+
+@pytest.mark.parametrize(
+    "behaviour, message",
+    [
+        ("401", "refused the API key from OPENAI_API_KEY (HTTP 401); check the key."),
+        ("nochoices", "answered with something that is not an OpenAI chat completion (it has no 'choices' list);"),
+        ("notjson", "not an OpenAI chat completion (the body is not JSON: b'<html><body><h1>Bad Gateway</h1></body></html>');"),
+    ],
+)
+def test_a_server_that_refuses_or_answers_garbage_is_exit_2_with_one_line(tmp_path, monkeypatch, capsys, behaviour, message):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    write_chunks(tmp_path / "chunks.jsonl", {"a": "", "b": ""})
+    with FakeOpenAI(default=behaviour) as server:
+        code, error = exit_code_and_stderr(synthesize_command(tmp_path, server.base_url), capsys)
+    assert code == 2 and error.count("\n") == 1 and message in error and "Traceback" not in error
+    assert not (tmp_path / "qa.jsonl").exists()
+
+
+def test_malformed_replies_are_retried_then_recorded_as_the_chunks_failure(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    scripts = {"html-once": "notjson", "null-once": "nullcontent", "no-usage": "nousage", "never-choices": "nochoices,nochoices"}
+    texts = write_chunks(tmp_path / "chunks.jsonl", scripts)
+    with FakeOpenAI() as server:
+        synthesize(tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", model="fake-model", base_url=server.base_url,
+                   max_retries=1, **FAST)  # fmt: skip
+    assert read_jsonl(tmp_path / "qa.jsonl") == [
+        record for chunk_id in ("html-once", "null-once", "no-usage") for record in expected_records(chunk_id, texts[chunk_id])]  # fmt: skip
+    assert read_jsonl(tmp_path / "qa.failures.jsonl") == [{
+        "source_id": "never-choices", "source_url": "https://example.org/never-choices", "status": "failed",
+        "reason": f"gave up after 2 attempts, last: the server at {server.base_url} answered with something that is not "
+                  "an OpenAI chat completion (it has no 'choices' list)"}]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--output", "{input}"], "--output {input} is the same path as --input {input}"),
+        (["--cache", "{input}"], "--cache {input} is the same path as --input {input}"),
+        (["--failures", "{input}"], "--failures {input} is the same path as --input {input}"),
+        (["--cache", "{dir}/qa.jsonl"], "--cache {dir}/qa.jsonl is the same path as --output {dir}/qa.jsonl"),
+        (["--output", "{dir}"], "--output {dir} is a folder that holds --input {input}"),
+        (["--output", "{dir}/sub"], "--output {dir}/sub is a folder; give a file path."),
+        (["--output", "{input}/qa.jsonl"], "--output {input}/qa.jsonl cannot be created: {input} is a file, not a folder."),
+    ],
+)
+def test_outputs_that_would_overwrite_an_input_or_cannot_be_written_are_refused_before_any_request(
+    tmp_path, monkeypatch, capsys, flags, message
+):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    write_chunks(tmp_path / "chunks.jsonl", {"a": ""})
+    (tmp_path / "sub").mkdir()
+    before = (tmp_path / "chunks.jsonl").read_bytes()
+    names = {"input": tmp_path / "chunks.jsonl", "dir": tmp_path}
+    with FakeOpenAI() as server:
+        code, error = exit_code_and_stderr(synthesize_command(tmp_path, server.base_url, *(f.format(**names) for f in flags)), capsys)
+        assert server.requests == []
+    assert code == 2 and error.startswith(f"error: {message.format(**names)}") and error.count("\n") == 1
+    assert (tmp_path / "chunks.jsonl").read_bytes() == before
+
+
+def test_an_output_in_a_read_only_folder_is_refused_before_any_request(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    write_chunks(tmp_path / "chunks.jsonl", {"a": ""})
+    with read_only_folder(tmp_path / "locked") as locked, FakeOpenAI() as server:
+        code, error = exit_code_and_stderr(synthesize_command(tmp_path, server.base_url, "--output", str(locked / "qa.jsonl")), capsys)
+        assert server.requests == []
+    assert code == 2 and error == f"error: --output {locked}/qa.jsonl cannot be written: no write permission in {locked}.\n"
+
+
+def test_a_disk_that_fills_up_mid_run_is_exit_2_and_leaves_the_cache_whole(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    texts = write_chunks(tmp_path / "chunks.jsonl", {f"c{i:02d}": "" for i in range(60)})
+    with mounted_tmpfs(tmp_path / "disk", size="16k") as disk, FakeOpenAI() as server:
+        cache = disk / "qa.cache.jsonl"
+        argv = synthesize_command(tmp_path, server.base_url, "--output", str(disk / "qa.jsonl"), "--workers", "1")
+        code, error = exit_code_and_stderr(argv, capsys)
+        assert code == 2 and error == f"error: cannot write {cache}: no space left on device; free some disk space or choose another disk.\n"
+        assert cache.read_bytes().endswith(b"\n")  # no torn line: every answer on disk is whole
+        cached = [entry["chunk_id"] for entry in iter_jsonl(cache)]
+        assert cached == sorted(texts)[: len(cached)] and 0 < len(cached) < len(server.requests) <= 60

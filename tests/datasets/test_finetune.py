@@ -146,3 +146,56 @@ def test_sampler_refuses_a_state_saved_over_other_records(finetune_dir):
     resumed = LengthGroupedBatchSampler(lengths, batch_size=8, seed=4)
     resumed.load_state_dict(older)
     assert resumed.batches_consumed == 1
+
+
+def _damaged_copy(finetune_dir, tmp_path):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(finetune_dir, damaged)
+    return damaged
+
+
+def test_a_damaged_index_is_refused_in_one_sentence(finetune_dir, tmp_path):
+    import pickle
+
+    damaged = _damaged_copy(finetune_dir, tmp_path)
+    index_path = damaged / "train.index.npy"
+    good = index_path.read_bytes()
+    rows = np.load(finetune_dir / "train.index.npy")
+    forms = {
+        "truncated": lambda: index_path.write_bytes(good[: len(good) // 2]),
+        "empty": lambda: index_path.write_bytes(b""),
+        "not an .npy": lambda: index_path.write_bytes(b"offset,length,prompt_length\n0,5,2\n"),
+        "pickled": lambda: index_path.write_bytes(pickle.dumps(rows.tolist())),
+        "object array": lambda: np.save(index_path, np.array([{"offset": 0}] * 3, dtype=object), allow_pickle=True),
+        "float rows": lambda: np.save(index_path, rows.astype(np.float64)),
+        "two columns": lambda: np.save(index_path, rows[:, :2].copy()),
+        "past the tokens": lambda: np.save(index_path, rows + np.array([10**6, 0, 0])),
+        "prompt longer than record": lambda: np.save(index_path, rows * np.array([1, 1, 0]) + np.array([0, 0, 10**4])),
+    }
+    for name, damage in forms.items():
+        damage()
+        with pytest.raises(LitftError, match=r"train.index.npy .*; the prepared dataset is damaged, re-run `litft prepare finetune`.") as error:
+            FinetuneDataset(damaged)
+        assert "\n" not in str(error.value), name
+
+
+def test_wrong_types_in_meta_json_are_refused_in_one_sentence(finetune_dir, tmp_path):
+    import json
+
+    damaged = _damaged_copy(finetune_dir, tmp_path)
+    meta = json.loads((finetune_dir / "meta.json").read_text())
+    forms = {
+        "vocab_size 'x', not a positive integer": {**meta, "vocab_size": "x"},
+        "token dtype 'float128', not uint16 or uint32": {**meta, "dtype": "float128"},
+        "None as the train token count": {**meta, "splits": {**meta["splits"], "train": {k: v for k, v in meta["splits"]["train"].items() if k != "tokens"}}},
+        "mask_prompt 'yes', not true or false": {**meta, "mask_prompt": "yes"},
+        "names '../train.bin' as the train file": {**meta, "splits": {**meta["splits"], "train": {**meta["splits"]["train"], "file": "../train.bin"}}},
+        "must hold a JSON object": [meta],
+    }
+    for expected, content in forms.items():
+        (damaged / "meta.json").write_text(json.dumps(content))
+        with pytest.raises(LitftError, match="re-run `litft prepare`") as error:
+            FinetuneDataset(damaged)
+        assert expected in str(error.value)

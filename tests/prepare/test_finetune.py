@@ -147,3 +147,18 @@ def test_fields_may_map_only_some_roles(tokenizer_dir, tmp_path):
     (tmp_path / "other.json").write_text(json.dumps([{"prompt": "a", "completion": "b"}]), encoding="utf-8")
     with pytest.raises(LitftError, match="record 1 has no 'instruction' field"):  # named, not None
         prepare_finetune(data=tmp_path / "other.json", out=tmp_path / "o2", checkpoint_dir=tokenizer_dir, fields={"output": "completion"})
+
+
+def test_a_max_seq_length_that_leaves_no_answer_tokens_is_refused(tokenizer_dir, tmp_path, capsys):
+    (tmp_path / "records.json").write_text(json.dumps(_alpaca(6)), encoding="utf-8")
+    out, common = tmp_path / "out", ["--data", str(tmp_path / "records.json"), "--checkpoint_dir", str(tokenizer_dir)]
+    error = _cli_error(capsys, *common, "--out", str(out), "--max_seq_length", "1")
+    assert "--max_seq_length 1 must be at least 2: a record needs a prompt token and an answer token." in error
+    shortest_prompt = min(len(load_tokenizer(tokenizer_dir).encode(render_prompt(get_prompt_style("alpaca"), r["instruction"], r["input"])))
+                          for r in _alpaca(6))
+    error = _cli_error(capsys, *common, "--out", str(out), "--max_seq_length", str(shortest_prompt))
+    assert f"--max_seq_length {shortest_prompt} cuts every train record before its answer" in error
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+    meta = prepare_finetune(data=tmp_path / "records.json", out=out, checkpoint_dir=tokenizer_dir, max_seq_length=shortest_prompt + 1, quiet=True)
+    assert meta["splits"]["train"]["without_response_tokens"] < 6  # one record keeps an answer token: accepted
