@@ -20,10 +20,13 @@ from litft.data.pages import PAGES_FILE, load_pages
 from litft.data.records import os_errors_as_user_errors
 from litft.errors import LitftError
 from litft.io import atomic_path, atomic_write_json, check_output_file, progress, refuse_same_path
+from litft.outputs import check_in_place_files, record_own_files
 
 CHUNKS_FILE = "chunks.jsonl"
 PRETRAIN_FILE = "pretrain.txt"
 STATS_FILE = "process_stats.json"
+OUTPUT_FILES = (CHUNKS_FILE, PRETRAIN_FILE, STATS_FILE)
+PROCESS_KIND = "process"
 
 
 def process(
@@ -35,6 +38,7 @@ def process(
     boilerplate_share: float = 0.5,
     boilerplate_min_pages: int = 5,
     near_duplicate_threshold: float = 0.8,
+    overwrite: bool = False,
     quiet: bool = False,
 ) -> dict[str, int]:
     """Clean, remove site boilerplate, de-duplicate and chunk `directory/pages.jsonl`.
@@ -53,6 +57,7 @@ def process(
         boilerplate_share: A line on more than this share of one site's pages is removed.
         boilerplate_min_pages: Sites with fewer pages are not checked for boilerplate.
         near_duplicate_threshold: Estimated Jaccard similarity of 5-word shingles at which a page or chunk is a near duplicate.
+        overwrite: Replace a chunks.jsonl / pretrain.txt / process_stats.json in out_dir that litft did not write.
         quiet: No progress bar or summary.
     """
     directory = Path(directory)
@@ -65,9 +70,10 @@ def process(
     out_dir = Path(out_dir) if out_dir is not None else pages_path.parent
     if out_dir.exists() and not out_dir.is_dir():
         raise LitftError(f"--out_dir {out_dir} is a file, not a folder; give a folder for chunks.jsonl and pretrain.txt.")
-    for name in (CHUNKS_FILE, PRETRAIN_FILE, STATS_FILE):
+    for name in OUTPUT_FILES:
         refuse_same_path(pages_path, out_dir / name, "--directory", "--out_dir")
         check_output_file(out_dir / name, "--out_dir")
+    check_in_place_files(out_dir, OUTPUT_FILES, overwrite, "--out_dir")
 
     with os_errors_as_user_errors("read", pages_path):
         by_url = load_pages(pages_path)
@@ -124,6 +130,7 @@ def process(
             raise LitftError(_no_chunks_reason(pages_path, stats))
     with os_errors_as_user_errors("write", out_dir / STATS_FILE):
         atomic_write_json(out_dir / STATS_FILE, stats)
+    record_own_files(out_dir, OUTPUT_FILES, PROCESS_KIND)
     if not quiet:
         print(f"process: {stats['chunks']} chunks ({stats['words']} words) from {stats['pages_kept']} of {stats['pages']} pages "
               f"into {out_dir / CHUNKS_FILE}; removed {stats['exact_duplicate_pages']} duplicate and "

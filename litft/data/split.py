@@ -15,8 +15,10 @@ from litft.data.records import os_errors_as_user_errors, read_records
 from litft.data.response_cache import text_sha256
 from litft.errors import LitftError
 from litft.io import atomic_path, atomic_write_json, check_output_file, refuse_same_path
+from litft.outputs import check_in_place_files, record_own_files
 
 SIDES = ("train.json", "test.json")
+SPLIT_KIND = "split"
 
 
 def group_key(record: dict) -> str:
@@ -48,7 +50,7 @@ def assign_test_groups(group_sizes: dict[str, int], test_fraction: float, seed: 
     return test
 
 
-def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42) -> None:
+def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42, overwrite: bool = False) -> None:
     """Split instruction records (JSONL) into out_dir/train.json and out_dir/test.json, keeping each source chunk on one side.
 
     Args:
@@ -56,6 +58,7 @@ def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42
         out_dir: Directory for train.json and test.json (JSON arrays, Alpaca form).
         test_fraction: Share of records to put in test.json (reached as closely as whole chunks allow).
         seed: Random seed; the same seed and records give the same split whatever their order.
+        overwrite: Replace a train.json / test.json in out_dir that litft did not write.
     """
     if not 0.0 < test_fraction < 1.0:
         raise LitftError(f"--test_fraction must be between 0 and 1 (exclusive), got {test_fraction}.")
@@ -65,6 +68,7 @@ def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42
     for name in SIDES:
         refuse_same_path(input, out_dir / name, "--input", "--out_dir")
         check_output_file(out_dir / name, "--out_dir")
+    check_in_place_files(out_dir, SIDES, overwrite, "--out_dir")
     numbered = read_records(input, ("instruction", "output"), "instruction record")
     group_sizes: dict[str, int] = {}
     for _, record in numbered:
@@ -78,6 +82,7 @@ def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42
           atomic_path(out_dir / SIDES[0]) as train_tmp, atomic_path(out_dir / SIDES[1]) as test_tmp):
         for tmp, records in ((train_tmp, train), (test_tmp, test)):
             atomic_write_json(tmp, records)
+    record_own_files(out_dir, SIDES, SPLIT_KIND)
     print(
         f"split: {len(train)} train and {len(test)} test records ({len(test) / len(numbered):.1%} test) "
         f"from {len(group_sizes)} source groups in {out_dir}"

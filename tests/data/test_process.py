@@ -176,7 +176,7 @@ def test_process_without_usable_text_fails_and_keeps_earlier_output(tmp_path, ca
     with pytest.raises(LitftError, match=r"process made no chunks from the 2 pages of .*pages.jsonl: 2 were empty after cleaning"):
         process(tmp_path, quiet=True)
     assert (tmp_path / "chunks.jsonl").read_text() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunks.jsonl", "pages.jsonl", "pretrain.txt", "process_stats.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".litft.json", "chunks.jsonl", "pages.jsonl", "pretrain.txt", "process_stats.json"]
     write_pages(tmp_path / "pages.jsonl", [])
     with pytest.raises(LitftError, match="holds no pages"):
         process(tmp_path, quiet=True)

@@ -107,3 +107,20 @@ def test_no_records_is_a_user_error(tmp_path, content):
     with pytest.raises(LitftError, match="holds no records"):
         split(tmp_path / "in.jsonl", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_train_json_litft_did_not_write_is_kept(tmp_path, capsys):
+    from litft.cli import main
+
+    records = tmp_path / "qa.jsonl"
+    records.write_text("".join(f'{{"instruction": "q{i}", "output": "a{i}", "source_id": "c{i}"}}\n' for i in range(10)))
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / "train.json").write_text("my own training set")
+    with pytest.raises(SystemExit):
+        main(["split", "--input", str(records), "--out_dir", str(out)])
+    assert "train.json, which litft did not write" in capsys.readouterr().err
+    assert (out / "train.json").read_text() == "my own training set"
+    main(["split", "--input", str(records), "--out_dir", str(out), "--overwrite", "true"])
+    main(["split", "--input", str(records), "--out_dir", str(out), "--seed", "3"])  # its own now: replaced freely
+    assert len(json.loads((out / "train.json").read_text())) == 8
