@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import os
 import re
 import sys
 import time
@@ -77,15 +78,65 @@ class ModelResult:
         return {k: v for k, v in asdict(self).items() if k != "answers"}
 
 
-def _label_for(path: Path) -> str:
-    name = path.name
-    if GENERIC_RUN_NAMES.match(name) and path.parent.name:
-        name = f"{path.parent.name}-{name}"
-    return re.sub(r"[^\w.+-]+", "-", name).strip("-") or "model"
+def _run_name(path: Path) -> tuple[tuple[str, ...], str]:
+    """(folders down to the run folder, suffix) of a checkpoint: `out/lora` and `out/lora/final` are the run `lora`;
+    `out/lora/step-000400` is `lora` plus `-step-000400`. The path is made absolute but links are not followed."""
+    path = Path(os.path.abspath(path))
+    if GENERIC_RUN_NAMES.match(path.name) and path.parent.name:
+        suffix = "" if path.name == "final" else f"-{path.name}"
+        path = path.parent
+    else:
+        suffix = ""
+    return path.parts[1:], suffix
+
+
+def _clean_label(text: str) -> str:
+    """A label usable in a CSV column name and a file name."""
+    return re.sub(r"[^\w.+-]+", "-", text).strip("-") or "model"
+
+
+def run_labels(runs: list[Path], reserved: tuple[str, ...] = ("base",)) -> list[str]:
+    """Each run's folder name (see `_run_name`); runs whose names collide get their parent folders prepended
+    until they differ (`a-lora`, `b-lora`), and the same run given twice gets `-2`. Names in `reserved` stay free."""
+    names = [_run_name(run) for run in runs]
+    depths = [1] * len(names)
+
+    def label(index: int) -> str:
+        folders, suffix = names[index]
+        return _clean_label("-".join(folders[-depths[index]:]) + suffix)
+
+    while True:
+        labels = [label(i) for i in range(len(names))]
+        holders: dict[str, set] = {}
+        for index, text in enumerate(labels):
+            holders.setdefault(text, set()).add(names[index])
+        grow = [i for i, text in enumerate(labels)
+                if (len(holders[text]) > 1 or text in reserved) and depths[i] < len(names[i][0])]  # fmt: skip
+        if not grow:
+            break
+        for index in grow:
+            depths[index] += 1
+    seen = dict.fromkeys(reserved, 1)
+    for index, text in enumerate(labels):
+        count = seen.get(text, 0)
+        seen[text] = count + 1
+        labels[index] = f"{text}-{count + 1}" if count else text
+    return labels
+
+
+def method_name(info) -> str:
+    """The method a checkpoint was trained with; a LoRA run merged into full weights (lit_model.pth beside
+    lit_model.pth.lora, or `litft merge_lora --out_dir`, which records merged_from) is `lora (merged)`."""
+    recorded = info.hyperparameters.get("method")
+    if info.method == "full" and recorded in ("lora", "adapter_v2"):
+        return f"{recorded} (merged)"
+    if info.method == "full" and "merged_from" in info.hyperparameters:
+        return "lora (merged)"
+    return info.method
 
 
 def plan_models(runs: list[Path], base: Path | None) -> list[ModelSpec]:
-    """The base (given, or the one every run names) first, then the runs, with unique labels."""
+    """The base (given, or the one every run names) first, then the runs, labelled by `run_labels`."""
     from litft.checkpoint import inspect_checkpoint
 
     runs = [Path(run) for run in runs]
@@ -101,14 +152,9 @@ def plan_models(runs: list[Path], base: Path | None) -> list[ModelSpec]:
         base = next(iter(named), None)
     if base is None and not runs:
         raise LitftError("nothing to evaluate; give one or more run directories and/or --base CHECKPOINT_DIR.")
-    specs = ([ModelSpec("base", Path(base), "base")] if base is not None else []) + [ModelSpec(_label_for(r), r, "run") for r in runs]
-    seen: dict[str, int] = {}
-    for spec in specs:
-        count = seen.get(spec.label, 0)
-        seen[spec.label] = count + 1
-        if count:
-            spec.label = f"{spec.label}-{count + 1}"
-    return specs
+    base_spec = [ModelSpec("base", Path(base), "base")] if base is not None else []
+    labels = run_labels(runs, reserved=("base",) if base_spec else ())
+    return base_spec + [ModelSpec(label, run, "run") for label, run in zip(labels, runs)]
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -204,7 +250,7 @@ def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quie
         reasons[entry["finish_reason"]] = reasons.get(entry["finish_reason"], 0) + 1
     tokens, seconds = sum(e["generated_tokens"] for e in entries), sum(e["seconds"] for e in entries)
     result = ModelResult(
-        label=spec.label, role=spec.role, checkpoint=str(loaded.info.path), method=loaded.info.method,
+        label=spec.label, role=spec.role, checkpoint=str(loaded.info.path), method=method_name(loaded.info),
         base_dir=str(loaded.info.base_dir) if loaded.info.base_dir else None, prompt_style=loaded.style_name, n=len(records),
         rouge1=mean([s["rouge1"] for s in scores]), rouge2=mean([s["rouge2"] for s in scores]), rougeL=mean([s["rougeL"] for s in scores]),
         mean_answer_words=mean([len(a.split()) for a in answers]), mean_generated_tokens=tokens / len(entries),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,9 +16,10 @@ from rouge_score import rouge_scorer
 from litft.checkpoint import inspect_checkpoint, load_model, save_checkpoint
 from litft.cli import run_function
 from litft.errors import LitftError
-from litft.evaluate import evaluate, plan_models, rouge_scores, summarize
+from litft.evaluate import evaluate, method_name, plan_models, rouge_scores, run_labels, summarize
 from litft.generate import LoadedModel
 from litft.judge import EMPTY_ANSWER_REASON, Judge, parse_verdict
+from litft.merge import merge_lora
 from litft.model import LoRASettings, build_model
 from litft.prompts import save_prompt_style
 from litft.sampling import SamplingSettings
@@ -79,16 +82,16 @@ def test_evaluate_writes_table_report_and_review_sheet(setup, tmp_path, capsys):
     run_function(evaluate, args)
     stdout = capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
-    assert [m["label"] for m in report["models"]] == ["base", "lora-final"]
+    assert [m["label"] for m in report["models"]] == ["base", "lora"]
     assert report["models"][0]["checkpoint"] == str(setup["base"].resolve())  # the base the run names
     assert report["settings"]["greedy"] and report["settings"]["sampling"]["max_new_tokens"] == 12
     assert report["test_file"]["records_used"] == 4 and len(report["test_file"]["sha256"]) == 64
     assert {m["prompt_style"] for m in report["models"]} == {"qa"}  # the base gets its run's style
 
     rows = read_sheet(out / "answers.csv")
-    assert list(rows[0]) == ["question", "reference", "answer_base", "score_base", "answer_lora-final", "score_lora-final"]
+    assert list(rows[0]) == ["question", "reference", "answer_base", "score_base", "answer_lora", "score_lora"]
     assert rows[2]["question"] == "Summarise this.\n\nTuition and scholarship details for the campus."
-    assert all(row["score_base"] == "" == row["score_lora-final"] for row in rows)
+    assert all(row["score_base"] == "" == row["score_lora"] for row in rows)
 
     # The answers are the models' greedy answers, and the ROUGE means are rouge-score's on them.
     base = LoadedModel(setup["base"], device="cpu", prompt_style="qa")
@@ -104,14 +107,14 @@ def test_evaluate_writes_table_report_and_review_sheet(setup, tmp_path, capsys):
             values = [scorer.score(row["reference"], row[column])[name].fmeasure for row in rows]
             assert model[name] == pytest.approx(sum(values) / len(values), abs=1e-12)
         assert model["n"] == 4 and model["generated_tokens"] > 0 and model["tokens_per_second"] > 0
-    assert rows[0]["answer_base"] != rows[0]["answer_lora-final"]
+    assert rows[0]["answer_base"] != rows[0]["answer_lora"]
     header, divider, *table = stdout.splitlines()[:4]
     assert header.split()[:6] == ["model", "method", "n", "rouge1", "rouge2", "rougeL"]
-    assert table[0].split()[:3] == ["base", "full", "4"] and table[1].split()[:3] == ["lora-final", "lora", "4"]
+    assert table[0].split()[:3] == ["base", "full", "4"] and table[1].split()[:3] == ["lora", "lora", "4"]
     assert f"{report['models'][1]['rougeL']:.4f}" in table[1]
 
     # A reviewer scores some answers; a re-run reuses the generations and keeps the scores.
-    rows[0]["score_base"], rows[1]["score_lora-final"] = "3", "0"
+    rows[0]["score_base"], rows[1]["score_lora"] = "3", "0"
     with open(out / "answers.csv", "w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -123,7 +126,7 @@ def test_evaluate_writes_table_report_and_review_sheet(setup, tmp_path, capsys):
     assert [m["rougeL"] for m in again["models"]] == [m["rougeL"] for m in report["models"]]
     assert "kept 2 scores" in stdout
     kept = read_sheet(out / "answers.csv")
-    assert kept[0]["score_base"] == "3" and kept[1]["score_lora-final"] == "0"
+    assert kept[0]["score_base"] == "3" and kept[1]["score_lora"] == "0"
 
     # Different settings change the answers: the run generates again and the stale scores are backed up.
     run_function(evaluate, args[:-2] + ["--max_new_tokens", "5", "--quiet", "true"])
@@ -133,11 +136,36 @@ def test_evaluate_writes_table_report_and_review_sheet(setup, tmp_path, capsys):
 
 
 def test_plan_models_labels_and_bases(setup, tmp_path):
-    specs = plan_models([setup["run"], setup["run"]], None)
-    assert [(s.label, s.role) for s in specs] == [("base", "base"), ("lora-final", "run"), ("lora-final-2", "run")]
+    specs = plan_models([setup["run"], setup["run"].parent], None)  # the run's final/ and the run: the same run twice
+    assert [(s.label, s.role) for s in specs] == [("base", "base"), ("lora", "run"), ("lora-2", "run")]
     assert plan_models([], setup["base"])[0].path == setup["base"]
     with pytest.raises(LitftError, match="nothing to evaluate"):
         plan_models([], None)
+
+
+def test_run_labels_are_run_folder_names_made_unique_only_on_collision():
+    runs = ["out/finetune/lora", "out/finetune/full/final", "out/finetune/lora/step-000400", "a/tiny/final", "b/tiny/final"]
+    assert run_labels([Path(r) for r in runs]) == ["lora", "full", "lora-step-000400", "a-tiny", "b-tiny"]
+    assert run_labels([Path("x/a/tiny/final"), Path("y/a/tiny")]) == ["x-a-tiny", "y-a-tiny"]
+    assert run_labels([Path("out/base"), Path("my run/final")]) == ["out-base", "my-run"]  # "base" names the base model
+    assert run_labels([Path("out/base")], reserved=()) == ["base"]
+
+
+def test_merged_lora_run_is_named_lora_merged(setup, tmp_path, capsys):
+    run = tmp_path / "out" / "tiny-lora" / "final"
+    shutil.copytree(setup["run"], run)
+    merge_lora(run)  # lit_model.pth beside lit_model.pth.lora, as `litgpt merge_lora` leaves it
+    merge_lora(setup["run"], out_dir=tmp_path / "merged")  # a separate full checkpoint recording merged_from
+    assert [method_name(inspect_checkpoint(path)) for path in (run, tmp_path / "merged", setup["run"], setup["base"])] == [
+        "lora (merged)", "lora (merged)", "lora", "full"]
+    out = tmp_path / "eval"
+    capsys.readouterr()
+    report = evaluate(setup["test"], [run.parent, setup["run"]], out_dir=out, max_new_tokens=2, limit=1, device="cpu", quiet=True)
+    assert [(m["label"], m["method"]) for m in report["models"]] == [("base", "full"), ("tiny-lora", "lora (merged)"), ("lora", "lora")]
+    table = capsys.readouterr().out.splitlines()
+    assert table[3].split()[:4] == ["tiny-lora", "lora", "(merged)", "1"]
+    assert list(read_sheet(out / "answers.csv")[0])[4:6] == ["answer_tiny-lora", "score_tiny-lora"]
+    assert sorted(p.name for p in (out / "generations").iterdir()) == ["base.jsonl", "lora.jsonl", "tiny-lora.jsonl"]
 
 
 @pytest.mark.parametrize(
@@ -272,12 +300,12 @@ def test_judge_scores_through_a_real_openai_client_and_caches_every_verdict(setu
         asked = len(server.requests)
         run_function(evaluate, args)  # every verdict comes from the cache now
         assert len(server.requests) == asked
-    nonempty = sum(bool(row[f"answer_{label}"]) for row in rows for label in ("base", "lora-final"))
+    nonempty = sum(bool(row[f"answer_{label}"]) for row in rows for label in ("base", "lora"))
     assert asked == nonempty > 0
     assert all(r["path"] == "/v1/chat/completions" and r["body"]["model"] == "grader-1" and r["body"]["temperature"] == 0
                for r in server.requests)  # fmt: skip
     for row in rows:
-        for label in ("base", "lora-final"):
+        for label in ("base", "lora"):
             answer = row[f"answer_{label}"]
             expected = len(answer) % 4 if answer else 1
             assert row[f"judge_{label}"] == str(expected) and row[f"score_{label}"] == ""
@@ -285,13 +313,13 @@ def test_judge_scores_through_a_real_openai_client_and_caches_every_verdict(setu
     assert report["judge"]["model"] == "grader-1"  # the report of the second run: nothing sent, all cached
     assert (report["judge"]["requests_sent"], report["judge"]["verdicts_from_cache"]) == (0, asked)
     assert [r["source"] for r in report["judge"]["review"]] == ["judge", "judge"]
-    assert "base (judge)" in stdout and "lora-final (judge)" in stdout
+    assert "base (judge)" in stdout and "lora (judge)" in stdout
     cache = [json.loads(line) for line in (out / "judge.cache.jsonl").read_text().splitlines()]
     assert len(cache) == asked and all(entry["model"] == "grader-1" for entry in cache)
     # summarize shows the judge rows beside the (still empty) human rows.
     table = summarize(out / "answers.csv")
     assert [(r["model"], r["source"]) for r in table["rows"]] == [
-        ("base", "human"), ("lora-final", "human"), ("base", "judge"), ("lora-final", "judge")]
+        ("base", "human"), ("lora", "human"), ("base", "judge"), ("lora", "judge")]
 
 
 def test_judge_scores_an_empty_answer_without_asking(tmp_path, monkeypatch):

@@ -94,7 +94,8 @@ def test_resume_auto_and_pruning(tmp_path):
         (tmp_path / f"step-{step:06d}").mkdir()
         (tmp_path / f"step-{step:06d}" / "progress.json").write_text(f'{{"step": {step}}}')
     (tmp_path / ".step-000008.partial").mkdir()  # a killed save: never picked
-    assert find_resume_dir("auto", tmp_path).name == "step-000006"
+    with pytest.raises(LitftError, match="step-000006 is damaged"):  # the newest is picked, and checked
+        find_resume_dir("auto", tmp_path)
     assert [p.name for p in prune_checkpoints(tmp_path, 2)] == ["step-000002"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".step-000008.partial", "step-000004", "step-000006"]
     with pytest.raises(LitftError, match="not a training checkpoint"):
