@@ -10,6 +10,7 @@ model's answers, appended per batch: a re-run with the same model, settings and 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -23,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from litft.errors import LitftError
-from litft.instructions import Instruction, read_instructions
+from litft.instructions import read_instructions
 from litft.io import append_jsonl, atomic_write_json, iter_jsonl
+from litft.outputs import check_in_place_files, record_own_files
 from litft.review import format_review_table, format_table, read_csv, review_rows, write_answers_csv
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+EVALUATION_KIND = "evaluation"
+EVALUATION_FILES = ("report.json", "answers.csv")
 GENERIC_RUN_NAMES = re.compile(r"^(final|latest|checkpoint.*|step-\d+|iter-\d+|epoch-\d+)$")
 
 
@@ -294,6 +298,7 @@ def evaluate(
     api_key_env: str = "OPENAI_API_KEY",
     judge_workers: int = 4,
     judge_max_requests: int | None = None,
+    overwrite: bool = False,
     quiet: bool = False,
 ) -> dict:
     """Score a base model and fine-tuned runs on a test split: ROUGE table, report.json, answers.csv.
@@ -322,6 +327,7 @@ def evaluate(
         api_key_env: Environment variable holding the judge's API key.
         judge_workers: Judge requests in flight at once.
         judge_max_requests: Stop asking the judge after this many requests (cached verdicts are still used).
+        overwrite: Replace a report.json / answers.csv in out_dir that litft did not write.
         quiet: No progress bars.
     """
     from litft.generate import stop_strings
@@ -334,16 +340,23 @@ def evaluate(
     records = read_instructions(test_file, need_reference=True)[:limit]
     specs = plan_models(runs, base)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LitftError(f"--out_dir {out_dir} is a file, not a folder; choose another --out_dir.")
+    check_in_place_files(out_dir, EVALUATION_FILES, overwrite, "--out_dir")
     out_dir.mkdir(parents=True, exist_ok=True)
     options = dict(device=device, precision=precision, quantize=quantize, prompt_style=prompt_style, batch_size=batch_size, base_dir=base_dir)
     started = time.time()
-    results = [_evaluate_model(spec, specs, records, settings, options, out_dir, quiet) for spec in specs]
-
     verdicts, judge_report = None, None
-    if judge:
-        from litft.judge import Judge
+    with contextlib.ExitStack() as stack:
+        grader = None
+        if judge:  # built first, so a missing key or a bad URL is said before hours of generation
+            from litft.judge import Judge
 
-        with Judge(judge, out_dir / "judge.cache.jsonl", base_url, api_key_env, judge_workers, judge_max_requests) as grader:
+            grader = stack.enter_context(
+                Judge(judge, out_dir / "judge.cache.jsonl", base_url, api_key_env, judge_workers, judge_max_requests)
+            )
+        results = [_evaluate_model(spec, specs, records, settings, options, out_dir, quiet) for spec in specs]
+        if grader is not None:
             verdicts = {
                 r.label: grader.judge_all([(rec.question, rec.reference, a) for rec, a in zip(records, r.answers)], quiet, f"judging {r.label}")
                 for r in results
@@ -381,6 +394,7 @@ def evaluate(
         "seconds": round(time.time() - started, 3),
     }
     atomic_write_json(out_dir / "report.json", report)
+    record_own_files(out_dir, EVALUATION_FILES, EVALUATION_KIND)
 
     print(_results_table(results))
     print(f"references: {len(records)} records, mean {report['reference_mean_words']:.1f} words; ROUGE F-measure, stemmer on")
