@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import difflib
 import importlib
 import inspect
+import os
 import re
 import sys
 import types
 import typing
-from typing import Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
-from litft.errors import LitftError
+from litft.errors import LitftError, environment_error_message
+from litft.settings import type_name
 
 # name -> ("module:function", one-line help), or name -> {subname: (...)} for a group.
 # A group may name a default subcommand under "" (e.g. `litft evaluate ...` vs `litft evaluate summarize`).
@@ -44,17 +47,17 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
         "lora": ("litft.train.entry:finetune_lora", "Fine-tune a checkpoint with LoRA."),
         "adapter_v2": ("litft.train.entry:finetune_adapter_v2", "Fine-tune a checkpoint with adapter-v2."),
     },
-    "generate": ("litft.generate:generate", "Generate text from a checkpoint or a fine-tuning run."),
-    "chat": ("litft.generate:chat", "Chat interactively with a checkpoint or a fine-tuning run."),
+    "generate": ("litft.commands:generate", "Generate text from a checkpoint or a fine-tuning run."),
+    "chat": ("litft.commands:chat", "Chat interactively with a checkpoint or a fine-tuning run."),
     "evaluate": {
         "": ("litft.evaluate:evaluate", "Score base and fine-tuned models on a test split (ROUGE, answers.csv)."),
         "summarize": ("litft.evaluate:summarize", "Turn a scored answers.csv into the 0-3 review table."),
     },
     "convert": {
-        "hf_to_lit": ("litft.convert:convert_hf_checkpoint", "Convert a Hugging Face checkpoint to a litgpt checkpoint."),
-        "lit_to_hf": ("litft.convert:convert_lit_checkpoint", "Export a litgpt checkpoint as a transformers-loadable directory."),
+        "hf_to_lit": ("litft.commands:convert_hf_checkpoint", "Convert a Hugging Face checkpoint to a litgpt checkpoint."),
+        "lit_to_hf": ("litft.commands:convert_lit_checkpoint", "Export a litgpt checkpoint as a transformers-loadable directory."),
     },
-    "merge_lora": ("litft.merge:merge_lora", "Merge a LoRA run's weights into its base as a full checkpoint."),
+    "merge_lora": ("litft.commands:merge_lora", "Merge a LoRA run's weights into its base as a full checkpoint."),
     "download": ("litft.download:download", "Download a Hugging Face model (safetensors + tokenizer) and convert it."),
 }
 
@@ -180,18 +183,84 @@ def _description(function: Callable, prog: str | None) -> str:
 
 
 def run_function(function: Callable, args: Sequence[str] | None = None, prog: str | None = None) -> None:
-    """Run one jsonargparse function as a command: a user error becomes one line on stderr and exit 2."""
-    from jsonargparse import CLI
+    """Run one jsonargparse function as a command: a user error becomes one line on stderr and exit 2.
+
+    User errors are a LitftError, a command line or config file jsonargparse refuses (unknown key, wrong type), and
+    an OSError the environment caused (full disk, no permission, a missing path the user gave). Others are bugs.
+    """
+    from jsonargparse import ArgumentError, auto_parser
 
     args = list(sys.argv[1:] if args is None else args)
+    parser = auto_parser(function, prog=prog, as_positional=False, description=_description(function, prog), exit_on_error=False)
     try:
-        CLI(function, args=_rewrite_args(function, args), prog=prog, as_positional=False, description=_description(function, prog))
+        config = parser.parse_args(_rewrite_args(function, args))
+    except ArgumentError as error:
+        _fail(_argument_error_message(parser, str(error), prog or function.__name__))
+    try:
+        arguments = parser.instantiate_classes(config)
+        arguments.pop("config", None)
+        function(**arguments)
     except LitftError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _fail(str(error))
+    except OSError as error:
+        message = environment_error_message(error, _given_paths(config))
+        if message is None:
+            raise
+        _fail(message)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+
+def _argument_error_message(parser: Any, message: str, prog: str) -> str:
+    """One sentence for what jsonargparse refused, instead of its usage block and multi-line detail."""
+    options = [option[2:] for action in parser._actions for option in action.option_strings if option.startswith("--")]
+    unknown = re.match(r"Unrecognized arguments: (\S+)", message) or re.search(r"Key ['\"]([^'\"]+)['\"] is not expected", message)
+    if unknown:
+        token = unknown.group(1)
+        if unknown.re.pattern.startswith("Unrecognized") and not token.startswith("--"):
+            return f"unexpected argument {token!r}; run `{prog} --help` for the arguments."
+        from_command_line = token.startswith("--")
+        key = token.removeprefix("--").split("=", 1)[0].rstrip("+")
+        dashes = "--" if from_command_line else ""
+        nearest = difflib.get_close_matches(key, options, n=1)
+        hint = f"did you mean {dashes}{nearest[0]}?" if nearest else f"run `{prog} --help` for the valid ones."
+        return f"unknown {'option' if from_command_line else 'config key'} {dashes}{key}; {hint}"
+    required = re.search(r"Key ['\"]([^'\"]+)['\"] is required", message)
+    if required:
+        return f"--{required.group(1)} is required; give it as a flag or in order without the flag (see `{prog} --help`)."
+    bad_value = re.match(r"Parser key ['\"]([^'\"]+)['\"]:\s*(.*)", message, re.DOTALL)
+    if bad_value:
+        key, detail = bad_value.groups()
+        if key == "config":  # the --config file itself: missing, unreadable or not YAML
+            return f"--config: {detail.splitlines()[0].strip().rstrip('.')}; check the file."
+        given = re.search(r"(?:Given|Got) value: (.*)", detail)
+        action = parser._option_string_actions.get(f"--{key}")
+        expected = getattr(action, "_typehint", None)
+        if given and expected is not None:
+            return f"--{key} {given.group(1).strip()!r} is not valid; it must be {type_name(expected)}."
+        return f"--{key}: {detail.splitlines()[0].strip().rstrip('.')}; run `{prog} --help` for its values."
+    first_line = message.splitlines()[0].strip().rstrip(".")
+    if first_line.startswith("Problems parsing config"):
+        return f"--config: {first_line[0].lower()}{first_line[1:]}; fix the file's YAML syntax."
+    return f"{first_line}; run `{prog} --help` for the arguments."
+
+
+def _given_paths(config: Any) -> list[str]:
+    """Every string or path value of the parsed arguments: a missing file among them is the user's to fix."""
+    values = config.values() if hasattr(config, "values") else [config]
+    paths: list[str] = []
+    for value in values:
+        if isinstance(value, (str, os.PathLike)) and str(value):
+            paths.append(os.fspath(value))
+        elif isinstance(value, (list, tuple)) or hasattr(value, "values"):
+            paths += _given_paths(value if hasattr(value, "values") else dict(enumerate(value)))
+    return paths
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,17 +13,17 @@ import json
 import warnings
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 import torch
 from huggingface_hub import save_torch_state_dict
-from huggingface_hub.serialization._base import parse_size_to_int
 from litgpt.config import Config, name_to_config
 from litgpt.scripts import convert_hf_checkpoint as hf_to_lit
 from litgpt.scripts import convert_lit_checkpoint as lit_to_hf
 from litgpt.utils import incremental_save
 from safetensors import SafetensorError, safe_open
 
+from litft.checks import check_shard_size as _check_shard_size
 from litft.checkpoint import CHECKPOINT_KIND, TOKENIZER_FILES, copy_tokenizer_files, inspect_checkpoint, load_state_dict, save_config
 from litft.errors import LitftError
 from litft.hf_config import family_of_hf, family_of_litgpt, hf_config_from_litgpt, litgpt_config_from_hf
@@ -31,8 +31,8 @@ from litft.io import atomic_path, read_json
 from litft.outputs import check_in_place_files, check_output_dir, record_own_files
 from litft.outputs import output_dir as output_dir_for
 from litft.model import TINY_CONFIGS, build_model, resolve_config
+from litft.settings import DType
 
-DType = Literal["float32", "float16", "bfloat16"]
 HF_EXPORT_KIND = "hf-export"
 # What hf_to_lit adds to a Hugging Face folder, as litgpt lays it out.
 CONVERTED_FILES = ("lit_model.pth", "model_config.yaml")
@@ -181,6 +181,17 @@ def _check_complete(state: dict[str, Any], config: Config) -> None:
         raise LitftError(f"the weights do not fit the {config.name!r} config ({detail}); pass the right --model_name.")
 
 
+def _check_shapes(weights: dict[str, torch.Tensor], config: Config, checkpoint_dir: Path) -> None:
+    """Refuse weights whose shapes differ from the model the config builds, which would export a broken model."""
+    expected = build_model("full", config, device="meta").state_dict()
+    for key, tensor in weights.items():
+        if key in expected and tensor.shape != expected[key].shape:
+            raise LitftError(
+                f"{key} in {checkpoint_dir} has shape {tuple(tensor.shape)} but its model_config.yaml builds "
+                f"{tuple(expected[key].shape)}; check that model_config.yaml belongs to these weights."
+            )
+
+
 def _lit_to_hf_copier(config: Config, family: str) -> Callable:
     if family == "gpt_neox":
         return partial(lit_to_hf.copy_weights_gpt_neox, config)
@@ -215,6 +226,7 @@ def convert_lit_checkpoint(checkpoint_dir: Path, output_dir: Path, max_shard_siz
         lit_weights = load_state_dict(info.weights_path)
     if any("lora_" in key or "adapter" in key for key in lit_weights):
         raise LitftError(f"{info.weights_path} holds LoRA/adapter weights; merge them with `litft merge_lora` first.")
+    _check_shapes(lit_weights, info.config, info.path)
 
     wte, head = lit_weights.get("transformer.wte.weight"), lit_weights.get("lm_head.weight")
     tied = wte is not None and head is not None and wte.shape == head.shape and torch.equal(wte, head)
@@ -233,16 +245,6 @@ def convert_lit_checkpoint(checkpoint_dir: Path, output_dir: Path, max_shard_siz
         (staging / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n", encoding="utf-8")
         copy_tokenizer_files(info.path if _has_tokenizer(info.path) else info.base_dir, staging)
     print(f"Exported {info.path} ({family}) to {output_dir}.")
-
-
-def _check_shard_size(max_shard_size: str) -> None:
-    """Refuse a size save_torch_state_dict's own parser rejects before any work, not after the weights are converted."""
-    try:
-        size = parse_size_to_int(str(max_shard_size))
-    except ValueError:
-        size = 0
-    if size <= 0:
-        raise LitftError(f"--max_shard_size must be a size like 5GB or 500MB, not {max_shard_size!r}.")
 
 
 def _owns_storage(tensor: torch.Tensor) -> bool:

@@ -16,6 +16,7 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -138,6 +139,21 @@ def _prepare_out(out: Path, size: Size) -> None:
         path.write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
+def check_port_free(port: int) -> None:
+    """Refuse a --port out of range or in use before anything is written (0 lets the system pick a free one)."""
+    if not 0 <= port <= 65535:
+        raise LitftError(f"--port {port} is not a port number; give one between 1 and 65535, or 0 for any free port.")
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise LitftError(
+                f"port {port} on 127.0.0.1 is not free ({error.strerror}); pass another --port (0 picks any free port)."
+            ) from None
+
+
 def demo(
     out: Path = Path("out/demo"),
     fast: bool = False,
@@ -158,16 +174,19 @@ def demo(
         base_url: The model's endpoint, e.g. http://localhost:8000/v1 for vLLM (default: OpenAI).
         threads: CPU threads for torch; the tiny models run fastest on one, above all on a shared machine.
     """
+    if base_url and not model:
+        raise LitftError("--base_url names the endpoint of --model; pass --model too (or neither, for the offline heuristic).")
+    if threads < 1:
+        raise LitftError(f"--threads must be at least 1, got {threads}.")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise LitftError(f"{out} is a file, not a folder; pass another --out.")
+    check_port_free(port)
     import torch
 
     from litft.cli import main
     from litft.demo_plot import plot_losses
     from litft.demo_server import serve_demo_site
 
-    if base_url and not model:
-        raise LitftError("--base_url names the endpoint of --model; pass --model too (or neither, for the offline heuristic).")
-    if threads < 1:
-        raise LitftError(f"--threads must be at least 1, got {threads}.")
     callers_threads = torch.get_num_threads()
     torch.set_num_threads(threads)  # restored at the end: the setting is process-wide
     out = Path(out)

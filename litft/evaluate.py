@@ -23,11 +23,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from litft.checks import require_dir, require_file
 from litft.errors import LitftError
 from litft.instructions import read_instructions
 from litft.io import append_jsonl, atomic_write_json, iter_jsonl
 from litft.outputs import check_in_place_files, record_own_files
 from litft.review import format_review_table, format_table, read_csv, review_rows, write_answers_csv
+from litft.settings import SamplingSettings
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 EVALUATION_KIND = "evaluation"
@@ -330,8 +332,12 @@ def evaluate(
         overwrite: Replace a report.json / answers.csv in out_dir that litft did not write.
         quiet: No progress bars.
     """
-    from litft.generate import stop_strings
-    from litft.sampling import SamplingSettings
+    require_file(test_file, "--test_file")
+    for run in runs:
+        require_dir(run, "--runs", "check the path of the fine-tuning run")
+    require_dir(base, "--base", "check the path or download/convert a model first")
+    require_dir(base_dir, "--base_dir", "check the path or download/convert a model first")
+    from litft.generate import stop_strings  # imports torch: only once the paths are known to exist
 
     settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
     settings.validate()

@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 import torch
 from litgpt.prompts import PromptStyle
@@ -21,11 +21,10 @@ from litft.errors import LitftError
 from litft.instructions import Instruction, dumps_record, read_prompts
 from litft.io import atomic_path, progress
 from litft.prompts import PROMPT_STYLE_FILE, get_prompt_style, load_prompt_style, render_prompt, style_name
-from litft.sampling import RowDecoder, Sampler, SamplingSettings, decode_batch, plan_batches
+from litft.sampling import RowDecoder, Sampler, decode_batch, plan_batches
+from litft.settings import Precision, Quantize, SamplingSettings
 from litft.tokenizer import load_tokenizer
 
-Precision = Literal["32-true", "16-true", "bf16-true"]
-Quantize = Literal["bnb.nf4", "bnb.nf4-dq", "bnb.fp4", "bnb.fp4-dq", "bnb.int8"]
 PRECISION_DTYPES = {"32-true": torch.float32, "16-true": torch.float16, "bf16-true": torch.bfloat16}
 
 
@@ -348,6 +347,15 @@ def chat(
     chat_loop(loaded, settings)
 
 
+def _is_utf8(line: str) -> bool:
+    """False for a line holding bytes that were not UTF-8 (kept as lone surrogates by surrogateescape)."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def chat_loop(
     loaded: LoadedModel,
     settings: SamplingSettings,
@@ -358,6 +366,9 @@ def chat_loop(
     """The interactive loop; returns the number of replies. `read`/`write`/`log` are the terminal."""
     write = write or (lambda text: print(text, end="", flush=True))
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    if read is input and hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="surrogateescape")  # a non-UTF-8 line then costs only itself, not what follows
+    not_utf8 = "skipped a line that is not UTF-8 text; set the terminal (or the piped file) to UTF-8 and type it again."
     replies = 0
     while True:
         try:
@@ -365,6 +376,12 @@ def chat_loop(
         except (EOFError, KeyboardInterrupt):
             write("\n")
             return replies
+        except UnicodeDecodeError:  # a `read` that decodes strictly
+            log(not_utf8)
+            continue
+        if not _is_utf8(line):
+            log(not_utf8)
+            continue
         if not line.strip():
             continue
         write(">> Reply: ")

@@ -23,7 +23,6 @@ from litgpt.prompts import Alpaca, Default, PromptStyle, prompt_styles
 from litft.errors import LitftError
 from litft.io import atomic_write_text
 
-DEFAULT_PROMPT_STYLE = "alpaca"
 PROMPT_STYLE_FILE = "prompt_style.yaml"
 CHAT_TEMPLATE = "chat_template"
 

@@ -14,41 +14,12 @@ sample does not depend on which other prompts share its batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch
 
 from litft.errors import LitftError
-
-
-@dataclass
-class SamplingSettings:
-    """How tokens are chosen and when a row stops (everything here is recorded with the results)."""
-
-    max_new_tokens: int = 256
-    temperature: float = 0.0  # 0 = greedy
-    top_k: int | None = None
-    top_p: float = 1.0
-    seed: int | None = None
-    stop: list[str] = field(default_factory=list)
-
-    def validate(self) -> None:
-        if self.max_new_tokens < 1:
-            raise LitftError(f"--max_new_tokens must be at least 1, got {self.max_new_tokens}.")
-        if self.temperature < 0:
-            raise LitftError(f"--temperature must be >= 0 (0 means greedy), got {self.temperature}.")
-        if self.top_k is not None and self.top_k < 1:
-            raise LitftError(f"--top_k must be a positive integer or left out, got {self.top_k}.")
-        if not 0.0 <= self.top_p <= 1.0:
-            raise LitftError(f"--top_p must be in [0, 1], got {self.top_p}.")
-        if any(not s for s in self.stop):
-            raise LitftError("--stop strings must not be empty.")
-
-    @property
-    def greedy(self) -> bool:
-        # litgpt's `sample` takes the argmax in these cases too.
-        return self.temperature == 0.0 or self.top_p == 0.0 or self.top_k == 1
+from litft.settings import SamplingSettings  # also imported from here, its old home
 
 
 def filter_logits(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float) -> torch.Tensor:

@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
-from litgpt import Tokenizer
 
 from litft.errors import LitftError
 from litft.io import atomic_path, atomic_write_json
+
+# litgpt's Tokenizer, as annotations name it: importing litgpt loads torch, so only the functions that load a
+# tokenizer import it (not a TYPE_CHECKING block either: jsonargparse runs those to resolve the CLI's types).
+Tokenizer = Any
 
 BOS_TOKEN = "<s>"
 EOS_TOKEN = "</s>"
@@ -36,13 +39,64 @@ def load_tokenizer(checkpoint_dir: str | os.PathLike) -> Tokenizer:
         )
     config_path = checkpoint_dir / "tokenizer_config.json"
     if config_path.is_file():
+        _check_tokenizer_config(config_path)
+    generation_path = checkpoint_dir / "generation_config.json"
+    if generation_path.is_file():
+        _check_generation_config(generation_path)
+    vocabulary = checkpoint_dir / ("tokenizer.json" if (checkpoint_dir / "tokenizer.json").is_file() else "tokenizer.model")
+    from litgpt import Tokenizer
+
+    try:
+        return Tokenizer(checkpoint_dir)
+    except ValueError as error:  # a BOS/EOS token that the vocabulary lacks
+        raise LitftError(f"{config_path} names a special token that {vocabulary} lacks ({error}); fix the token or restore the files.") from None
+    except Exception as error:  # tokenizers raises a bare Exception, sentencepiece a RuntimeError, for a file they cannot parse
+        if type(error) is not Exception and not isinstance(error, (RuntimeError, OSError)):
+            raise  # any other exception is a bug, not a damaged file
+        raise LitftError(
+            f"{vocabulary} is damaged or not a tokenizer file ({str(error).splitlines()[0][:120] if str(error) else 'unreadable'}); "
+            "restore it from the checkpoint or download the model again."
+        ) from None
+
+
+def _check_tokenizer_config(path: Path) -> None:
+    """Refuse the tokenizer_config.json values litgpt's Tokenizer would fail on with a bare traceback."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise LitftError(f"{path} is not valid UTF-8 JSON; restore the file from the checkpoint.") from None
+    if not isinstance(config, dict):
+        raise LitftError(f"{path} must hold a JSON object; restore the file from the checkpoint.")
+    if not isinstance(config.get("tokenizer_class"), str):  # litgpt raises a bare KeyError otherwise
+        raise LitftError(f"{path} has no 'tokenizer_class' string; add e.g. \"tokenizer_class\": \"PreTrainedTokenizerFast\".")
+    for key in ("bos_token", "eos_token"):
+        token = config.get(key)
+        content = token.get("content") if isinstance(token, dict) else token
+        if content is not None and not isinstance(content, str):
+            raise LitftError(f"{path} has a {key} of {token!r}; it must be the token's text, a string.")
+    if not isinstance(config.get("add_bos_token", False), bool):
+        raise LitftError(f"{path} has add_bos_token {config['add_bos_token']!r}; it must be true or false.")
+
+
+def _check_generation_config(path: Path) -> None:
+    """generation_config.json supplies BOS/EOS ids when tokenizer_config.json names none: they must be ids."""
+    from litgpt.utils import fix_and_load_json
+
+    try:
+        text = path.read_text(encoding="utf-8")
         try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise LitftError(f"{config_path} is not valid UTF-8 JSON; restore the file from the checkpoint.") from None
-        if "tokenizer_class" not in config:  # litgpt raises a bare KeyError otherwise
-            raise LitftError(f"{config_path} has no 'tokenizer_class'; add e.g. \"tokenizer_class\": \"PreTrainedTokenizerFast\".")
-    return Tokenizer(checkpoint_dir)
+            config = json.loads(text)
+        except json.JSONDecodeError:
+            config = fix_and_load_json(text)  # litgpt repairs the trailing commas of some published files
+    except ValueError:  # not UTF-8, or not JSON even after litgpt's repair
+        raise LitftError(f"{path} is not valid UTF-8 JSON; restore it from the checkpoint or delete it.") from None
+    if not isinstance(config, dict):
+        raise LitftError(f"{path} must hold a JSON object; restore it from the checkpoint or delete it.")
+    for key in ("bos_token_id", "eos_token_id"):
+        value = config.get(key)
+        ids = value if isinstance(value, list) else [value]
+        if not all(item is None or (isinstance(item, int) and not isinstance(item, bool)) for item in ids):
+            raise LitftError(f"{path} has {key} {value!r}; it must be a token id (an integer).")
 
 
 def full_vocab_size(tokenizer: Tokenizer) -> int:
@@ -94,6 +148,8 @@ def encode_batch(tokenizer: Tokenizer, texts: Sequence[str], bos: bool | None = 
 
 def fingerprint(tokenizer_or_dir: Tokenizer | str | os.PathLike) -> str:
     """A short stable hash of what decides the ids: vocabulary, merges, added tokens, BOS/EOS ids and use."""
+    from litgpt import Tokenizer
+
     tokenizer = tokenizer_or_dir if isinstance(tokenizer_or_dir, Tokenizer) else load_tokenizer(tokenizer_or_dir)
     digest = hashlib.sha256()
     if tokenizer.backend == "huggingface":

@@ -57,7 +57,7 @@ def test_print_config_and_config_file(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["convert", "lit_to_hf", "--config", str(tmp_path / "c.yaml")])
     assert exit_info.value.code == 2
-    assert "checkpoint directory ckpt does not exist" in capsys.readouterr().err
+    assert "--checkpoint_dir ckpt does not exist" in capsys.readouterr().err
 
 
 def test_bad_checkpoint_dir():

@@ -88,9 +88,9 @@ def prepare_pretrain(
         overwrite: Replace `out` if it exists.
         quiet: No progress bar or summary.
     """
+    sources = resolve_sources(data, split_lines)  # input paths first: loading a tokenizer imports torch
     tokenizer_path = resolve_tokenizer_dir(checkpoint_dir, tokenizer_dir)
     tokenizer = load_tokenizer(tokenizer_path)
-    sources = resolve_sources(data, split_lines)
     slots = count_documents(sources)
     if slots == 0:
         raise LitftError(f"the input {data} holds no documents; give a non-empty corpus.")

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from litft.model import AdapterV2Settings, LoRASettings
-from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs
-from litft.train.job import Job, run
+from litft.checks import require_dir, require_file
+from litft.settings import AdapterV2Settings, LoRASettings
+from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, validate_args
 
 LoggerChoice = Literal["csv", "tensorboard"]
 PrecisionChoice = Optional[Literal["32-true", "bf16-true", "bf16-mixed", "16-mixed", "16-true"]]
@@ -78,8 +78,22 @@ def pretrain(
         logger: csv, or tensorboard (also writes the CSV).
         quiet: Only errors and the final line.
     """
-    return run(Job(method="pretrain", **locals()))  # locals() here is exactly the parameters
+    return _run("pretrain", locals())  # locals() here is exactly the parameters
 
+
+def _run(method: str, arguments: dict[str, Any]) -> Any:
+    """Check the paths and the cheap settings, then import the training stack (torch, Lightning) and run the job."""
+    hint = "check the path or download/convert a model first"
+    require_dir(arguments.get("checkpoint_dir"), "--checkpoint_dir", hint)
+    stage = "pretrain" if method == "pretrain" else "finetune"
+    require_dir(arguments["data_dir"], "--data_dir", f"run `litft prepare {stage}` first")
+    require_file(arguments.get("model_config"), "--model_config")
+    require_dir(arguments.get("tokenizer_dir"), "--tokenizer_dir")
+    # The device count is known only once Fabric starts; one device is the check every count must pass too.
+    validate_args(arguments["train"], arguments["eval"], arguments["optimizer"], world_size=1)
+    from litft.train.job import Job, run
+
+    return run(Job(method=method, **arguments))  # `arguments` is exactly the command's parameters
 
 # The fine-tuning commands' help, apart from the summary and the method's own group and seed use.
 FINETUNE_ARGS = """checkpoint_dir: The litgpt checkpoint to fine-tune.
@@ -127,7 +141,7 @@ def finetune_full(
     logger: LoggerChoice = "csv",
     quiet: bool = False,
 ) -> Any:
-    return run(Job(method="full", **locals()))
+    return _run("full", locals())
 
 
 def finetune_lora(
@@ -151,7 +165,7 @@ def finetune_lora(
     logger: LoggerChoice = "csv",
     quiet: bool = False,
 ) -> Any:
-    return run(Job(method="lora", **locals()))
+    return _run("lora", locals())
 
 
 def finetune_adapter_v2(
@@ -175,7 +189,7 @@ def finetune_adapter_v2(
     logger: LoggerChoice = "csv",
     quiet: bool = False,
 ) -> Any:
-    return run(Job(method="adapter_v2", **locals()))
+    return _run("adapter_v2", locals())
 
 
 finetune_full.__doc__ = _finetune_doc("Fine-tune every parameter of a checkpoint on instruction data.", seed="Seed of data order and dropout.")

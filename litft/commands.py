@@ -1,0 +1,172 @@
+"""The model commands as the CLI sees them: convert, merge_lora, generate and chat.
+
+Their implementations import torch and litgpt (8-13 s). These entry points have the same signatures and
+help (tests/test_cli.py holds them equal), so the CLI builds its parser without torch; each checks its paths
+and cheap values first, then imports the implementation and hands it the arguments unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litft.checks import check_shard_size, require_dir, require_file
+from litft.io import check_output_file, refuse_same_path
+from litft.settings import DType, Precision, Quantize, SamplingSettings
+
+MODEL_HINT = "check the path or download/convert a model first"
+
+
+def convert_hf_checkpoint(
+    checkpoint_dir: Path, model_name: str | None = None, dtype: DType | None = None, overwrite: bool = False
+) -> None:
+    """Convert a Hugging Face model directory to litgpt's format, in place (as litgpt lays it out).
+
+    Args:
+        checkpoint_dir: Directory with config.json and safetensors/bin weights; receives lit_model.pth and
+            model_config.yaml beside them.
+        model_name: litgpt config name; by default the directory's name, else derived from config.json
+            (Llama, Mistral, Qwen2, GPT-NeoX).
+        dtype: Convert the weights to this dtype; by default they keep the dtype they were saved in.
+        overwrite: Replace a lit_model.pth / model_config.yaml that litft did not write (e.g. litgpt's own conversion).
+    """
+    require_dir(checkpoint_dir, "--checkpoint_dir", "check the path or download the model first")
+    from litft.convert import convert_hf_checkpoint as implementation
+
+    implementation(checkpoint_dir, model_name, dtype, overwrite)
+
+
+def convert_lit_checkpoint(
+    checkpoint_dir: Path, output_dir: Path, max_shard_size: str = "5GB", overwrite: bool = False
+) -> None:
+    """Export a litgpt checkpoint as a directory transformers loads directly.
+
+    Args:
+        checkpoint_dir: A litgpt checkpoint or a litft run (a LoRA run is merged on the fly; adapter-v2 has
+            no Hugging Face equivalent).
+        output_dir: Receives config.json, model.safetensors (sharded above `max_shard_size`) and the tokenizer.
+        max_shard_size: Largest safetensors shard, e.g. "5GB" or "500MB".
+        overwrite: Write into an output_dir that holds files litft did not write (only the export's files are replaced).
+    """
+    check_shard_size(max_shard_size)
+    require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
+    from litft.convert import convert_lit_checkpoint as implementation
+
+    implementation(checkpoint_dir, output_dir, max_shard_size, overwrite)
+
+
+def merge_lora(
+    checkpoint_dir: Path, out_dir: Path | None = None, base_dir: Path | None = None, overwrite: bool = False
+) -> None:
+    """Merge a LoRA run's weights into its base model.
+
+    Args:
+        checkpoint_dir: The LoRA run directory (lit_model.pth.lora + hyperparameters.yaml naming the base).
+        out_dir: Where to write the merged full checkpoint; by default lit_model.pth is added to the run
+            directory itself, as `litgpt merge_lora` does.
+        base_dir: The base checkpoint, when it moved since training (default: the one the run recorded).
+        overwrite: Write into an --out_dir that holds files litft did not write (only checkpoint files are replaced).
+    """
+    require_dir(checkpoint_dir, "--checkpoint_dir", "check the path of the LoRA run")
+    require_dir(base_dir, "--base_dir", MODEL_HINT)
+    from litft.merge import merge_lora as implementation
+
+    implementation(checkpoint_dir, out_dir, base_dir, overwrite)
+
+
+def generate(
+    checkpoint_dir: Path,
+    prompt: str | None = None,
+    prompts_file: Path | None = None,
+    output: Path | None = None,
+    max_new_tokens: int = 256,
+    temperature: float = 0.8,
+    top_k: int | None = 50,
+    top_p: float = 1.0,
+    seed: int | None = 1234,
+    stop: list[str] | None = None,
+    prompt_style: str | None = None,
+    base_dir: Path | None = None,
+    device: str = "auto",
+    precision: Precision | None = None,
+    quantize: Quantize | None = None,
+    batch_size: int = 8,
+    stream: bool = True,
+    quiet: bool = False,
+) -> list[Any]:  # litft.generate.Completion records
+    """Generate text from a checkpoint or a fine-tuning run (full, LoRA or adapter-v2: read from the run dir).
+
+    Args:
+        checkpoint_dir: A litgpt checkpoint or a litft/litgpt fine-tuning output directory.
+        prompt: One prompt; its answer streams to stdout.
+        prompts_file: Many prompts: a .txt file (one per line) or JSON/JSONL instruction records; decoded in batches.
+        output: With --prompts_file, write the answers here as JSONL instead of printing them.
+        max_new_tokens: Most tokens to generate per answer.
+        temperature: Sampling temperature; 0 means greedy decoding.
+        top_k: Sample among the k most likely tokens only.
+        top_p: Sample from the smallest set of tokens whose probability adds up to top_p.
+        seed: Random seed for sampling (prompt i of a batch uses seed + i).
+        stop: Text that ends an answer when generated (not included); several may follow the flag, e.g.
+            --stop "###" "\\n\\n" (\\n and \\t stand for a newline and a tab).
+        prompt_style: Override the prompt style saved with the checkpoint (alpaca, qa, chat_template, a litgpt
+            style name; `default` sends the prompt unchanged).
+        base_dir: Base checkpoint for a LoRA/adapter run, when it moved from where the run recorded it.
+        device: auto, cpu, cuda, cuda:N or mps.
+        precision: 32-true, 16-true or bf16-true (default: bf16/16-bit on GPU, 32-bit on CPU).
+        quantize: bitsandbytes quantization on a CUDA GPU (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8).
+        batch_size: Prompts decoded together with --prompts_file.
+        stream: Print the answer to a single --prompt as it is generated.
+        quiet: No progress bar or statistics on stderr.
+    """
+    arguments = dict(locals())  # exactly the parameters, passed on unchanged
+    require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
+    require_dir(base_dir, "--base_dir", MODEL_HINT)
+    require_file(prompts_file, "--prompts_file")
+    if output is not None:
+        check_output_file(output, "--output")
+        if prompts_file is not None:
+            refuse_same_path(prompts_file, output, "--prompts_file", "--output")
+    SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop or []).validate()
+    from litft.generate import generate as implementation
+
+    return implementation(**arguments)
+
+
+def chat(
+    checkpoint_dir: Path,
+    max_new_tokens: int = 512,
+    temperature: float = 0.8,
+    top_k: int | None = 50,
+    top_p: float = 1.0,
+    seed: int | None = 1234,
+    stop: list[str] | None = None,
+    prompt_style: str | None = None,
+    base_dir: Path | None = None,
+    device: str = "auto",
+    precision: Precision | None = None,
+    quantize: Quantize | None = None,
+) -> None:
+    """Chat interactively: each prompt's reply streams as it is generated. Ctrl-D or Ctrl-C at the prompt
+    exits; Ctrl-C during a reply stops that reply. Each turn is answered on its own (no history), as in training.
+
+    Args:
+        checkpoint_dir: A litgpt checkpoint or a fine-tuning output directory.
+        max_new_tokens: Most tokens per reply.
+        temperature: Sampling temperature; 0 means greedy decoding.
+        top_k: Sample among the k most likely tokens only.
+        top_p: Nucleus sampling threshold.
+        seed: Random seed for sampling.
+        stop: Text that ends a reply when generated (\\n and \\t stand for a newline and a tab).
+        prompt_style: Override the prompt style saved with the checkpoint.
+        base_dir: Base checkpoint for a LoRA/adapter run, when it moved.
+        device: auto, cpu, cuda, cuda:N or mps.
+        precision: 32-true, 16-true or bf16-true.
+        quantize: bitsandbytes quantization on a CUDA GPU.
+    """
+    arguments = dict(locals())  # exactly the parameters, passed on unchanged
+    require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
+    require_dir(base_dir, "--base_dir", MODEL_HINT)
+    SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop or []).validate()
+    from litft.generate import chat as implementation
+
+    implementation(**arguments)
