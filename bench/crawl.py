@@ -21,8 +21,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from litft.data.crawl import crawl  # noqa: E402
-from litft.data.fetch import FetchSettings  # noqa: E402
+from litft.data.acquire.crawl import crawl  # noqa: E402
+from litft.data.acquire.fetch import FetchSettings  # noqa: E402
 
 DELAY = 0.05
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from litft.data.extract import extract_text  # noqa: E402
+from litft.data.acquire.extract import extract_text  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "extraction-benchmark"
 SHINGLE = 4

@@ -32,8 +32,8 @@ from pathlib import Path
 from rouge_score import rouge_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from litft.data.filter import DEFAULT_BLACKLIST, RecordRules, filter_records, normalised  # noqa: E402
-from litft.data.rouge_dedup import make_tokenizer, rouge_novel_mask  # noqa: E402
+from litft.data.curate.filter import DEFAULT_BLACKLIST, RecordRules, filter_records, normalised  # noqa: E402
+from litft.data.curate.rouge_dedup import make_tokenizer, rouge_novel_mask  # noqa: E402
 
 THRESHOLD = 0.7
 SEED_TASKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "self-instruct" / "seed_tasks.jsonl"

@@ -30,8 +30,8 @@ def build_model(root: Path, vocab: int, n_layer: int, n_embd: int) -> Path:
     """A random litgpt checkpoint with a BPE tokenizer trained on this repository's source."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    from litft.checkpoint import save_checkpoint
-    from litft.model import build_model as build, resolve_config
+    from litft.models.checkpoint import save_checkpoint
+    from litft.models.build import build_model as build, resolve_config
 
     tokenizer_dir = root / "tokenizer"
     tokenizer_dir.mkdir(parents=True)
@@ -83,9 +83,9 @@ def main() -> None:
 
     import transformers
 
-    from litft.convert import convert_lit_checkpoint
-    from litft.generate import LoadedModel
-    from litft.sampling import RowDecoder, Sampler, SamplingSettings, decode_batch
+    from litft.models.convert import convert_lit_checkpoint
+    from litft.generation.generate import LoadedModel
+    from litft.generation.sampling import RowDecoder, Sampler, SamplingSettings, decode_batch
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

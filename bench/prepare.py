@@ -150,7 +150,7 @@ def main() -> None:
     args.rounds = args.rounds or (1 if args.quick else 3)
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo))
-    from litft.tokenizer import train_tokenizer
+    from litft.prepare.tokenizer_training import train_tokenizer
 
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)

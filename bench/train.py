@@ -42,9 +42,9 @@ def make_checkpoint(root: Path) -> Path:
     """A random-init 4-layer Llama-shaped checkpoint with a word-level-ish BPE tokenizer."""
     import torch
 
-    from litft.checkpoint import save_checkpoint
-    from litft.model import build_model, resolve_config
-    from litft.tokenizer import train_tokenizer
+    from litft.models.checkpoint import save_checkpoint
+    from litft.models.build import build_model, resolve_config
+    from litft.prepare.tokenizer_training import train_tokenizer
 
     corpus = root / "corpus.txt"
     rng = random.Random(0)
@@ -150,8 +150,8 @@ def pretrain_bench(root: Path, checkpoint: Path, steps: int) -> dict:
     from litgpt.args import EvalArgs, TrainArgs
     from litgpt.pretrain import fit as litgpt_fit
 
-    from litft.datasets.pretrain import PretrainDataset
-    from litft.model import build_model, resolve_config
+    from litft.readers.pretrain import PretrainDataset
+    from litft.models.build import build_model, resolve_config
     from litft.prepare.pretrain import prepare_pretrain
 
     text = root / "pretrain.txt"

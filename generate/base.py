@@ -4,7 +4,7 @@ The same command as `litft generate`: the checkpoint directory itself tells whic
 """
 
 from litft.cli import run_function
-from litft.generate import generate
+from litft.generation.generate import generate
 
 if __name__ == "__main__":
     run_function(generate)

@@ -1,6 +1,6 @@
 """litft: from an organisation's own text to a domain-adapted LLM, built on litgpt and Lightning Fabric."""
 
-from litft.errors import LitftError
+from litft.common.errors import LitftError
 
 __version__ = "0.1.0"
 

@@ -19,23 +19,23 @@ import types
 import typing
 from typing import Any, Callable, NoReturn, Sequence
 
-from litft.errors import LitftError, environment_error_message
-from litft.settings import type_name
+from litft.common.errors import LitftError, environment_error_message
+from litft.common.settings import type_name
 
 # name -> ("module:function", one-line help), or name -> {subname: (...)} for a group.
 # A group may name a default subcommand under "" (e.g. `litft evaluate ...` vs `litft evaluate summarize`).
 COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
-    "demo": ("litft.demo:demo", "Run the whole pipeline on the bundled sample site."),
-    "crawl": ("litft.data.crawl:crawl", "Crawl a website breadth-first and write the list of in-scope page URLs."),
-    "scrape": ("litft.data.scrape:scrape", "Fetch pages and extract their main text into pages.jsonl."),
-    "ingest": ("litft.data.ingest:ingest", "Read local .html/.txt/.md/.pdf files into pages.jsonl."),
-    "process": ("litft.data.process:process", "Clean, remove boilerplate, dedup and chunk pages into chunks.jsonl and pretrain.txt."),
-    "synthesize": ("litft.data.synthesize:synthesize", "Generate question/answer records from chunks with an LLM."),
-    "self-instruct": ("litft.data.self_instruct:self_instruct", "Bootstrap instructions from a seed task pool (Self-Instruct)."),
-    "filter": ("litft.data.filter:filter_records", "Filter instruction records (duplicates, ROUGE-L, heuristics)."),
-    "split": ("litft.data.split:split", "Split instruction records into train.json and test.json by source chunk."),
+    "demo": ("litft.demo.pipeline:demo", "Run the whole pipeline on the bundled sample site."),
+    "crawl": ("litft.data.acquire.crawl:crawl", "Crawl a website breadth-first and write the list of in-scope page URLs."),
+    "scrape": ("litft.data.acquire.scrape:scrape", "Fetch pages and extract their main text into pages.jsonl."),
+    "ingest": ("litft.data.acquire.ingest:ingest", "Read local .html/.txt/.md/.pdf files into pages.jsonl."),
+    "process": ("litft.data.clean.process:process", "Clean, remove boilerplate, dedup and chunk pages into chunks.jsonl and pretrain.txt."),
+    "synthesize": ("litft.data.synthesize.qa:synthesize", "Generate question/answer records from chunks with an LLM."),
+    "self-instruct": ("litft.data.synthesize.self_instruct:self_instruct", "Bootstrap instructions from a seed task pool (Self-Instruct)."),
+    "filter": ("litft.data.curate.filter:filter_records", "Filter instruction records (duplicates, ROUGE-L, heuristics)."),
+    "split": ("litft.data.curate.split:split", "Split instruction records into train.json and test.json by source chunk."),
     "tokenizer": {
-        "train": ("litft.tokenizer:train_tokenizer", "Train a byte-level BPE tokenizer into a checkpoint directory."),
+        "train": ("litft.prepare.tokenizer_training:train_tokenizer", "Train a byte-level BPE tokenizer into a checkpoint directory."),
     },
     "prepare": {
         "pretrain": ("litft.prepare.pretrain:prepare_pretrain", "Tokenize text into train.bin/val.bin for pretraining."),
@@ -50,15 +50,15 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "generate": ("litft.commands:generate", "Generate text from a checkpoint or a fine-tuning run."),
     "chat": ("litft.commands:chat", "Chat interactively with a checkpoint or a fine-tuning run."),
     "evaluate": {
-        "": ("litft.evaluate:evaluate", "Score base and fine-tuned models on a test split (ROUGE, answers.csv)."),
-        "summarize": ("litft.evaluate:summarize", "Turn a scored answers.csv into the 0-3 review table."),
+        "": ("litft.evaluation.evaluate:evaluate", "Score base and fine-tuned models on a test split (ROUGE, answers.csv)."),
+        "summarize": ("litft.evaluation.evaluate:summarize", "Turn a scored answers.csv into the 0-3 review table."),
     },
     "convert": {
         "hf_to_lit": ("litft.commands:convert_hf_checkpoint", "Convert a Hugging Face checkpoint to a litgpt checkpoint."),
         "lit_to_hf": ("litft.commands:convert_lit_checkpoint", "Export a litgpt checkpoint as a transformers-loadable directory."),
     },
     "merge_lora": ("litft.commands:merge_lora", "Merge a LoRA run's weights into its base as a full checkpoint."),
-    "download": ("litft.download:download", "Download a Hugging Face model (safetensors + tokenizer) and convert it."),
+    "download": ("litft.models.download:download", "Download a Hugging Face model (safetensors + tokenizer) and convert it."),
 }
 
 

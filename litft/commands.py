@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from litft.checks import check_shard_size, require_dir, require_file
-from litft.io import check_output_file, refuse_same_path
-from litft.settings import DType, Precision, Quantize, SamplingSettings
+from litft.common.checks import check_shard_size, require_dir, require_file
+from litft.common.io import check_output_file, refuse_same_path
+from litft.common.settings import DType, Precision, Quantize, SamplingSettings
 
 MODEL_HINT = "check the path or download/convert a model first"
 
@@ -31,7 +31,7 @@ def convert_hf_checkpoint(
         overwrite: Replace a lit_model.pth / model_config.yaml that litft did not write (e.g. litgpt's own conversion).
     """
     require_dir(checkpoint_dir, "--checkpoint_dir", "check the path or download the model first")
-    from litft.convert import convert_hf_checkpoint as implementation
+    from litft.models.convert import convert_hf_checkpoint as implementation
 
     implementation(checkpoint_dir, model_name, dtype, overwrite)
 
@@ -50,7 +50,7 @@ def convert_lit_checkpoint(
     """
     check_shard_size(max_shard_size)
     require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
-    from litft.convert import convert_lit_checkpoint as implementation
+    from litft.models.convert import convert_lit_checkpoint as implementation
 
     implementation(checkpoint_dir, output_dir, max_shard_size, overwrite)
 
@@ -69,7 +69,7 @@ def merge_lora(
     """
     require_dir(checkpoint_dir, "--checkpoint_dir", "check the path of the LoRA run")
     require_dir(base_dir, "--base_dir", MODEL_HINT)
-    from litft.merge import merge_lora as implementation
+    from litft.models.merge import merge_lora as implementation
 
     implementation(checkpoint_dir, out_dir, base_dir, overwrite)
 
@@ -93,7 +93,7 @@ def generate(
     batch_size: int = 8,
     stream: bool = True,
     quiet: bool = False,
-) -> list[Any]:  # litft.generate.Completion records
+) -> list[Any]:  # litft.generation.generate.Completion records
     """Generate text from a checkpoint or a fine-tuning run (full, LoRA or adapter-v2: read from the run dir).
 
     Args:
@@ -127,7 +127,7 @@ def generate(
         if prompts_file is not None:
             refuse_same_path(prompts_file, output, "--prompts_file", "--output")
     SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop or []).validate()
-    from litft.generate import generate as implementation
+    from litft.generation.generate import generate as implementation
 
     return implementation(**arguments)
 
@@ -167,6 +167,6 @@ def chat(
     require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
     require_dir(base_dir, "--base_dir", MODEL_HINT)
     SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop or []).validate()
-    from litft.generate import chat as implementation
+    from litft.generation.generate import chat as implementation
 
     implementation(**arguments)

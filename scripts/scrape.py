@@ -1,7 +1,7 @@
 """Extract the main text of listed pages: `python scripts/scrape.py URLS.json OUT_DIR [--extractor html2text] [--txt true]`."""
 
 from litft.cli import run_function
-from litft.data.scrape import scrape
+from litft.data.acquire.scrape import scrape
 
 if __name__ == "__main__":
     run_function(scrape, prog="scrape.py")

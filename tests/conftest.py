@@ -98,7 +98,7 @@ def hf_copy(hf_models, tmp_path):
 @pytest.fixture(scope="session")
 def lit_base(tmp_path_factory, hf_models) -> Path:
     """A converted litgpt checkpoint (Llama family) with tokenizer, for tests of methods built on a base."""
-    from litft.convert import convert_hf_checkpoint
+    from litft.models.convert import convert_hf_checkpoint
 
     target = tmp_path_factory.mktemp("lit") / "custom-llama-tiny"
     shutil.copytree(hf_models["llama"], target)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from huggingface_hub.errors import GatedRepoError
 
-from litft import download as download_module
-from litft.checkpoint import inspect_checkpoint
+from litft.models import download as download_module
 from litft.cli import COMMANDS, _rewrite_args, main
-from litft.model import LoRASettings
+from litft.models.build import LoRASettings
+from litft.models.checkpoint import inspect_checkpoint
 
 
 def litft(*args: str) -> subprocess.CompletedProcess:

@@ -6,7 +6,9 @@ import inspect
 
 import pytest
 
-from litft import commands, convert, generate, merge
+from litft import commands
+from litft.generation import generate
+from litft.models import convert, merge
 
 
 @pytest.mark.parametrize(
@@ -26,7 +28,7 @@ def test_entry_point_matches_its_implementation(entry, implementation):
 
 
 def test_generate_refuses_bad_values_before_loading_a_model(tmp_path):
-    from litft.errors import LitftError
+    from litft.common.errors import LitftError
 
     (tmp_path / "prompts.txt").write_text("hi\n")
     with pytest.raises(LitftError, match="--output .* is the same path as --prompts_file"):

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 from typing import IO
 
-from litft.errors import LitftError
-from litft.io import iter_jsonl
+from litft.common.errors import LitftError
+from litft.common.io import iter_jsonl
 
 PAGES_FILE = "pages.jsonl"
 FIELDS = ("url", "title", "text", "fetched_at", "sha1")

@@ -9,8 +9,8 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from litft.errors import LitftError
-from litft.io import atomic_path, iter_jsonl
+from litft.common.errors import LitftError
+from litft.common.io import atomic_path, iter_jsonl
 
 REMEDIES = {
     errno.EACCES: "fix its permissions or choose another path",

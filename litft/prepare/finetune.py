@@ -15,12 +15,12 @@ from typing import Any, Iterator
 import numpy as np
 import yaml
 
-from litft.errors import LitftError
-from litft.io import iter_jsonl, read_json
-from litft.prepare import staging_dir, tokenizer_meta, write_meta
+from litft.common.errors import LitftError
+from litft.common.io import iter_jsonl, read_json
+from litft.common.settings import DEFAULT_PROMPT_STYLE
+from litft.models.tokenizer import encode_batch, load_tokenizer
+from litft.prepare.format import staging_dir, tokenizer_meta, write_meta
 from litft.prepare.pretrain import choose_validation, resolve_tokenizer_dir
-from litft.settings import DEFAULT_PROMPT_STYLE
-from litft.tokenizer import encode_batch, load_tokenizer
 
 ALPACA_FIELDS = {"instruction": "instruction", "input": "input", "output": "output"}
 QA_FIELDS = {"instruction": "question", "input": "context", "output": "answer"}
@@ -156,7 +156,7 @@ def prepare_finetune(
     train_path, val_path = find_inputs(data, val_data)  # input paths first: litgpt (torch) is imported below
     tokenizer_path = resolve_tokenizer_dir(checkpoint_dir, tokenizer_dir)
     tokenizer = load_tokenizer(tokenizer_path)
-    from litft.prompts import get_prompt_style, save_prompt_style, style_name
+    from litft.models.prompts import get_prompt_style, save_prompt_style, style_name
 
     style = get_prompt_style(prompt_style, tokenizer_path)
     if max_seq_length is None:
@@ -204,7 +204,7 @@ def prepare_finetune(
 def _write_split(
     tokenizer: Any, style: Any, records: list[Record], max_seq_length: int | None, dtype: np.dtype, directory: Path, split: str
 ) -> dict[str, Any]:
-    from litft.prompts import render_prompt
+    from litft.models.prompts import render_prompt
 
     prompts = encode_batch(tokenizer, [render_prompt(style, instruction, input) for instruction, input, _ in records])
     responses = encode_batch(tokenizer, [output for _, _, output in records], bos=False, eos=True)

@@ -18,11 +18,17 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from litft.errors import LitftError
-from litft.io import progress
-from litft.prepare import open_tokens, staging_dir, tokenizer_meta, write_meta
-from litft.prepare.sources import Source, count_documents, iter_document_batches, resolve_sources, total_bytes
-from litft.tokenizer import encode_batch, load_tokenizer
+from litft.common.errors import LitftError
+from litft.common.io import progress
+from litft.models.tokenizer import encode_batch, load_tokenizer
+from litft.prepare.format import open_tokens, staging_dir, tokenizer_meta, write_meta
+from litft.prepare.sources import (
+    Source,
+    count_documents,
+    iter_document_batches,
+    resolve_sources,
+    total_bytes,
+)
 
 SPLITS = ("train", "val")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Literal, Sequence
 
-from litft.errors import LitftError
+from litft.common.errors import LitftError
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst", ".jsonl"}
 LINE_FILE_NAMES = {"pretrain.txt"}  # the process stage writes one chunk per line here

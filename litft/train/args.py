@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from litft.errors import LitftError
+from litft.common.errors import LitftError
 
 Schedule = Literal["cosine", "linear", "constant"]
 
@@ -113,7 +113,7 @@ class DataArgs:
         shuffle: Shuffle the training data every epoch (seeded; reproducible and resumable).
         group_by_length: Fine-tuning: batch records (or packed rows) of similar length together to cut padding.
         packing: Fine-tuning: pack several records into each row of max_seq_length tokens, each attending only
-            to itself; batch sizes then count rows (see litft.train.packing).
+            to itself; batch sizes then count rows (see litft.models.packing).
     """
 
     shuffle: bool = True

@@ -1,6 +1,6 @@
 """The loop's view of data: an endless, resumable stream of micro batches for this rank.
 
-The readers in `litft.datasets` know files, sharding, shuffling, padding and packing; the loop only sees
+The readers in `litft.readers` know files, sharding, shuffling, padding and packing; the loop only sees
 `Batch(input_ids, targets)` with targets already shifted (`targets[t]` is the token after position t,
 -100 where nothing is predicted: prompt, padding, a packed record's first token). Packed rows also carry
 `position_ids` and `segment_ids`, which the model's forward needs to keep the records apart.

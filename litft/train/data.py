@@ -1,4 +1,4 @@
-"""Adapters from the readers in `litft.datasets` to the loop's `TrainStream` / `EvalSource`.
+"""Adapters from the readers in `litft.readers` to the loop's `TrainStream` / `EvalSource`.
 
 Pretraining: `block_size + 1` token windows, sharded by rank and shuffled per epoch by the reader.
 Fine-tuning: indexed records truncated to the row length, optionally packed several to a row
@@ -16,10 +16,14 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import torch
 
-from litft.datasets.finetune import FinetuneDataset, LengthGroupedBatchSampler, collate_finetune
-from litft.datasets.packing import PackedFinetuneDataset
-from litft.datasets.pretrain import PretrainDataset
-from litft.errors import LitftError
+from litft.common.errors import LitftError
+from litft.readers.finetune import (
+    FinetuneDataset,
+    LengthGroupedBatchSampler,
+    collate_finetune,
+)
+from litft.readers.packing import PackedFinetuneDataset
+from litft.readers.pretrain import PretrainDataset
 from litft.train.batches import Batch, shift
 
 GROUP_BATCHES = 64  # batches per length-sorted group: larger cuts more padding, smaller keeps more randomness

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from litft.checks import require_dir, require_file
-from litft.settings import AdapterV2Settings, LoRASettings
+from litft.common.checks import require_dir, require_file
+from litft.common.settings import AdapterV2Settings, LoRASettings
 from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, validate_args
 
 LoggerChoice = Literal["csv", "tensorboard"]

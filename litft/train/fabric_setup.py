@@ -16,7 +16,7 @@ import lightning as L
 import torch
 from lightning.fabric.strategies import DDPStrategy, FSDPStrategy
 
-from litft.errors import LitftError
+from litft.common.errors import LitftError
 
 StrategyName = Literal["auto", "ddp", "fsdp"]
 PRECISIONS = ("32-true", "bf16-true", "bf16-mixed", "16-mixed", "16-true")

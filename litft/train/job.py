@@ -15,11 +15,11 @@ from typing import Any, Optional, Union
 import lightning as L
 import torch
 
-from litft.errors import LitftError
-from litft.model import AdapterV2Settings, LoRASettings, count_parameters
+from litft.common.errors import LitftError
+from litft.models.build import AdapterV2Settings, LoRASettings, count_parameters
+from litft.models.methods import Method, get_method
 from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, validate_args
 from litft.train.fabric_setup import is_fsdp, launch, make_fabric
-from litft.train.methods import Method, get_method
 from litft.train.run_folder import check_run_dir, claim_run_dir, run_identity
 
 
@@ -102,8 +102,8 @@ def _check_job(job: Job, method: Method) -> None:
 
 def _architecture(job: Job) -> Any:
     """The litgpt Config to build: the base checkpoint's, or a named/YAML config for random init."""
-    from litft.checkpoint import inspect_checkpoint
-    from litft.model import resolve_config
+    from litft.models.build import resolve_config
+    from litft.models.checkpoint import inspect_checkpoint
 
     if job.checkpoint_dir is None:
         return resolve_config(job.model_config if job.model_config is not None else job.model_name)
@@ -118,7 +118,7 @@ def _architecture(job: Job) -> Any:
 
 def _tokenizer_dir(job: Job, meta: dict[str, Any]) -> Path:
     """Where the tokenizer files the checkpoints will carry come from (they must match the data's)."""
-    from litft.tokenizer import check_tokenizer_matches
+    from litft.models.tokenizer import check_tokenizer_matches
 
     candidates = (job.tokenizer_dir, job.checkpoint_dir, meta.get("tokenizer_dir"))
     found = next((Path(path) for path in candidates if path is not None), None)
@@ -148,8 +148,8 @@ def _build_model(fabric: L.Fabric, job: Job, method: Method, config: Any, seq_le
     Without FSDP the weights are loaded before setup; under FSDP the model is built on the meta device,
     materialised sharded by setup, and each rank then copies in its shard.
     """
-    from litft.checkpoint import load_state_dict
-    from litft.model import build_model, load_weights
+    from litft.models.build import build_model, load_weights
+    from litft.models.checkpoint import load_state_dict
     from litft.train.state import load_weights_into
 
     fsdp = is_fsdp(fabric)
@@ -166,7 +166,7 @@ def _build_model(fabric: L.Fabric, job: Job, method: Method, config: Any, seq_le
     model.max_seq_length = seq_len
     method.prepare(model)
     if job.data.packing:
-        from litft.train.packing import accept_packed_rows
+        from litft.models.packing import accept_packed_rows
 
         accept_packed_rows(model)
     if states and not fsdp:
@@ -194,8 +194,8 @@ def _checkpoint_spec(job: Job, method: Method, config: Any, tokenizer_dir: Path)
 
 def train_in_process(fabric: L.Fabric, job: Job) -> Any:
     """Build everything for this process and run the loop; returns the loop's `Result`."""
-    from litft.prepare import read_meta
-    from litft.tokenizer import load_tokenizer
+    from litft.models.tokenizer import load_tokenizer
+    from litft.prepare.format import read_meta
     from litft.train.loop import Run, fit
     from litft.train.schedule import build_optimizer
     from litft.train.state import find_resume_dir, read_progress

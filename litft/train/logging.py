@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from litft.errors import LitftError
-from litft.io import atomic_write_text, progress
+from litft.common.errors import LitftError
+from litft.common.io import atomic_write_text, progress
 
 LoggerName = Literal["csv", "tensorboard"]
 COLUMNS = (

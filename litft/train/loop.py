@@ -20,13 +20,13 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from litft.errors import LitftError
-from litft.io import atomic_write_json
+from litft.common.errors import LitftError
+from litft.common.io import atomic_write_json
+from litft.models.methods import Method
 from litft.train.args import EvalArgs, OptimizerArgs, TrainArgs
-from litft.train.fabric_setup import is_fsdp
 from litft.train.batches import IGNORE_INDEX, Batch, EvalSource, TrainStream
+from litft.train.fabric_setup import is_fsdp
 from litft.train.logging import Console, MetricsLog, eval_summary
-from litft.train.methods import Method
 from litft.train.schedule import learning_rate, set_learning_rate, warmup_warning
 from litft.train.state import (
     FINAL_DIR,
@@ -82,7 +82,7 @@ def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     """Sum of the cross-entropy over the batch's target tokens (chunked lm head: no [B, T, V] logits at once)."""
     vocab = getattr(model, "config", None) and model.config.padded_vocab_size
     chunk = LM_HEAD_CHUNK if (vocab or 0) >= CHUNKED_VOCAB else 0
-    if batch.packed:  # see litft.train.packing: the model's forward was taught these arguments
+    if batch.packed:  # see litft.models.packing: the model's forward was taught these arguments
         logits = model(batch.input_ids, position_ids=batch.position_ids, segment_ids=batch.segment_ids, lm_head_chunk_size=chunk)
     else:
         logits = model(batch.input_ids, lm_head_chunk_size=chunk)

@@ -1,6 +1,6 @@
 """A training run's output folder belongs to one run.
 
-The folder's marker (litft.outputs) records the run's identity: method, base model, the prepared data
+The folder's marker (litft.common.outputs) records the run's identity: method, base model, the prepared data
 (a hash of its meta.json) and a hash of the settings. A fresh start into a folder that already holds a
 run's checkpoints would mix two runs (keep_last pruning the new run's steps, `--resume auto` picking the
 old one's), so it is refused unless the user asks to continue it (`--resume`) or to replace it
@@ -15,9 +15,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from litft.errors import LitftError
-from litft.io import atomic_write_json
-from litft.outputs import MARKER, check_output_dir, read_marker
+from litft.common.errors import LitftError
+from litft.common.io import atomic_write_json
+from litft.common.outputs import MARKER, check_output_dir, read_marker
 from litft.train.state import FINAL_DIR, PROGRESS_FILE, STEP_DIR
 
 RUN_KIND = "run"

@@ -27,10 +27,15 @@ import lightning as L
 import numpy as np
 import torch
 
-from litft.checkpoint import CHECKPOINT_KIND, write_checkpoint_files
-from litft.errors import LitftError
-from litft.io import atomic_path, atomic_write_json, read_json, remove_leftovers_in
-from litft.outputs import publish_dir
+from litft.common.errors import LitftError
+from litft.common.io import (
+    atomic_path,
+    atomic_write_json,
+    read_json,
+    remove_leftovers_in,
+)
+from litft.common.outputs import publish_dir
+from litft.models.checkpoint import CHECKPOINT_KIND, write_checkpoint_files
 from litft.train.fabric_setup import is_fsdp
 
 TRAINING_STATE = "training_state.pth"
@@ -99,7 +104,10 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
 def gather_state_dict(fabric: L.Fabric, model: torch.nn.Module, keep: Callable[[str, Any], bool]) -> dict[str, torch.Tensor]:
     """The kept weights as full CPU tensors on rank 0 (a collective under FSDP; other ranks get {})."""
     if is_fsdp(fabric):
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_model_state_dict,
+        )
 
         module = getattr(model, "_forward_module", model)
         # cpu_offload also means "rank 0 only", but on CPU processes it hands out tensors whose storage FSDP frees
@@ -116,7 +124,10 @@ def gather_state_dict(fabric: L.Fabric, model: torch.nn.Module, keep: Callable[[
 def load_weights_into(fabric: L.Fabric, model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:
     """Copy (a subset of) full weights into a set-up model; under FSDP each rank keeps its shard of them."""
     if is_fsdp(fabric):
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_model_state_dict,
+        )
 
         module = getattr(model, "_forward_module", model)
         _, unexpected = set_model_state_dict(module, dict(state), options=StateDictOptions(full_state_dict=True, strict=False))
@@ -257,7 +268,7 @@ def damaged_checkpoint(checkpoint: Path, what: str) -> LitftError:
 
 def check_resume_dir(checkpoint: Path) -> None:
     """Open every file a resume reads (cheaply: memory-mapped, without reading the tensors) before any work."""
-    from litft.checkpoint import WEIGHT_FILES, load_state_dict
+    from litft.models.checkpoint import WEIGHT_FILES, load_state_dict
 
     saved = read_progress(checkpoint)
     if not (checkpoint / TRAINING_STATE).exists():

@@ -13,7 +13,6 @@ import lightning as L
 import torch
 from lightning.fabric.utilities.throughput import Throughput, get_available_flops
 
-
 WINDOW = 20
 
 

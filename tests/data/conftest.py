@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-# pytest runs with --import-mode=importlib, which puts no test folder on sys.path; the helper modules here need it.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from local_site import SiteServer  # noqa: E402
+from tests.support.local_site import SiteServer
 
 
 @pytest.fixture

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 # --import-mode=importlib puts no test folder on sys.path; the helper module here needs it.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from tiny_corpus import make_tokenizer  # noqa: E402
+from tests.support.tiny_corpus import make_tokenizer
 
 
 @pytest.fixture(scope="session")

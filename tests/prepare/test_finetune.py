@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tiny_corpus import corpus_lines
-
 from litft.cli import main
-from litft.errors import LitftError
-from litft.prepare import read_meta
+from litft.common.errors import LitftError
+from litft.models.prompts import get_prompt_style, load_prompt_style, render_prompt
+from litft.models.tokenizer import load_tokenizer
+from litft.prepare.format import read_meta
 from litft.prepare.finetune import prepare_finetune
-from litft.prompts import get_prompt_style, load_prompt_style, render_prompt
-from litft.tokenizer import load_tokenizer
+from tests.support.tiny_corpus import corpus_lines
 
 LINES = corpus_lines(60, seed=3)
 

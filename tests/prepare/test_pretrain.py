@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from tiny_corpus import corpus_lines
-
 from litft.cli import main
-from litft.errors import LitftError
-from litft.prepare import read_meta
+from litft.common.errors import LitftError
+from litft.models.tokenizer import fingerprint, load_tokenizer
+from litft.prepare.format import read_meta
 from litft.prepare.pretrain import choose_validation, prepare_pretrain
-from litft.tokenizer import fingerprint, load_tokenizer
+from tests.support.tiny_corpus import corpus_lines
 
 
 def _prepare(data, out: Path, tokenizer_dir: Path, **kwargs) -> dict:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import command, sentence  # noqa: E402
+from tests.support.training import command, sentence
+
 
 @pytest.fixture(scope="session")
 def pt_data(tmp_path_factory, lit_base) -> Path:

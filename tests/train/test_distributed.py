@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import train_losses  # noqa: E402
+from tests.support.training import train_losses
 
 REPO = Path(__file__).resolve().parents[2]
 ARGS = [

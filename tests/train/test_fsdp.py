@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import train_losses, val_losses, weights  # noqa: E402
+from tests.support.training import train_losses, val_losses, weights
 
 REPO = Path(__file__).resolve().parents[2]
 ARGS = [
@@ -38,8 +37,8 @@ def test_fsdp_strategy_wraps_the_method_block_and_runs_on_cpu_only_through_the_s
     from lightning.fabric.strategies import FSDPStrategy
     from litgpt.lora import Block as LoRABlock
 
+    from litft.models.methods import get_method
     from litft.train.fabric_setup import CPUFSDPStrategy, build_strategy
-    from litft.train.methods import get_method
 
     block = get_method("lora").block_class
     assert block is LoRABlock
@@ -51,7 +50,7 @@ def test_fsdp_strategy_wraps_the_method_block_and_runs_on_cpu_only_through_the_s
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["full", "lora"])
 def test_fsdp_two_processes_on_cpu(method, tmp_path, lit_base, ft_data):
-    from litft.checkpoint import load_model
+    from litft.models.checkpoint import load_model
     from litft.train.data import open_finetune
     from litft.train.loop import token_loss_sum
 

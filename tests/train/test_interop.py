@@ -9,7 +9,7 @@ import torch
 from litgpt import Config as LitConfig
 from litgpt.model import GPT
 
-from litft.checkpoint import load_model
+from litft.models.checkpoint import load_model
 
 PROMPT = torch.tensor([[1, 40, 77, 120, 9, 33, 200, 5]])
 
@@ -68,7 +68,7 @@ def test_adapter_v2_checkpoint_generates_in_litgpt(uninterrupted, lit_base):
 def test_full_checkpoint_exports_to_transformers(tmp_path, uninterrupted):
     import transformers
 
-    from litft.convert import convert_lit_checkpoint
+    from litft.models.convert import convert_lit_checkpoint
 
     final = uninterrupted("full") / "final"
     convert_lit_checkpoint(final, tmp_path / "hf")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from litft.cli import main
-from litft.errors import LitftError
-
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import command, read_rows, run_killed, train_losses, val_losses, weights  # noqa: E402
+from litft.common.errors import LitftError
+from tests.support.training import (
+    command,
+    read_rows,
+    run_killed,
+    train_losses,
+    val_losses,
+    weights,
+)
 
 METHODS = ("pretrain", "full", "lora", "adapter_v2")
 
@@ -101,8 +104,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, li
     monkeypatch.setattr(loop, "token_loss_sum", poisoned)
     out = tmp_path / "out"
     with pytest.raises(LitftError, match=r"loss became nan at step 4.*last good checkpoint is .*step-000002"):
-        from litft.train.job import Job, run
         from litft.train.args import EvalArgs, TrainArgs
+        from litft.train.job import Job, run
 
         run(Job(
             method="full", data_dir=ft_data, out_dir=out, checkpoint_dir=lit_base, accelerator="cpu", quiet=True,
@@ -114,8 +117,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, li
 
 
 def test_refuses_data_from_another_tokenizer(tmp_path, lit_base, capsys):
+    from litft.prepare.tokenizer_training import train_tokenizer
     from litft.prepare.pretrain import prepare_pretrain
-    from litft.tokenizer import train_tokenizer
 
     text = tmp_path / "pretrain.txt"
     text.write_text("\n".join(f"line {i} about tuition and campus research" for i in range(50)), encoding="utf-8")

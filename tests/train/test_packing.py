@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from litft.cli import main
-from litft.datasets import FinetuneDataset, PackedFinetuneDataset, collate_finetune
-from litft.errors import LitftError
+from litft.common.errors import LitftError
+from litft.readers import FinetuneDataset, PackedFinetuneDataset, collate_finetune
 from litft.train.batches import shift
 from litft.train.data import FinetuneStream, TruncatedRecords
-
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import command, read_rows, run_killed, sentence, train_losses, val_losses, weights  # noqa: E402
+from tests.support.training import (
+    command,
+    read_rows,
+    run_killed,
+    sentence,
+    train_losses,
+    val_losses,
+    weights,
+)
 
 ROW = 65  # --train.max_seq_length 64: rows of 65 tokens (the last one is only a target)
 
@@ -51,10 +56,10 @@ def test_rows_hold_several_records_and_some_were_truncated(short_data):
 @pytest.mark.parametrize("method", ["full", "lora"])
 def test_packed_loss_and_gradients_equal_unpacked(method, short_data, lit_base):
     """The same records as one packed batch and one padded batch: same summed loss, same token count, same gradients."""
-    from litft.checkpoint import inspect_checkpoint, load_state_dict
-    from litft.model import LoRASettings, build_model, load_weights
+    from litft.models.build import LoRASettings, build_model, load_weights
+    from litft.models.checkpoint import inspect_checkpoint, load_state_dict
+    from litft.models.packing import accept_packed_rows
     from litft.train.loop import token_loss_sum
-    from litft.train.packing import accept_packed_rows
 
     records, packed = _rows(short_data)
     unpacked_batch = shift(collate_finetune([records[i] for i in range(len(records))]))

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import command
 
 from litft.cli import main
+from tests.support.training import command
 
 
 def _files(folder: Path) -> dict[str, bytes]:

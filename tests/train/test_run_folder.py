@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import command, read_rows, run_killed, weights  # noqa: E402
-
-from litft.cli import main  # noqa: E402
+from litft.cli import main
+from tests.support.training import command, read_rows, run_killed, weights
 
 
 def _refused(capsys, args: list[str]) -> str:

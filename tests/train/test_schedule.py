@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-from litft.errors import LitftError
+from litft.common.errors import LitftError
 from litft.train.args import EvalArgs, OptimizerArgs, TrainArgs, validate_args
 from litft.train.schedule import learning_rate, parameter_groups, warmup_warning
 from litft.train.state import find_resume_dir, prune_checkpoints
-
-sys.path.insert(0, str(Path(__file__).parent))
-from helpers import command, read_rows
+from tests.support.training import command, read_rows
 
 
 def test_warmup_then_cosine_linear_constant():
@@ -56,7 +52,7 @@ def test_tiny_run_warns_once_when_warmup_exceeds_its_steps(lit_base, ft_data, tm
 
 
 def test_no_weight_decay_on_biases_norms_and_gates():
-    from litft.model import AdapterV2Settings, build_model, resolve_config
+    from litft.models.build import AdapterV2Settings, build_model, resolve_config
 
     model = build_model("adapter_v2", resolve_config("litft-tiny-pythia"), adapter=AdapterV2Settings(start_layer=1))
     groups = {group["weight_decay"]: group["params"] for group in parameter_groups(model.named_parameters(), 0.1)}

@@ -1,6 +1,6 @@
 """Build the sample website that `litft demo` crawls: `python tools/demo_site/build.py [OUT_DIR]`.
 
-The site ships as static files in `litft/demo_site/` (committed, packaged); this script is their source.
+The site ships as static files in `litft/demo/site/` (committed, packaged); this script is their source.
 Facts live in `data.py`, page bodies in `pages.py`; this file holds the boilerplate that every page
 shares (cookie banner, header with the main navigation, breadcrumb, footer), robots.txt, sitemap.xml
 and the stylesheet. `tests/test_demo_site.py` checks that the committed files equal a fresh build.
@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE))
 import data as d  # noqa: E402
 import pages  # noqa: E402
 
-DEFAULT_OUT = HERE.parent.parent / "litft" / "demo_site"
+DEFAULT_OUT = HERE.parent.parent / "litft" / "demo" / "site"
 PLACEHOLDER = "{{BASE_URL}}"
 PRIVATE_PREFIX = "/private/"
 LASTMOD = "2025-06-01"

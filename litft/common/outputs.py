@@ -1,0 +1,173 @@
+"""Output folders: litft writes only into what it owns, and replaces only the files it wrote.
+
+Every output folder litft publishes carries a marker file, `.litft.json`, naming its kind (`checkpoint`,
+`hf-export`, `prepared-data`, `run`, ...) and the files litft put there. That marker is how a later command
+tells its own earlier output, which it may replace, from a user's folder, which it must not touch:
+
+- a missing or empty folder, or one marked with the same kind: written (the folder is swapped in whole when
+  it holds nothing but litft's files, otherwise file by file so a user's extra files survive);
+- any other non-empty folder: refused with one sentence, unless `--overwrite`, and even then only the files
+  litft writes are replaced; nothing else in the folder is removed;
+- an output that is a file, or that resolves to (or holds) one of the command's inputs: refused.
+
+No torch import here: the data layer uses these too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from litft.common.errors import LitftError
+from litft.common.io import (
+    atomic_write_json,
+    make_temp_dir,
+    remove_leftovers,
+    sync_directory,
+    sync_tree,
+)
+
+MARKER = ".litft.json"
+
+
+def read_marker(directory: str | os.PathLike) -> dict[str, Any] | None:
+    """The marker of a folder litft wrote, or None (no marker, or one that is not litft's JSON)."""
+    path = Path(directory) / MARKER
+    try:
+        marker = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) and isinstance(marker.get("kind"), str) else None
+
+
+def owned_files(directory: Path) -> set[str]:
+    """The files (relative paths) a folder's marker says litft wrote there."""
+    marker = read_marker(directory) or {}
+    files = marker.get("files")
+    return {name for name in files if isinstance(name, str)} if isinstance(files, list) else set()
+
+
+def is_own(directory: str | os.PathLike, kind: str) -> bool:
+    marker = read_marker(directory)
+    return marker is not None and marker["kind"] == kind
+
+
+def check_output_dir(
+    path: str | os.PathLike,
+    kind: str,
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    flag: str = "--out_dir",
+) -> Path:
+    """Refuse, before any work, an output folder litft may not write (see the module docstring); return it."""
+    path = Path(path)
+    resolved = path.resolve()
+    for source in inputs:
+        if source is None:
+            continue
+        source_path = Path(source).resolve()
+        if source_path == resolved:
+            raise LitftError(f"{flag} {path} is the input {source} itself; write the output to another folder.")
+        if source_path.is_relative_to(resolved):
+            raise LitftError(f"{flag} {path} holds the input {source}; write the output to a folder outside it.")
+    if path.exists() and not path.is_dir():
+        raise LitftError(f"{flag} {path} is a file, not a folder; choose another {flag}.")
+    if path.is_dir() and any(path.iterdir()) and not is_own(path, kind) and not overwrite:
+        marker = read_marker(path)
+        what = f"a litft {marker['kind']} output, not a {kind} one" if marker else "files litft did not write"
+        raise LitftError(
+            f"{flag} {path} already holds {what}; choose another {flag}, or pass --overwrite true to write into it "
+            "(only the files this command writes are replaced)."
+        )
+    parent = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise LitftError(f"{flag} {path} cannot be written: no write permission in {parent}.")
+    return path
+
+
+@contextlib.contextmanager
+def output_dir(
+    path: str | os.PathLike,
+    kind: str,
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    flag: str = "--out_dir",
+    details: dict[str, Any] | None = None,
+) -> Iterator[Path]:
+    """Yield an empty staging folder that becomes `path` when the block succeeds; a failure leaves `path` as it was.
+
+    The checks of `check_output_dir` run first. `details` go into the marker (e.g. a run's fingerprint).
+    """
+    path = check_output_dir(path, kind, overwrite=overwrite, inputs=inputs, flag=flag)
+    staging = make_temp_dir(path)
+    try:
+        yield staging
+        publish_dir(staging, path, kind, details)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish_dir(staging: Path, target: Path, kind: str, details: dict[str, Any] | None = None) -> None:
+    """Move a finished staging folder to `target`, marked as litft's `kind`; files reach the disk first.
+
+    When `target` holds nothing but litft's own files it is swapped whole (the old one survives until the new
+    one is in place); otherwise each new file replaces its namesake and files litft wrote earlier that the new
+    output lacks are removed, leaving every other file as it was.
+    """
+    new_files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file() and p.name != MARKER)
+    atomic_write_json(staging / MARKER, {"kind": kind, "files": new_files, **(details or {})})
+    sync_tree(staging)
+    remove_leftovers(target)
+    if target.is_dir() and not any(target.iterdir()):
+        target.rmdir()
+    if not target.exists():
+        os.replace(staging, target)
+    elif is_own(target, kind) and _only_own_files(target):
+        old = make_temp_dir(target, suffix=".old")
+        os.replace(target, old / target.name)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        _merge_into(staging, target, new_files, stale=owned_files(target) - set(new_files) if is_own(target, kind) else set())
+    sync_directory(target.parent)
+
+
+def _only_own_files(target: Path) -> bool:
+    own = owned_files(target) | {MARKER}
+    return all(str(p.relative_to(target)) in own for p in target.rglob("*") if not p.is_dir())
+
+
+def _merge_into(staging: Path, target: Path, new_files: list[str], stale: set[str]) -> None:
+    for name in new_files:
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if destination.is_dir():
+            raise LitftError(f"{destination} is a folder where litft writes a file; move it away and re-run.")
+        os.replace(staging / name, destination)
+    for name in stale:
+        (target / name).unlink(missing_ok=True)
+    os.replace(staging / MARKER, target / MARKER)
+    sync_tree(target, files=[target / name for name in new_files])
+
+
+def record_own_files(directory: Path, names: Iterable[str], kind: str) -> None:
+    """Add files litft wrote into an existing folder to its marker (creating one of `kind` if it has none)."""
+    marker = read_marker(directory) or {"kind": kind, "files": []}
+    marker["files"] = sorted(owned_files(directory) | set(names))
+    atomic_write_json(Path(directory) / MARKER, marker)
+
+
+def check_in_place_files(directory: Path, names: Iterable[str], overwrite: bool, flag: str = "--checkpoint_dir") -> None:
+    """Refuse to replace files in a user's folder that litft did not write there, unless `overwrite`."""
+    foreign = [name for name in names if (Path(directory) / name).exists() and name not in owned_files(directory)]
+    if foreign and not overwrite:
+        raise LitftError(
+            f"{flag} {directory} already holds {foreign[0]}, which litft did not write; move it away or pass "
+            "--overwrite true to replace it."
+        )

@@ -1,0 +1,153 @@
+"""Process: pages.jsonl -> clean, boilerplate-free, de-duplicated chunks (`chunks.jsonl`, `pretrain.txt`).
+
+Order matters: exact duplicates go before boilerplate counting (a page served under two URLs would
+otherwise count its lines twice), and near duplicates are judged after boilerplate removal (shared
+menus and footers would otherwise make different pages look alike).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from litft.common.errors import LitftError
+from litft.common.io import (
+    atomic_path,
+    atomic_write_json,
+    check_output_file,
+    progress,
+    refuse_same_path,
+)
+from litft.common.outputs import check_in_place_files, record_own_files
+from litft.data.clean.boilerplate import find_boilerplate, strip_boilerplate
+from litft.data.clean.chunk import check_sizes, iter_chunks
+from litft.data.clean.dedup import ExactDeduper, NearDeduper
+from litft.data.clean.normalize import clean_text
+from litft.data.pages import PAGES_FILE, load_pages
+from litft.data.records import os_errors_as_user_errors
+
+CHUNKS_FILE = "chunks.jsonl"
+PRETRAIN_FILE = "pretrain.txt"
+STATS_FILE = "process_stats.json"
+OUTPUT_FILES = (CHUNKS_FILE, PRETRAIN_FILE, STATS_FILE)
+PROCESS_KIND = "process"
+
+
+def process(
+    directory: Path,
+    out_dir: Path | None = None,
+    chunk_words: int = 250,
+    overlap_words: int = 10,
+    language: str = "en",
+    boilerplate_share: float = 0.5,
+    boilerplate_min_pages: int = 5,
+    near_duplicate_threshold: float = 0.8,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> dict[str, int]:
+    """Clean, remove site boilerplate, de-duplicate and chunk `directory/pages.jsonl`.
+
+    Writes chunks.jsonl (`{id, url, text, n_words}`, one line of text per heading, list item or paragraph),
+    pretrain.txt (one chunk per line, its blocks joined by spaces) and process_stats.json (what each step
+    removed) into `out_dir`.
+
+    Args:
+        directory: Folder holding pages.jsonl (from `litft scrape` or `litft ingest`), or the file itself.
+        out_dir: Where to write; by default the same folder.
+        chunk_words: Most words per chunk; chunks end between headings, list items and paragraphs, or at
+            sentence boundaries inside a longer one.
+        overlap_words: Words each chunk repeats from the end of the one before.
+        language: pysbd language code for sentence splitting.
+        boilerplate_share: A line on more than this share of one site's pages is removed.
+        boilerplate_min_pages: Sites with fewer pages are not checked for boilerplate.
+        near_duplicate_threshold: Estimated Jaccard similarity of 5-word shingles at which a page or chunk is a near duplicate.
+        overwrite: Replace a chunks.jsonl / pretrain.txt / process_stats.json in out_dir that litft did not write.
+        quiet: No progress bar or summary.
+    """
+    directory = Path(directory)
+    pages_path = directory if directory.is_file() else directory / PAGES_FILE
+    if not pages_path.is_file():
+        raise LitftError(f"{pages_path} does not exist; run `litft scrape` or `litft ingest` first, or give the folder holding pages.jsonl.")
+    if not 0 < boilerplate_share <= 1 or not 0 < near_duplicate_threshold <= 1:
+        raise LitftError("boilerplate_share and near_duplicate_threshold must be in (0, 1]; fix the values.")
+    check_sizes(chunk_words, overlap_words)
+    out_dir = Path(out_dir) if out_dir is not None else pages_path.parent
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LitftError(f"--out_dir {out_dir} is a file, not a folder; give a folder for chunks.jsonl and pretrain.txt.")
+    for name in OUTPUT_FILES:
+        refuse_same_path(pages_path, out_dir / name, "--directory", "--out_dir")
+        check_output_file(out_dir / name, "--out_dir")
+    check_in_place_files(out_dir, OUTPUT_FILES, overwrite, "--out_dir")
+
+    with os_errors_as_user_errors("read", pages_path):
+        by_url = load_pages(pages_path)
+    stats = {"pages": len(by_url), "empty_pages": 0}
+    if not by_url:
+        raise LitftError(f"{pages_path} holds no pages; run `litft scrape` or `litft ingest` again and check what it reports.")
+
+    # One cleaned copy of each page is held (the raw text is let go as soon as it is cleaned): boilerplate
+    # needs every page of a site before the first can be stripped.
+    exact_pages = ExactDeduper()
+    cleaned: list[tuple[str, str]] = []
+    for url in list(by_url):
+        text = clean_text(by_url.pop(url)["text"])
+        if not text:
+            stats["empty_pages"] += 1
+        elif exact_pages.is_new(text):
+            cleaned.append((url, text))
+    stats["exact_duplicate_pages"] = stats["pages"] - len(cleaned) - stats["empty_pages"]
+    boilerplate = find_boilerplate(cleaned, boilerplate_share, boilerplate_min_pages)
+
+    stats.update(boilerplate_lines_removed=0, boilerplate_only_pages=0, near_duplicate_pages=0, pages_kept=0,
+                 exact_duplicate_chunks=0, near_duplicate_chunks=0, chunks=0, words=0)
+    near_pages, exact_chunks, near_chunks = NearDeduper(near_duplicate_threshold), ExactDeduper(), NearDeduper(near_duplicate_threshold)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (os_errors_as_user_errors("write", out_dir),
+          atomic_path(out_dir / CHUNKS_FILE) as chunks_tmp, atomic_path(out_dir / PRETRAIN_FILE) as pretrain_tmp,
+          open(chunks_tmp, "w", encoding="utf-8") as chunks_file, open(pretrain_tmp, "w", encoding="utf-8") as pretrain_file):
+        for index in progress(range(len(cleaned)), quiet=quiet, unit="page", desc="chunk"):
+            url, text = cleaned[index]
+            cleaned[index] = ("", "")  # memory goes down as the pages are chunked
+            text, removed = strip_boilerplate(url, text, boilerplate)
+            stats["boilerplate_lines_removed"] += removed
+            if not text.strip():
+                stats["boilerplate_only_pages"] += 1
+                continue
+            if not near_pages.is_new(text):
+                stats["near_duplicate_pages"] += 1
+                continue
+            stats["pages_kept"] += 1
+            url_id = hashlib.sha1(url.encode("utf-8")).hexdigest()[:10]
+            for number, chunk in enumerate(iter_chunks(text, chunk_words, overlap_words, language)):
+                if not exact_chunks.is_new(chunk):
+                    stats["exact_duplicate_chunks"] += 1
+                elif not near_chunks.is_new(chunk):
+                    stats["near_duplicate_chunks"] += 1
+                else:
+                    n_words = len(chunk.split())
+                    record = {"id": f"{url_id}-{number:04d}", "url": url, "text": chunk, "n_words": n_words}
+                    chunks_file.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    pretrain_file.write(" ".join(chunk.split("\n")) + "\n")  # one chunk per line, as `prepare` reads it
+                    stats["chunks"] += 1
+                    stats["words"] += n_words
+        if not stats["chunks"]:  # raised before the new files replace any earlier ones
+            raise LitftError(_no_chunks_reason(pages_path, stats))
+    with os_errors_as_user_errors("write", out_dir / STATS_FILE):
+        atomic_write_json(out_dir / STATS_FILE, stats)
+    record_own_files(out_dir, OUTPUT_FILES, PROCESS_KIND)
+    if not quiet:
+        print(f"process: {stats['chunks']} chunks ({stats['words']} words) from {stats['pages_kept']} of {stats['pages']} pages "
+              f"into {out_dir / CHUNKS_FILE}; removed {stats['exact_duplicate_pages']} duplicate and "
+              f"{stats['near_duplicate_pages']} near-duplicate pages, {stats['boilerplate_lines_removed']} boilerplate lines, "
+              f"{stats['exact_duplicate_chunks'] + stats['near_duplicate_chunks']} duplicate chunks", file=sys.stderr)
+    return stats
+
+
+def _no_chunks_reason(pages_path: Path, stats: dict[str, int]) -> str:
+    return (
+        f"process made no chunks from the {stats['pages']} pages of {pages_path}: {stats['empty_pages']} were empty after "
+        f"cleaning and {stats['boilerplate_only_pages']} held only lines repeated across their site; check the pages' text "
+        "(scrape or ingest with --extractor html2text keeps whole pages) or raise --boilerplate_share."
+    )

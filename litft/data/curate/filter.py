@@ -1,0 +1,193 @@
+"""`litft filter`: drop instruction records a model should not learn from, as Self-Instruct and Alpaca did.
+
+Rules, each record removed for the first that applies (counted by reason in the summary):
+per record — instruction length out of bounds, starting with punctuation or "Write a program", a
+blacklisted word (tasks a text model cannot do: images, files, plots ...), empty output, input equal
+to output, output ending with ':' (cut off), and optionally an answer not grounded in its source chunk;
+then exact duplicates (same normalised instruction and input); then ROUGE-L novelty: an instruction
+whose ROUGE-L F-measure with an instruction kept before it is above the threshold is dropped (records
+sharing one instruction text, e.g. several instances of a Self-Instruct task, stand or fall together).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from pathlib import Path
+
+from litft.common.errors import LitftError
+from litft.common.io import check_output_file, progress, refuse_same_path
+from litft.data.curate.rouge_dedup import make_tokenizer, rouge_novel_mask
+from litft.data.records import read_records, write_jsonl
+
+# Self-Instruct's list (Wang et al. 2022): tasks about media or actions a language model cannot carry out.
+DEFAULT_BLACKLIST = [
+    "image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
+    "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram",
+]  # fmt: skip
+
+# Words that say nothing about whether an answer comes from its chunk; ignored by the grounding check.
+STOPWORDS = frozenset(
+    "a an the and or but if of to in on at by for with from as is are was were be been being it its this "
+    "that these those there their they them he she his her we our you your i my me not no yes do does did "
+    "has have had can could will would should may might must so than then also which who whom what when "
+    "where why how all any each some such into about over after before".split()
+)
+
+
+# The option that lets more records through, for each reason that has one.
+RELAXING_OPTIONS = {
+    "instruction_too_short": "--min_instruction_words", "instruction_too_long": "--max_instruction_words",
+    "blacklisted_word": "--blacklist", "ungrounded": "--min_grounding", "rouge_similar": "--rouge_threshold",
+}
+
+
+def normalised(text: str) -> str:
+    """Case-folded words only: 'What is X?' and 'what is  x' are the same instruction."""
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def _content_words(text: str) -> list[str]:
+    return [word for word in re.findall(r"\w+", text.casefold()) if word not in STOPWORDS]
+
+
+def grounding_share(answer: str, source_text: str) -> float | None:
+    """Share of the answer's content words found in the source; None when the answer has none."""
+    words = _content_words(answer)
+    if not words:
+        return None
+    source_words = set(_content_words(source_text))
+    return sum(word in source_words for word in words) / len(words)
+
+
+class RecordRules:
+    """The per-record rules; `reason` names the first one a record breaks, or returns None."""
+
+    def __init__(self, min_instruction_words: int, max_instruction_words: int, blacklist: list[str]):
+        self.min_words = min_instruction_words
+        self.max_words = max_instruction_words
+        words = sorted((re.escape(word.strip()) for word in blacklist if word.strip()), key=len, reverse=True)
+        self.blacklist = re.compile(rf"\b(?:{'|'.join(words)})\b", re.IGNORECASE) if words else None
+
+    def instruction_reason(self, instruction: str) -> str | None:
+        """The rules about the task itself (Self-Instruct applies these to each new instruction)."""
+        instruction = instruction.strip()
+        word_count = len(instruction.split())
+        if word_count < self.min_words:
+            return "instruction_too_short"
+        if word_count > self.max_words:
+            return "instruction_too_long"
+        if instruction and instruction[0] in string.punctuation:
+            return "starts_with_punctuation"
+        if instruction.lower().startswith("write a program"):
+            return "write_a_program"
+        if self.blacklist is not None and self.blacklist.search(instruction):
+            return "blacklisted_word"
+        return None
+
+    def reason(self, record: dict) -> str | None:
+        instruction_reason = self.instruction_reason(record["instruction"])
+        if instruction_reason:
+            return instruction_reason
+        output = record["output"].strip()
+        if not output:
+            return "empty_output"
+        if normalised(record.get("input", "")) == normalised(output):
+            return "input_equals_output"
+        if output.endswith(":"):
+            return "output_ends_with_colon"
+        return None
+
+
+def _read_chunk_texts(path: Path) -> dict[str, str]:
+    return {chunk["id"]: chunk["text"] for _, chunk in read_records(path, ("id", "text"), "chunk record ({id, url, text})")}
+
+
+def filter_records(
+    input: Path,
+    output: Path,
+    rouge_threshold: float = 0.7,
+    rouge_use_stemmer: bool = False,
+    min_instruction_words: int = 3,
+    max_instruction_words: int = 150,
+    blacklist: list[str] | None = None,
+    chunks: Path | None = None,
+    min_grounding: float = 0.5,
+    removed: Path | None = None,
+    quiet: bool = False,
+) -> None:
+    """Filter instruction records (JSONL with instruction, output and optional input) and print counts by reason.
+
+    Args:
+        input: Records to filter (qa.jsonl from synthesize, self-instruct output, any Alpaca-form JSONL).
+        output: Kept records, in input order.
+        rouge_threshold: Drop an instruction whose ROUGE-L F-measure with an earlier kept one is above this (1 disables).
+        rouge_use_stemmer: Porter-stem words before ROUGE-L, as rouge-score's use_stemmer (Self-Instruct did not).
+        min_instruction_words: Drop instructions with fewer words (Self-Instruct used 4; 3 keeps "What is X?").
+        max_instruction_words: Drop instructions with more words.
+        blacklist: Words or phrases that mark a task a text model cannot do; default Self-Instruct's list.
+        chunks: chunks.jsonl to check grounding against: drop answers with too few words from their source chunk.
+        min_grounding: With --chunks, the least share of an answer's content words that must occur in its chunk.
+        removed: Also write the removed records, each with the reason in "removed_because".
+        quiet: No progress bar.
+    """
+    if not 0.0 <= rouge_threshold <= 1.0 or not 0.0 <= min_grounding <= 1.0:
+        raise LitftError("--rouge_threshold and --min_grounding must be between 0 and 1.")
+    if min_instruction_words < 0 or max_instruction_words < min_instruction_words:
+        raise LitftError("--min_instruction_words must be >= 0 and at most --max_instruction_words.")
+    outputs = {"--output": output} | ({"--removed": removed} if removed else {})
+    for flag, path in outputs.items():
+        for source, source_flag in ((input, "--input"), *(((chunks, "--chunks"),) if chunks else ())):
+            refuse_same_path(source, path, source_flag, flag)
+        check_output_file(path, flag)
+    if removed:
+        refuse_same_path(output, removed, "--output", "--removed")
+    numbered = read_records(input, ("instruction", "output"), "instruction record")
+    for number, record in numbered:
+        if not isinstance(record.get("input", ""), str):
+            raise LitftError(f"{input} line {number}: field 'input' must be text, not {type(record['input']).__name__}.")
+    records = [record for _, record in numbered]
+    rules = RecordRules(min_instruction_words, max_instruction_words, DEFAULT_BLACKLIST if blacklist is None else blacklist)
+    chunk_texts = _read_chunk_texts(Path(chunks)) if chunks else None
+
+    reasons: list[str | None] = []
+    ungrounded_unchecked = 0
+    seen: set[tuple[str, str]] = set()
+    for record in progress(records, quiet=quiet, desc="filter rules", unit="record"):
+        reason = rules.reason(record)
+        if reason is None and chunk_texts is not None:
+            source = chunk_texts.get(str(record.get("source_id")))
+            share = grounding_share(record["output"], source) if source is not None else None
+            if source is None:
+                ungrounded_unchecked += 1
+            elif share is not None and share < min_grounding:
+                reason = "ungrounded"
+        if reason is None:
+            key = (normalised(record["instruction"]), normalised(record.get("input", "")))
+            reason = "duplicate" if key in seen else None
+            seen.add(key)
+        reasons.append(reason)
+
+    # ROUGE-L over distinct instruction texts of the surviving records, in order of first appearance.
+    distinct = list(dict.fromkeys(r["instruction"] for r, why in zip(records, reasons) if why is None))
+    tokenize = make_tokenizer(rouge_use_stemmer)
+    tokens = [tokenize(text) for text in progress(distinct, quiet=quiet, desc="tokenize", unit="instruction")]
+    novel = dict(zip(distinct, rouge_novel_mask(tokens, rouge_threshold)))
+    reasons = [why or (None if novel[r["instruction"]] else "rouge_similar") for r, why in zip(records, reasons)]
+
+    kept = [record for record, why in zip(records, reasons) if why is None]
+    counts = Counter(why for why in reasons if why)
+    if removed:  # written even when nothing is kept: it shows why
+        write_jsonl(removed, [{**record, "removed_because": why} for record, why in zip(records, reasons) if why])
+    if not kept:  # an empty output would only fail the next stage; the older output, if any, stays
+        by_reason = ", ".join(f"{reason}: {count}" for reason, count in counts.most_common())
+        options = list(dict.fromkeys(RELAXING_OPTIONS[reason] for reason in counts if reason in RELAXING_OPTIONS))
+        advice = f"relax {' or '.join(options)}, or check the input" if options else "check the input"
+        raise LitftError(f"filter removed all {len(records)} records of {input} (by reason: {by_reason}); {advice}.")
+    write_jsonl(output, kept)
+    lines = [f"filter: kept {len(kept)} of {len(records)} records in {output}"]
+    lines += [f"  {reason}: {count}" for reason, count in counts.most_common()]
+    if ungrounded_unchecked:
+        lines.append(f"  ({ungrounded_unchecked} records have no source chunk in {chunks}; grounding not checked)")
+    print("\n".join(lines))

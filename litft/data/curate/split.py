@@ -1,0 +1,94 @@
+"""`litft split`: a seeded train/test split by source chunk.
+
+Questions made from one passage share its wording; if some went to train and some to test, the test
+would measure recall of the passage, not generalisation. So whole chunks (all records with one
+`source_id`) go to one side. A record without a source_id is a group of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from litft.common.errors import LitftError
+from litft.common.io import (
+    atomic_path,
+    atomic_write_json,
+    check_output_file,
+    refuse_same_path,
+)
+from litft.common.outputs import check_in_place_files, record_own_files
+from litft.data.records import os_errors_as_user_errors, read_records
+from litft.llm.cache import text_sha256
+
+SIDES = ("train.json", "test.json")
+SPLIT_KIND = "split"
+
+
+def group_key(record: dict) -> str:
+    """The record's source chunk; a record without one is its own group, named by its content."""
+    source = record.get("source_id")
+    if source not in (None, ""):
+        return f"source:{source}"
+    return "record:" + text_sha256(json.dumps(record, sort_keys=True, ensure_ascii=False))
+
+
+def assign_test_groups(group_sizes: dict[str, int], test_fraction: float, seed: int) -> set[str]:
+    """Groups for the test side: shuffled (seeded, independent of input order), taken while they bring
+    the test share closer to `test_fraction`; each side gets at least one group when there are two."""
+    names = sorted(group_sizes)
+    random.Random(seed).shuffle(names)
+    total = sum(group_sizes.values())
+    target = test_fraction * total
+    test, test_size = set(), 0
+    for name in names:
+        size = group_sizes[name]
+        if abs(test_size + size - target) < abs(test_size - target):
+            test.add(name)
+            test_size += size
+    if len(names) >= 2:
+        if not test:
+            test.add(names[0])
+        elif len(test) == len(names):
+            test.discard(names[-1])
+    return test
+
+
+def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42, overwrite: bool = False) -> None:
+    """Split instruction records (JSONL) into out_dir/train.json and out_dir/test.json, keeping each source chunk on one side.
+
+    Args:
+        input: Records with instruction and output (and source_id to group by), e.g. the output of `litft filter`.
+        out_dir: Directory for train.json and test.json (JSON arrays, Alpaca form).
+        test_fraction: Share of records to put in test.json (reached as closely as whole chunks allow).
+        seed: Random seed; the same seed and records give the same split whatever their order.
+        overwrite: Replace a train.json / test.json in out_dir that litft did not write.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise LitftError(f"--test_fraction must be between 0 and 1 (exclusive), got {test_fraction}.")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LitftError(f"--out_dir {out_dir} is a file, not a folder; give a folder for train.json and test.json.")
+    for name in SIDES:
+        refuse_same_path(input, out_dir / name, "--input", "--out_dir")
+        check_output_file(out_dir / name, "--out_dir")
+    check_in_place_files(out_dir, SIDES, overwrite, "--out_dir")
+    numbered = read_records(input, ("instruction", "output"), "instruction record")
+    group_sizes: dict[str, int] = {}
+    for _, record in numbered:
+        key = group_key(record)
+        group_sizes[key] = group_sizes.get(key, 0) + 1
+    test_groups = assign_test_groups(group_sizes, test_fraction, seed)
+    train = [record for _, record in numbered if group_key(record) not in test_groups]
+    test = [record for _, record in numbered if group_key(record) in test_groups]
+    # Both files are complete before either replaces an older one: a full disk leaves the old pair, never a mixed one.
+    with (os_errors_as_user_errors("write", out_dir),
+          atomic_path(out_dir / SIDES[0]) as train_tmp, atomic_path(out_dir / SIDES[1]) as test_tmp):
+        for tmp, records in ((train_tmp, train), (test_tmp, test)):
+            atomic_write_json(tmp, records)
+    record_own_files(out_dir, SIDES, SPLIT_KIND)
+    print(
+        f"split: {len(train)} train and {len(test)} test records ({len(test) / len(numbered):.1%} test) "
+        f"from {len(group_sizes)} source groups in {out_dir}"
+    )

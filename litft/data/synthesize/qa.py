@@ -1,0 +1,260 @@
+"""`litft synthesize`: question/answer records from chunks, one chat request per chunk.
+
+Each response is in the cache before it is parsed, so a killed run loses nothing paid for and a re-run
+sends no request whose answer is cached. The output is rebuilt from the cache on every run and written
+atomically; a chunk that still fails after its retries is listed in the failures file, and the next run
+asks again only for those.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from litft.common.errors import LitftError
+from litft.common.io import check_output_file, progress, refuse_same_path
+from litft.common.ratelimit import BudgetExhausted
+from litft.data.records import read_records, write_jsonl
+from litft.data.synthesize.heuristic import heuristic_pairs
+from litft.data.synthesize.parse import (
+    ResponseParseError,
+    extract_json_array,
+    to_instruction_records,
+)
+from litft.data.synthesize.templates import Template, load_template
+from litft.llm.cache import ResponseCache, cache_key, text_sha256
+from litft.llm.client import LLMClient, LLMSettings, RequestFailed
+
+HEURISTIC_MODEL = "heuristic"
+
+
+@dataclass
+class ChunkResult:
+    """What became of one chunk: `ok` with records, `failed` with a reason, or `pending` (budget reached)."""
+
+    chunk: dict
+    status: Literal["ok", "failed", "pending"]
+    records: list[dict[str, str]] = field(default_factory=list)
+    dropped: int = 0
+    reason: str = ""
+
+
+def default_sidecar(output: Path, suffix: str) -> Path:
+    """`qa.jsonl` -> `qa.<suffix>.jsonl`: files that belong with an output live beside it."""
+    return output.with_name(f"{output.stem}.{suffix}.jsonl")
+
+
+def check_paths(inputs: dict[str, Path], outputs: dict[str, Path]) -> None:
+    """Before any request: refuse an output that would overwrite an input or another output, or cannot be written."""
+    named_outputs = list(outputs.items())
+    for number, (output_flag, output) in enumerate(named_outputs):
+        for input_flag, source in [*inputs.items(), *named_outputs[:number]]:
+            refuse_same_path(source, output, input_flag, output_flag)
+        check_output_file(output, output_flag)
+
+
+def read_chunks(path: Path) -> list[dict]:
+    chunks, seen = [], {}
+    for number, chunk in read_records(path, ("id", "text"), "chunk record ({id, url, text})"):
+        if chunk["id"] in seen:
+            raise LitftError(f"{path} line {number} repeats the id {chunk['id']!r} of line {seen[chunk['id']]}; ids must be unique.")
+        seen[chunk["id"]] = number
+        chunks.append(chunk)
+    return chunks
+
+
+def _parse_response(text: str) -> tuple[list[dict[str, str]], int, str]:
+    """(records, dropped, problem); no records means the response is unusable and `problem` says why."""
+    try:
+        parsed = to_instruction_records(extract_json_array(text))
+    except ResponseParseError as error:
+        return [], 0, str(error)
+    if not parsed.records:
+        return [], parsed.dropped, f"no record with both a question and an answer ({parsed.dropped} incomplete)"
+    return parsed.records, parsed.dropped, ""
+
+
+def synthesize_chunk(chunk: dict, client: LLMClient, template: Template, parse_retries: int) -> ChunkResult:
+    """Records for one chunk: from a cached usable response if any, else up to 1 + `parse_retries` requests."""
+    key = cache_key(client.settings.model, template.fingerprint, text_sha256(chunk["text"]))
+    for entry in client.cached(key):
+        records, dropped, _ = _parse_response(entry["text"])
+        if records:
+            client.stats.add(cached_hits=1)
+            return ChunkResult(chunk, "ok", records, dropped)
+    messages = template.messages(chunk["text"])
+    problem = ""
+    try:
+        for _ in range(parse_retries + 1):
+            entry = client.complete(key, messages, chunk_id=chunk["id"], template=template.fingerprint)
+            records, dropped, problem = _parse_response(entry["text"])
+            if records:
+                return ChunkResult(chunk, "ok", records, dropped)
+    except RequestFailed as error:
+        return ChunkResult(chunk, "failed", reason=str(error))
+    except BudgetExhausted as error:
+        return ChunkResult(chunk, "pending", reason=f"not finished: {error}")
+    return ChunkResult(chunk, "failed", reason=f"unusable response after {parse_retries + 1} attempts: {problem}")
+
+
+def synthesize_heuristic(chunk: dict) -> ChunkResult:
+    pairs = heuristic_pairs(chunk["text"])
+    if not pairs:
+        return ChunkResult(chunk, "failed", reason="no sentence of a recognised shape (definition, date, place, capability)")
+    return ChunkResult(chunk, "ok", [{"instruction": p.question, "input": "", "output": p.answer} for p in pairs])
+
+
+def _output_records(result: ChunkResult, model: str, template_name: str) -> list[dict]:
+    return [
+        {
+            **record,
+            "source_id": result.chunk["id"],
+            "source_url": result.chunk.get("url", ""),
+            "model": model,
+            "template": template_name,
+        }
+        for record in result.records
+    ]
+
+
+def _run_openai(chunks: list[dict], client: LLMClient, template: Template, parse_retries: int, workers: int, quiet: bool) -> list[ChunkResult]:
+    results: list[ChunkResult | None] = [None] * len(chunks)
+    with ThreadPoolExecutor(max_workers=workers) as pool, progress(total=len(chunks), quiet=quiet, desc="synthesize", unit="chunk") as bar:
+        futures = {pool.submit(synthesize_chunk, chunk, client, template, parse_retries): i for i, chunk in enumerate(chunks)}
+        try:
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return [result for result in results if result is not None]
+
+
+def synthesize(
+    input: Path,
+    output: Path,
+    model: str | None = None,
+    backend: Literal["openai", "heuristic"] = "openai",
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    template: str = "faq",
+    workers: int = 4,
+    parse_retries: int = 2,
+    requests_per_minute: int | None = None,
+    tokens_per_minute: int | None = None,
+    max_requests: int | None = None,
+    max_tokens: int | None = None,
+    max_retries: int = 6,
+    retry_base_delay: float = 1.0,
+    retry_max_delay: float = 60.0,
+    timeout: float = 120.0,
+    temperature: float = 0.7,
+    max_response_tokens: int = 1024,
+    cache: Path | None = None,
+    failures: Path | None = None,
+    quiet: bool = False,
+) -> None:
+    """Generate question/answer records (Alpaca form) from chunks.jsonl with an LLM or the offline heuristic.
+
+    Args:
+        input: chunks.jsonl with records {id, url, text}.
+        output: JSONL of {instruction, input, output, source_id, source_url, model, template}.
+        model: Model name the endpoint serves (required with the openai backend).
+        backend: ``openai`` (any OpenAI-compatible endpoint) or ``heuristic`` (offline, no key; see litft.data.synthesize.heuristic).
+        base_url: Endpoint URL (OpenAI, Groq, vLLM, Ollama ...); default $OPENAI_BASE_URL, then OpenAI.
+        api_key_env: Environment variable holding the API key (never written anywhere). Not needed for a loopback URL.
+        template: ``faq``, ``triples`` or a text file with a {passage} placeholder.
+        workers: Requests in flight at once.
+        parse_retries: New requests for a chunk whose response holds no usable JSON before it is recorded as failed.
+        requests_per_minute: Client-side request rate limit (none by default).
+        tokens_per_minute: Client-side token rate limit (none by default).
+        max_requests: Stop sending requests after this many (cached answers are still used).
+        max_tokens: Stop before a request could take the total tokens in+out over this.
+        max_retries: Retries of one request on 429, 5xx, timeouts and connection errors.
+        retry_base_delay: First backoff delay in seconds (doubled per retry, with jitter); a server's Retry-After wins.
+        retry_max_delay: Longest wait in seconds before a retry, our backoff or a server's Retry-After alike.
+        timeout: Seconds to wait for one response.
+        temperature: Sampling temperature.
+        max_response_tokens: Longest response, in tokens.
+        cache: Response cache (JSONL); default OUTPUT_STEM.cache.jsonl beside the output.
+        failures: Chunks without records and why; default OUTPUT_STEM.failures.jsonl beside the output.
+        quiet: No progress bar.
+    """
+    if workers < 1 or parse_retries < 0:
+        raise LitftError("--workers must be at least 1 and --parse_retries at least 0.")
+    input, output = Path(input), Path(output)
+    failures = Path(failures) if failures else default_sidecar(output, "failures")
+    cache = Path(cache) if cache else default_sidecar(output, "cache")
+    outputs = {"--output": output, "--failures": failures} | ({"--cache": cache} if backend != "heuristic" else {})
+    check_paths({"--input": input}, outputs)
+    chunks = read_chunks(input)
+    client = None
+    if backend == "heuristic":
+        model_name, template_name = HEURISTIC_MODEL, HEURISTIC_MODEL
+        results = [synthesize_heuristic(chunk) for chunk in progress(chunks, quiet=quiet, desc="synthesize", unit="chunk")]
+    else:
+        settings = LLMSettings(
+            model=model or "", base_url=base_url, api_key_env=api_key_env, temperature=temperature,
+            max_response_tokens=max_response_tokens, timeout=timeout, max_retries=max_retries,
+            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
+            requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
+            max_requests=max_requests, max_tokens=max_tokens,
+        )  # fmt: skip
+        settings.validate()
+        prompt = load_template(template)
+        model_name, template_name = settings.model, prompt.name
+        with ResponseCache(cache) as response_cache:
+            client = LLMClient(settings, response_cache)
+            results = _run_openai(chunks, client, prompt, parse_retries, workers, quiet)
+
+    write_jsonl(
+        failures,
+        [
+            {"source_id": r.chunk["id"], "source_url": r.chunk.get("url", ""), "status": r.status, "reason": r.reason}
+            for r in results
+            if r.status != "ok"
+        ],
+    )
+    if not any(r.status == "ok" for r in results):  # the output of an earlier run, if any, stays as it was
+        raise LitftError(_nothing_produced(results, input, failures, backend))
+    write_jsonl(output, [record for result in results for record in _output_records(result, model_name, template_name)])
+    print(_summary(results, output, failures, client))
+
+
+def _nothing_produced(results: list[ChunkResult], input: Path, failures: Path, backend: str) -> str:
+    """Why no chunk got records, from the first failure (a failed chunk says more than one a cap kept back)."""
+    if backend == "heuristic":
+        return (
+            f"the heuristic backend found no question/answer pair in the {len(results)} chunks of {input} "
+            f"(it knows only definition, date, place and capability sentences); use --backend openai for this text."
+        )
+    first = next((r for r in results if r.status == "failed"), results[0])
+    failed = sum(r.status == "failed" for r in results)
+    return (
+        f"no chunk of {input} got records ({failed} failed, {len(results) - failed} not reached); the first failure, "
+        f"for chunk {first.chunk['id']!r}: {first.reason}; fix that and run again (cached answers are reused, "
+        f"each chunk's reason is in {failures})."
+    )
+
+
+def _summary(results: list[ChunkResult], output: Path, failures: Path, client: LLMClient | None) -> str:
+    counts = {status: sum(r.status == status for r in results) for status in ("ok", "failed", "pending")}
+    records = sum(len(r.records) for r in results)
+    dropped = sum(r.dropped for r in results)
+    lines = [
+        f"synthesize: {len(results)} chunks -> {records} records in {output}; "
+        f"{counts['ok']} with records, {counts['failed']} failed, {counts['pending']} not reached"
+        + (f" (listed in {failures})" if counts["failed"] or counts["pending"] else ""),
+    ]
+    if dropped:
+        lines.append(f"  {dropped} records without both question and answer were dropped")
+    if client is not None:
+        lines.append(f"  {client.stats.summary()}")
+    if counts["pending"]:
+        lines.append("  a budget cap stopped the run; run again (with a higher cap) to continue, cached answers are reused")
+    elif counts["failed"] and client is not None:
+        lines.append("  run again to retry the failed chunks only")
+    return "\n".join(lines)

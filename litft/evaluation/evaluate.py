@@ -1,0 +1,443 @@
+"""`litft evaluate`: did fine-tuning help? ROUGE of base vs fine-tuned answers, and the 0-3 review sheet.
+
+For each model (the base, then each run) every test question is answered (greedy by default, in exact
+batches) and scored against the reference with ROUGE-1/2/L F-measure (rouge-score, Porter stemmer).
+Outputs in --out_dir: a table on stdout, `report.json` (every setting and number), `answers.csv` (question,
+reference, each model's answer beside an empty score column for reviewers) and `generations/` (each
+model's answers, appended per batch: a re-run with the same model, settings and prompts reuses them).
+`litft evaluate summarize answers.csv` turns the filled-in sheet into percentages per model and score.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from litft.common.checks import require_dir, require_file
+from litft.common.errors import LitftError
+from litft.common.io import append_jsonl, atomic_write_json, iter_jsonl
+from litft.common.outputs import check_in_place_files, record_own_files
+from litft.common.settings import SamplingSettings
+from litft.evaluation.review import (
+    format_review_table,
+    format_table,
+    read_csv,
+    review_rows,
+    write_answers_csv,
+)
+from litft.models.instructions import read_instructions
+
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+EVALUATION_KIND = "evaluation"
+EVALUATION_FILES = ("report.json", "answers.csv")
+GENERIC_RUN_NAMES = re.compile(r"^(final|latest|checkpoint.*|step-\d+|iter-\d+|epoch-\d+)$")
+
+
+def rouge_scores(predictions: list[str], references: list[str]) -> list[dict[str, float]]:
+    """ROUGE-1/2/L F-measure of each prediction against its reference (rouge-score, stemmer on)."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
+    return [
+        {name: score.fmeasure for name, score in scorer.score(target=reference, prediction=prediction).items()}
+        for prediction, reference in zip(predictions, references, strict=True)
+    ]
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+@dataclass
+class ModelSpec:
+    label: str
+    path: Path
+    role: str  # "base" or "run"
+
+
+@dataclass
+class ModelResult:
+    label: str
+    role: str
+    checkpoint: str
+    method: str
+    base_dir: str | None
+    prompt_style: str
+    n: int
+    rouge1: float
+    rouge2: float
+    rougeL: float
+    mean_answer_words: float
+    mean_generated_tokens: float
+    finish_reasons: dict[str, int]
+    generated_tokens: int
+    seconds: float
+    tokens_per_second: float
+    from_cache: int
+    answers: list[str] = field(repr=False, default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "answers"}
+
+
+def _run_name(path: Path) -> tuple[tuple[str, ...], str]:
+    """(folders down to the run folder, suffix) of a checkpoint: `out/lora` and `out/lora/final` are the run `lora`;
+    `out/lora/step-000400` is `lora` plus `-step-000400`. The path is made absolute but links are not followed."""
+    path = Path(os.path.abspath(path))
+    if GENERIC_RUN_NAMES.match(path.name) and path.parent.name:
+        suffix = "" if path.name == "final" else f"-{path.name}"
+        path = path.parent
+    else:
+        suffix = ""
+    return path.parts[1:], suffix
+
+
+def _clean_label(text: str) -> str:
+    """A label usable in a CSV column name and a file name."""
+    return re.sub(r"[^\w.+-]+", "-", text).strip("-") or "model"
+
+
+def run_labels(runs: list[Path], reserved: tuple[str, ...] = ("base",)) -> list[str]:
+    """Each run's folder name (see `_run_name`); runs whose names collide get their parent folders prepended
+    until they differ (`a-lora`, `b-lora`), and the same run given twice gets `-2`. Names in `reserved` stay free."""
+    names = [_run_name(run) for run in runs]
+    depths = [1] * len(names)
+
+    def label(index: int) -> str:
+        folders, suffix = names[index]
+        return _clean_label("-".join(folders[-depths[index]:]) + suffix)
+
+    while True:
+        labels = [label(i) for i in range(len(names))]
+        holders: dict[str, set] = {}
+        for index, text in enumerate(labels):
+            holders.setdefault(text, set()).add(names[index])
+        grow = [i for i, text in enumerate(labels)
+                if (len(holders[text]) > 1 or text in reserved) and depths[i] < len(names[i][0])]  # fmt: skip
+        if not grow:
+            break
+        for index in grow:
+            depths[index] += 1
+    seen = dict.fromkeys(reserved, 1)
+    for index, text in enumerate(labels):
+        count = seen.get(text, 0)
+        seen[text] = count + 1
+        labels[index] = f"{text}-{count + 1}" if count else text
+    return labels
+
+
+def method_name(info) -> str:
+    """The method a checkpoint was trained with; a LoRA run merged into full weights (lit_model.pth beside
+    lit_model.pth.lora, or `litft merge_lora --out_dir`, which records merged_from) is `lora (merged)`."""
+    recorded = info.hyperparameters.get("method")
+    if info.method == "full" and recorded in ("lora", "adapter_v2"):
+        return f"{recorded} (merged)"
+    if info.method == "full" and "merged_from" in info.hyperparameters:
+        return "lora (merged)"
+    return info.method
+
+
+def plan_models(runs: list[Path], base: Path | None) -> list[ModelSpec]:
+    """The base (given, or the one every run names) first, then the runs, labelled by `run_labels`."""
+    from litft.models.checkpoint import inspect_checkpoint
+
+    runs = [Path(run) for run in runs]
+    if base is None:
+        named = set()
+        for run in runs:
+            info = inspect_checkpoint(run)
+            recorded = info.base_dir or info.hyperparameters.get("checkpoint_dir")
+            if recorded:
+                named.add(Path(recorded).resolve())
+        if len(named) > 1:
+            raise LitftError(f"the runs were trained from different bases ({', '.join(map(str, sorted(named)))}); pass --base to choose one.")
+        base = next(iter(named), None)
+    if base is None and not runs:
+        raise LitftError("nothing to evaluate; give one or more run directories and/or --base CHECKPOINT_DIR.")
+    base_spec = [ModelSpec("base", Path(base), "base")] if base is not None else []
+    labels = run_labels(runs, reserved=("base",) if base_spec else ())
+    return base_spec + [ModelSpec(label, run, "run") for label, run in zip(labels, runs)]
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _weights_identity(info) -> list:
+    """What changes when a checkpoint's weights change (path, size, modification time), base included."""
+    from litft.models.checkpoint import inspect_checkpoint
+
+    paths = [info.weights_path] + ([inspect_checkpoint(info.base_dir).weights_path] if info.base_dir else [])
+    return [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
+
+
+def _style_for(spec: ModelSpec, specs: list[ModelSpec], override: str | None):
+    """The prompt style each model gets: --prompt_style, else its saved one; a base without one uses the
+    style its fine-tuned runs were trained with, so both models see the same prompts."""
+    from litft.models.checkpoint import inspect_checkpoint
+    from litft.models.prompts import PROMPT_STYLE_FILE, load_prompt_style
+
+    if override is not None:
+        return override
+
+    def saved(path: Path):
+        info = inspect_checkpoint(path)
+        for directory in (info.path, info.base_dir):
+            if directory is not None and (Path(directory) / PROMPT_STYLE_FILE).is_file():
+                return load_prompt_style(directory)
+        return None
+
+    style = saved(spec.path)
+    if style is None and spec.role == "base":
+        style = next((s for s in (saved(other.path) for other in specs if other.role == "run") if s is not None), None)
+    return style  # None: LoadedModel falls back to the style litgpt knows for the model's name
+
+
+class GenerationLog:
+    """A model's answers on disk, one JSON line per prompt, keyed by model, settings and prompt."""
+
+    def __init__(self, path: Path, model_key: str):
+        self.path, self.model_key = path, model_key
+        self.entries: dict[str, dict] = {}
+        if path.exists():
+            for entry in iter_jsonl(path, skip_torn_tail=True):
+                if "key" in entry and "answer" in entry:
+                    self.entries[entry["key"]] = entry
+
+    def key(self, prompt: str) -> str:
+        return _fingerprint(self.model_key, prompt)
+
+    def append(self, entries: list[dict]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            for entry in entries:
+                append_jsonl(fh, entry)
+                self.entries[entry["key"]] = entry
+
+
+def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quiet: bool) -> ModelResult:
+    import torch
+
+    from litft.generation.generate import LoadedModel
+
+    loaded = LoadedModel(spec.path, options["base_dir"] if spec.role == "run" else None, options["device"],
+                         options["precision"], options["quantize"], _style_for(spec, specs, options["prompt_style"]))  # fmt: skip
+    if not quiet:
+        print(f"[{spec.label}] {loaded.describe()}", file=sys.stderr)
+    prompts = [loaded.format(record) for record in records]
+    model_key = _fingerprint(_weights_identity(loaded.info), asdict(settings), loaded.precision, loaded.quantize, loaded.device.type)
+    log = GenerationLog(out_dir / "generations" / f"{spec.label}.jsonl", model_key)
+    keys = [log.key(prompt) for prompt in prompts]
+    missing = sorted({i for i, key in enumerate(keys) if key not in log.entries})
+    unique_missing = list({keys[i]: i for i in missing}.values())  # the same prompt twice is generated once
+    from_cache = len(prompts) - len(missing)
+    if unique_missing:
+        last = [loaded.timing.seconds]
+
+        def save(batch: list[int], completions) -> None:
+            seconds, last[0] = loaded.timing.seconds - last[0], loaded.timing.seconds
+            tokens = sum(c.generated_tokens for c in completions) or 1
+            log.append([
+                {"key": keys[unique_missing[i]], "answer": c.text, "generated_tokens": c.generated_tokens,
+                 "finish_reason": c.finish_reason, "seconds": seconds * c.generated_tokens / tokens}
+                for i, c in zip(batch, completions)
+            ])  # fmt: skip
+
+        loaded.complete([prompts[i] for i in unique_missing], settings, options["batch_size"], quiet, on_batch=save)
+    entries = [log.entries[key] for key in keys]
+    answers = [entry["answer"].strip() for entry in entries]
+    scores = rouge_scores(answers, [record.reference or "" for record in records])
+    reasons: dict[str, int] = {}
+    for entry in entries:
+        reasons[entry["finish_reason"]] = reasons.get(entry["finish_reason"], 0) + 1
+    tokens, seconds = sum(e["generated_tokens"] for e in entries), sum(e["seconds"] for e in entries)
+    result = ModelResult(
+        label=spec.label, role=spec.role, checkpoint=str(loaded.info.path), method=method_name(loaded.info),
+        base_dir=str(loaded.info.base_dir) if loaded.info.base_dir else None, prompt_style=loaded.style_name, n=len(records),
+        rouge1=mean([s["rouge1"] for s in scores]), rouge2=mean([s["rouge2"] for s in scores]), rougeL=mean([s["rougeL"] for s in scores]),
+        mean_answer_words=mean([len(a.split()) for a in answers]), mean_generated_tokens=tokens / len(entries),
+        finish_reasons=reasons, generated_tokens=tokens, seconds=seconds, tokens_per_second=tokens / seconds if seconds else 0.0,
+        from_cache=from_cache, answers=answers,
+    )  # fmt: skip
+    del loaded
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return result
+
+
+def _results_table(results: list[ModelResult]) -> str:
+    headers = ["model", "method", "n", "rouge1", "rouge2", "rougeL", "answer words", "tokens/s"]
+    rows = [[r.label, r.method, str(r.n), f"{r.rouge1:.4f}", f"{r.rouge2:.4f}", f"{r.rougeL:.4f}",
+             f"{r.mean_answer_words:.1f}", f"{r.tokens_per_second:.1f}" + ("*" if r.from_cache == r.n else "")] for r in results]  # fmt: skip
+    return format_table(headers, rows)
+
+
+def evaluate(
+    test_file: Path,
+    runs: list[Path],
+    base: Path | None = None,
+    out_dir: Path = Path("out/evaluate"),
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    top_p: float = 1.0,
+    seed: int | None = 1234,
+    stop: list[str] | None = None,
+    prompt_style: str | None = None,
+    base_dir: Path | None = None,
+    batch_size: int = 8,
+    limit: int | None = None,
+    device: str = "auto",
+    precision: str | None = None,
+    quantize: str | None = None,
+    judge: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    judge_workers: int = 4,
+    judge_max_requests: int | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> dict:
+    """Score a base model and fine-tuned runs on a test split: ROUGE table, report.json, answers.csv.
+
+    Args:
+        test_file: Test records: a JSON array or JSONL of {instruction, input, output} or {question, answer}.
+        runs: Fine-tuning run directories (full, LoRA or adapter-v2), e.g. `litft evaluate test.json out/lora out/full`.
+        base: The base checkpoint to compare against (default: the base the runs name in hyperparameters.yaml).
+        out_dir: Where report.json, answers.csv and generations/ go.
+        max_new_tokens: Most tokens per answer.
+        temperature: 0 (default) is greedy decoding; above 0 samples (recorded with the results).
+        top_k: Sampling: only the k most likely tokens.
+        top_p: Sampling: nucleus threshold.
+        seed: Sampling seed (question i uses seed + i).
+        stop: Text that ends an answer, e.g. --stop "###" "\\n\\n" (\\n and \\t stand for a newline and a tab).
+        prompt_style: One prompt style for every model (default: each model's saved style; a base without one
+            gets its runs' style).
+        base_dir: Where LoRA/adapter runs find their base if it moved since training.
+        batch_size: Questions answered together (answers are identical to one-at-a-time greedy decoding).
+        limit: Only the first N test records (a quick look).
+        device: auto, cpu, cuda, cuda:N or mps.
+        precision: 32-true, 16-true or bf16-true.
+        quantize: bitsandbytes quantization on a CUDA GPU (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8).
+        judge: Also score each answer 0-3 with this OpenAI-compatible model (into judge_<model> columns).
+        base_url: The judge's endpoint (default: OPENAI_BASE_URL, else OpenAI).
+        api_key_env: Environment variable holding the judge's API key.
+        judge_workers: Judge requests in flight at once.
+        judge_max_requests: Stop asking the judge after this many requests (cached verdicts are still used).
+        overwrite: Replace a report.json / answers.csv in out_dir that litft did not write.
+        quiet: No progress bars.
+    """
+    require_file(test_file, "--test_file")
+    for run in runs:
+        require_dir(run, "--runs", "check the path of the fine-tuning run")
+    require_dir(base, "--base", "check the path or download/convert a model first")
+    require_dir(base_dir, "--base_dir", "check the path or download/convert a model first")
+    from litft.generation.generate import (
+        stop_strings,  # imports torch: only once the paths are known to exist
+    )
+
+    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
+    settings.validate()
+    if limit is not None and limit < 1:
+        raise LitftError(f"--limit must be at least 1, got {limit}.")
+    records = read_instructions(test_file, need_reference=True)[:limit]
+    specs = plan_models(runs, base)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LitftError(f"--out_dir {out_dir} is a file, not a folder; choose another --out_dir.")
+    check_in_place_files(out_dir, EVALUATION_FILES, overwrite, "--out_dir")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    options = dict(device=device, precision=precision, quantize=quantize, prompt_style=prompt_style, batch_size=batch_size, base_dir=base_dir)
+    started = time.time()
+    verdicts, judge_report = None, None
+    with contextlib.ExitStack() as stack:
+        grader = None
+        if judge:  # built first, so a missing key or a bad URL is said before hours of generation
+            from litft.evaluation.judge import Judge
+
+            grader = stack.enter_context(
+                Judge(judge, out_dir / "judge.cache.jsonl", base_url, api_key_env, judge_workers, judge_max_requests)
+            )
+        results = [_evaluate_model(spec, specs, records, settings, options, out_dir, quiet) for spec in specs]
+        if grader is not None:
+            verdicts = {
+                r.label: grader.judge_all([(rec.question, rec.reference, a) for rec, a in zip(records, r.answers)], quiet, f"judging {r.label}")
+                for r in results
+            }
+            judge_report = {**grader.settings(), "requests_sent": grader.asked, "verdicts_from_cache": grader.from_cache,
+                            "unscored": {label: sum(v.score is None for v in vs) for label, vs in verdicts.items()}}  # fmt: skip
+    answers_csv = out_dir / "answers.csv"
+    note = write_answers_csv(answers_csv, [r.question for r in records], [r.reference or "" for r in records],
+                             {r.label: r.answers for r in results}, verdicts)
+    review = None
+    if verdicts:
+        fields, rows = read_csv(answers_csv)
+        review = [row for row in review_rows(fields, rows) if row.source == "judge"]
+        judge_report["review"] = [row.as_dict() for row in review]
+
+    import rouge_score
+    import torch
+
+    from litft import __version__
+
+    report = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "litft_version": __version__,
+        "torch_version": torch.__version__,
+        "test_file": {"path": str(Path(test_file).resolve()), "sha256": hashlib.sha256(Path(test_file).read_bytes()).hexdigest(),
+                      "records_used": len(records), "limit": limit},  # fmt: skip
+        "settings": {"sampling": asdict(settings), "greedy": settings.greedy, "batch_size": batch_size, "device": device,
+                     "precision": precision, "quantize": quantize, "prompt_style": prompt_style, "base_dir": str(base_dir) if base_dir else None},  # fmt: skip
+        "rouge": {"types": list(ROUGE_TYPES), "measure": "F", "use_stemmer": True, "package": f"rouge-score {getattr(rouge_score, '__version__', '')}".strip(),
+                  "averaging": "mean over test records"},  # fmt: skip
+        "reference_mean_words": mean([len((r.reference or "").split()) for r in records]),
+        "models": [r.summary() for r in results],
+        "judge": judge_report,
+        "outputs": {"answers_csv": str(answers_csv), "generations": str(out_dir / "generations")},
+        "seconds": round(time.time() - started, 3),
+    }
+    atomic_write_json(out_dir / "report.json", report)
+    record_own_files(out_dir, EVALUATION_FILES, EVALUATION_KIND)
+
+    print(_results_table(results))
+    print(f"references: {len(records)} records, mean {report['reference_mean_words']:.1f} words; ROUGE F-measure, stemmer on")
+    if any(r.from_cache == r.n for r in results):
+        print("* answers reused from generations/ (tokens/s as measured when they were generated)")
+    if review:
+        print(f"\njudge {judge} (0-3 review scale):\n{format_review_table(review)}")
+    print(f"\nwrote {out_dir / 'report.json'} and {answers_csv} (fill in the score_ columns, then `litft evaluate summarize {answers_csv}`)")
+    if note:
+        print(note)
+    return report
+
+
+def summarize(answers_csv: Path, out: Path | None = None) -> dict:
+    """Turn a filled-in answers.csv into the table of percentages per model and score.
+
+    Scores: 0 = not relevant (Incorrect), 1 = no answer, 2 = partially relevant, 3 = relevant. Empty cells are
+    left out; judge_<model> columns (from --judge) get their own rows, marked "(judge)".
+
+    Args:
+        answers_csv: The answers.csv written by `litft evaluate`, with score_<model> columns filled in.
+        out: Also write the table as JSON here.
+    """
+    fields, rows = read_csv(answers_csv)
+    if not rows:
+        raise LitftError(f"{answers_csv} has a header but no answers; give the answers.csv that `litft evaluate` wrote.")
+    table = review_rows(fields, rows, str(answers_csv))
+    print(format_review_table(table))
+    result = {"answers_csv": str(answers_csv), "rows": [row.as_dict() for row in table]}
+    if out is not None:
+        atomic_write_json(out, result)
+    return result

@@ -1,0 +1,1 @@
+"""Generation from checkpoints: batched KV-cache sampling, litft generate and litft chat."""

@@ -1,0 +1,402 @@
+"""`litft generate` and `litft chat`: answers from a checkpoint or a fine-tuning run.
+
+The run directory tells which method made it (full weights, or LoRA/adapter-v2 weights applied to the base
+its hyperparameters name). The prompt style saved with the checkpoint formats the prompt, as in training.
+Decoding is litgpt's GPT with its KV cache (see `litft.generation.sampling`); many prompts go in exact batches.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from litgpt.prompts import PromptStyle
+
+from litft.common.errors import LitftError
+from litft.common.io import atomic_path, progress
+from litft.common.settings import Precision, Quantize, SamplingSettings
+from litft.generation.sampling import RowDecoder, Sampler, decode_batch, plan_batches
+from litft.models.checkpoint import CheckpointInfo, load_model
+from litft.models.instructions import Instruction, dumps_record, read_prompts
+from litft.models.prompts import (
+    PROMPT_STYLE_FILE,
+    get_prompt_style,
+    load_prompt_style,
+    render_prompt,
+    style_name,
+)
+from litft.models.tokenizer import load_tokenizer
+
+PRECISION_DTYPES = {"32-true": torch.float32, "16-true": torch.float16, "bf16-true": torch.bfloat16}
+
+
+def resolve_device(device: str) -> torch.device:
+    """`auto` is the first CUDA GPU when there is one, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise LitftError(f"--device {device!r} is not a device; use auto, cpu, cuda, cuda:1 or mps.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise LitftError(f"--device {device} asks for a GPU but torch sees no CUDA device; use --device cpu.")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise LitftError("--device mps is not available on this machine; use --device cpu.")
+    return resolved
+
+
+def resolve_precision(precision: str | None, device: torch.device) -> str:
+    """The default is bf16 on GPUs that support it, 16-bit on other GPUs, 32-bit on CPU."""
+    if precision is None:
+        if device.type == "cuda":
+            return "bf16-true" if torch.cuda.is_bf16_supported() else "16-true"
+        return "32-true"
+    if precision not in PRECISION_DTYPES:
+        raise LitftError(f"--precision {precision!r} is not supported for generation; choose one of {', '.join(PRECISION_DTYPES)}.")
+    return precision
+
+
+def _quantize(model: torch.nn.Module, mode: str, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
+    """Swap Linear layers for bitsandbytes ones (as litgpt's generate does) and quantize them on the GPU."""
+    if device.type != "cuda":
+        raise LitftError(f"--quantize {mode} needs a CUDA GPU (bitsandbytes); drop --quantize or use --device cuda.")
+    if not mode.startswith("bnb."):
+        raise LitftError(f"--quantize {mode!r} is unknown; choose one of bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8.")
+    try:
+        from lightning.fabric.plugins import BitsandbytesPrecision
+
+        plugin = BitsandbytesPrecision(mode[4:], dtype)
+    except ModuleNotFoundError:
+        raise LitftError("--quantize needs the bitsandbytes package; `pip install bitsandbytes`.") from None
+    return plugin.convert_module(model).to(device)
+
+
+@dataclass
+class Completion:
+    prompt: str
+    text: str
+    prompt_tokens: int
+    generated_tokens: int
+    finish_reason: str
+
+
+@dataclass
+class Timing:
+    tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+def _first_dir_with(directories: Sequence[Path | None], names: Sequence[str]) -> Path | None:
+    for directory in directories:
+        if directory is not None and any((Path(directory) / name).is_file() for name in names):
+            return Path(directory)
+    return None
+
+
+class LoadedModel:
+    """A checkpoint's model, tokenizer and prompt style, ready to answer prompts."""
+
+    def __init__(
+        self,
+        checkpoint_dir: str | Path,
+        base_dir: str | Path | None = None,
+        device: str = "auto",
+        precision: str | None = None,
+        quantize: str | None = None,
+        prompt_style: str | PromptStyle | None = None,
+    ):
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.quantize = quantize
+        dtype = PRECISION_DTYPES[self.precision]
+        load_device = "cpu" if quantize else self.device
+        model, info = load_model(checkpoint_dir, base_dir=base_dir, device=load_device, dtype=dtype)
+        if info.method == "lora":
+            from litgpt.lora import merge_lora_weights
+
+            merge_lora_weights(model)  # one matmul per layer instead of two while decoding
+        self.model = _quantize(model, quantize, dtype, self.device) if quantize else model
+        self.info: CheckpointInfo = info
+        search = [info.path, info.base_dir]
+        tokenizer_dir = _first_dir_with(search, ("tokenizer.json", "tokenizer.model"))
+        if tokenizer_dir is None:
+            raise LitftError(f"neither {info.path} nor its base has tokenizer files; copy tokenizer.json (and its config) there.")
+        self.tokenizer = load_tokenizer(tokenizer_dir)
+        if isinstance(prompt_style, PromptStyle):
+            self.style = prompt_style
+        elif prompt_style is not None:
+            self.style = get_prompt_style(prompt_style, tokenizer_dir)
+        else:
+            style_dir = _first_dir_with(search, (PROMPT_STYLE_FILE,))
+            self.style = load_prompt_style(style_dir) if style_dir else PromptStyle.from_config(info.config)
+        self.stop_tokens = [list(seq) for seq in self.style.stop_tokens(self.tokenizer)]
+        self.timing = Timing()
+
+    @property
+    def style_name(self) -> str:
+        return style_name(self.style)
+
+    def format(self, instruction: Instruction | str) -> str:
+        if isinstance(instruction, str):
+            instruction = Instruction(instruction)
+        return render_prompt(self.style, instruction.instruction, instruction.input)
+
+    def encode(self, text: str) -> list[int]:
+        ids = self.tokenizer.encode(text).tolist()
+        block_size = self.info.config.block_size
+        if len(ids) >= block_size:
+            raise LitftError(
+                f"a prompt is {len(ids)} tokens but the model's context is {block_size}; shorten it (it starts {text[:60]!r})."
+            )
+        window = self.info.config.sliding_window_size
+        if window is not None and len(ids) > window:  # litgpt's ring-buffer KV cache cannot prefill past its window
+            raise LitftError(
+                f"a prompt is {len(ids)} tokens but the model's sliding attention window is {window}; shorten it (it starts {text[:60]!r})."
+            )
+        return ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(torch.tensor(ids, dtype=torch.long)) if ids else ""
+
+    def _row(self, prompt_ids: list[int], settings: SamplingSettings) -> RowDecoder:
+        room = self.info.config.block_size - len(prompt_ids)
+        return RowDecoder(self.decode, min(settings.max_new_tokens, room), self.stop_tokens, settings.stop)
+
+    def complete(
+        self,
+        prompts: Sequence[str],
+        settings: SamplingSettings,
+        batch_size: int = 8,
+        quiet: bool = True,
+        on_batch: Callable[[list[int], list[Completion]], None] | None = None,
+    ) -> list[Completion]:
+        """Answers to formatted `prompts`, in order, decoded in batches of similar length.
+
+        With greedy settings each answer is identical to decoding its prompt alone. `on_batch` sees each
+        finished batch (its prompt indices and completions), e.g. to save progress.
+        """
+        settings.validate()
+        encoded = [self.encode(prompt) for prompt in prompts]
+        equal_only = self.info.config.sliding_window_size is not None
+        results: list[Completion | None] = [None] * len(prompts)
+        sampler = Sampler(settings, len(prompts), self.device)
+        bar = progress(total=len(prompts), quiet=quiet, desc="generating", unit="prompt")
+        for batch in plan_batches([len(ids) for ids in encoded], batch_size, equal_only):
+            rows = [self._row(encoded[i], settings) for i in batch]
+            start = time.perf_counter()
+            decode_batch(self.model, [encoded[i] for i in batch], rows, sampler, sampler_rows=batch)
+            self._synchronize()
+            self.timing.seconds += time.perf_counter() - start
+            self.timing.tokens += sum(row.generated_tokens for row in rows)
+            done = []
+            for i, row in zip(batch, rows):
+                results[i] = Completion(prompts[i], row.text, len(encoded[i]), row.generated_tokens, row.finish_reason or "length")
+                done.append(results[i])
+            if on_batch is not None:
+                on_batch(batch, done)
+            bar.update(len(batch))
+        bar.close()
+        return [result for result in results if result is not None]
+
+    def stream(self, prompt: str, settings: SamplingSettings, write: Callable[[str], None]) -> Completion:
+        """Answer one formatted prompt, handing text to `write` as soon as it is certain."""
+        settings.validate()
+        ids = self.encode(prompt)
+        row = self._row(ids, settings)
+        start = time.perf_counter()
+        try:
+            decode_batch(self.model, [ids], [row], Sampler(settings, 1, self.device), on_step=lambda: write(row.pending_text()))
+        finally:
+            self._synchronize()
+            self.timing.seconds += time.perf_counter() - start
+            self.timing.tokens += row.generated_tokens
+        return Completion(prompt, row.text, len(ids), row.generated_tokens, row.finish_reason or "length")
+
+    def _synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def describe(self) -> str:
+        base = f" on base {self.info.base_dir}" if self.info.base_dir else ""
+        quantized = f", {self.quantize}" if self.quantize else ""
+        return f"{self.info.path} ({self.info.method}{base}; {self.device}, {self.precision}{quantized}; prompt style {self.style_name})"
+
+
+def stop_strings(stop: list[str] | None) -> list[str]:
+    """Stop strings as typed on a command line, where a newline is hard to type: \\n and \\t are decoded."""
+    return [text.replace("\\n", "\n").replace("\\t", "\t") for text in stop or []]
+
+
+def _stats(timing: Timing) -> str:
+    return f"{timing.tokens} tokens in {timing.seconds:.2f} s ({timing.tokens_per_second:.1f} tokens/s)"
+
+
+def generate(
+    checkpoint_dir: Path,
+    prompt: str | None = None,
+    prompts_file: Path | None = None,
+    output: Path | None = None,
+    max_new_tokens: int = 256,
+    temperature: float = 0.8,
+    top_k: int | None = 50,
+    top_p: float = 1.0,
+    seed: int | None = 1234,
+    stop: list[str] | None = None,
+    prompt_style: str | None = None,
+    base_dir: Path | None = None,
+    device: str = "auto",
+    precision: Precision | None = None,
+    quantize: Quantize | None = None,
+    batch_size: int = 8,
+    stream: bool = True,
+    quiet: bool = False,
+) -> list[Completion]:
+    """Generate text from a checkpoint or a fine-tuning run (full, LoRA or adapter-v2: read from the run dir).
+
+    Args:
+        checkpoint_dir: A litgpt checkpoint or a litft/litgpt fine-tuning output directory.
+        prompt: One prompt; its answer streams to stdout.
+        prompts_file: Many prompts: a .txt file (one per line) or JSON/JSONL instruction records; decoded in batches.
+        output: With --prompts_file, write the answers here as JSONL instead of printing them.
+        max_new_tokens: Most tokens to generate per answer.
+        temperature: Sampling temperature; 0 means greedy decoding.
+        top_k: Sample among the k most likely tokens only.
+        top_p: Sample from the smallest set of tokens whose probability adds up to top_p.
+        seed: Random seed for sampling (prompt i of a batch uses seed + i).
+        stop: Text that ends an answer when generated (not included); several may follow the flag, e.g.
+            --stop "###" "\\n\\n" (\\n and \\t stand for a newline and a tab).
+        prompt_style: Override the prompt style saved with the checkpoint (alpaca, qa, chat_template, a litgpt
+            style name; `default` sends the prompt unchanged).
+        base_dir: Base checkpoint for a LoRA/adapter run, when it moved from where the run recorded it.
+        device: auto, cpu, cuda, cuda:N or mps.
+        precision: 32-true, 16-true or bf16-true (default: bf16/16-bit on GPU, 32-bit on CPU).
+        quantize: bitsandbytes quantization on a CUDA GPU (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8).
+        batch_size: Prompts decoded together with --prompts_file.
+        stream: Print the answer to a single --prompt as it is generated.
+        quiet: No progress bar or statistics on stderr.
+    """
+    if (prompt is None) == (prompts_file is None):
+        raise LitftError("give exactly one of --prompt \"...\" or --prompts_file FILE.")
+    if output is not None and prompts_file is None:
+        raise LitftError("--output goes with --prompts_file; a single --prompt prints its answer.")
+    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
+    settings.validate()
+    instructions = [Instruction(prompt)] if prompt is not None else read_prompts(prompts_file)
+    loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
+    if not quiet:
+        print(f"model: {loaded.describe()}", file=sys.stderr)
+    texts = [loaded.format(instruction) for instruction in instructions]
+    if prompt is not None and stream:
+        completions = [loaded.stream(texts[0], settings, lambda text: print(text, end="", flush=True))]
+        print()
+    else:
+        completions = loaded.complete(texts, settings, batch_size=batch_size, quiet=quiet)
+        if output is not None:
+            with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+                for instruction, completion in zip(instructions, completions):
+                    fh.write(dumps_record(instruction, answer=completion.text, prompt_tokens=completion.prompt_tokens,
+                                          generated_tokens=completion.generated_tokens, finish_reason=completion.finish_reason) + "\n")  # fmt: skip
+        elif prompt is not None:
+            print(completions[0].text)
+        else:
+            for number, (instruction, completion) in enumerate(zip(instructions, completions), start=1):
+                print(f"### {number}: {instruction.question}\n{completion.text}\n")
+    if not quiet:
+        written = f"; answers in {output}" if output else ""
+        print(f"{_stats(loaded.timing)}{written}", file=sys.stderr)
+    return completions
+
+
+def chat(
+    checkpoint_dir: Path,
+    max_new_tokens: int = 512,
+    temperature: float = 0.8,
+    top_k: int | None = 50,
+    top_p: float = 1.0,
+    seed: int | None = 1234,
+    stop: list[str] | None = None,
+    prompt_style: str | None = None,
+    base_dir: Path | None = None,
+    device: str = "auto",
+    precision: Precision | None = None,
+    quantize: Quantize | None = None,
+) -> None:
+    """Chat interactively: each prompt's reply streams as it is generated. Ctrl-D or Ctrl-C at the prompt
+    exits; Ctrl-C during a reply stops that reply. Each turn is answered on its own (no history), as in training.
+
+    Args:
+        checkpoint_dir: A litgpt checkpoint or a fine-tuning output directory.
+        max_new_tokens: Most tokens per reply.
+        temperature: Sampling temperature; 0 means greedy decoding.
+        top_k: Sample among the k most likely tokens only.
+        top_p: Nucleus sampling threshold.
+        seed: Random seed for sampling.
+        stop: Text that ends a reply when generated (\\n and \\t stand for a newline and a tab).
+        prompt_style: Override the prompt style saved with the checkpoint.
+        base_dir: Base checkpoint for a LoRA/adapter run, when it moved.
+        device: auto, cpu, cuda, cuda:N or mps.
+        precision: 32-true, 16-true or bf16-true.
+        quantize: bitsandbytes quantization on a CUDA GPU.
+    """
+    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
+    settings.validate()
+    loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
+    print(f"Now chatting with {loaded.describe()}.\nCtrl-D or Ctrl-C to exit; Ctrl-C during a reply stops it.", file=sys.stderr)
+    chat_loop(loaded, settings)
+
+
+def _is_utf8(line: str) -> bool:
+    """False for a line holding bytes that were not UTF-8 (kept as lone surrogates by surrogateescape)."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def chat_loop(
+    loaded: LoadedModel,
+    settings: SamplingSettings,
+    read: Callable[[str], str] = input,
+    write: Callable[[str], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> int:
+    """The interactive loop; returns the number of replies. `read`/`write`/`log` are the terminal."""
+    write = write or (lambda text: print(text, end="", flush=True))
+    log = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    if read is input and hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="surrogateescape")  # a non-UTF-8 line then costs only itself, not what follows
+    not_utf8 = "skipped a line that is not UTF-8 text; set the terminal (or the piped file) to UTF-8 and type it again."
+    replies = 0
+    while True:
+        try:
+            line = read(">> Prompt: ")
+        except (EOFError, KeyboardInterrupt):
+            write("\n")
+            return replies
+        except UnicodeDecodeError:  # a `read` that decodes strictly
+            log(not_utf8)
+            continue
+        if not _is_utf8(line):
+            log(not_utf8)
+            continue
+        if not line.strip():
+            continue
+        write(">> Reply: ")
+        before = Timing(loaded.timing.tokens, loaded.timing.seconds)
+        try:
+            loaded.stream(loaded.format(line), settings, write)
+        except KeyboardInterrupt:
+            write(" [stopped]\n")
+            continue
+        replies += 1
+        write("\n")
+        log(_stats(Timing(loaded.timing.tokens - before.tokens, loaded.timing.seconds - before.seconds)))

@@ -1,0 +1,1 @@
+"""Calls to OpenAI-compatible models (synthesis, the judge): the client with retries and limits, and the on-disk response cache. No torch."""

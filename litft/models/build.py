@@ -1,0 +1,213 @@
+"""Model building for each training method, on top of litgpt's architectures.
+
+A method decides the model class (litgpt GPT, its LoRA or adapter-v2 variant), which parameters
+train, and which of them a checkpoint keeps. Everything else (configs, weight maps) is litgpt's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator, Literal, Mapping
+
+import torch
+import yaml
+from litgpt import adapter_v2 as litgpt_adapter_v2
+from litgpt import lora as litgpt_lora
+from litgpt.config import Config
+from litgpt.model import GPT
+
+from litft.common.errors import LitftError
+
+# The settings groups live in the light litft.common.settings (the CLI parses them without torch); also importable from here.
+from litft.common.settings import AdapterV2Settings, LoRASettings, check_field_types
+
+Method = Literal["pretrain", "full", "lora", "adapter_v2"]
+METHODS: tuple[str, ...] = ("pretrain", "full", "lora", "adapter_v2")
+
+# Tiny configs for tests and the demo: litgpt's smallest named configs are still ~14M parameters.
+TINY_CONFIGS: dict[str, dict[str, Any]] = {
+    "litft-tiny-llama": dict(
+        name="litft-tiny-llama", block_size=256, n_layer=2, n_embd=64, n_head=4, n_query_groups=2,
+        vocab_size=1024, padding_multiple=64, norm_class_name="RMSNorm", norm_eps=1e-5, parallel_residual=False,
+        bias=False, mlp_class_name="LLaMAMLP", intermediate_size=176, rotary_percentage=1.0, rope_base=10000,
+    ),
+    "litft-tiny-pythia": dict(
+        name="litft-tiny-pythia", block_size=256, n_layer=2, n_embd=64, n_head=4, vocab_size=1024,
+        padding_multiple=64, norm_class_name="LayerNorm", parallel_residual=True, bias=True,
+        mlp_class_name="GptNeoxMLP", rotary_percentage=0.25,
+    ),
+    "litft-small-llama": dict(
+        name="litft-small-llama", block_size=512, n_layer=4, n_embd=128, n_head=4, n_query_groups=4,
+        vocab_size=2048, padding_multiple=64, norm_class_name="RMSNorm", norm_eps=1e-5, parallel_residual=False,
+        bias=False, mlp_class_name="LLaMAMLP", intermediate_size=352, rotary_percentage=1.0, rope_base=10000,
+    ),
+}
+
+
+def resolve_config(name_or_path: str | Path, **overrides: Any) -> Config:
+    """A litgpt Config from a litgpt name (`Llama-2-7b-hf`), a litft tiny name, or a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise LitftError(f"model config file {path} does not exist; check the path.")
+        try:
+            fields = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise LitftError(f"model config {path} is not valid UTF-8 YAML ({str(error).splitlines()[0]}); fix or restore it.") from None
+        if not isinstance(fields, dict):
+            raise LitftError(f"model config {path} must be a YAML mapping of litgpt Config fields.")
+        return config_from_fields({**fields, **overrides}, str(path))
+    name = str(name_or_path)
+    if name in TINY_CONFIGS:
+        return config_from_fields({**TINY_CONFIGS[name], **overrides}, name)
+    try:
+        return Config.from_name(name, **overrides)
+    except ValueError:
+        raise LitftError(
+            f"unknown model config {name!r}; use a litgpt config name (e.g. Llama-2-7b-hf, pythia-160m), "
+            f"one of {', '.join(TINY_CONFIGS)}, or a model_config.yaml path."
+        ) from None
+
+
+def config_from_fields(fields: dict[str, Any], source: str) -> Config:
+    """A litgpt Config from a mapping of its fields; `source` names where they came from in the error."""
+    check_field_types(fields, Config, source)
+    for name in POSITIVE_CONFIG_FIELDS:
+        if name in fields and fields[name] < 1:
+            raise LitftError(f"{source} sets {name} to {fields[name]!r}; it must be a positive integer.")
+    try:
+        return Config(**fields)
+    except (TypeError, ValueError, AssertionError) as error:
+        raise LitftError(f"model config {source} is not a valid litgpt config: {error or type(error).__name__}.") from None
+
+
+# Config fields a hand-edited model_config.yaml could set to 0 or less, which litgpt accepts and then fails on.
+POSITIVE_CONFIG_FIELDS = ("block_size", "n_layer", "n_embd", "n_head", "vocab_size", "padding_multiple")
+
+
+def method_config(
+    method: str, config: Config, lora: LoRASettings | None = None, adapter: AdapterV2Settings | None = None
+) -> Config:
+    """The method's litgpt Config subclass carrying the base architecture plus the method's fields."""
+    check_method(method)
+    fields = {k: v for k, v in asdict(config).items() if k != "rope_n_elem"}
+    if method == "lora":
+        return litgpt_lora.Config(**fields, **(lora or LoRASettings()).litgpt_fields())
+    if method == "adapter_v2":
+        return litgpt_adapter_v2.Config(**fields, **(adapter or AdapterV2Settings()).litgpt_fields())
+    return Config(**fields)
+
+
+def check_method(method: str) -> None:
+    if method not in METHODS:
+        raise LitftError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+
+
+def model_class(method: str) -> type[GPT]:
+    check_method(method)
+    return {"lora": litgpt_lora.GPT, "adapter_v2": litgpt_adapter_v2.GPT}.get(method, GPT)
+
+
+def trainable_filter(method: str):
+    """`(key, value) -> bool` selecting the parameters a method trains and its checkpoint keeps."""
+    check_method(method)
+    if method == "lora":
+        return litgpt_lora.lora_filter
+    if method == "adapter_v2":
+        return litgpt_adapter_v2.adapter_filter
+    return lambda key, value: True
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype | None) -> Iterator[None]:
+    """Create tensors in `dtype`, so a bf16 7B model never exists as fp32 first."""
+    if dtype is None:
+        yield
+        return
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def build_model(
+    method: str,
+    config: Config,
+    lora: LoRASettings | None = None,
+    adapter: AdapterV2Settings | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | None = None,
+) -> GPT:
+    """A randomly initialised model of the method, with only the method's parameters trainable."""
+    with default_dtype(dtype), torch.device(device):
+        model = model_class(method)(method_config(method, config, lora, adapter))
+    mark_trainable(model, method)
+    return model
+
+
+def mark_trainable(model: GPT, method: str) -> None:
+    check_method(method)
+    if method == "lora":
+        litgpt_lora.mark_only_lora_as_trainable(model)
+    elif method == "adapter_v2":
+        litgpt_adapter_v2.mark_only_adapter_v2_as_trainable(model)
+    else:
+        model.requires_grad_(True)
+
+
+@dataclass(frozen=True)
+class ParameterCount:
+    total: int
+    trainable: int
+
+    def __str__(self) -> str:
+        share = 100.0 * self.trainable / max(self.total, 1)
+        return f"{self.total:,} parameters, {self.trainable:,} trainable ({share:.3f}%)"
+
+
+def count_parameters(model: torch.nn.Module) -> ParameterCount:
+    # Parameters shared between modules (tied embeddings) count once, as in litgpt.utils.num_parameters.
+    unique = {id(p): p for p in model.parameters()}.values()
+    return ParameterCount(
+        total=sum(p.numel() for p in unique), trainable=sum(p.numel() for p in unique if p.requires_grad)
+    )
+
+
+def load_weights(
+    model: GPT,
+    method: str,
+    base: Mapping[str, torch.Tensor],
+    trained: Mapping[str, torch.Tensor] | None = None,
+    assign: bool = False,
+) -> None:
+    """Load base weights (and a run's trained weights) into a model of `method`, checking nothing is missing.
+
+    The base may lack exactly the method's own parameters (LoRA/adapter ones), which `trained` then provides;
+    for a fresh run those keep the initialisation litgpt gives them. With `assign`, the given tensors become
+    the parameters instead of being copied into them (a model built on the meta device needs this).
+    """
+    state = dict(base)
+    if trained is not None:
+        state.update(trained)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False, assign=assign)
+    except RuntimeError as error:  # torch lists every tensor whose shape differs from the config's
+        if "size mismatch" not in str(error):
+            raise
+        detail = next(line.strip() for line in str(error).splitlines() if "size mismatch" in line)
+        raise LitftError(
+            f"the checkpoint weights do not fit the {method} model built from its config ({detail[:200]}); "
+            "check that model_config.yaml belongs to these weights."
+        ) from None
+    fresh_method_parameter = trainable_filter(method) if method in ("lora", "adapter_v2") and trained is None else None
+    really_missing = [key for key in missing if not (fresh_method_parameter and fresh_method_parameter(key, None))]
+    if really_missing or unexpected:
+        detail = f"missing {really_missing[:3]}" if really_missing else f"unexpected {unexpected[:3]}"
+        raise LitftError(
+            f"the checkpoint weights do not fit the {method} model built from its config ({detail}); "
+            "check that model_config.yaml belongs to these weights."
+        )

@@ -1,0 +1,101 @@
+"""Reading instruction records for generation and evaluation: Alpaca or question/answer, JSON or JSONL.
+
+The split stage writes `test.json` as a JSON array of Alpaca records ({instruction, input, output});
+synthesized files are JSONL, and hand-made sets often use {question, answer} (optionally `context`).
+All become `Instruction(instruction, input, reference)`; anything else is a one-sentence user error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from litft.common.errors import LitftError
+from litft.common.io import iter_jsonl, read_json
+
+# (prompt field, context field, reference field) for each accepted record form, first match wins.
+FORMS = (("instruction", "input", "output"), ("question", "context", "answer"))
+
+
+@dataclass(frozen=True)
+class Instruction:
+    instruction: str
+    input: str = ""
+    reference: str | None = None
+
+    @property
+    def question(self) -> str:
+        """The text a reviewer reads: the instruction, then its input if there is one."""
+        return f"{self.instruction}\n\n{self.input}" if self.input else self.instruction
+
+
+def _load(path: Path) -> list:
+    if not path.is_file():
+        raise LitftError(f"{path} does not exist or is not a file; check the path.")
+    text = path.read_bytes().decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if not text:
+        return []
+    if path.suffix == ".jsonl":
+        return list(iter_jsonl(path))
+    if path.suffix == ".json" or text.startswith("["):
+        data = read_json(path)
+        if isinstance(data, dict):  # {"data": [...]} / {"records": [...]} wrappers
+            lists = [value for value in data.values() if isinstance(value, list)]
+            data = lists[0] if len(lists) == 1 else data
+        if not isinstance(data, list):
+            raise LitftError(f"{path} must hold a JSON array of records (or be JSONL, one record per line).")
+        return data
+    return list(iter_jsonl(path))
+
+
+def read_instructions(path: str | Path, need_reference: bool) -> list[Instruction]:
+    """All records of `path` as Instructions; with `need_reference`, each must carry a non-empty answer."""
+    path = Path(path)
+    records = _load(path)
+    if not records:
+        raise LitftError(f"{path} holds no records; give a JSON array or JSONL of {{instruction, input, output}} or {{question, answer}} records.")
+    out = []
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise LitftError(f"{path} record {number} is not a JSON object; each record must be {{...}}.")
+        form = next((f for f in FORMS if f[0] in record), None)
+        if form is None:
+            raise LitftError(f"{path} record {number} has neither an 'instruction' nor a 'question' field (it has: {', '.join(sorted(record)) or 'nothing'}).")
+        prompt_key, context_key, reference_key = form
+        values = {}
+        for key in (prompt_key, context_key, reference_key):
+            value = record.get(key)
+            if value is not None and not isinstance(value, str):
+                raise LitftError(f"{path} record {number}: field {key!r} must be text, not {type(value).__name__}.")
+            values[key] = value
+        if not (values[prompt_key] or "").strip():
+            raise LitftError(f"{path} record {number} has an empty {prompt_key!r}; remove the record or fill it in.")
+        reference = values[reference_key]
+        if need_reference and not (reference or "").strip():
+            raise LitftError(
+                f"{path} record {number} has no {reference_key!r} to score against; every test record needs a reference answer."
+            )
+        out.append(Instruction(values[prompt_key], values[context_key] or "", reference))
+    return out
+
+
+def read_prompts(path: str | Path) -> list[Instruction]:
+    """Prompts for `litft generate --prompts_file`: JSON/JSONL records, or a text file with one prompt per line."""
+    path = Path(path)
+    if path.suffix in (".json", ".jsonl"):
+        return read_instructions(path, need_reference=False)
+    if not path.is_file():
+        raise LitftError(f"{path} does not exist or is not a file; check the path.")
+    try:
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    except UnicodeDecodeError:
+        raise LitftError(f"{path} is not UTF-8 text; re-save it as UTF-8.") from None
+    prompts = [Instruction(line) for line in lines if line]
+    if not prompts:
+        raise LitftError(f"{path} holds no prompts; write one prompt per line.")
+    return prompts
+
+
+def dumps_record(instruction: Instruction, **fields: object) -> str:
+    return json.dumps({"instruction": instruction.instruction, "input": instruction.input, **fields}, ensure_ascii=False)

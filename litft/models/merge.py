@@ -1,0 +1,74 @@
+"""Merge a LoRA run into its base: a full checkpoint anyone can load, convert or fine-tune again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from litgpt.lora import lora_filter, merge_lora_weights
+
+from litft.common.errors import LitftError
+from litft.common.outputs import (
+    check_in_place_files,
+    check_output_dir,
+    record_own_files,
+)
+from litft.models.checkpoint import (
+    CHECKPOINT_KIND,
+    FULL_WEIGHTS,
+    WEIGHT_FILES,
+    CheckpointInfo,
+    inspect_checkpoint,
+    load_model,
+    save_checkpoint,
+    save_state_dict_file,
+)
+
+
+@torch.inference_mode()
+def merged_state_dict(info: CheckpointInfo) -> dict[str, torch.Tensor]:
+    """Base + LoRA weights folded into plain litgpt GPT weights (W + B·A·alpha/r)."""
+    model, _ = load_model(info.path, base_dir=info.base_dir)
+    merge_lora_weights(model)
+    # LoRA layers wrap the base linear as `.linear`; the merged weights take the base model's names.
+    return {
+        key.replace(".linear.", "."): value
+        for key, value in model.state_dict().items()
+        if not lora_filter(key, value)
+    }
+
+
+def merge_lora(checkpoint_dir: Path, out_dir: Path | None = None, base_dir: Path | None = None, overwrite: bool = False) -> None:
+    """Merge a LoRA run's weights into its base model.
+
+    Args:
+        checkpoint_dir: The LoRA run directory (lit_model.pth.lora + hyperparameters.yaml naming the base).
+        out_dir: Where to write the merged full checkpoint; by default lit_model.pth is added to the run
+            directory itself, as `litgpt merge_lora` does.
+        base_dir: The base checkpoint, when it moved since training (default: the one the run recorded).
+        overwrite: Write into an --out_dir that holds files litft did not write (only checkpoint files are replaced).
+    """
+    info = inspect_checkpoint(checkpoint_dir)
+    if out_dir is None and (info.path / WEIGHT_FILES["lora"]).is_file() and (info.path / FULL_WEIGHTS).is_file():
+        print(f"{info.path} already holds merged weights ({FULL_WEIGHTS}).")
+        return
+    if info.method != "lora":
+        raise LitftError(f"{checkpoint_dir} is a {info.method} checkpoint, not a LoRA run; there is nothing to merge.")
+    if base_dir is not None:
+        info.base_dir = Path(base_dir)
+    inputs = (checkpoint_dir, info.path, info.base_dir)
+    if out_dir is not None:
+        check_output_dir(out_dir, CHECKPOINT_KIND, overwrite=overwrite, inputs=inputs)
+    else:
+        check_in_place_files(info.path, [FULL_WEIGHTS], overwrite)
+    state = merged_state_dict(info)
+    if out_dir is None:
+        save_state_dict_file(state, info.path / FULL_WEIGHTS)
+        record_own_files(info.path, [FULL_WEIGHTS], CHECKPOINT_KIND)
+        print(f"Merged weights written to {info.path / FULL_WEIGHTS}.")
+        return
+    hparams = {k: v for k, v in info.hyperparameters.items() if not k.startswith("lora_") and k != "method"}
+    hparams["merged_from"] = str(info.path.resolve())
+    save_checkpoint(out_dir, overwrite=overwrite, inputs=inputs, method="full", state_dict=state, config=info.config,
+                    source_dir=info.path, hyperparameters=hparams)
+    print(f"Merged checkpoint written to {out_dir}.")

@@ -1,0 +1,119 @@
+"""Output folders: litft replaces only its own outputs and files, refuses the rest, and cleans its own leftovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from litft.common.errors import LitftError
+from litft.common.io import atomic_write_text, current_umask, make_temp_dir
+from litft.common.outputs import MARKER, output_dir, read_marker
+
+
+def _dead_pid() -> int:
+    """The PID of a process that has exited (it is not reused within the test's lifetime in practice)."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(child.stdout)
+
+
+def _write(path: Path, files: dict[str, str], kind: str = "thing", **kwargs) -> None:
+    with output_dir(path, kind, **kwargs) as staging:
+        for name, text in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            (staging / name).write_text(text)
+
+
+def test_a_new_output_is_marked_and_an_own_output_is_swapped_whole(tmp_path):
+    _write(tmp_path / "out", {"a.txt": "1", "sub/b.txt": "2"})
+    assert read_marker(tmp_path / "out") == {"kind": "thing", "files": ["a.txt", "sub/b.txt"]}
+    _write(tmp_path / "out", {"a.txt": "3"})
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*")) == [MARKER, "a.txt"]
+    assert (tmp_path / "out" / "a.txt").read_text() == "3"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging or old folder left
+
+
+def test_user_files_in_an_own_output_survive_a_rewrite(tmp_path):
+    _write(tmp_path / "out", {"a.txt": "1", "stale.txt": "x"})
+    (tmp_path / "out" / "notes.md").write_text("mine")
+    _write(tmp_path / "out", {"a.txt": "2"})
+    assert (tmp_path / "out" / "notes.md").read_text() == "mine"
+    assert (tmp_path / "out" / "a.txt").read_text() == "2"
+    assert not (tmp_path / "out" / "stale.txt").exists()  # litft's own earlier file, no longer part of the output
+
+
+def test_a_foreign_folder_is_refused_and_overwrite_replaces_only_namesakes(tmp_path):
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "a.txt").write_text("user's a")
+    (folder / "keep.txt").write_text("user's keep")
+    with pytest.raises(LitftError, match="already holds files litft did not write"):
+        _write(folder, {"a.txt": "litft's a"})
+    assert (folder / "a.txt").read_text() == "user's a"
+    _write(folder, {"a.txt": "litft's a"}, overwrite=True)
+    assert (folder / "a.txt").read_text() == "litft's a"
+    assert (folder / "keep.txt").read_text() == "user's keep"
+
+
+def test_another_kind_of_litft_output_is_refused(tmp_path):
+    _write(tmp_path / "out", {"a.txt": "1"}, kind="checkpoint")
+    with pytest.raises(LitftError, match="a litft checkpoint output, not a hf-export one"):
+        _write(tmp_path / "out", {"b.txt": "1"}, kind="hf-export")
+    _write(tmp_path / "out", {"b.txt": "1"}, kind="hf-export", overwrite=True)
+    assert (tmp_path / "out" / "a.txt").read_text() == "1"  # the checkpoint's files are not this kind's to remove
+
+
+def test_inputs_and_files_are_refused(tmp_path):
+    (tmp_path / "proj" / "lora").mkdir(parents=True)
+    with pytest.raises(LitftError, match="is the input"):
+        _write(tmp_path / "proj" / "lora", {}, inputs=[tmp_path / "proj" / "lora"], overwrite=True)
+    with pytest.raises(LitftError, match="holds the input"):
+        _write(tmp_path / "proj", {}, inputs=[tmp_path / "proj" / "lora"], overwrite=True)
+    os.symlink(tmp_path / "proj" / "lora", tmp_path / "link")
+    with pytest.raises(LitftError, match="is the input"):
+        _write(tmp_path / "link", {}, inputs=[tmp_path / "proj" / "lora"], overwrite=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(LitftError, match="is a file, not a folder"):
+        _write(tmp_path / "file", {}, overwrite=True)
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_a_failed_write_leaves_the_earlier_output(tmp_path):
+    _write(tmp_path / "out", {"a.txt": "1"})
+    with pytest.raises(RuntimeError), output_dir(tmp_path / "out", "thing") as staging:
+        (staging / "a.txt").write_text("half")
+        raise RuntimeError("killed")
+    assert (tmp_path / "out" / "a.txt").read_text() == "1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_files_and_folders_follow_the_umask(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        assert current_umask() == umask
+        atomic_write_text(tmp_path / "file.txt", "x")
+        _write(tmp_path / "out", {"a.txt": "1"})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "file.txt").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((tmp_path / "out" / MARKER).stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_killed_writers_leftovers_are_removed_by_the_next_write(tmp_path):
+    dead = _dead_pid()
+    leftover_dir = tmp_path / f".out.litft-{dead}-abc.tmp"
+    leftover_dir.mkdir()
+    (leftover_dir / "lit_model.pth").write_bytes(b"half a checkpoint")
+    leftover_file = tmp_path / f".x.json.litft-{dead}-def.tmp"
+    leftover_file.write_text("{")
+    live = make_temp_dir(tmp_path / "out")  # this process's own staging folder: in use, kept
+    _write(tmp_path / "out", {"a.txt": "1"})
+    atomic_write_text(tmp_path / "x.json", json.dumps({}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", "x.json", live.name])

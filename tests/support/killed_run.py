@@ -1,0 +1,51 @@
+"""Run a `litft` command and SIGKILL the process in the middle of a training step (a real, unclean death).
+
+Usage: python killed_run.py KILL_AT_FORWARD litft-args...   KILL_AT_FORWARD counts training forward passes (micro batches);
+`save:N` instead kills while the N-th checkpoint writes its rank file (a checkpoint half on disk).
+LITFT_TEST_THREADS sets torch's thread count: the run it is compared with happened in the test process, and a
+different thread count changes CPU float summation order, so the weights would differ by rounding.
+"""
+
+import os
+import signal
+import sys
+
+import torch
+
+from litft.train import loop, state
+
+torch.set_num_threads(int(os.environ["LITFT_TEST_THREADS"]))
+
+kill_at_save = int(sys.argv[1].removeprefix("save:")) if sys.argv[1].startswith("save:") else None
+kill_at = None if kill_at_save else int(sys.argv[1])
+original = loop.token_loss_sum
+original_save = state.torch.save
+calls = saves = 0
+
+
+def save(obj, path, *args, **kwargs):
+    global saves
+    if isinstance(obj, dict) and "rng" in obj:
+        saves += 1
+        if saves == kill_at_save:
+            with open(path, "wb") as fh:
+                fh.write(b"half a rank file")
+            os.kill(os.getpid(), signal.SIGKILL)
+    return original_save(obj, path, *args, **kwargs)
+
+
+def token_loss_sum(model, batch):
+    global calls
+    if model.training:
+        calls += 1
+        if calls == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return original(model, batch)
+
+
+loop.token_loss_sum = token_loss_sum
+state.torch.save = save
+
+from litft.cli import main
+
+main(sys.argv[2:])
