@@ -76,8 +76,15 @@ def serve(pages: int) -> SlowSite:
 
 def run_crawl(site: SlowSite, work: Path, name: str, **fetch) -> tuple[int, float]:
     start = time.perf_counter()
-    urls = crawl(f"http://127.0.0.1:{site.server_address[1]}/b/", out=work / f"{name}.json", max_pages=site.pages,
-                 concurrency=8, sitemaps=False, fetch=FetchSettings(timeout=10, **fetch), quiet=True)
+    urls = crawl(
+        f"http://127.0.0.1:{site.server_address[1]}/b/",
+        out=work / f"{name}.json",
+        max_pages=site.pages,
+        concurrency=8,
+        sitemaps=False,
+        fetch=FetchSettings(timeout=10, **fetch),
+        quiet=True,
+    )
     return len(urls), time.perf_counter() - start
 
 
@@ -104,12 +111,19 @@ def main() -> None:
         fetched, sequential_seconds = sequential(site)
         assert crawled == fetched == pages, (crawled, fetched, pages)
         litft_rate, baseline_rate = crawled / crawl_seconds, fetched / sequential_seconds
-        print(json.dumps({
-            "name": "crawl_vs_sequential", "litft": round(litft_rate, 1), "baseline": round(baseline_rate, 1),
-            "ratio": round(litft_rate / baseline_rate, 2), "unit": "pages/s",
-            "notes": f"{pages} pages, +{DELAY * 1000:.0f} ms per response, concurrency 8, no rate limit; litft includes robots.txt, "
-                     f"link extraction, state file and HTML cache; {crawl_seconds:.2f}s vs {sequential_seconds:.2f}s",
-        }))
+        print(
+            json.dumps(
+                {
+                    "name": "crawl_vs_sequential",
+                    "litft": round(litft_rate, 1),
+                    "baseline": round(baseline_rate, 1),
+                    "ratio": round(litft_rate / baseline_rate, 2),
+                    "unit": "pages/s",
+                    "notes": f"{pages} pages, +{DELAY * 1000:.0f} ms per response, concurrency 8, no rate limit; litft includes robots.txt, "
+                    f"link extraction, state file and HTML cache; {crawl_seconds:.2f}s vs {sequential_seconds:.2f}s",
+                }
+            )
+        )
         site.shutdown()
 
         limit, limited_pages = 10.0, 31 if args.quick else 61
@@ -120,13 +134,20 @@ def main() -> None:
         # The least-squares slope of start time against request number: unlike (n-1)/span it is not swayed by one
         # late first or early last request (the first one also opens the connection).
         observed = 1 / statistics.linear_regression(range(len(starts)), starts).slope
-        print(json.dumps({
-            "name": "crawl_rate_limit_holds", "litft": round(observed, 3), "baseline": limit,
-            "ratio": round(limit / observed, 3), "unit": "requests/s (observed vs limit; ratio >= 1 means the limit held)",
-            "notes": f"{crawled} pages + robots.txt, concurrency 8, rate_limit {limit}/s; rate = 1/slope of server-side start times; "
-                     f"mean rate over the whole span {(len(starts) - 1) / (starts[-1] - starts[0]):.3f}/s; smallest gap {min(gaps) * 1000:.1f} ms "
-                     f"(limit {1000 / limit:.0f} ms; gaps shrink only by how late the earlier request left)",
-        }))
+        print(
+            json.dumps(
+                {
+                    "name": "crawl_rate_limit_holds",
+                    "litft": round(observed, 3),
+                    "baseline": limit,
+                    "ratio": round(limit / observed, 3),
+                    "unit": "requests/s (observed vs limit; ratio >= 1 means the limit held)",
+                    "notes": f"{crawled} pages + robots.txt, concurrency 8, rate_limit {limit}/s; rate = 1/slope of server-side start times; "
+                    f"mean rate over the whole span {(len(starts) - 1) / (starts[-1] - starts[0]):.3f}/s; smallest gap {min(gaps) * 1000:.1f} ms "
+                    f"(limit {1000 / limit:.0f} ms; gaps shrink only by how late the earlier request left)",
+                }
+            )
+        )
         site.shutdown()
 
 

@@ -63,22 +63,31 @@ def main() -> None:
     truth = json.loads((args.data / "ground-truth.json").read_text(encoding="utf-8"))
     ids = sorted(truth)[: 60 if args.quick else None]
     pages = [
-        (gzip.decompress((args.data / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8", errors="replace"),
-         truth[page_id]["url"], truth[page_id]["articleBody"])
+        (
+            gzip.decompress((args.data / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8", errors="replace"),
+            truth[page_id]["url"],
+            truth[page_id]["articleBody"],
+        )
         for page_id in ids
     ]
     litft = score("trafilatura", pages)
     baseline = score("html2text", pages)
-    print(json.dumps({
-        "name": "extract_f1_vs_html2text",
-        "litft": round(litft["f1"], 4),
-        "baseline": round(baseline["f1"], 4),
-        "ratio": round(litft["f1"] / baseline["f1"], 4),
-        "unit": "F1 (4-word shingles, per-document P/R averaged)",
-        "notes": (f"{len(pages)} pages; litft P={litft['precision']:.3f} R={litft['recall']:.3f} "
-                  f"{litft['seconds']:.1f}s; html2text P={baseline['precision']:.3f} R={baseline['recall']:.3f} "
-                  f"{baseline['seconds']:.1f}s"),
-    }))
+    print(
+        json.dumps(
+            {
+                "name": "extract_f1_vs_html2text",
+                "litft": round(litft["f1"], 4),
+                "baseline": round(baseline["f1"], 4),
+                "ratio": round(litft["f1"] / baseline["f1"], 4),
+                "unit": "F1 (4-word shingles, per-document P/R averaged)",
+                "notes": (
+                    f"{len(pages)} pages; litft P={litft['precision']:.3f} R={litft['recall']:.3f} "
+                    f"{litft['seconds']:.1f}s; html2text P={baseline['precision']:.3f} R={baseline['recall']:.3f} "
+                    f"{baseline['seconds']:.1f}s"
+                ),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

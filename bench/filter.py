@@ -38,23 +38,99 @@ from litft.data.curate.rouge_dedup import make_tokenizer, rouge_novel_mask  # no
 THRESHOLD = 0.7
 SEED_TASKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "self-instruct" / "seed_tasks.jsonl"
 
-VERBS = ["Explain", "Summarize", "Describe", "List", "Compare", "Suggest", "Write", "Classify", "Rewrite", "Translate",
-         "Identify", "Generate", "Evaluate", "Outline", "Recommend", "Analyze", "Create", "Find", "Give", "Propose"]
-OBJECTS = ["a short story", "three tips", "the main idea", "a polite email", "a product description", "the pros and cons",
-           "a haiku", "a list of questions", "the key differences", "a step-by-step guide", "an analogy", "a summary",
-           "a catchy slogan", "five facts", "a recipe", "a lesson plan", "the sentiment", "a counterargument"]
-TOPICS = ["climate change", "remote work", "a healthy breakfast", "the French revolution", "machine learning",
-          "saving money", "a job interview", "public transport", "learning a language", "urban gardening",
-          "the solar system", "social media", "a birthday party", "time management", "electric cars", "chess openings",
-          "the water cycle", "customer complaints", "sleep hygiene", "renewable energy", "a city break", "team meetings",
-          "volcanoes", "online privacy", "a marathon", "ancient Rome", "coffee brewing", "the stock market"]
-AUDIENCES = ["", "for a child", "for beginners", "in one sentence", "for a busy manager", "in simple words",
-             "for a newsletter", "using bullet points", "for a teenager", "in a formal tone"]  # fmt: skip
+VERBS = [
+    "Explain",
+    "Summarize",
+    "Describe",
+    "List",
+    "Compare",
+    "Suggest",
+    "Write",
+    "Classify",
+    "Rewrite",
+    "Translate",
+    "Identify",
+    "Generate",
+    "Evaluate",
+    "Outline",
+    "Recommend",
+    "Analyze",
+    "Create",
+    "Find",
+    "Give",
+    "Propose",
+]
+OBJECTS = [
+    "a short story",
+    "three tips",
+    "the main idea",
+    "a polite email",
+    "a product description",
+    "the pros and cons",
+    "a haiku",
+    "a list of questions",
+    "the key differences",
+    "a step-by-step guide",
+    "an analogy",
+    "a summary",
+    "a catchy slogan",
+    "five facts",
+    "a recipe",
+    "a lesson plan",
+    "the sentiment",
+    "a counterargument",
+]
+TOPICS = [
+    "climate change",
+    "remote work",
+    "a healthy breakfast",
+    "the French revolution",
+    "machine learning",
+    "saving money",
+    "a job interview",
+    "public transport",
+    "learning a language",
+    "urban gardening",
+    "the solar system",
+    "social media",
+    "a birthday party",
+    "time management",
+    "electric cars",
+    "chess openings",
+    "the water cycle",
+    "customer complaints",
+    "sleep hygiene",
+    "renewable energy",
+    "a city break",
+    "team meetings",
+    "volcanoes",
+    "online privacy",
+    "a marathon",
+    "ancient Rome",
+    "coffee brewing",
+    "the stock market",
+]
+AUDIENCES = [
+    "",
+    "for a child",
+    "for beginners",
+    "in one sentence",
+    "for a busy manager",
+    "in simple words",
+    "for a newsletter",
+    "using bullet points",
+    "for a teenager",
+    "in a formal tone",
+]
 
 
 def generate_instructions(count: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
-    seeds = [json.loads(line)["instruction"] for line in SEED_TASKS.read_text().splitlines() if line.strip()] if SEED_TASKS.is_file() else []
+    seeds = (
+        [json.loads(line)["instruction"] for line in SEED_TASKS.read_text().splitlines() if line.strip()]
+        if SEED_TASKS.is_file()
+        else []
+    )
     instructions = []
     while len(instructions) < count:
         if seeds and rng.random() < 0.2:
@@ -95,7 +171,10 @@ def main() -> None:
     instructions = generate_instructions(count)
     with tempfile.TemporaryDirectory() as tmp:
         source, target = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
-        records = [{"instruction": text, "input": "", "output": f"Answer {i}.", "source_id": str(i)} for i, text in enumerate(instructions)]
+        records = [
+            {"instruction": text, "input": "", "output": f"Answer {i}.", "source_id": str(i)}
+            for i, text in enumerate(instructions)
+        ]
         source.write_text("".join(json.dumps(record) + "\n" for record in records))
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):  # its summary would break the one-JSON-per-line output
@@ -127,20 +206,24 @@ def main() -> None:
         raise SystemExit("litft's kept set differs from the naive loop's on the sample")
     naive_seconds = naive_sample_seconds / sample_pairs * full_pairs
 
-    print(json.dumps({
-        "name": "rouge_filter_vs_naive",
-        "litft": round(count / litft_seconds, 1),
-        "baseline": round(count / naive_seconds, 3),
-        "ratio": round(naive_seconds / litft_seconds, 1),
-        "unit": "instructions/s",
-        "notes": (
-            f"{count} generated instructions, ROUGE-L threshold {THRESHOLD}; litft filter end to end "
-            f"{litft_seconds:.1f} s, kept {kept_by_litft}. Naive rouge-score loop timed on the first {len(sample)} "
-            f"instructions reaching the ROUGE stage ({naive_sample_seconds:.1f} s, {sample_pairs} pairs, identical kept "
-            f"set: {sum(naive_mask)} of {len(sample)}) and extrapolated to the {full_pairs} pairs it would score on "
-            f"all {len(stage)}: {naive_seconds:.0f} s (estimate)."
-        ),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "name": "rouge_filter_vs_naive",
+                "litft": round(count / litft_seconds, 1),
+                "baseline": round(count / naive_seconds, 3),
+                "ratio": round(naive_seconds / litft_seconds, 1),
+                "unit": "instructions/s",
+                "notes": (
+                    f"{count} generated instructions, ROUGE-L threshold {THRESHOLD}; litft filter end to end "
+                    f"{litft_seconds:.1f} s, kept {kept_by_litft}. Naive rouge-score loop timed on the first {len(sample)} "
+                    f"instructions reaching the ROUGE stage ({naive_sample_seconds:.1f} s, {sample_pairs} pairs, identical kept "
+                    f"set: {sum(naive_mask)} of {len(sample)}) and extrapolated to the {full_pairs} pairs it would score on "
+                    f"all {len(stage)}: {naive_seconds:.0f} s (estimate)."
+                ),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -23,15 +23,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-PROMPT = "The school of engineering offers programs in mechanical, civil and software engineering; students apply before"
+PROMPT = (
+    "The school of engineering offers programs in mechanical, civil and software engineering; students apply before"
+)
 
 
 def build_model(root: Path, vocab: int, n_layer: int, n_embd: int) -> Path:
     """A random litgpt checkpoint with a BPE tokenizer trained on this repository's source."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+    from litft.models.build import build_model as build
+    from litft.models.build import resolve_config
     from litft.models.checkpoint import save_checkpoint
-    from litft.models.build import build_model as build, resolve_config
 
     tokenizer_dir = root / "tokenizer"
     tokenizer_dir.mkdir(parents=True)
@@ -39,19 +42,38 @@ def build_model(root: Path, vocab: int, n_layer: int, n_embd: int) -> Path:
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     corpus = [p.read_text(encoding="utf-8") for p in sorted(Path(__file__).resolve().parents[1].glob("litft/**/*.py"))]
-    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=["<s>", "</s>"], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # fmt: skip
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab,
+        special_tokens=["<s>", "</s>"],
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tokenizer.train_from_iterator(corpus, trainer)
     tokenizer.save(str(tokenizer_dir / "tokenizer.json"))
-    config_json = {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>", "add_bos_token": True}
+    config_json = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "add_bos_token": True,
+    }
     (tokenizer_dir / "tokenizer_config.json").write_text(json.dumps(config_json))
     config = resolve_config(
-        "litft-small-llama", name="bench-llama", n_layer=n_layer, n_embd=n_embd, n_head=8, n_query_groups=4,
-        intermediate_size=int(n_embd * 8 / 3 + 63) // 64 * 64, vocab_size=tokenizer.get_vocab_size(), padding_multiple=64, block_size=2048,
-    )  # fmt: skip
+        "litft-small-llama",
+        name="bench-llama",
+        n_layer=n_layer,
+        n_embd=n_embd,
+        n_head=8,
+        n_query_groups=4,
+        intermediate_size=int(n_embd * 8 / 3 + 63) // 64 * 64,
+        vocab_size=tokenizer.get_vocab_size(),
+        padding_multiple=64,
+        block_size=2048,
+    )
     torch.manual_seed(0)
     model = build("full", config)
-    return save_checkpoint(root / "lit", method="full", state_dict=model.state_dict(), config=config, source_dir=tokenizer_dir)
+    return save_checkpoint(
+        root / "lit", method="full", state_dict=model.state_dict(), config=config, source_dir=tokenizer_dir
+    )
 
 
 def best_times(functions, repeats: int) -> list[tuple[float, list[int]]]:
@@ -72,7 +94,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 new tokens, 3 rounds (under a minute)")
     parser.add_argument("--new_tokens", type=int, default=None, help="tokens to generate (default 256, quick 64)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed rounds, best kept per side (default 5, quick 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed rounds, best kept per side (default 5, quick 3)"
+    )
     parser.add_argument("--layers", type=int, default=4, help="transformer blocks (default 4)")
     parser.add_argument("--dim", type=int, default=256, help="embedding size (default 256)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for both sides (default 1)")
@@ -83,9 +107,9 @@ def main() -> None:
 
     import transformers
 
-    from litft.models.convert import convert_lit_checkpoint
     from litft.generation.generate import LoadedModel
     from litft.generation.sampling import RowDecoder, Sampler, SamplingSettings, decode_batch
+    from litft.models.convert import convert_lit_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -109,9 +133,16 @@ def main() -> None:
 
         def hf_generate() -> list[int]:
             with torch.inference_mode():
-                out = hf.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                                  do_sample=False, eos_token_id=None, pad_token_id=0)  # fmt: skip
-            ids = out[0, len(prompt_ids):].tolist()
+                out = hf.generate(
+                    input_ids,
+                    attention_mask=torch.ones_like(input_ids),
+                    max_new_tokens=new_tokens,
+                    min_new_tokens=new_tokens,
+                    do_sample=False,
+                    eos_token_id=None,
+                    pad_token_id=0,
+                )
+            ids = out[0, len(prompt_ids) :].tolist()
             _ = hf_tokenizer.decode(ids)
             return ids
 
@@ -127,11 +158,24 @@ def main() -> None:
         f"{args.threads} thread(s); prompt {len(prompt_ids)} tokens, {new_tokens} new tokens greedy, best of {repeats} alternating rounds after a warm-up; "
         f"tokens identical: {identical}; transformers {transformers.__version__}, torch {torch.__version__}"
     )
-    print(json.dumps({"name": "generate_vs_transformers", "litft": round(litft_rate, 2), "baseline": round(hf_rate, 2),
-                      "ratio": round(litft_rate / hf_rate, 3), "unit": "tokens/s", "notes": notes}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "name": "generate_vs_transformers",
+                "litft": round(litft_rate, 2),
+                "baseline": round(hf_rate, 2),
+                "ratio": round(litft_rate / hf_rate, 3),
+                "unit": "tokens/s",
+                "notes": notes,
+            }
+        )
+    )
     if not identical:
         first = next(i for i, (a, b) in enumerate(zip(litft_ids, hf_ids)) if a != b)
-        print(f"token mismatch from position {first}: litft {litft_ids[first:first + 5]} vs transformers {hf_ids[first:first + 5]}", file=sys.stderr)
+        print(
+            f"token mismatch from position {first}: litft {litft_ids[first : first + 5]} vs transformers {hf_ids[first : first + 5]}",
+            file=sys.stderr,
+        )
         raise SystemExit(1)
 
 

@@ -143,9 +143,18 @@ result = {{"seconds": seconds, "tokens": total - documents}}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8 MB corpus instead of 64 MB")
-    parser.add_argument("--rounds", type=int, default=None, help="measure each path this many times, keep the best (default 3; 1 with --quick)")
-    parser.add_argument("--rss_gb", type=float, default=0.0, help="also measure litft's peak RSS on a corpus of this many GB")
-    parser.add_argument("--workdir", type=Path, default=None, help="where to keep the corpus and tokenizer (default: a temp dir)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="measure each path this many times, keep the best (default 3; 1 with --quick)",
+    )
+    parser.add_argument(
+        "--rss_gb", type=float, default=0.0, help="also measure litft's peak RSS on a corpus of this many GB"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="where to keep the corpus and tokenizer (default: a temp dir)"
+    )
     args = parser.parse_args()
     args.rounds = args.rounds or (1 if args.quick else 3)
     repo = Path(__file__).resolve().parents[1]
@@ -165,7 +174,11 @@ def main() -> None:
             with open(corpus, "rb") as fh:
                 sample.write_bytes(fh.read(4 << 20))
             train_tokenizer(data=sample, out=tokenizer_dir, vocab_size=VOCAB_SIZE, split_lines=True, quiet=True)
-        fields = {"corpus": str(corpus), "tokenizer": str(tokenizer_dir / "tokenizer.json"), "tokenizer_dir": str(tokenizer_dir)}
+        fields = {
+            "corpus": str(corpus),
+            "tokenizer": str(tokenizer_dir / "tokenizer.json"),
+            "tokenizer_dir": str(tokenizer_dir),
+        }
 
         runs = {
             "bound": lambda: run_child(BOUND.format(**fields)),
@@ -181,20 +194,29 @@ def main() -> None:
         bound, litft, hf = best["bound"], best["litft"], best["hf"]
         rss = {name: max(result["peak_rss_mb"] for result in found) for name, found in results.items()}
         if not litft["tokens"] == bound["tokens"] == hf["tokens"]:
-            raise SystemExit(f"token counts differ: litft {litft['tokens']}, bound {bound['tokens']}, datasets {hf['tokens']}")
+            raise SystemExit(
+                f"token counts differ: litft {litft['tokens']}, bound {bound['tokens']}, datasets {hf['tokens']}"
+            )
 
-        rate = {name: result["tokens"] / result["seconds"] for name, result in (("litft", litft), ("bound", bound), ("hf", hf))}
+        rate = {
+            name: result["tokens"] / result["seconds"]
+            for name, result in (("litft", litft), ("bound", bound), ("hf", hf))
+        }
         common = (
             f"{megabytes} MB generated text, {bound['tokens']:,} tokens, {VOCAB_SIZE}-token BPE, {os.cpu_count()} cores "
             f"(shared machine), best of {args.rounds}"
         )
         report(
-            "prepare_vs_tokenizer_bound", rate["litft"], rate["bound"],
+            "prepare_vs_tokenizer_bound",
+            rate["litft"],
+            rate["bound"],
             f"{common}; bound = tokenizers.{bound['method']} on in-memory text, call only; litft end to end "
             f"(count pass, read, split, encode, write, meta) peak RSS {rss['litft']:.0f} MB",
         )
         report(
-            "prepare_vs_hf_datasets", rate["litft"], rate["hf"],
+            "prepare_vs_hf_datasets",
+            rate["litft"],
+            rate["hf"],
             f"{common}; datasets load_dataset('text') + map(num_proc={os.cpu_count()}) + memmap write, "
             f"peak RSS {rss['hf']:.0f} MB + {max(r['peak_worker_rss_mb'] for r in results['hf']):.0f} MB per map worker",
         )
@@ -204,7 +226,9 @@ def main() -> None:
                 _repeat_to_size(corpus, big, int(args.rss_gb * (1 << 30)))
             result = _run_and_clean(LITFT, work / f"litft_big_{time.time_ns()}", {**fields, "corpus": str(big)})
             report(  # higher is better, as for every line: the 1 GB budget over the peak, >= 1 means within it
-                f"prepare_peak_rss_{args.rss_gb:g}gb", 1024.0 / result["peak_rss_mb"], 1.0,
+                f"prepare_peak_rss_{args.rss_gb:g}gb",
+                1024.0 / result["peak_rss_mb"],
+                1.0,
                 f"peak RSS {result['peak_rss_mb']:.0f} MB against a 1024 MB budget; {result['tokens']:,} tokens at "
                 f"{result['tokens'] / result['seconds']:,.0f} tokens/s",
                 unit="budget / peak RSS",
@@ -229,8 +253,19 @@ def _repeat_to_size(source: Path, target: Path, size: int) -> None:
 
 
 def report(name: str, litft: float, baseline: float, notes: str, unit: str = "tokens/s") -> None:
-    print(json.dumps({"name": name, "litft": round(litft, 1), "baseline": round(baseline, 1),
-                      "ratio": round(litft / baseline, 3), "unit": unit, "notes": notes}), flush=True)
+    print(
+        json.dumps(
+            {
+                "name": name,
+                "litft": round(litft, 1),
+                "baseline": round(baseline, 1),
+                "ratio": round(litft / baseline, 3),
+                "unit": unit,
+                "notes": notes,
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ import re
 import sys
 import types
 import typing
-from typing import Any, Callable, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from litft.common.errors import LitftError, environment_error_message
 from litft.common.settings import type_name
@@ -26,20 +27,44 @@ from litft.common.settings import type_name
 # A group may name a default subcommand under "" (e.g. `litft evaluate ...` vs `litft evaluate summarize`).
 COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "demo": ("litft.demo.pipeline:demo", "Run the whole pipeline on the bundled sample site."),
-    "crawl": ("litft.data.acquire.crawl:crawl", "Crawl a website breadth-first and write the list of in-scope page URLs."),
+    "crawl": (
+        "litft.data.acquire.crawl:crawl",
+        "Crawl a website breadth-first and write the list of in-scope page URLs.",
+    ),
     "scrape": ("litft.data.acquire.scrape:scrape", "Fetch pages and extract their main text into pages.jsonl."),
     "ingest": ("litft.data.acquire.ingest:ingest", "Read local .html/.txt/.md/.pdf files into pages.jsonl."),
-    "process": ("litft.data.clean.process:process", "Clean, remove boilerplate, dedup and chunk pages into chunks.jsonl and pretrain.txt."),
+    "process": (
+        "litft.data.clean.process:process",
+        "Clean, remove boilerplate, dedup and chunk pages into chunks.jsonl and pretrain.txt.",
+    ),
     "synthesize": ("litft.data.synthesize.qa:synthesize", "Generate question/answer records from chunks with an LLM."),
-    "self-instruct": ("litft.data.synthesize.self_instruct:self_instruct", "Bootstrap instructions from a seed task pool (Self-Instruct)."),
-    "filter": ("litft.data.curate.filter:filter_records", "Filter instruction records (duplicates, ROUGE-L, heuristics)."),
-    "split": ("litft.data.curate.split:split", "Split instruction records into train.json and test.json by source chunk."),
+    "self-instruct": (
+        "litft.data.synthesize.self_instruct:self_instruct",
+        "Bootstrap instructions from a seed task pool (Self-Instruct).",
+    ),
+    "filter": (
+        "litft.data.curate.filter:filter_records",
+        "Filter instruction records (duplicates, ROUGE-L, heuristics).",
+    ),
+    "split": (
+        "litft.data.curate.split:split",
+        "Split instruction records into train.json and test.json by source chunk.",
+    ),
     "tokenizer": {
-        "train": ("litft.prepare.tokenizer_training:train_tokenizer", "Train a byte-level BPE tokenizer into a checkpoint directory."),
+        "train": (
+            "litft.prepare.tokenizer_training:train_tokenizer",
+            "Train a byte-level BPE tokenizer into a checkpoint directory.",
+        ),
     },
     "prepare": {
-        "pretrain": ("litft.prepare.pretrain:prepare_pretrain", "Tokenize text into train.bin/val.bin for pretraining."),
-        "finetune": ("litft.prepare.finetune:prepare_finetune", "Tokenize instruction records into an indexed binary dataset."),
+        "pretrain": (
+            "litft.prepare.pretrain:prepare_pretrain",
+            "Tokenize text into train.bin/val.bin for pretraining.",
+        ),
+        "finetune": (
+            "litft.prepare.finetune:prepare_finetune",
+            "Tokenize instruction records into an indexed binary dataset.",
+        ),
     },
     "pretrain": ("litft.train.entry:pretrain", "Pretrain from scratch or continue pretraining a checkpoint."),
     "finetune": {
@@ -50,15 +75,27 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "generate": ("litft.commands:generate", "Generate text from a checkpoint or a fine-tuning run."),
     "chat": ("litft.commands:chat", "Chat interactively with a checkpoint or a fine-tuning run."),
     "evaluate": {
-        "": ("litft.evaluation.evaluate:evaluate", "Score base and fine-tuned models on a test split (ROUGE, answers.csv)."),
+        "": (
+            "litft.evaluation.evaluate:evaluate",
+            "Score base and fine-tuned models on a test split (ROUGE, answers.csv).",
+        ),
         "summarize": ("litft.evaluation.evaluate:summarize", "Turn a scored answers.csv into the 0-3 review table."),
     },
     "convert": {
-        "hf_to_lit": ("litft.commands:convert_hf_checkpoint", "Convert a Hugging Face checkpoint to a litgpt checkpoint."),
-        "lit_to_hf": ("litft.commands:convert_lit_checkpoint", "Export a litgpt checkpoint as a transformers-loadable directory."),
+        "hf_to_lit": (
+            "litft.commands:convert_hf_checkpoint",
+            "Convert a Hugging Face checkpoint to a litgpt checkpoint.",
+        ),
+        "lit_to_hf": (
+            "litft.commands:convert_lit_checkpoint",
+            "Export a litgpt checkpoint as a transformers-loadable directory.",
+        ),
     },
     "merge_lora": ("litft.commands:merge_lora", "Merge a LoRA run's weights into its base as a full checkpoint."),
-    "download": ("litft.models.download:download", "Download a Hugging Face model (safetensors + tokenizer) and convert it."),
+    "download": (
+        "litft.models.download:download",
+        "Download a Hugging Face model (safetensors + tokenizer) and convert it.",
+    ),
 }
 
 
@@ -93,7 +130,9 @@ def _is_list(annotation: object) -> bool:
 
 def _is_bool(annotation: object) -> bool:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return bool in typing.get_args(annotation) and all(arg in (bool, type(None)) for arg in typing.get_args(annotation))
+        return bool in typing.get_args(annotation) and all(
+            arg in (bool, type(None)) for arg in typing.get_args(annotation)
+        )
     return annotation is bool
 
 
@@ -191,7 +230,9 @@ def run_function(function: Callable, args: Sequence[str] | None = None, prog: st
     from jsonargparse import ArgumentError, auto_parser
 
     args = list(sys.argv[1:] if args is None else args)
-    parser = auto_parser(function, prog=prog, as_positional=False, description=_description(function, prog), exit_on_error=False)
+    parser = auto_parser(
+        function, prog=prog, as_positional=False, description=_description(function, prog), exit_on_error=False
+    )
     try:
         config = parser.parse_args(_rewrite_args(function, args))
     except ArgumentError as error:
@@ -220,7 +261,9 @@ def _fail(message: str) -> NoReturn:
 def _argument_error_message(parser: Any, message: str, prog: str) -> str:
     """One sentence for what jsonargparse refused, instead of its usage block and multi-line detail."""
     options = [option[2:] for action in parser._actions for option in action.option_strings if option.startswith("--")]
-    unknown = re.match(r"Unrecognized arguments: (\S+)", message) or re.search(r"Key ['\"]([^'\"]+)['\"] is not expected", message)
+    unknown = re.match(r"Unrecognized arguments: (\S+)", message) or re.search(
+        r"Key ['\"]([^'\"]+)['\"] is not expected", message
+    )
     if unknown:
         token = unknown.group(1)
         if unknown.re.pattern.startswith("Unrecognized") and not token.startswith("--"):
@@ -233,7 +276,9 @@ def _argument_error_message(parser: Any, message: str, prog: str) -> str:
         return f"unknown {'option' if from_command_line else 'config key'} {dashes}{key}; {hint}"
     required = re.search(r"Key ['\"]([^'\"]+)['\"] is required", message)
     if required:
-        return f"--{required.group(1)} is required; give it as a flag or in order without the flag (see `{prog} --help`)."
+        return (
+            f"--{required.group(1)} is required; give it as a flag or in order without the flag (see `{prog} --help`)."
+        )
     bad_value = re.match(r"Parser key ['\"]([^'\"]+)['\"]:\s*(.*)", message, re.DOTALL)
     if bad_value:
         key, detail = bad_value.groups()

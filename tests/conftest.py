@@ -39,7 +39,12 @@ def write_tokenizer(directory: Path, vocab_size: int = VOCAB_SIZE) -> None:
     tokenizer.train_from_iterator(lines, trainer)
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(directory / "tokenizer.json"))
-    config = {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "eos_token": "</s>", "add_bos_token": False}
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "add_bos_token": False,
+    }
     (directory / "tokenizer_config.json").write_text(json.dumps(config))
 
 
@@ -47,8 +52,12 @@ def _hf_config(family: str):
     import transformers
 
     common = dict(
-        vocab_size=VOCAB_SIZE, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=176, max_position_embeddings=128,
+        vocab_size=VOCAB_SIZE,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=176,
+        max_position_embeddings=128,
     )
     if family == "gpt_neox":
         return transformers.GPTNeoXConfig(**common, rotary_pct=0.25, use_parallel_residual=True)
@@ -82,7 +91,10 @@ def make_hf_model(directory: Path, family: str, with_tokenizer: bool = True, see
 def hf_models(tmp_path_factory) -> dict[str, Path]:
     """One saved random HF model per supported family (built once per session, copied by tests that write)."""
     root = tmp_path_factory.mktemp("hf")
-    return {family: make_hf_model(root / f"custom-{family}-tiny", family) for family in ("llama", "gpt_neox", "qwen2", "mistral")}
+    return {
+        family: make_hf_model(root / f"custom-{family}-tiny", family)
+        for family in ("llama", "gpt_neox", "qwen2", "mistral")
+    }
 
 
 @pytest.fixture

@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 from huggingface_hub.errors import GatedRepoError
 
-from litft.models import download as download_module
 from litft.cli import COMMANDS, _rewrite_args, main
+from litft.models import download as download_module
 from litft.models.build import LoRASettings
 from litft.models.checkpoint import inspect_checkpoint
 
 
 def litft(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "litft.cli", *map(str, args)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "litft.cli", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
 
 
 def assert_user_error(result: subprocess.CompletedProcess, fragment: str) -> None:
@@ -61,12 +63,17 @@ def test_print_config_and_config_file(tmp_path, capsys):
 
 
 def test_bad_checkpoint_dir():
-    assert_user_error(litft("convert", "lit_to_hf", "--checkpoint_dir", "/no/such/dir", "--output_dir", "/tmp/x"), "does not exist")
+    assert_user_error(
+        litft("convert", "lit_to_hf", "--checkpoint_dir", "/no/such/dir", "--output_dir", "/tmp/x"), "does not exist"
+    )
 
 
 def test_unknown_config_name(hf_copy):
     directory = hf_copy("llama")
-    assert_user_error(litft("convert", "hf_to_lit", "--checkpoint_dir", directory, "--model_name", "Llama-9-bogus"), "unknown model config")
+    assert_user_error(
+        litft("convert", "hf_to_lit", "--checkpoint_dir", directory, "--model_name", "Llama-9-bogus"),
+        "unknown model config",
+    )
     assert not (directory / "lit_model.pth").exists()
 
 
@@ -81,8 +88,17 @@ def test_corrupt_weights_leave_nothing_half_written(lit_base, tmp_path):
 
 def test_scripts_accept_the_same_arguments(lit_base, tmp_path):
     result = subprocess.run(
-        [sys.executable, "scripts/convert_lit_checkpoint.py", "--checkpoint_dir", lit_base, "--output_dir", tmp_path / "hf"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "scripts/convert_lit_checkpoint.py",
+            "--checkpoint_dir",
+            lit_base,
+            "--output_dir",
+            tmp_path / "hf",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "hf" / "config.json").is_file()
@@ -112,7 +128,13 @@ def test_download_takes_safetensors_and_tokenizer_then_converts(hf_models, tmp_p
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     local = download_module.download("acme/custom-qwen", checkpoint_dir=tmp_path)
     assert local == tmp_path / "acme" / "custom-qwen"
-    assert sorted(seen["files"]) == ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+    assert sorted(seen["files"]) == [
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
     assert seen["token"] == "hf_secret"
     assert inspect_checkpoint(local).config.attn_bias  # derived as Qwen2 from config.json
 
@@ -134,9 +156,31 @@ def test_shell_forms_jsonargparse_alone_does_not_take():
         """A command with a list, a required path, a dataclass group and a flag."""
 
     assert _rewrite_args(command, ["a.txt", "b.txt", "--out", "o", "--quiet"]) == [
-        "--data", "[]", "--data+", "a.txt", "--data+", "b.txt", "--out", "o", "--quiet", "true"]
+        "--data",
+        "[]",
+        "--data+",
+        "a.txt",
+        "--data+",
+        "b.txt",
+        "--out",
+        "o",
+        "--quiet",
+        "true",
+    ]
     assert _rewrite_args(command, ["--data", "a.txt", "b.txt", "--lora.mlp", "--lora.r", "4", "--out", "o"]) == [
-        "--data", "[]", "--data+", "a.txt", "--data+", "b.txt", "--lora.mlp", "true", "--lora.r", "4", "--out", "o"]
+        "--data",
+        "[]",
+        "--data+",
+        "a.txt",
+        "--data+",
+        "b.txt",
+        "--lora.mlp",
+        "true",
+        "--lora.r",
+        "4",
+        "--out",
+        "o",
+    ]
     assert _rewrite_args(command, ["--data", "[a,b]", "--quiet", "false"]) == ["--data", "[a,b]", "--quiet", "false"]
 
 

@@ -33,8 +33,22 @@ finally:
 BAD_INPUTS = {
     "demo": ["--port", "70000"],
     "tokenizer train": ["--data", "{missing}/corpus.txt", "--out", "{missing}/tokenizer"],
-    "prepare pretrain": ["--data", "{missing}/corpus.txt", "--checkpoint_dir", "{missing}/checkpoint", "--out", "{missing}/out"],
-    "prepare finetune": ["--data", "{missing}/train.json", "--checkpoint_dir", "{missing}/checkpoint", "--out", "{missing}/out"],
+    "prepare pretrain": [
+        "--data",
+        "{missing}/corpus.txt",
+        "--checkpoint_dir",
+        "{missing}/checkpoint",
+        "--out",
+        "{missing}/out",
+    ],
+    "prepare finetune": [
+        "--data",
+        "{missing}/train.json",
+        "--checkpoint_dir",
+        "{missing}/checkpoint",
+        "--out",
+        "{missing}/out",
+    ],
 }
 
 
@@ -49,7 +63,9 @@ def registered_commands(entries: dict = COMMANDS, words: tuple[str, ...] = ()) -
 def run_cli(*args: str, stdin: bytes | None = None) -> tuple[int, str, list[str]]:
     """Exit code, stderr and the heavy packages imported, of `litft ARGS` in a fresh interpreter."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_PROXY": "*"}
-    result = subprocess.run([sys.executable, "-c", WRAPPER, *args], input=stdin, capture_output=True, timeout=300, env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *args], input=stdin, capture_output=True, timeout=300, env=env, check=False
+    )
     stdout = result.stdout.decode()
     imported = stdout.rsplit("imported:", 1)[1].split() if "imported:" in stdout else ["(wrapper did not report)"]
     return result.returncode, result.stderr.decode(), imported
@@ -63,12 +79,16 @@ def assert_one_line_error(code: int, stderr: str, fragment: str = "") -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("words,target", registered_commands(), ids=lambda value: " ".join(value) if isinstance(value, tuple) else "")
+@pytest.mark.parametrize(
+    "words,target", registered_commands(), ids=lambda value: " ".join(value) if isinstance(value, tuple) else ""
+)
 def test_every_command_refuses_a_missing_input_before_importing_torch(words, target, tmp_path):
     missing = tmp_path / "missing"
     required = _required_parameters(_load(target))
     name = " ".join(words)
-    assert required or name in BAD_INPUTS, f"`litft {name}` takes no required argument: give it a bad input in BAD_INPUTS"
+    assert required or name in BAD_INPUTS, (
+        f"`litft {name}` takes no required argument: give it a bad input in BAD_INPUTS"
+    )
     args = BAD_INPUTS.get(name) or [str(missing / parameter) for parameter in required]
     code, stderr, imported = run_cli(*words, *(arg.format(missing=missing) for arg in args))
     assert_one_line_error(code, stderr)
@@ -158,13 +178,19 @@ def run_error(capsys, function, *args: str) -> str:
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, the always-full device")
 def test_full_disk_names_the_file_and_says_the_output_is_intact(capsys):
     line = run_error(capsys, write_report, "/dev/full")
-    assert line == "error: could not write /dev/full: No space left on device (free some space and re-run; what was already written is intact)."
+    assert (
+        line
+        == "error: could not write /dev/full: No space left on device (free some space and re-run; what was already written is intact)."
+    )
 
 
 def test_a_file_used_as_a_folder_names_the_path(capsys, tmp_path):
     (tmp_path / "notes.txt").write_text("a file")
     line = run_error(capsys, write_report, str(tmp_path / "notes.txt" / "report.json"))
-    assert line == f"error: could not open {tmp_path}/notes.txt/report.json: Not a directory (a part of the path is a file, not a folder; choose another path)."
+    assert (
+        line
+        == f"error: could not open {tmp_path}/notes.txt/report.json: Not a directory (a part of the path is a file, not a folder; choose another path)."
+    )
 
 
 def test_a_folder_given_as_the_input_file(capsys, tmp_path):
@@ -181,7 +207,10 @@ def test_a_read_only_folder_names_the_file(capsys, tmp_path):
         line = run_error(capsys, write_report, str(folder / "report.json"))
     finally:
         folder.chmod(0o755)
-    assert line == f"error: could not open {folder}/report.json: Permission denied (fix its permissions or choose another path)."
+    assert (
+        line
+        == f"error: could not open {folder}/report.json: Permission denied (fix its permissions or choose another path)."
+    )
 
 
 def test_a_missing_file_the_user_did_not_name_stays_a_traceback(tmp_path):
@@ -212,7 +241,10 @@ def test_chat_skips_a_line_that_is_not_utf8(lit_base):
     stdin = b"What is litft?\ncaf\xe9 \xff\xfe\nTell me more.\n"
     result = subprocess.run(
         [sys.executable, "-m", "litft.cli", "chat", str(lit_base), "--device", "cpu", "--max_new_tokens", "3"],
-        input=stdin, capture_output=True, timeout=300, check=False,
+        input=stdin,
+        capture_output=True,
+        timeout=300,
+        check=False,
     )
     stderr = result.stderr.decode()
     assert result.returncode == 0 and "Traceback" not in stderr, stderr

@@ -11,8 +11,9 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any
 
 from tqdm import tqdm
 
@@ -132,13 +133,19 @@ def sync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def refuse_same_path(source: str | os.PathLike, output: str | os.PathLike, source_flag: str = "--input", output_flag: str = "--output") -> None:
+def refuse_same_path(
+    source: str | os.PathLike, output: str | os.PathLike, source_flag: str = "--input", output_flag: str = "--output"
+) -> None:
     """Refuse an output that would overwrite its own input: the same path (through links too) or a folder holding it."""
     source_path, output_path = Path(source).resolve(), Path(output).resolve()
     if source_path == output_path:
-        raise LitftError(f"{output_flag} {output} is the same path as {source_flag} {source}; write the output somewhere else.")
+        raise LitftError(
+            f"{output_flag} {output} is the same path as {source_flag} {source}; write the output somewhere else."
+        )
     if source_path.is_relative_to(output_path):
-        raise LitftError(f"{output_flag} {output} is a folder that holds {source_flag} {source}; choose an output outside it.")
+        raise LitftError(
+            f"{output_flag} {output} is a folder that holds {source_flag} {source}; choose an output outside it."
+        )
 
 
 def check_output_file(path: str | os.PathLike, flag: str = "--output") -> Path:
@@ -187,7 +194,9 @@ def iter_jsonl(path: str | os.PathLike, skip_torn_tail: bool = False) -> Iterato
             except (UnicodeDecodeError, json.JSONDecodeError) as error:
                 if skip_torn_tail and not raw.endswith(b"\n"):  # only the last line can lack its newline
                     return
-                raise LitftError(f"{path} line {number} is not valid UTF-8 JSON ({error}); fix or remove that line.") from None
+                raise LitftError(
+                    f"{path} line {number} is not valid UTF-8 JSON ({error}); fix or remove that line."
+                ) from None
             if not isinstance(record, dict):
                 raise LitftError(f"{path} line {number} is not a JSON object; each line must be one {{...}} record.")
             yield record

@@ -19,8 +19,9 @@ import contextlib
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from litft.common.errors import LitftError
 from litft.common.io import (
@@ -134,7 +135,9 @@ def publish_dir(staging: Path, target: Path, kind: str, details: dict[str, Any] 
         os.replace(staging, target)
         shutil.rmtree(old, ignore_errors=True)
     else:
-        _merge_into(staging, target, new_files, stale=owned_files(target) - set(new_files) if is_own(target, kind) else set())
+        _merge_into(
+            staging, target, new_files, stale=owned_files(target) - set(new_files) if is_own(target, kind) else set()
+        )
     sync_directory(target.parent)
 
 
@@ -163,7 +166,9 @@ def record_own_files(directory: Path, names: Iterable[str], kind: str) -> None:
     atomic_write_json(Path(directory) / MARKER, marker)
 
 
-def check_in_place_files(directory: Path, names: Iterable[str], overwrite: bool, flag: str = "--checkpoint_dir") -> None:
+def check_in_place_files(
+    directory: Path, names: Iterable[str], overwrite: bool, flag: str = "--checkpoint_dir"
+) -> None:
     """Refuse to replace files in a user's folder that litft did not write there, unless `overwrite`."""
     foreign = [name for name in names if (Path(directory) / name).exists() and name not in owned_files(directory)]
     if foreign and not overwrite:

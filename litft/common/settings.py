@@ -52,7 +52,7 @@ class LoRASettings:
         unknown = sorted(name for name in fields if name.startswith("lora_") and name not in known)
         if unknown:
             raise LitftError(f"{source} has LoRA settings litft does not know ({', '.join(unknown)}); remove them.")
-        settings = {name[len("lora_"):]: value for name, value in fields.items() if name in known}
+        settings = {name[len("lora_") :]: value for name, value in fields.items() if name in known}
         check_field_types(settings, cls, source, prefix="lora_")
         return cls(**settings)
 
@@ -103,13 +103,17 @@ class SamplingSettings:
         return self.temperature == 0.0 or self.top_p == 0.0 or self.top_k == 1
 
 
-def check_field_types(fields: Mapping[str, Any], types_of: type | Mapping[str, Any], source: str, prefix: str = "") -> None:
+def check_field_types(
+    fields: Mapping[str, Any], types_of: type | Mapping[str, Any], source: str, prefix: str = ""
+) -> None:
     """Refuse a YAML/JSON value whose type is not the one its field declares (`types_of`: a dataclass or a mapping
     of names to annotations): a dataclass would take `n_embd: "big"` and fail deep inside model building."""
     hints = typing.get_type_hints(types_of) if isinstance(types_of, type) else types_of
     for name, value in fields.items():
         if name in hints and not _has_type(value, hints[name]):
-            raise LitftError(f"{source} sets {prefix}{name} to {value!r}, but it must be {type_name(hints[name])}; fix that value.")
+            raise LitftError(
+                f"{source} sets {prefix}{name} to {value!r}, but it must be {type_name(hints[name])}; fix that value."
+            )
 
 
 def _has_type(value: Any, annotation: Any) -> bool:
@@ -137,5 +141,12 @@ def type_name(annotation: Any) -> str:
         return "one of " + ", ".join(map(str, typing.get_args(annotation)))
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return " or ".join(type_name(arg) for arg in typing.get_args(annotation))
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping", type(None): "null"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        str: "a string",
+        dict: "a mapping",
+        type(None): "null",
+    }
     return names.get(annotation, getattr(annotation, "__name__", str(annotation)))

@@ -17,8 +17,13 @@ FIELDS = ("url", "title", "text", "fetched_at", "sha1")
 
 def page_record(url: str, title: str, text: str, fetched_at: str) -> dict:
     """A record; `sha1` is of the text, so a changed page is visible without comparing texts."""
-    return {"url": url, "title": title, "text": text, "fetched_at": fetched_at,
-            "sha1": hashlib.sha1(text.encode("utf-8")).hexdigest()}
+    return {
+        "url": url,
+        "title": title,
+        "text": text,
+        "fetched_at": fetched_at,
+        "sha1": hashlib.sha1(text.encode("utf-8")).hexdigest(),
+    }
 
 
 def load_pages(path: Path) -> dict[str, dict]:
@@ -28,7 +33,7 @@ def load_pages(path: Path) -> dict[str, dict]:
     pages = {}
     for number, record in enumerate(iter_jsonl(path, skip_torn_tail=True), start=1):
         if not isinstance(record.get("url"), str) or not isinstance(record.get("text"), str):
-            raise LitftError(f"{path} record {number} lacks a string \"url\" or \"text\"; fix or remove that record.")
+            raise LitftError(f'{path} record {number} lacks a string "url" or "text"; fix or remove that record.')
         pages[record["url"]] = record
     return pages
 

@@ -41,7 +41,9 @@ def read_records(path: str | Path, required: tuple[str, ...], what: str) -> list
                     f"{path} line {number} has no {name!r} field; each {what} needs {', '.join(required)}."
                 )
             if not isinstance(record[name], str):
-                raise LitftError(f"{path} line {number}: field {name!r} must be text, not {type(record[name]).__name__}.")
+                raise LitftError(
+                    f"{path} line {number}: field {name!r} must be text, not {type(record[name]).__name__}."
+                )
     return numbered
 
 

@@ -29,9 +29,26 @@ from litft.common.errors import LitftError
 
 MARKER = ".litft-demo"
 LLM_CACHE = "llm_cache.jsonl"
-OUTPUTS = ("urls.json", "urls.crawl", "site", "qa.jsonl", "qa.failures.jsonl", "qa.filtered.jsonl", "qa.removed.jsonl",
-           "split", "tokenizer", "pretrain_data", "finetune_data", "configs", "pretrain", "lora", "adapter_v2", "full",
-           "evaluate", "loss_curves.png")
+OUTPUTS = (
+    "urls.json",
+    "urls.crawl",
+    "site",
+    "qa.jsonl",
+    "qa.failures.jsonl",
+    "qa.filtered.jsonl",
+    "qa.removed.jsonl",
+    "split",
+    "tokenizer",
+    "pretrain_data",
+    "finetune_data",
+    "configs",
+    "pretrain",
+    "lora",
+    "adapter_v2",
+    "full",
+    "evaluate",
+    "loss_curves.png",
+)
 FINETUNE_METHODS = ("lora", "adapter_v2", "full")
 MODEL = "litft-tiny-llama"  # 2 layers, dim 64, vocab 1024, block 256: seconds per epoch on one CPU core
 
@@ -53,33 +70,69 @@ FAST = Size(pretrain_steps=40, finetune_epochs=3, eval_limit=8, max_new_tokens=2
 def training_configs(out: Path, size: Size) -> dict[str, dict[str, Any]]:
     """The demo's tiny training recipe, one jsonargparse config per training command (see configs/demo/)."""
     common = dict(precision="32-true", accelerator="cpu", devices=1, logger="csv")
-    finetune_train = dict(global_batch_size=8, micro_batch_size=8, epochs=size.finetune_epochs, lr_warmup_steps=10,
-                          lr_schedule="cosine", save_interval=None, log_interval=10)
+    finetune_train = dict(
+        global_batch_size=8,
+        micro_batch_size=8,
+        epochs=size.finetune_epochs,
+        lr_warmup_steps=10,
+        lr_schedule="cosine",
+        save_interval=None,
+        log_interval=10,
+    )
     finetune_eval = dict(interval=50, max_iters=4, initial_validation=True, max_new_tokens=24)
     finetune = dict(checkpoint_dir=str(out / "pretrain" / "final"), data_dir=str(out / "finetune_data"), **common)
     return {
         "pretrain": dict(
-            model_name=MODEL, data_dir=str(out / "pretrain_data"), out_dir=str(out / "pretrain"), seed=42, **common,
-            train=dict(global_batch_size=16, micro_batch_size=16, max_steps=size.pretrain_steps, lr_warmup_steps=20,
-                       lr_schedule="cosine", min_lr=3e-4, save_interval=None, log_interval=20),
+            model_name=MODEL,
+            data_dir=str(out / "pretrain_data"),
+            out_dir=str(out / "pretrain"),
+            seed=42,
+            **common,
+            train=dict(
+                global_batch_size=16,
+                micro_batch_size=16,
+                max_steps=size.pretrain_steps,
+                lr_warmup_steps=20,
+                lr_schedule="cosine",
+                min_lr=3e-4,
+                save_interval=None,
+                log_interval=20,
+            ),
             eval=dict(interval=100, max_iters=8),
             optimizer=dict(lr=3e-3, weight_decay=0.1),
         ),
         "lora": dict(
-            out_dir=str(out / "lora"), **finetune, train=finetune_train, eval=finetune_eval, optimizer=dict(lr=1e-2),
-            lora=dict(r=16, alpha=32, dropout=0.0, query=True, key=True, value=True, projection=True, mlp=True, head=False),
+            out_dir=str(out / "lora"),
+            **finetune,
+            train=finetune_train,
+            eval=finetune_eval,
+            optimizer=dict(lr=1e-2),
+            lora=dict(
+                r=16, alpha=32, dropout=0.0, query=True, key=True, value=True, projection=True, mlp=True, head=False
+            ),
         ),
         "adapter_v2": dict(
             # ~6k trainable parameters behind zero-initialised gates: it needs twice the epochs to catch up
-            out_dir=str(out / "adapter_v2"), **finetune, train=dict(finetune_train, epochs=2 * size.finetune_epochs), eval=finetune_eval,
-            optimizer=dict(lr=0.1), adapter=dict(prompt_length=16, start_layer=0),
+            out_dir=str(out / "adapter_v2"),
+            **finetune,
+            train=dict(finetune_train, epochs=2 * size.finetune_epochs),
+            eval=finetune_eval,
+            optimizer=dict(lr=0.1),
+            adapter=dict(prompt_length=16, start_layer=0),
         ),
-        "full": dict(out_dir=str(out / "full"), **finetune, train=finetune_train, eval=finetune_eval,
-                     optimizer=dict(lr=2e-3, weight_decay=0.02)),
+        "full": dict(
+            out_dir=str(out / "full"),
+            **finetune,
+            train=finetune_train,
+            eval=finetune_eval,
+            optimizer=dict(lr=2e-3, weight_decay=0.02),
+        ),
     }
 
 
-def stage_commands(out: Path, base_url: str, size: Size, model: str | None, llm_url: str | None) -> list[tuple[str, list[str]]]:
+def stage_commands(
+    out: Path, base_url: str, size: Size, model: str | None, llm_url: str | None
+) -> list[tuple[str, list[str]]]:
     """(title, litft arguments) of every stage, in order."""
     configs = out / "configs"
     if model:
@@ -87,30 +140,132 @@ def stage_commands(out: Path, base_url: str, size: Size, model: str | None, llm_
         synthesize += ["--base_url", llm_url] if llm_url else []
     else:
         synthesize = ["--backend", "heuristic"]
-    evaluate = ["evaluate", "--test_file", str(out / "split" / "test.json"), "--runs", *(str(out / m) for m in FINETUNE_METHODS),
-                "--out_dir", str(out / "evaluate"), "--max_new_tokens", str(size.max_new_tokens), "--batch_size", "16"]
+    evaluate = [
+        "evaluate",
+        "--test_file",
+        str(out / "split" / "test.json"),
+        "--runs",
+        *(str(out / m) for m in FINETUNE_METHODS),
+        "--out_dir",
+        str(out / "evaluate"),
+        "--max_new_tokens",
+        str(size.max_new_tokens),
+        "--batch_size",
+        "16",
+    ]
     evaluate += ["--limit", str(size.eval_limit)] if size.eval_limit else []
     return [
-        ("crawl the site (loopback server: no rate limit)",
-         ["crawl", "--url", f"{base_url}/", "--out", str(out / "urls.json"), "--fetch.rate_limit", "0",
-          "--fetch.contact", "litft-demo@localhost", "--fetch.retries", "1", "--quiet", "true"]),
-        ("scrape the main text of each page", ["scrape", "--urls", str(out / "urls.json"), "--out_dir", str(out / "site"), "--quiet", "true"]),
+        (
+            "crawl the site (loopback server: no rate limit)",
+            [
+                "crawl",
+                "--url",
+                f"{base_url}/",
+                "--out",
+                str(out / "urls.json"),
+                "--fetch.rate_limit",
+                "0",
+                "--fetch.contact",
+                "litft-demo@localhost",
+                "--fetch.retries",
+                "1",
+                "--quiet",
+                "true",
+            ],
+        ),
+        (
+            "scrape the main text of each page",
+            ["scrape", "--urls", str(out / "urls.json"), "--out_dir", str(out / "site"), "--quiet", "true"],
+        ),
         ("clean, dedup and chunk", ["process", "--directory", str(out / "site"), "--quiet", "true"]),
-        ("synthesize question/answer records",
-         ["synthesize", "--input", str(out / "site" / "chunks.jsonl"), "--output", str(out / "qa.jsonl"), *synthesize, "--quiet", "true"]),
-        ("filter duplicate and ungrounded records (the heuristic's questions share templates: ROUGE-L cut at 0.9)",
-         ["filter", "--input", str(out / "qa.jsonl"), "--output", str(out / "qa.filtered.jsonl"), "--rouge_threshold", "0.9",
-          "--chunks", str(out / "site" / "chunks.jsonl"), "--removed", str(out / "qa.removed.jsonl"), "--quiet", "true"]),
-        ("split train/test by source chunk", ["split", "--input", str(out / "qa.filtered.jsonl"), "--out_dir", str(out / "split")]),
-        ("train a 1024-token BPE tokenizer",
-         ["tokenizer", "train", "--data", str(out / "site" / "pretrain.txt"), "--vocab_size", "1024", "--out", str(out / "tokenizer"), "--quiet", "true"]),
-        ("tokenize the pretraining text",
-         ["prepare", "pretrain", "--data", str(out / "site" / "pretrain.txt"), "--tokenizer_dir", str(out / "tokenizer"),
-          "--out", str(out / "pretrain_data"), "--quiet", "true"]),
-        ("tokenize the instruction records (validation: 10% of train; test.json stays held out)",
-         ["prepare", "finetune", "--data", str(out / "split"), "--tokenizer_dir", str(out / "tokenizer"),
-          "--prompt_style", "alpaca", "--val_fraction", "0.1", "--out", str(out / "finetune_data"), "--quiet", "true"]),
-        (f"pretrain {MODEL} from random init on pretrain.txt", ["pretrain", "--config", str(configs / "pretrain.yaml")]),
+        (
+            "synthesize question/answer records",
+            [
+                "synthesize",
+                "--input",
+                str(out / "site" / "chunks.jsonl"),
+                "--output",
+                str(out / "qa.jsonl"),
+                *synthesize,
+                "--quiet",
+                "true",
+            ],
+        ),
+        (
+            "filter duplicate and ungrounded records (the heuristic's questions share templates: ROUGE-L cut at 0.9)",
+            [
+                "filter",
+                "--input",
+                str(out / "qa.jsonl"),
+                "--output",
+                str(out / "qa.filtered.jsonl"),
+                "--rouge_threshold",
+                "0.9",
+                "--chunks",
+                str(out / "site" / "chunks.jsonl"),
+                "--removed",
+                str(out / "qa.removed.jsonl"),
+                "--quiet",
+                "true",
+            ],
+        ),
+        (
+            "split train/test by source chunk",
+            ["split", "--input", str(out / "qa.filtered.jsonl"), "--out_dir", str(out / "split")],
+        ),
+        (
+            "train a 1024-token BPE tokenizer",
+            [
+                "tokenizer",
+                "train",
+                "--data",
+                str(out / "site" / "pretrain.txt"),
+                "--vocab_size",
+                "1024",
+                "--out",
+                str(out / "tokenizer"),
+                "--quiet",
+                "true",
+            ],
+        ),
+        (
+            "tokenize the pretraining text",
+            [
+                "prepare",
+                "pretrain",
+                "--data",
+                str(out / "site" / "pretrain.txt"),
+                "--tokenizer_dir",
+                str(out / "tokenizer"),
+                "--out",
+                str(out / "pretrain_data"),
+                "--quiet",
+                "true",
+            ],
+        ),
+        (
+            "tokenize the instruction records (validation: 10% of train; test.json stays held out)",
+            [
+                "prepare",
+                "finetune",
+                "--data",
+                str(out / "split"),
+                "--tokenizer_dir",
+                str(out / "tokenizer"),
+                "--prompt_style",
+                "alpaca",
+                "--val_fraction",
+                "0.1",
+                "--out",
+                str(out / "finetune_data"),
+                "--quiet",
+                "true",
+            ],
+        ),
+        (
+            f"pretrain {MODEL} from random init on pretrain.txt",
+            ["pretrain", "--config", str(configs / "pretrain.yaml")],
+        ),
         ("LoRA fine-tuning of the pretrained checkpoint", ["finetune", "lora", "--config", str(configs / "lora.yaml")]),
         ("adapter-v2 fine-tuning", ["finetune", "adapter_v2", "--config", str(configs / "adapter_v2.yaml")]),
         ("full fine-tuning", ["finetune", "full", "--config", str(configs / "full.yaml")]),
@@ -123,7 +278,9 @@ def _prepare_out(out: Path, size: Size) -> None:
     if out.exists() and not out.is_dir():
         raise LitftError(f"{out} is a file, not a folder; pass another --out.")
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise LitftError(f"{out} already holds files that litft demo did not write; pass another --out (or an empty folder).")
+        raise LitftError(
+            f"{out} already holds files that litft demo did not write; pass another --out (or an empty folder)."
+        )
     for name in OUTPUTS:
         path = out / name
         if path.is_dir():
@@ -131,8 +288,15 @@ def _prepare_out(out: Path, size: Size) -> None:
         elif path.exists():
             path.unlink()
     (out / "configs").mkdir(parents=True, exist_ok=True)
-    (out / MARKER).write_text("written by `litft demo`; the demo may delete and rewrite this folder's outputs\n", encoding="utf-8")
-    commands = {"pretrain": "pretrain", "lora": "finetune lora", "adapter_v2": "finetune adapter_v2", "full": "finetune full"}
+    (out / MARKER).write_text(
+        "written by `litft demo`; the demo may delete and rewrite this folder's outputs\n", encoding="utf-8"
+    )
+    commands = {
+        "pretrain": "pretrain",
+        "lora": "finetune lora",
+        "adapter_v2": "finetune adapter_v2",
+        "full": "finetune full",
+    }
     for name, config in training_configs(out, size).items():
         path = out / "configs" / f"{name}.yaml"
         header = f"# litft {commands[name]} --config {path}\n# written by litft demo: the tiny CPU recipe\n"
@@ -175,7 +339,9 @@ def demo(
         threads: CPU threads for torch; the tiny models run fastest on one, above all on a shared machine.
     """
     if base_url and not model:
-        raise LitftError("--base_url names the endpoint of --model; pass --model too (or neither, for the offline heuristic).")
+        raise LitftError(
+            "--base_url names the endpoint of --model; pass --model too (or neither, for the offline heuristic)."
+        )
     if threads < 1:
         raise LitftError(f"--threads must be at least 1, got {threads}.")
     if Path(out).exists() and not Path(out).is_dir():
@@ -203,8 +369,12 @@ def demo(
             print(f"\n[{number}/{len(commands)}] {title}\n$ litft {shlex.join(args)}", flush=True)
             stage_started = time.perf_counter()
             main(args)
-            timings.append((args[0] if args[0] not in ("tokenizer", "prepare", "finetune") else " ".join(args[:2]),
-                            time.perf_counter() - stage_started))
+            timings.append(
+                (
+                    args[0] if args[0] not in ("tokenizer", "prepare", "finetune") else " ".join(args[:2]),
+                    time.perf_counter() - stage_started,
+                )
+            )
             sys.stdout.flush()
         plot_losses({"pretrain": out / "pretrain", **{m: out / m for m in FINETUNE_METHODS}}, out / "loss_curves.png")
         report = json.loads((out / "evaluate" / "report.json").read_text(encoding="utf-8"))
@@ -226,8 +396,10 @@ def demo(
 def _print_summary(out: Path, report: dict, timings: list[tuple[str, float]], seconds: float) -> None:
     models = report["models"]
     base = next((m for m in models if m["role"] == "base"), None)
-    print("\n== litft demo: results on the held-out test split "
-          f"({models[0]['n']} questions whose source chunks no training record came from)")
+    print(
+        "\n== litft demo: results on the held-out test split "
+        f"({models[0]['n']} questions whose source chunks no training record came from)"
+    )
     width = max(len(row["label"]) for row in models) + 2
     print(f"{'model':<{width}}{'ROUGE-1':>9}{'ROUGE-2':>9}{'ROUGE-L':>9}{'L vs base':>11}")
     for row in models:

@@ -52,7 +52,9 @@ def resolve(root: Traversable, url_path: str) -> Traversable | None:
     if path.endswith("/"):
         path += "index.html"
     parts = path.split("/")[1:]
-    if not path.startswith("/") or any(part in ("", ".", "..") or part.startswith(".") or "\\" in part for part in parts):
+    if not path.startswith("/") or any(
+        part in ("", ".", "..") or part.startswith(".") or "\\" in part for part in parts
+    ):
         return None
     if posixpath.splitext(path)[1].lower() not in CONTENT_TYPES:
         return None
@@ -74,9 +76,10 @@ class DemoSiteServer(ThreadingHTTPServer):
     def base_url(self) -> str:
         return f"http://{HOST}:{self.server_address[1]}"
 
-    def start(self) -> "DemoSiteServer":
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="litft-demo-site", daemon=True)
+    def start(self) -> DemoSiteServer:
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.1}, name="litft-demo-site", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -88,7 +91,7 @@ class DemoSiteServer(ThreadingHTTPServer):
             self._thread = None
         self.server_close()
 
-    def __enter__(self) -> "DemoSiteServer":
+    def __enter__(self) -> DemoSiteServer:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -115,15 +115,18 @@ def run_labels(runs: list[Path], reserved: tuple[str, ...] = ("base",)) -> list[
 
     def label(index: int) -> str:
         folders, suffix = names[index]
-        return _clean_label("-".join(folders[-depths[index]:]) + suffix)
+        return _clean_label("-".join(folders[-depths[index] :]) + suffix)
 
     while True:
         labels = [label(i) for i in range(len(names))]
         holders: dict[str, set] = {}
         for index, text in enumerate(labels):
             holders.setdefault(text, set()).add(names[index])
-        grow = [i for i, text in enumerate(labels)
-                if (len(holders[text]) > 1 or text in reserved) and depths[i] < len(names[i][0])]  # fmt: skip
+        grow = [
+            i
+            for i, text in enumerate(labels)
+            if (len(holders[text]) > 1 or text in reserved) and depths[i] < len(names[i][0])
+        ]
         if not grow:
             break
         for index in grow:
@@ -160,7 +163,9 @@ def plan_models(runs: list[Path], base: Path | None) -> list[ModelSpec]:
             if recorded:
                 named.add(Path(recorded).resolve())
         if len(named) > 1:
-            raise LitftError(f"the runs were trained from different bases ({', '.join(map(str, sorted(named)))}); pass --base to choose one.")
+            raise LitftError(
+                f"the runs were trained from different bases ({', '.join(map(str, sorted(named)))}); pass --base to choose one."
+            )
         base = next(iter(named), None)
     if base is None and not runs:
         raise LitftError("nothing to evaluate; give one or more run directories and/or --base CHECKPOINT_DIR.")
@@ -230,12 +235,20 @@ def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quie
 
     from litft.generation.generate import LoadedModel
 
-    loaded = LoadedModel(spec.path, options["base_dir"] if spec.role == "run" else None, options["device"],
-                         options["precision"], options["quantize"], _style_for(spec, specs, options["prompt_style"]))  # fmt: skip
+    loaded = LoadedModel(
+        spec.path,
+        options["base_dir"] if spec.role == "run" else None,
+        options["device"],
+        options["precision"],
+        options["quantize"],
+        _style_for(spec, specs, options["prompt_style"]),
+    )
     if not quiet:
         print(f"[{spec.label}] {loaded.describe()}", file=sys.stderr)
     prompts = [loaded.format(record) for record in records]
-    model_key = _fingerprint(_weights_identity(loaded.info), asdict(settings), loaded.precision, loaded.quantize, loaded.device.type)
+    model_key = _fingerprint(
+        _weights_identity(loaded.info), asdict(settings), loaded.precision, loaded.quantize, loaded.device.type
+    )
     log = GenerationLog(out_dir / "generations" / f"{spec.label}.jsonl", model_key)
     keys = [log.key(prompt) for prompt in prompts]
     missing = sorted({i for i, key in enumerate(keys) if key not in log.entries})
@@ -247,11 +260,18 @@ def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quie
         def save(batch: list[int], completions) -> None:
             seconds, last[0] = loaded.timing.seconds - last[0], loaded.timing.seconds
             tokens = sum(c.generated_tokens for c in completions) or 1
-            log.append([
-                {"key": keys[unique_missing[i]], "answer": c.text, "generated_tokens": c.generated_tokens,
-                 "finish_reason": c.finish_reason, "seconds": seconds * c.generated_tokens / tokens}
-                for i, c in zip(batch, completions)
-            ])  # fmt: skip
+            log.append(
+                [
+                    {
+                        "key": keys[unique_missing[i]],
+                        "answer": c.text,
+                        "generated_tokens": c.generated_tokens,
+                        "finish_reason": c.finish_reason,
+                        "seconds": seconds * c.generated_tokens / tokens,
+                    }
+                    for i, c in zip(batch, completions)
+                ]
+            )
 
         loaded.complete([prompts[i] for i in unique_missing], settings, options["batch_size"], quiet, on_batch=save)
     entries = [log.entries[key] for key in keys]
@@ -262,13 +282,25 @@ def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quie
         reasons[entry["finish_reason"]] = reasons.get(entry["finish_reason"], 0) + 1
     tokens, seconds = sum(e["generated_tokens"] for e in entries), sum(e["seconds"] for e in entries)
     result = ModelResult(
-        label=spec.label, role=spec.role, checkpoint=str(loaded.info.path), method=method_name(loaded.info),
-        base_dir=str(loaded.info.base_dir) if loaded.info.base_dir else None, prompt_style=loaded.style_name, n=len(records),
-        rouge1=mean([s["rouge1"] for s in scores]), rouge2=mean([s["rouge2"] for s in scores]), rougeL=mean([s["rougeL"] for s in scores]),
-        mean_answer_words=mean([len(a.split()) for a in answers]), mean_generated_tokens=tokens / len(entries),
-        finish_reasons=reasons, generated_tokens=tokens, seconds=seconds, tokens_per_second=tokens / seconds if seconds else 0.0,
-        from_cache=from_cache, answers=answers,
-    )  # fmt: skip
+        label=spec.label,
+        role=spec.role,
+        checkpoint=str(loaded.info.path),
+        method=method_name(loaded.info),
+        base_dir=str(loaded.info.base_dir) if loaded.info.base_dir else None,
+        prompt_style=loaded.style_name,
+        n=len(records),
+        rouge1=mean([s["rouge1"] for s in scores]),
+        rouge2=mean([s["rouge2"] for s in scores]),
+        rougeL=mean([s["rougeL"] for s in scores]),
+        mean_answer_words=mean([len(a.split()) for a in answers]),
+        mean_generated_tokens=tokens / len(entries),
+        finish_reasons=reasons,
+        generated_tokens=tokens,
+        seconds=seconds,
+        tokens_per_second=tokens / seconds if seconds else 0.0,
+        from_cache=from_cache,
+        answers=answers,
+    )
     del loaded
     gc.collect()
     if torch.cuda.is_available():
@@ -278,8 +310,19 @@ def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quie
 
 def _results_table(results: list[ModelResult]) -> str:
     headers = ["model", "method", "n", "rouge1", "rouge2", "rougeL", "answer words", "tokens/s"]
-    rows = [[r.label, r.method, str(r.n), f"{r.rouge1:.4f}", f"{r.rouge2:.4f}", f"{r.rougeL:.4f}",
-             f"{r.mean_answer_words:.1f}", f"{r.tokens_per_second:.1f}" + ("*" if r.from_cache == r.n else "")] for r in results]  # fmt: skip
+    rows = [
+        [
+            r.label,
+            r.method,
+            str(r.n),
+            f"{r.rouge1:.4f}",
+            f"{r.rouge2:.4f}",
+            f"{r.rougeL:.4f}",
+            f"{r.mean_answer_words:.1f}",
+            f"{r.tokens_per_second:.1f}" + ("*" if r.from_cache == r.n else ""),
+        ]
+        for r in results
+    ]
     return format_table(headers, rows)
 
 
@@ -358,7 +401,14 @@ def evaluate(
         raise LitftError(f"--out_dir {out_dir} is a file, not a folder; choose another --out_dir.")
     check_in_place_files(out_dir, EVALUATION_FILES, overwrite, "--out_dir")
     out_dir.mkdir(parents=True, exist_ok=True)
-    options = dict(device=device, precision=precision, quantize=quantize, prompt_style=prompt_style, batch_size=batch_size, base_dir=base_dir)
+    options = dict(
+        device=device,
+        precision=precision,
+        quantize=quantize,
+        prompt_style=prompt_style,
+        batch_size=batch_size,
+        base_dir=base_dir,
+    )
     started = time.time()
     verdicts, judge_report = None, None
     with contextlib.ExitStack() as stack:
@@ -372,14 +422,27 @@ def evaluate(
         results = [_evaluate_model(spec, specs, records, settings, options, out_dir, quiet) for spec in specs]
         if grader is not None:
             verdicts = {
-                r.label: grader.judge_all([(rec.question, rec.reference, a) for rec, a in zip(records, r.answers)], quiet, f"judging {r.label}")
+                r.label: grader.judge_all(
+                    [(rec.question, rec.reference, a) for rec, a in zip(records, r.answers)],
+                    quiet,
+                    f"judging {r.label}",
+                )
                 for r in results
             }
-            judge_report = {**grader.settings(), "requests_sent": grader.asked, "verdicts_from_cache": grader.from_cache,
-                            "unscored": {label: sum(v.score is None for v in vs) for label, vs in verdicts.items()}}  # fmt: skip
+            judge_report = {
+                **grader.settings(),
+                "requests_sent": grader.asked,
+                "verdicts_from_cache": grader.from_cache,
+                "unscored": {label: sum(v.score is None for v in vs) for label, vs in verdicts.items()},
+            }
     answers_csv = out_dir / "answers.csv"
-    note = write_answers_csv(answers_csv, [r.question for r in records], [r.reference or "" for r in records],
-                             {r.label: r.answers for r in results}, verdicts)
+    note = write_answers_csv(
+        answers_csv,
+        [r.question for r in records],
+        [r.reference or "" for r in records],
+        {r.label: r.answers for r in results},
+        verdicts,
+    )
     review = None
     if verdicts:
         fields, rows = read_csv(answers_csv)
@@ -395,12 +458,29 @@ def evaluate(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "litft_version": __version__,
         "torch_version": torch.__version__,
-        "test_file": {"path": str(Path(test_file).resolve()), "sha256": hashlib.sha256(Path(test_file).read_bytes()).hexdigest(),
-                      "records_used": len(records), "limit": limit},  # fmt: skip
-        "settings": {"sampling": asdict(settings), "greedy": settings.greedy, "batch_size": batch_size, "device": device,
-                     "precision": precision, "quantize": quantize, "prompt_style": prompt_style, "base_dir": str(base_dir) if base_dir else None},  # fmt: skip
-        "rouge": {"types": list(ROUGE_TYPES), "measure": "F", "use_stemmer": True, "package": f"rouge-score {getattr(rouge_score, '__version__', '')}".strip(),
-                  "averaging": "mean over test records"},  # fmt: skip
+        "test_file": {
+            "path": str(Path(test_file).resolve()),
+            "sha256": hashlib.sha256(Path(test_file).read_bytes()).hexdigest(),
+            "records_used": len(records),
+            "limit": limit,
+        },
+        "settings": {
+            "sampling": asdict(settings),
+            "greedy": settings.greedy,
+            "batch_size": batch_size,
+            "device": device,
+            "precision": precision,
+            "quantize": quantize,
+            "prompt_style": prompt_style,
+            "base_dir": str(base_dir) if base_dir else None,
+        },
+        "rouge": {
+            "types": list(ROUGE_TYPES),
+            "measure": "F",
+            "use_stemmer": True,
+            "package": f"rouge-score {getattr(rouge_score, '__version__', '')}".strip(),
+            "averaging": "mean over test records",
+        },
         "reference_mean_words": mean([len((r.reference or "").split()) for r in records]),
         "models": [r.summary() for r in results],
         "judge": judge_report,
@@ -411,12 +491,16 @@ def evaluate(
     record_own_files(out_dir, EVALUATION_FILES, EVALUATION_KIND)
 
     print(_results_table(results))
-    print(f"references: {len(records)} records, mean {report['reference_mean_words']:.1f} words; ROUGE F-measure, stemmer on")
+    print(
+        f"references: {len(records)} records, mean {report['reference_mean_words']:.1f} words; ROUGE F-measure, stemmer on"
+    )
     if any(r.from_cache == r.n for r in results):
         print("* answers reused from generations/ (tokens/s as measured when they were generated)")
     if review:
         print(f"\njudge {judge} (0-3 review scale):\n{format_review_table(review)}")
-    print(f"\nwrote {out_dir / 'report.json'} and {answers_csv} (fill in the score_ columns, then `litft evaluate summarize {answers_csv}`)")
+    print(
+        f"\nwrote {out_dir / 'report.json'} and {answers_csv} (fill in the score_ columns, then `litft evaluate summarize {answers_csv}`)"
+    )
     if note:
         print(note)
     return report
@@ -434,7 +518,9 @@ def summarize(answers_csv: Path, out: Path | None = None) -> dict:
     """
     fields, rows = read_csv(answers_csv)
     if not rows:
-        raise LitftError(f"{answers_csv} has a header but no answers; give the answers.csv that `litft evaluate` wrote.")
+        raise LitftError(
+            f"{answers_csv} has a header but no answers; give the answers.csv that `litft evaluate` wrote."
+        )
     table = review_rows(fields, rows, str(answers_csv))
     print(format_review_table(table))
     result = {"answers_csv": str(answers_csv), "rows": [row.as_dict() for row in table]}

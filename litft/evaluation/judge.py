@@ -21,7 +21,9 @@ from litft.evaluation.review import SCALE_MEANING
 from litft.llm.cache import ResponseCache, cache_key
 from litft.llm.client import LLMClient, LLMSettings, RequestFailed
 
-SYSTEM = "You grade answers to questions about an organisation against a reference answer. You are strict and consistent."
+SYSTEM = (
+    "You grade answers to questions about an organisation against a reference answer. You are strict and consistent."
+)
 TEMPLATE = """Question:
 {question}
 
@@ -65,7 +67,7 @@ def parse_verdict(text: str) -> Verdict:
             return Verdict(int(score), str(data.get("reason", "")).strip())
     bare = re.match(r"\s*(?:score\s*[:=]\s*)?([0-3])\b", text, re.IGNORECASE)
     if bare:
-        return Verdict(int(bare.group(1)), text[bare.end():].strip(" .:-\n"))
+        return Verdict(int(bare.group(1)), text[bare.end() :].strip(" .:-\n"))
     return Verdict(None, f"unreadable judge reply: {text.strip()[:200]!r}")
 
 
@@ -85,8 +87,16 @@ class Judge:
     ):
         if workers < 1:
             raise LitftError(f"--judge_workers must be at least 1, got {workers}.")
-        settings = LLMSettings(model=model, base_url=base_url, api_key_env=api_key_env, temperature=0.0,
-                               max_response_tokens=200, timeout=timeout, max_retries=max_retries, max_requests=max_requests)  # fmt: skip
+        settings = LLMSettings(
+            model=model,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            temperature=0.0,
+            max_response_tokens=200,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_requests=max_requests,
+        )
         self.model = model
         self.workers = workers
         self.cache = ResponseCache(cache_path)
@@ -95,8 +105,13 @@ class Judge:
         self.from_cache = 0
 
     def settings(self) -> dict:
-        return {"model": self.model, "base_url": self.client.base_url, "template_id": TEMPLATE_ID,
-                "temperature": 0.0, "cache": str(self.cache.path)}  # fmt: skip
+        return {
+            "model": self.model,
+            "base_url": self.client.base_url,
+            "template_id": TEMPLATE_ID,
+            "temperature": 0.0,
+            "cache": str(self.cache.path),
+        }
 
     def verdict(self, question: str, reference: str, answer: str) -> Verdict:
         if not answer.strip():
@@ -115,7 +130,9 @@ class Judge:
         self.asked += 1
         return parse_verdict(entry["text"])
 
-    def judge_all(self, triples: list[tuple[str, str, str]], quiet: bool = False, desc: str = "judging") -> list[Verdict]:
+    def judge_all(
+        self, triples: list[tuple[str, str, str]], quiet: bool = False, desc: str = "judging"
+    ) -> list[Verdict]:
         bar = progress(total=len(triples), quiet=quiet, desc=desc, unit="answer")
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             verdicts = []
@@ -128,7 +145,7 @@ class Judge:
     def close(self) -> None:
         self.cache.close()
 
-    def __enter__(self) -> "Judge":
+    def __enter__(self) -> Judge:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -36,7 +36,9 @@ def parse_score(value: str | None, where: str) -> int | None:
     except ValueError:
         number = -1.0
     if number not in SCALE:
-        raise LitftError(f"{where} holds {text!r}; scores must be 0, 1, 2 or 3 ({', '.join(f'{k}={v}' for k, v in SCALE.items())}) or empty.")
+        raise LitftError(
+            f"{where} holds {text!r}; scores must be 0, 1, 2 or 3 ({', '.join(f'{k}={v}' for k, v in SCALE.items())}) or empty."
+        )
     return int(number)
 
 
@@ -72,7 +74,7 @@ def _old_scores(path: Path) -> tuple[dict[tuple[str, str, str, str], str], int]:
     except LitftError:  # unreadable: nothing to carry over, but the file is backed up rather than overwritten
         return {}, 1
     scores, filled = {}, 0
-    labels = [f[len(SCORE):] for f in fields if f.startswith(SCORE)]
+    labels = [f[len(SCORE) :] for f in fields if f.startswith(SCORE)]
     for row in rows:
         for label in labels:
             value = (row.get(SCORE + label) or "").strip()
@@ -83,7 +85,11 @@ def _old_scores(path: Path) -> tuple[dict[tuple[str, str, str, str], str], int]:
 
 
 def write_answers_csv(
-    path: Path, questions: list[str], references: list[str], answers: dict[str, list[str]], verdicts: dict[str, list] | None = None
+    path: Path,
+    questions: list[str],
+    references: list[str],
+    answers: dict[str, list[str]],
+    verdicts: dict[str, list] | None = None,
 ) -> str:
     """Write the review sheet: question, reference, then `answer_<model>` beside an empty `score_<model>` per
     model (and `judge_<model>`, `judge_reason_<model>` from the verdicts). Scores a person typed into an earlier
@@ -127,8 +133,8 @@ def model_labels(fields: list[str]) -> list[str]:
     labels: list[str] = []
     for name in fields:
         for prefix in (ANSWER, SCORE):
-            if name.startswith(prefix) and name[len(prefix):] and name[len(prefix):] not in labels:
-                labels.append(name[len(prefix):])
+            if name.startswith(prefix) and name[len(prefix) :] and name[len(prefix) :] not in labels:
+                labels.append(name[len(prefix) :])
     return labels
 
 

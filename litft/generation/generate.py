@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from litgpt.prompts import PromptStyle
@@ -56,7 +56,9 @@ def resolve_precision(precision: str | None, device: torch.device) -> str:
             return "bf16-true" if torch.cuda.is_bf16_supported() else "16-true"
         return "32-true"
     if precision not in PRECISION_DTYPES:
-        raise LitftError(f"--precision {precision!r} is not supported for generation; choose one of {', '.join(PRECISION_DTYPES)}.")
+        raise LitftError(
+            f"--precision {precision!r} is not supported for generation; choose one of {', '.join(PRECISION_DTYPES)}."
+        )
     return precision
 
 
@@ -65,7 +67,9 @@ def _quantize(model: torch.nn.Module, mode: str, dtype: torch.dtype, device: tor
     if device.type != "cuda":
         raise LitftError(f"--quantize {mode} needs a CUDA GPU (bitsandbytes); drop --quantize or use --device cuda.")
     if not mode.startswith("bnb."):
-        raise LitftError(f"--quantize {mode!r} is unknown; choose one of bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8.")
+        raise LitftError(
+            f"--quantize {mode!r} is unknown; choose one of bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8."
+        )
     try:
         from lightning.fabric.plugins import BitsandbytesPrecision
 
@@ -128,7 +132,9 @@ class LoadedModel:
         search = [info.path, info.base_dir]
         tokenizer_dir = _first_dir_with(search, ("tokenizer.json", "tokenizer.model"))
         if tokenizer_dir is None:
-            raise LitftError(f"neither {info.path} nor its base has tokenizer files; copy tokenizer.json (and its config) there.")
+            raise LitftError(
+                f"neither {info.path} nor its base has tokenizer files; copy tokenizer.json (and its config) there."
+            )
         self.tokenizer = load_tokenizer(tokenizer_dir)
         if isinstance(prompt_style, PromptStyle):
             self.style = prompt_style
@@ -198,7 +204,9 @@ class LoadedModel:
             self.timing.tokens += sum(row.generated_tokens for row in rows)
             done = []
             for i, row in zip(batch, rows):
-                results[i] = Completion(prompts[i], row.text, len(encoded[i]), row.generated_tokens, row.finish_reason or "length")
+                results[i] = Completion(
+                    prompts[i], row.text, len(encoded[i]), row.generated_tokens, row.finish_reason or "length"
+                )
                 done.append(results[i])
             if on_batch is not None:
                 on_batch(batch, done)
@@ -213,7 +221,9 @@ class LoadedModel:
         row = self._row(ids, settings)
         start = time.perf_counter()
         try:
-            decode_batch(self.model, [ids], [row], Sampler(settings, 1, self.device), on_step=lambda: write(row.pending_text()))
+            decode_batch(
+                self.model, [ids], [row], Sampler(settings, 1, self.device), on_step=lambda: write(row.pending_text())
+            )
         finally:
             self._synchronize()
             self.timing.seconds += time.perf_counter() - start
@@ -284,7 +294,7 @@ def generate(
         quiet: No progress bar or statistics on stderr.
     """
     if (prompt is None) == (prompts_file is None):
-        raise LitftError("give exactly one of --prompt \"...\" or --prompts_file FILE.")
+        raise LitftError('give exactly one of --prompt "..." or --prompts_file FILE.')
     if output is not None and prompts_file is None:
         raise LitftError("--output goes with --prompts_file; a single --prompt prints its answer.")
     settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
@@ -302,8 +312,16 @@ def generate(
         if output is not None:
             with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as fh:
                 for instruction, completion in zip(instructions, completions):
-                    fh.write(dumps_record(instruction, answer=completion.text, prompt_tokens=completion.prompt_tokens,
-                                          generated_tokens=completion.generated_tokens, finish_reason=completion.finish_reason) + "\n")  # fmt: skip
+                    fh.write(
+                        dumps_record(
+                            instruction,
+                            answer=completion.text,
+                            prompt_tokens=completion.prompt_tokens,
+                            generated_tokens=completion.generated_tokens,
+                            finish_reason=completion.finish_reason,
+                        )
+                        + "\n"
+                    )
         elif prompt is not None:
             print(completions[0].text)
         else:
@@ -349,7 +367,10 @@ def chat(
     settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
     settings.validate()
     loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
-    print(f"Now chatting with {loaded.describe()}.\nCtrl-D or Ctrl-C to exit; Ctrl-C during a reply stops it.", file=sys.stderr)
+    print(
+        f"Now chatting with {loaded.describe()}.\nCtrl-D or Ctrl-C to exit; Ctrl-C during a reply stops it.",
+        file=sys.stderr,
+    )
     chat_loop(loaded, settings)
 
 

@@ -14,7 +14,7 @@ sample does not depend on which other prompts share its batch.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -110,7 +110,7 @@ class RowDecoder:
         """Add one generated token; True when the row is finished."""
         self.ids.append(token)
         for seq in self.stop_tokens:
-            if len(self.ids) >= len(seq) and self.ids[-len(seq):] == seq:
+            if len(self.ids) >= len(seq) and self.ids[-len(seq) :] == seq:
                 self._cut_ids = len(self.ids) - len(seq)
                 self.finish_reason = "stop"
                 return True
@@ -149,7 +149,7 @@ class RowDecoder:
             text = text.rstrip("\ufffd")  # an incomplete UTF-8 character waits for its next byte
         if not text.startswith(self._shown):
             return ""  # a re-tokenised prefix changed spelling; show the rest when it is consistent again
-        new, self._shown = text[len(self._shown):], text
+        new, self._shown = text[len(self._shown) :], text
         return new
 
 
@@ -236,7 +236,11 @@ def plan_batches(lengths: Sequence[int], batch_size: int, equal_lengths_only: bo
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
     for i in order:
-        if batches and len(batches[-1]) < batch_size and (not equal_lengths_only or lengths[batches[-1][0]] == lengths[i]):
+        if (
+            batches
+            and len(batches[-1]) < batch_size
+            and (not equal_lengths_only or lengths[batches[-1][0]] == lengths[i])
+        ):
             batches[-1].append(i)
         else:
             batches.append([i])

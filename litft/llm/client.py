@@ -139,7 +139,9 @@ def _completion_parts(body: bytes) -> tuple[str, dict[str, Any], str | None]:
         raise MalformedReply(f"the body is {_json_type(data)}, not an object")
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices:
-        problem = "it has no 'choices' list" if choices is None else f"'choices' is {_json_type(choices)} with no choice"
+        problem = (
+            "it has no 'choices' list" if choices is None else f"'choices' is {_json_type(choices)} with no choice"
+        )
         raise MalformedReply(problem)
     message = choices[0].get("message") if isinstance(choices[0], dict) else None
     if not isinstance(message, dict):
@@ -292,14 +294,14 @@ class LLMClient:
                     raise RequestFailed(problem) from None
                 wait = _retry_after_seconds(error.response.headers)
             except MalformedReply as error:
-                problem = (
-                    f"the server at {self.base_url} answered with something that is not an OpenAI chat completion ({error})"
-                )
+                problem = f"the server at {self.base_url} answered with something that is not an OpenAI chat completion ({error})"
             else:
                 prompt_estimate = estimate - self.settings.max_response_tokens
                 usage = {
                     "prompt_tokens": _token_count(reported, "prompt_tokens", prompt_estimate),
-                    "completion_tokens": _token_count(reported, "completion_tokens", len(text) // CHARACTERS_PER_TOKEN + 1),
+                    "completion_tokens": _token_count(
+                        reported, "completion_tokens", len(text) // CHARACTERS_PER_TOKEN + 1
+                    ),
                 }
                 used = usage["prompt_tokens"] + usage["completion_tokens"]
                 self.stats.add(tokens_in=usage["prompt_tokens"], tokens_out=usage["completion_tokens"])

@@ -7,9 +7,10 @@ train, and which of them a checkpoint keeps. Everything else (configs, weight ma
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal, Mapping
+from typing import Any, Literal
 
 import torch
 import yaml
@@ -29,19 +30,54 @@ METHODS: tuple[str, ...] = ("pretrain", "full", "lora", "adapter_v2")
 # Tiny configs for tests and the demo: litgpt's smallest named configs are still ~14M parameters.
 TINY_CONFIGS: dict[str, dict[str, Any]] = {
     "litft-tiny-llama": dict(
-        name="litft-tiny-llama", block_size=256, n_layer=2, n_embd=64, n_head=4, n_query_groups=2,
-        vocab_size=1024, padding_multiple=64, norm_class_name="RMSNorm", norm_eps=1e-5, parallel_residual=False,
-        bias=False, mlp_class_name="LLaMAMLP", intermediate_size=176, rotary_percentage=1.0, rope_base=10000,
+        name="litft-tiny-llama",
+        block_size=256,
+        n_layer=2,
+        n_embd=64,
+        n_head=4,
+        n_query_groups=2,
+        vocab_size=1024,
+        padding_multiple=64,
+        norm_class_name="RMSNorm",
+        norm_eps=1e-5,
+        parallel_residual=False,
+        bias=False,
+        mlp_class_name="LLaMAMLP",
+        intermediate_size=176,
+        rotary_percentage=1.0,
+        rope_base=10000,
     ),
     "litft-tiny-pythia": dict(
-        name="litft-tiny-pythia", block_size=256, n_layer=2, n_embd=64, n_head=4, vocab_size=1024,
-        padding_multiple=64, norm_class_name="LayerNorm", parallel_residual=True, bias=True,
-        mlp_class_name="GptNeoxMLP", rotary_percentage=0.25,
+        name="litft-tiny-pythia",
+        block_size=256,
+        n_layer=2,
+        n_embd=64,
+        n_head=4,
+        vocab_size=1024,
+        padding_multiple=64,
+        norm_class_name="LayerNorm",
+        parallel_residual=True,
+        bias=True,
+        mlp_class_name="GptNeoxMLP",
+        rotary_percentage=0.25,
     ),
     "litft-small-llama": dict(
-        name="litft-small-llama", block_size=512, n_layer=4, n_embd=128, n_head=4, n_query_groups=4,
-        vocab_size=2048, padding_multiple=64, norm_class_name="RMSNorm", norm_eps=1e-5, parallel_residual=False,
-        bias=False, mlp_class_name="LLaMAMLP", intermediate_size=352, rotary_percentage=1.0, rope_base=10000,
+        name="litft-small-llama",
+        block_size=512,
+        n_layer=4,
+        n_embd=128,
+        n_head=4,
+        n_query_groups=4,
+        vocab_size=2048,
+        padding_multiple=64,
+        norm_class_name="RMSNorm",
+        norm_eps=1e-5,
+        parallel_residual=False,
+        bias=False,
+        mlp_class_name="LLaMAMLP",
+        intermediate_size=352,
+        rotary_percentage=1.0,
+        rope_base=10000,
     ),
 }
 
@@ -55,7 +91,9 @@ def resolve_config(name_or_path: str | Path, **overrides: Any) -> Config:
         try:
             fields = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as error:
-            raise LitftError(f"model config {path} is not valid UTF-8 YAML ({str(error).splitlines()[0]}); fix or restore it.") from None
+            raise LitftError(
+                f"model config {path} is not valid UTF-8 YAML ({str(error).splitlines()[0]}); fix or restore it."
+            ) from None
         if not isinstance(fields, dict):
             raise LitftError(f"model config {path} must be a YAML mapping of litgpt Config fields.")
         return config_from_fields({**fields, **overrides}, str(path))
@@ -80,7 +118,9 @@ def config_from_fields(fields: dict[str, Any], source: str) -> Config:
     try:
         return Config(**fields)
     except (TypeError, ValueError, AssertionError) as error:
-        raise LitftError(f"model config {source} is not a valid litgpt config: {error or type(error).__name__}.") from None
+        raise LitftError(
+            f"model config {source} is not a valid litgpt config: {error or type(error).__name__}."
+        ) from None
 
 
 # Config fields a hand-edited model_config.yaml could set to 0 or less, which litgpt accepts and then fails on.

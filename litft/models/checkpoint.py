@@ -13,9 +13,10 @@ import pickle
 import shutil
 import warnings
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import yaml
@@ -37,7 +38,12 @@ from litft.models.build import (
 )
 
 FULL_WEIGHTS = "lit_model.pth"
-WEIGHT_FILES = {"pretrain": FULL_WEIGHTS, "full": FULL_WEIGHTS, "lora": "lit_model.pth.lora", "adapter_v2": "lit_model.pth.adapter_v2"}
+WEIGHT_FILES = {
+    "pretrain": FULL_WEIGHTS,
+    "full": FULL_WEIGHTS,
+    "lora": "lit_model.pth.lora",
+    "adapter_v2": "lit_model.pth.adapter_v2",
+}
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -146,18 +152,28 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise LitftError(f"weights file {path} does not exist; check the checkpoint directory.")
     if path.stat().st_size == 0:
-        raise LitftError(f"weights file {path} is empty (an interrupted copy or download); re-create or re-download it.")
-    if path.suffix != ".safetensors" and not zipfile.is_zipfile(path):  # torch.save's format; a cut-off copy lacks its end
-        raise LitftError(f"{path} is not a readable checkpoint, truncated or damaged (no complete PyTorch archive); re-create or re-download it.")
+        raise LitftError(
+            f"weights file {path} is empty (an interrupted copy or download); re-create or re-download it."
+        )
+    if path.suffix != ".safetensors" and not zipfile.is_zipfile(
+        path
+    ):  # torch.save's format; a cut-off copy lacks its end
+        raise LitftError(
+            f"{path} is not a readable checkpoint, truncated or damaged (no complete PyTorch archive); re-create or re-download it."
+        )
     try:
         if path.suffix == ".safetensors":
             return load_safetensors_file(path)
         state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     except pickle.UnpicklingError:  # weights_only refused a pickled object, which could run code
-        raise LitftError(f"{path} holds Python objects besides tensors, which litft never unpickles; re-save it as a plain state dict.") from None
+        raise LitftError(
+            f"{path} holds Python objects besides tensors, which litft never unpickles; re-save it as a plain state dict."
+        ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, SafetensorError, ValueError) as error:
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
-        raise LitftError(f"{path} is not a readable checkpoint, truncated or damaged ({reason}); re-create or re-download it.") from None
+        raise LitftError(
+            f"{path} is not a readable checkpoint, truncated or damaged ({reason}); re-create or re-download it."
+        ) from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
     if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
@@ -186,16 +202,22 @@ def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
     """Read a checkpoint directory's config and method, with one clear message when it is not one."""
     path = Path(checkpoint_dir)
     if not path.is_dir():
-        raise LitftError(f"checkpoint directory {path} does not exist; check the path or download/convert a model first.")
+        raise LitftError(
+            f"checkpoint directory {path} does not exist; check the path or download/convert a model first."
+        )
     if not (path / "model_config.yaml").is_file() and (path / "final" / "model_config.yaml").is_file():
         path = path / "final"  # a training run's output directory stands for its final checkpoint
     config_path = path / "model_config.yaml"
     if not config_path.is_file():
-        raise LitftError(f"{path} has no model_config.yaml; it is not a litgpt checkpoint (convert an HF model with `litft convert hf_to_lit`).")
+        raise LitftError(
+            f"{path} has no model_config.yaml; it is not a litgpt checkpoint (convert an HF model with `litft convert hf_to_lit`)."
+        )
     hparams_path = path / "hyperparameters.yaml"
     hparams = _read_yaml(hparams_path) if hparams_path.is_file() else {}
     if hparams.get("method") not in (None, *WEIGHT_FILES):
-        raise LitftError(f"{hparams_path} names method {hparams['method']!r}; it must be one of {', '.join(WEIGHT_FILES)}.")
+        raise LitftError(
+            f"{hparams_path} names method {hparams['method']!r}; it must be one of {', '.join(WEIGHT_FILES)}."
+        )
     if (path / FULL_WEIGHTS).is_file():
         # A merged LoRA run has lit_model.pth beside lit_model.pth.lora: the full weights win, as in litgpt.
         method = "full" if hparams.get("method") in (None, "lora", "adapter_v2") else hparams["method"]
@@ -212,7 +234,9 @@ def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
         if "checkpoint_dir" not in hparams:
             raise LitftError(f"{hparams_path} does not name the base checkpoint_dir this {method} run was trained on.")
         if not isinstance(hparams["checkpoint_dir"], str):
-            raise LitftError(f"{hparams_path} sets checkpoint_dir to {hparams['checkpoint_dir']!r}; it must be the base checkpoint's path.")
+            raise LitftError(
+                f"{hparams_path} sets checkpoint_dir to {hparams['checkpoint_dir']!r}; it must be the base checkpoint's path."
+            )
         info.base_dir = Path(hparams["checkpoint_dir"])
         if method == "lora":
             info.lora = LoRASettings.from_litgpt_fields(hparams, str(hparams_path))

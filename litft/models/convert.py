@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import warnings
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from huggingface_hub import save_torch_state_dict
@@ -81,15 +82,19 @@ def _indexed_shards(checkpoint_dir: Path, index_path: Path) -> list[Path]:
     index = read_json(index_path)
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(name, str) for name in weight_map.values()):
-        raise LitftError(f"{index_path} has no \"weight_map\" of tensor names to shard files; re-download it.")
+        raise LitftError(f'{index_path} has no "weight_map" of tensor names to shard files; re-download it.')
     shards = set()
     for name in weight_map.values():
         relative = PurePosixPath(name)
         if relative.is_absolute() or ".." in relative.parts or "\\" in name or not relative.parts:
-            raise LitftError(f"{index_path} points at {name!r}, outside {checkpoint_dir}; refusing it, re-download the index from the model's repository.")
+            raise LitftError(
+                f"{index_path} points at {name!r}, outside {checkpoint_dir}; refusing it, re-download the index from the model's repository."
+            )
         shard = checkpoint_dir / relative
         if not shard.is_file():
-            raise LitftError(f"{index_path} lists shard {name} but {shard} is missing; download the model's files again.")
+            raise LitftError(
+                f"{index_path} lists shard {name} but {shard} is missing; download the model's files again."
+            )
         shards.add(shard)
     return sorted(shards)
 
@@ -103,7 +108,9 @@ def _lazy_hf_weights(files: list[Path], stack: contextlib.ExitStack) -> dict[str
             try:
                 handle = stack.enter_context(safe_open(str(file), framework="pt"))
             except (SafetensorError, OSError) as error:
-                raise LitftError(f"{file} is empty, truncated or not a safetensors file ({error}); download it again.") from None
+                raise LitftError(
+                    f"{file} is empty, truncated or not a safetensors file ({error}); download it again."
+                ) from None
             weights.update({name: _LazySafetensor(handle, name) for name in handle.keys()})
         else:
             weights.update(load_state_dict(file))
@@ -130,8 +137,16 @@ def hf_model_config(checkpoint_dir: Path, model_name: str | None) -> tuple[Confi
 def _family_of_named(config: Config) -> str:
     """litgpt picks its copy function from the config name; keep its choices for the named families."""
     name = config.name.lower()
-    for prefix, family in (("falcon", "falcon"), ("gemma-2", "gemma_2"), ("gemma-3", "gemma_3"), ("phi", "phi"),
-                           ("qwen2.5", "qwen2"), ("qwq", "qwen2"), ("olmo-2-", "olmo2"), ("qwen3", "qwen3")):
+    for prefix, family in (
+        ("falcon", "falcon"),
+        ("gemma-2", "gemma_2"),
+        ("gemma-3", "gemma_3"),
+        ("phi", "phi"),
+        ("qwen2.5", "qwen2"),
+        ("qwq", "qwen2"),
+        ("olmo-2-", "olmo2"),
+        ("qwen3", "qwen3"),
+    ):
         if name.startswith(prefix) or (prefix == "falcon" and prefix in name):
             return family
     return "llama" if config.mlp_class_name in ("LLaMAMLP", "GemmaMLP", "LLaMAMoE") else "gpt_neox"
@@ -171,10 +186,16 @@ def convert_hf_checkpoint(
     check_in_place_files(checkpoint_dir, CONVERTED_FILES, overwrite)
     config, family = hf_model_config(checkpoint_dir, model_name)
     state: dict[str, Any] = {}
-    with contextlib.ExitStack() as shards, atomic_path(checkpoint_dir / "lit_model.pth") as tmp, incremental_save(tmp) as saver:
+    with (
+        contextlib.ExitStack() as shards,
+        atomic_path(checkpoint_dir / "lit_model.pth") as tmp,
+        incremental_save(tmp) as saver,
+    ):
         hf_weights = _lazy_hf_weights(_hf_weight_files(checkpoint_dir), shards)
         try:
-            _hf_to_lit_copier(config, family)(state, hf_weights, saver=saver, dtype=getattr(torch, dtype) if dtype else None)
+            _hf_to_lit_copier(config, family)(
+                state, hf_weights, saver=saver, dtype=getattr(torch, dtype) if dtype else None
+            )
         except KeyError as error:
             raise LitftError(
                 f"weight {error.args[0]!r} does not fit the {config.name!r} config; pass the right --model_name."
@@ -217,7 +238,9 @@ def _lit_to_hf_copier(config: Config, family: str) -> Callable:
 
 
 @torch.inference_mode()
-def convert_lit_checkpoint(checkpoint_dir: Path, output_dir: Path, max_shard_size: str = "5GB", overwrite: bool = False) -> None:
+def convert_lit_checkpoint(
+    checkpoint_dir: Path, output_dir: Path, max_shard_size: str = "5GB", overwrite: bool = False
+) -> None:
     """Export a litgpt checkpoint as a directory transformers loads directly.
 
     Args:
@@ -233,7 +256,9 @@ def convert_lit_checkpoint(checkpoint_dir: Path, output_dir: Path, max_shard_siz
     check_output_dir(output_dir, HF_EXPORT_KIND, overwrite=overwrite, inputs=inputs, flag="--output_dir")
     family = family_of_litgpt(info.config)
     if info.method == "adapter_v2":
-        raise LitftError("adapter-v2 weights have no Hugging Face equivalent; export the base or a full/LoRA run instead.")
+        raise LitftError(
+            "adapter-v2 weights have no Hugging Face equivalent; export the base or a full/LoRA run instead."
+        )
     if info.method == "lora":
         from litft.models.merge import merged_state_dict
 

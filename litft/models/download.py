@@ -79,7 +79,9 @@ def download(
             f"{repo_id} was not found on the Hugging Face Hub (or it is private: set HF_TOKEN); check the name."
         ) from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError, _TransportError) as error:
-        raise LitftError(f"could not download {repo_id} from the Hugging Face Hub ({type(error).__name__}); check the network.") from None
+        raise LitftError(
+            f"could not download {repo_id} from the Hugging Face Hub ({type(error).__name__}); check the network."
+        ) from None
     if convert:
         convert_hf_checkpoint(local_dir, model_name=model_name, dtype=dtype)
     return local_dir

@@ -19,12 +19,26 @@ SUPPORTED = (*LLAMA_LIKE, "gpt_neox")
 # The types of the config.json keys read below: a downloaded or hand-edited file may hold "2" for 2, which
 # litgpt's Config would accept and only fail on deep inside model building.
 HF_KEY_TYPES: dict[str, Any] = {
-    "num_attention_heads": int, "vocab_size": int, "num_hidden_layers": int, "hidden_size": int,
-    "intermediate_size": int, "max_position_embeddings": int, "num_key_value_heads": int | None,
-    "head_dim": int | None, "hidden_act": str, "layer_norm_eps": float, "rms_norm_eps": float,
-    "use_parallel_residual": bool, "rotary_pct": float, "rotary_emb_base": float, "rope_theta": float,
-    "rope_scaling": dict | None, "sliding_window": int | None, "use_sliding_window": bool,
-    "attention_bias": bool, "mlp_bias": bool,
+    "num_attention_heads": int,
+    "vocab_size": int,
+    "num_hidden_layers": int,
+    "hidden_size": int,
+    "intermediate_size": int,
+    "max_position_embeddings": int,
+    "num_key_value_heads": int | None,
+    "head_dim": int | None,
+    "hidden_act": str,
+    "layer_norm_eps": float,
+    "rms_norm_eps": float,
+    "use_parallel_residual": bool,
+    "rotary_pct": float,
+    "rotary_emb_base": float,
+    "rope_theta": float,
+    "rope_scaling": dict | None,
+    "sliding_window": int | None,
+    "use_sliding_window": bool,
+    "attention_bias": bool,
+    "mlp_bias": bool,
 }
 
 
@@ -51,7 +65,9 @@ def litgpt_config_from_hf(hf: dict[str, Any], name: str, source: str = "config.j
             f"{source} lacks the key {error.args[0]!r} that a {family} config needs; re-download it or pass --model_name."
         ) from None
     except (TypeError, ValueError, AssertionError, ZeroDivisionError) as error:
-        raise LitftError(f"{source} does not describe a valid {family} model ({error or type(error).__name__}).") from None
+        raise LitftError(
+            f"{source} does not describe a valid {family} model ({error or type(error).__name__})."
+        ) from None
 
 
 def _litgpt_config_fields(hf: dict[str, Any], name: str, family: str) -> dict[str, Any]:
@@ -69,7 +85,9 @@ def _litgpt_config_fields(hf: dict[str, Any], name: str, family: str) -> dict[st
     if family == "gpt_neox":
         activation = hf.get("hidden_act", "gelu")
         if activation not in ("gelu", "gelu_new", "gelu_pytorch_tanh"):
-            raise LitftError(f"GPT-NeoX config.json uses hidden_act {activation!r}; litgpt supports gelu variants only.")
+            raise LitftError(
+                f"GPT-NeoX config.json uses hidden_act {activation!r}; litgpt supports gelu variants only."
+            )
         return dict(
             common,
             norm_class_name="LayerNorm",
@@ -118,17 +136,36 @@ def _litgpt_config_fields(hf: dict[str, Any], name: str, family: str) -> dict[st
 def family_of_litgpt(config: Config) -> str:
     """The HF family a litgpt Config can be exported as; anything with a feature that family lacks is refused."""
     beyond_both = (
-        config.norm_qk or config.post_attention_norm or config.post_mlp_norm or config.scale_embeddings
-        or config.attention_logit_softcapping or config.final_logit_softcapping or config.lm_head_bias
-        or config.rope_interleave or config.n_expert or config.shared_attention_norm or config.latent_attention
-        or config.attention_scores_scalar or not (config.norm_1 and config.norm_2)
+        config.norm_qk
+        or config.post_attention_norm
+        or config.post_mlp_norm
+        or config.scale_embeddings
+        or config.attention_logit_softcapping
+        or config.final_logit_softcapping
+        or config.lm_head_bias
+        or config.rope_interleave
+        or config.n_expert
+        or config.shared_attention_norm
+        or config.latent_attention
+        or config.attention_scores_scalar
+        or not (config.norm_1 and config.norm_2)
     )
     if not beyond_both:
-        if (config.mlp_class_name == "GptNeoxMLP" and config.norm_class_name == "LayerNorm" and config.bias
-                and config.n_query_groups == config.n_head and not config.sliding_window_size):
+        if (
+            config.mlp_class_name == "GptNeoxMLP"
+            and config.norm_class_name == "LayerNorm"
+            and config.bias
+            and config.n_query_groups == config.n_head
+            and not config.sliding_window_size
+        ):
             return "gpt_neox"
-        if (config.mlp_class_name == "LLaMAMLP" and config.norm_class_name == "RMSNorm" and not config.bias
-                and not config.parallel_residual and config.rotary_percentage == 1.0):
+        if (
+            config.mlp_class_name == "LLaMAMLP"
+            and config.norm_class_name == "RMSNorm"
+            and not config.bias
+            and not config.parallel_residual
+            and config.rotary_percentage == 1.0
+        ):
             if config.attn_bias:
                 return "qwen2"
             return "mistral" if config.sliding_window_size else "llama"

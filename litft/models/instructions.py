@@ -54,14 +54,18 @@ def read_instructions(path: str | Path, need_reference: bool) -> list[Instructio
     path = Path(path)
     records = _load(path)
     if not records:
-        raise LitftError(f"{path} holds no records; give a JSON array or JSONL of {{instruction, input, output}} or {{question, answer}} records.")
+        raise LitftError(
+            f"{path} holds no records; give a JSON array or JSONL of {{instruction, input, output}} or {{question, answer}} records."
+        )
     out = []
     for number, record in enumerate(records, start=1):
         if not isinstance(record, dict):
             raise LitftError(f"{path} record {number} is not a JSON object; each record must be {{...}}.")
         form = next((f for f in FORMS if f[0] in record), None)
         if form is None:
-            raise LitftError(f"{path} record {number} has neither an 'instruction' nor a 'question' field (it has: {', '.join(sorted(record)) or 'nothing'}).")
+            raise LitftError(
+                f"{path} record {number} has neither an 'instruction' nor a 'question' field (it has: {', '.join(sorted(record)) or 'nothing'})."
+            )
         prompt_key, context_key, reference_key = form
         values = {}
         for key in (prompt_key, context_key, reference_key):
@@ -98,4 +102,6 @@ def read_prompts(path: str | Path) -> list[Instruction]:
 
 
 def dumps_record(instruction: Instruction, **fields: object) -> str:
-    return json.dumps({"instruction": instruction.instruction, "input": instruction.input, **fields}, ensure_ascii=False)
+    return json.dumps(
+        {"instruction": instruction.instruction, "input": instruction.input, **fields}, ensure_ascii=False
+    )

@@ -32,13 +32,13 @@ def merged_state_dict(info: CheckpointInfo) -> dict[str, torch.Tensor]:
     merge_lora_weights(model)
     # LoRA layers wrap the base linear as `.linear`; the merged weights take the base model's names.
     return {
-        key.replace(".linear.", "."): value
-        for key, value in model.state_dict().items()
-        if not lora_filter(key, value)
+        key.replace(".linear.", "."): value for key, value in model.state_dict().items() if not lora_filter(key, value)
     }
 
 
-def merge_lora(checkpoint_dir: Path, out_dir: Path | None = None, base_dir: Path | None = None, overwrite: bool = False) -> None:
+def merge_lora(
+    checkpoint_dir: Path, out_dir: Path | None = None, base_dir: Path | None = None, overwrite: bool = False
+) -> None:
     """Merge a LoRA run's weights into its base model.
 
     Args:
@@ -69,6 +69,14 @@ def merge_lora(checkpoint_dir: Path, out_dir: Path | None = None, base_dir: Path
         return
     hparams = {k: v for k, v in info.hyperparameters.items() if not k.startswith("lora_") and k != "method"}
     hparams["merged_from"] = str(info.path.resolve())
-    save_checkpoint(out_dir, overwrite=overwrite, inputs=inputs, method="full", state_dict=state, config=info.config,
-                    source_dir=info.path, hyperparameters=hparams)
+    save_checkpoint(
+        out_dir,
+        overwrite=overwrite,
+        inputs=inputs,
+        method="full",
+        state_dict=state,
+        config=info.config,
+        source_dir=info.path,
+        hyperparameters=hparams,
+    )
     print(f"Merged checkpoint written to {out_dir}.")

@@ -6,8 +6,9 @@ parameters, its data kind and the weights a checkpoint keeps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 from litgpt import adapter_v2 as litgpt_adapter_v2

@@ -42,10 +42,14 @@ def accept_packed_rows(model: torch.nn.Module) -> None:
     """
     plain_forward = model.forward
 
-    def forward(*args: Any, position_ids: torch.Tensor | None = None, segment_ids: torch.Tensor | None = None, **kwargs: Any):
+    def forward(
+        *args: Any, position_ids: torch.Tensor | None = None, segment_ids: torch.Tensor | None = None, **kwargs: Any
+    ):
         if segment_ids is None:
             return plain_forward(*args, **kwargs)
-        return packed_forward(model, args[0], position_ids, segment_ids, lm_head_chunk_size=kwargs.get("lm_head_chunk_size", 0))
+        return packed_forward(
+            model, args[0], position_ids, segment_ids, lm_head_chunk_size=kwargs.get("lm_head_chunk_size", 0)
+        )
 
     model.forward = forward
 
@@ -59,7 +63,11 @@ def packed_attention_mask(segment_ids: torch.Tensor) -> torch.Tensor:
 
 
 def packed_forward(
-    model: Any, input_ids: torch.Tensor, position_ids: torch.Tensor, segment_ids: torch.Tensor, lm_head_chunk_size: int = 0
+    model: Any,
+    input_ids: torch.Tensor,
+    position_ids: torch.Tensor,
+    segment_ids: torch.Tensor,
+    lm_head_chunk_size: int = 0,
 ) -> torch.Tensor | list[torch.Tensor]:
     """Logits of a litgpt GPT (also LoRA / adapter-v2) on packed rows, records isolated from each other.
 
@@ -71,9 +79,13 @@ def packed_forward(
     if config.attention_logit_softcapping is not None or any(
         getattr(block.attn, "apply_sliding_window_attention", False) for block in model.transformer.h
     ):
-        raise LitftError(f"packing cannot isolate records for {config.name} (sliding-window or softcapped attention); train without packing.")
+        raise LitftError(
+            f"packing cannot isolate records for {config.name} (sliding-window or softcapped attention); train without packing."
+        )
     if input_ids.size(1) > model.max_seq_length:
-        raise ValueError(f"Cannot forward sequence of length {input_ids.size(1)}, max seq length is only {model.max_seq_length}.")
+        raise ValueError(
+            f"Cannot forward sequence of length {input_ids.size(1)}, max seq length is only {model.max_seq_length}."
+        )
     cos, sin = model.cos[position_ids], model.sin[position_ids]  # (B, T, rope_n_elem)
     mask = packed_attention_mask(segment_ids)
     x = model.transformer.wte(input_ids)

@@ -47,13 +47,19 @@ class ChatTemplate(PromptStyle):
             raise TemplateError(message)
 
         # The same sandboxed environment and globals transformers' apply_chat_template uses, so output matches.
-        environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
-        environment.globals.update(raise_exception=raise_exception, strftime_now=lambda fmt: datetime.now().strftime(fmt))
+        environment = ImmutableSandboxedEnvironment(
+            trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+        )
+        environment.globals.update(
+            raise_exception=raise_exception, strftime_now=lambda fmt: datetime.now().strftime(fmt)
+        )
         self.template, self.bos_token, self.eos_token, self.name = template, bos_token, eos_token, name
         self._compiled = environment.from_string(template)
 
     def apply(self, prompt: str, *, sys_prompt: str | None = None, **kwargs: str) -> str:
-        messages = ([{"role": "system", "content": sys_prompt}] if sys_prompt else []) + [{"role": "user", "content": prompt}]
+        messages = ([{"role": "system", "content": sys_prompt}] if sys_prompt else []) + [
+            {"role": "user", "content": prompt}
+        ]
         return self._compiled.render(
             messages=messages, add_generation_prompt=True, bos_token=self.bos_token, eos_token=self.eos_token
         )
@@ -83,7 +89,9 @@ def get_prompt_style(name: str, tokenizer_dir: str | os.PathLike | None = None) 
 
 def _chat_template(name: str, tokenizer_dir: str | os.PathLike | None) -> ChatTemplate:
     if tokenizer_dir is None:
-        raise LitftError(f"prompt style {name!r} reads the tokenizer's chat template; pass --checkpoint_dir or --tokenizer_dir.")
+        raise LitftError(
+            f"prompt style {name!r} reads the tokenizer's chat template; pass --checkpoint_dir or --tokenizer_dir."
+        )
     config_path = Path(tokenizer_dir) / "tokenizer_config.json"
     config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
     templates = config.get("chat_template")
@@ -144,5 +152,7 @@ def load_prompt_style(directory: str | os.PathLike) -> PromptStyle:
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError, ValueError):
-        raise LitftError(f"{path} names prompt style class {class_path!r}, which cannot be imported; fix the file.") from None
+        raise LitftError(
+            f"{path} names prompt style class {class_path!r}, which cannot be imported; fix the file."
+        ) from None
     return cls(**config.get("init_args", {}))

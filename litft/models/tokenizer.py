@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,14 +43,20 @@ def load_tokenizer(checkpoint_dir: str | os.PathLike) -> Tokenizer:
     generation_path = checkpoint_dir / "generation_config.json"
     if generation_path.is_file():
         _check_generation_config(generation_path)
-    vocabulary = checkpoint_dir / ("tokenizer.json" if (checkpoint_dir / "tokenizer.json").is_file() else "tokenizer.model")
+    vocabulary = checkpoint_dir / (
+        "tokenizer.json" if (checkpoint_dir / "tokenizer.json").is_file() else "tokenizer.model"
+    )
     from litgpt import Tokenizer
 
     try:
         return Tokenizer(checkpoint_dir)
     except ValueError as error:  # a BOS/EOS token that the vocabulary lacks
-        raise LitftError(f"{config_path} names a special token that {vocabulary} lacks ({error}); fix the token or restore the files.") from None
-    except Exception as error:  # tokenizers raises a bare Exception, sentencepiece a RuntimeError, for a file they cannot parse
+        raise LitftError(
+            f"{config_path} names a special token that {vocabulary} lacks ({error}); fix the token or restore the files."
+        ) from None
+    except (
+        Exception
+    ) as error:  # tokenizers raises a bare Exception, sentencepiece a RuntimeError, for a file they cannot parse
         if type(error) is not Exception and not isinstance(error, (RuntimeError, OSError)):
             raise  # any other exception is a bug, not a damaged file
         raise LitftError(
@@ -67,7 +74,9 @@ def _check_tokenizer_config(path: Path) -> None:
     if not isinstance(config, dict):
         raise LitftError(f"{path} must hold a JSON object; restore the file from the checkpoint.")
     if not isinstance(config.get("tokenizer_class"), str):  # litgpt raises a bare KeyError otherwise
-        raise LitftError(f"{path} has no 'tokenizer_class' string; add e.g. \"tokenizer_class\": \"PreTrainedTokenizerFast\".")
+        raise LitftError(
+            f'{path} has no \'tokenizer_class\' string; add e.g. "tokenizer_class": "PreTrainedTokenizerFast".'
+        )
     for key in ("bos_token", "eos_token"):
         token = config.get(key)
         content = token.get("content") if isinstance(token, dict) else token
@@ -114,7 +123,9 @@ def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
 
 
-def encode_batch(tokenizer: Tokenizer, texts: Sequence[str], bos: bool | None = None, eos: bool = False) -> list[list[int]]:
+def encode_batch(
+    tokenizer: Tokenizer, texts: Sequence[str], bos: bool | None = None, eos: bool = False
+) -> list[list[int]]:
     """Encode many texts at once, giving exactly `[tokenizer.encode(t, bos=bos, eos=eos).tolist() for t in texts]`.
 
     The backend parallelises the batch over the cores (Rayon threads for tokenizers, `num_threads` for
@@ -129,7 +140,9 @@ def encode_batch(tokenizer: Tokenizer, texts: Sequence[str], bos: bool | None = 
     if add_bos and tokenizer.bos_id is None:
         raise LitftError("this tokenizer defines no BOS token but its config asks for one; set add_bos_token false.")
     if eos and tokenizer.eos_id is None:  # litgpt would put None among the ids
-        raise LitftError("this tokenizer defines no EOS token, which ends every document; add \"eos_token\" to its tokenizer_config.json.")
+        raise LitftError(
+            'this tokenizer defines no EOS token, which ends every document; add "eos_token" to its tokenizer_config.json.'
+        )
     bos_id, eos_id = tokenizer.bos_id, tokenizer.eos_id
     for i, ids in enumerate(batch):
         if add_bos:

@@ -9,8 +9,9 @@ Records longer than `max_seq_length` are truncated and counted, never dropped.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import yaml
@@ -61,7 +62,9 @@ def _field_mapping(first: Any, fields: dict[str, str] | None) -> dict[str, str]:
     if fields:
         unknown = set(fields) - set(ROLES)
         if unknown:
-            raise LitftError(f"--fields maps unknown role(s) {sorted(unknown)}; the roles are instruction, input and output.")
+            raise LitftError(
+                f"--fields maps unknown role(s) {sorted(unknown)}; the roles are instruction, input and output."
+            )
         return {**ALPACA_FIELDS, **fields}  # unmapped roles keep their Alpaca names
     if isinstance(first, dict) and "question" in first and "instruction" not in first:
         return dict(QA_FIELDS)
@@ -78,7 +81,7 @@ def _record(record: Any, mapping: dict[str, str], path: Path, where: str) -> Rec
         if value is None and role != "input":
             raise LitftError(
                 f"{path} {where} has no {key!r} field (the {role}); map your field names with "
-                f"--fields '{{\"instruction\": ..., \"output\": ...}}'."
+                f'--fields \'{{"instruction": ..., "output": ...}}\'.'
             )
         if value is not None and not isinstance(value, str):
             raise LitftError(f"{path} {where} field {key!r} is {type(value).__name__}, not text; make it a string.")
@@ -94,7 +97,9 @@ def find_inputs(data: Path | None, val_data: Path | None) -> tuple[Path, Path | 
     if data.is_dir():
         train = next((data / name for name in TRAIN_NAMES if (data / name).is_file()), None)
         if train is None:
-            raise LitftError(f"folder {data} has no train.json or train.jsonl; pass the records file itself with --data.")
+            raise LitftError(
+                f"folder {data} has no train.json or train.jsonl; pass the records file itself with --data."
+            )
         if val_data is None:
             val_data = next((data / name for name in VAL_NAMES if (data / name).is_file()), None)
         return train, val_data
@@ -111,10 +116,14 @@ def default_max_seq_length(tokenizer_path: Path) -> int | None:
     try:
         config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError):
-        raise LitftError(f"{config_path} is not valid UTF-8 YAML; restore it from the checkpoint or pass --max_seq_length.") from None
+        raise LitftError(
+            f"{config_path} is not valid UTF-8 YAML; restore it from the checkpoint or pass --max_seq_length."
+        ) from None
     block_size = config.get("block_size") if isinstance(config, dict) else None
     if block_size is not None and (not isinstance(block_size, int) or isinstance(block_size, bool)):
-        raise LitftError(f"{config_path} sets block_size to {block_size!r}, not an integer; fix it or pass --max_seq_length.")
+        raise LitftError(
+            f"{config_path} sets block_size to {block_size!r}, not an integer; fix it or pass --max_seq_length."
+        )
     return block_size
 
 
@@ -169,7 +178,9 @@ def prepare_finetune(
     if val_path is not None:
         val_records, _ = load_records(val_path, fields)
     else:
-        is_val = choose_validation(len(train_records), val_fraction, seed, "record", "pass --val_fraction 0 or a --val_data file")
+        is_val = choose_validation(
+            len(train_records), val_fraction, seed, "record", "pass --val_fraction 0 or a --val_data file"
+        )
         val_records = [record for record, flag in zip(train_records, is_val) if flag]
         train_records = [record for record, flag in zip(train_records, is_val) if not flag]
     tokenizer_fields = tokenizer_meta(tokenizer, tokenizer_path)
@@ -196,13 +207,25 @@ def prepare_finetune(
         meta = write_meta(staging, meta)
     if not quiet:
         train, val = splits["train"], splits["val"]
-        limit = f"{train['truncated'] + val['truncated']} truncated to {max_seq_length}" if max_seq_length else "no length limit"
-        print(f"wrote {train['records']:,} train and {val['records']:,} val records ({train['tokens'] + val['tokens']:,} tokens, {limit}) to {out}")
+        limit = (
+            f"{train['truncated'] + val['truncated']} truncated to {max_seq_length}"
+            if max_seq_length
+            else "no length limit"
+        )
+        print(
+            f"wrote {train['records']:,} train and {val['records']:,} val records ({train['tokens'] + val['tokens']:,} tokens, {limit}) to {out}"
+        )
     return meta
 
 
 def _write_split(
-    tokenizer: Any, style: Any, records: list[Record], max_seq_length: int | None, dtype: np.dtype, directory: Path, split: str
+    tokenizer: Any,
+    style: Any,
+    records: list[Record],
+    max_seq_length: int | None,
+    dtype: np.dtype,
+    directory: Path,
+    split: str,
 ) -> dict[str, Any]:
     from litft.models.prompts import render_prompt
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -32,9 +33,13 @@ def read_meta(data_dir: str | os.PathLike, kind: str | None = None) -> dict[str,
     if not isinstance(meta, dict):
         raise LitftError(f"{path} must hold a JSON object; the dataset is damaged, re-run `litft prepare`.")
     if kind is not None and meta.get("kind") != kind:
-        raise LitftError(f"{data_dir} holds {meta.get('kind')} data, not {kind} data; run `litft prepare {kind}` for it.")
+        raise LitftError(
+            f"{data_dir} holds {meta.get('kind')} data, not {kind} data; run `litft prepare {kind}` for it."
+        )
     if meta.get("format_version") != FORMAT_VERSION:
-        raise LitftError(f"{data_dir} was written in data format {meta.get('format_version')}; re-run `litft prepare` with this litft.")
+        raise LitftError(
+            f"{data_dir} was written in data format {meta.get('format_version')}; re-run `litft prepare` with this litft."
+        )
     _check_meta(path, meta)
     return meta
 
@@ -56,7 +61,7 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
         raise damaged(f"has mask_prompt {meta.get('mask_prompt')!r}, not true or false")
     splits = meta.get("splits")
     if not isinstance(splits, dict) or "train" not in splits:
-        raise damaged("lists no \"splits\" with a train split")
+        raise damaged('lists no "splits" with a train split')
     names = ("file", "index") if meta.get("kind") == "finetune" else ("file",)
     for split, info in splits.items():
         if not isinstance(info, dict):
@@ -110,7 +115,11 @@ def write_meta(directory: Path, meta: dict[str, Any]) -> dict[str, Any]:
     """Write meta.json (atomically, and last) with the fields every prepared directory shares; return it all."""
     from litft import __version__
 
-    base = {"format_version": FORMAT_VERSION, "litft_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    base = {
+        "format_version": FORMAT_VERSION,
+        "litft_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     meta = {**base, **meta}
     atomic_write_json(directory / META_FILE, meta)
     return meta

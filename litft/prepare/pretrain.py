@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,9 @@ SPLITS = ("train", "val")
 def resolve_tokenizer_dir(checkpoint_dir: Path | None, tokenizer_dir: Path | None) -> Path:
     """`--checkpoint_dir` and `--tokenizer_dir` name the same thing; exactly one (or two equal) must be given."""
     if checkpoint_dir is None and tokenizer_dir is None:
-        raise LitftError("no tokenizer given; pass --checkpoint_dir (or --tokenizer_dir) with a tokenizer.json or tokenizer.model.")
+        raise LitftError(
+            "no tokenizer given; pass --checkpoint_dir (or --tokenizer_dir) with a tokenizer.json or tokenizer.model."
+        )
     if checkpoint_dir is not None and tokenizer_dir is not None and Path(checkpoint_dir) != Path(tokenizer_dir):
         raise LitftError("--checkpoint_dir and --tokenizer_dir name different directories; pass only one of them.")
     return Path(checkpoint_dir if checkpoint_dir is not None else tokenizer_dir)
@@ -189,7 +192,9 @@ def _slot_batches(
 
 def _write(batch: list[list[int]], flags: np.ndarray, files: dict, dtype: np.dtype, counts: dict[str, Any]) -> None:
     for split, selected in (("train", ~flags), ("val", flags)):
-        documents = batch if split == "train" and not flags.any() else [ids for ids, keep in zip(batch, selected) if keep]
+        documents = (
+            batch if split == "train" and not flags.any() else [ids for ids, keep in zip(batch, selected) if keep]
+        )
         if not documents:
             continue
         length = sum(map(len, documents))

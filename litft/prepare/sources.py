@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import glob
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal, Sequence
+from typing import Literal
 
 from litft.common.errors import LitftError
 
@@ -51,16 +52,23 @@ def resolve_sources(data: Path | str | Sequence[Path | str] | None, split_lines:
         path = Path(entry)
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in TEXT_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not found:
-                raise LitftError(f"folder {path} holds no text files ({', '.join(sorted(TEXT_SUFFIXES))}); check the path.")
+                raise LitftError(
+                    f"folder {path} holds no text files ({', '.join(sorted(TEXT_SUFFIXES))}); check the path."
+                )
             _refuse_process_outputs(found)
             paths.extend(found)
         elif path.is_file():
             paths.append(path)
-        elif any(char in str(entry) for char in "*?[") and (matches := sorted(Path(p) for p in glob.glob(str(entry), recursive=True))):
+        elif any(char in str(entry) for char in "*?[") and (
+            matches := sorted(Path(p) for p in glob.glob(str(entry), recursive=True))
+        ):
             paths.extend(p for p in matches if p.is_file())
         else:
             raise LitftError(f"input {entry} does not exist; check the path.")
@@ -149,7 +157,14 @@ def _read_source(source: Source, batch_bytes: int, text_key: str) -> Iterator[tu
                 text = _decode(b"".join(lines), source.path, first_line)
                 yield [line.removesuffix("\r") for line in text.split("\n") if line.strip(ASCII_WHITESPACE)], size
             else:
-                yield [_jsonl_text(line, source.path, first_line + i, text_key) for i, line in enumerate(lines) if line.strip()], size
+                yield (
+                    [
+                        _jsonl_text(line, source.path, first_line + i, text_key)
+                        for i, line in enumerate(lines)
+                        if line.strip()
+                    ],
+                    size,
+                )
 
 
 def _decode(raw: bytes, path: Path, first_line: int) -> str:
@@ -157,7 +172,9 @@ def _decode(raw: bytes, path: Path, first_line: int) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         line = first_line + raw.count(b"\n", 0, error.start)
-        raise LitftError(f"{path} line {line} is not valid UTF-8 ({error.reason}); re-save the file as UTF-8.") from None
+        raise LitftError(
+            f"{path} line {line} is not valid UTF-8 ({error.reason}); re-save the file as UTF-8."
+        ) from None
 
 
 def _jsonl_text(raw: bytes, path: Path, line: int, text_key: str) -> str:
@@ -168,5 +185,7 @@ def _jsonl_text(raw: bytes, path: Path, line: int, text_key: str) -> str:
     except json.JSONDecodeError as error:
         raise LitftError(f"{path} line {line} has a JSON syntax error: {error.msg}; fix or remove that line.") from None
     if not isinstance(record, dict) or not isinstance(record.get(text_key), str):
-        raise LitftError(f"{path} line {line} has no string {text_key!r} field; each line must be a {{\"{text_key}\": ...}} record.")
+        raise LitftError(
+            f'{path} line {line} has no string {text_key!r} field; each line must be a {{"{text_key}": ...}} record.'
+        )
     return record[text_key]

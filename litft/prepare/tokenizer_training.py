@@ -5,8 +5,8 @@ It lives in the prepare layer because it reads corpora as `litft prepare` does (
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from litft.common.errors import LitftError
 from litft.common.io import atomic_path, atomic_write_json
@@ -50,7 +50,9 @@ def train_tokenizer(
     special_tokens = [PAD_TOKEN, BOS_TOKEN, EOS_TOKEN]
     minimum = 256 + len(special_tokens) + 1
     if vocab_size < minimum or vocab_size > 1 << 20:
-        raise LitftError(f"--vocab_size {vocab_size} is out of range; a byte-level BPE needs between {minimum} and {1 << 20}.")
+        raise LitftError(
+            f"--vocab_size {vocab_size} is out of range; a byte-level BPE needs between {minimum} and {1 << 20}."
+        )
     out = Path(out)
     existing = [name for name in ("tokenizer.json", "tokenizer.model") if (out / name).exists()]
     if existing and not overwrite:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,10 +78,17 @@ def open_index(path: Path, tokens: int) -> np.ndarray:
     except (ValueError, EOFError, OSError) as error:
         raise damaged(f"is not a readable .npy index ({str(error).splitlines()[0][:80]})") from None
     if index.dtype != np.int64 or index.ndim != 2 or index.shape[1] != 3:
-        raise damaged(f"holds a {index.dtype} array of shape {index.shape}, not int64 rows of (offset, length, prompt_length)")
+        raise damaged(
+            f"holds a {index.dtype} array of shape {index.shape}, not int64 rows of (offset, length, prompt_length)"
+        )
     offsets, lengths, prompt_lengths = (np.asarray(index[:, column]) for column in range(3))
-    if len(index) and ((offsets < 0).any() or (lengths < 0).any() or (prompt_lengths < 0).any()
-                       or (prompt_lengths > lengths).any() or (offsets + lengths > tokens).any()):
+    if len(index) and (
+        (offsets < 0).any()
+        or (lengths < 0).any()
+        or (prompt_lengths < 0).any()
+        or (prompt_lengths > lengths).any()
+        or (offsets + lengths > tokens).any()
+    ):
         raise damaged(f"has rows outside the split's {tokens:,} tokens")
     return index
 
@@ -168,16 +176,26 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "batches_consumed": self.batches_consumed, "seed": self.seed, "batch_size": self.batch_size,
-            "world_size": self.world_size, "records": len(self.lengths),
+            "batches_consumed": self.batches_consumed,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "world_size": self.world_size,
+            "records": len(self.lengths),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the position; refuses a state saved with other settings or another number of records,
         whose batches would differ."""
-        current = {"seed": self.seed, "batch_size": self.batch_size, "world_size": self.world_size, "records": len(self.lengths)}
+        current = {
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "world_size": self.world_size,
+            "records": len(self.lengths),
+        }
         for key, value in current.items():
-            saved = state.get(key, value) if key == "records" else state.get(key)  # states from before `records` was saved
+            saved = (
+                state.get(key, value) if key == "records" else state.get(key)
+            )  # states from before `records` was saved
             if saved != value:
                 raise LitftError(
                     f"cannot resume the data position: it was saved with {key}={saved!r} but this run has "

@@ -13,8 +13,9 @@ same number per step, so rank 0's `state_dict()` restores every rank.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,7 +75,11 @@ class PretrainDataset(Dataset):
 
     def window_order(self, epoch: int) -> np.ndarray:
         """The window numbers this rank reads in `epoch`, in reading order."""
-        order = np.random.default_rng(self.seed + epoch).permutation(self.num_windows) if self.shuffle else np.arange(self.num_windows)
+        order = (
+            np.random.default_rng(self.seed + epoch).permutation(self.num_windows)
+            if self.shuffle
+            else np.arange(self.num_windows)
+        )
         return order[self.rank :: self.world_size]
 
     def set_epoch(self, epoch: int) -> None:

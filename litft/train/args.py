@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal
 
 from litft.common.errors import LitftError
 
@@ -39,18 +39,18 @@ class TrainArgs:
 
     global_batch_size: int = 16
     micro_batch_size: int = 1
-    max_steps: Optional[int] = None
-    epochs: Optional[int] = None
-    max_tokens: Optional[int] = None
-    max_seq_length: Optional[int] = None
+    max_steps: int | None = None
+    epochs: int | None = None
+    max_tokens: int | None = None
+    max_seq_length: int | None = None
     lr_warmup_steps: int = 100
-    lr_warmup_fraction: Optional[float] = None
+    lr_warmup_fraction: float | None = None
     lr_schedule: Schedule = "cosine"
     min_lr: float = 0.0
-    max_norm: Optional[float] = 1.0
+    max_norm: float | None = 1.0
     log_interval: int = 1
-    save_interval: Optional[int] = 1000
-    keep_last: Optional[int] = 3
+    save_interval: int | None = 1000
+    keep_last: int | None = 3
 
     def gradient_accumulation_iters(self, world_size: int) -> int:
         """Micro batches per optimizer step on each device."""
@@ -60,7 +60,9 @@ class TrainArgs:
     def warmup_steps(self, total_steps: int | None) -> int:
         if self.lr_warmup_fraction is not None:
             if total_steps is None:
-                raise LitftError("--train.lr_warmup_fraction needs a known training length; set --train.max_steps or --train.epochs.")
+                raise LitftError(
+                    "--train.lr_warmup_fraction needs a known training length; set --train.max_steps or --train.epochs."
+                )
             return int(math.ceil(self.lr_warmup_fraction * total_steps))
         return self.lr_warmup_steps
 
@@ -78,7 +80,7 @@ class EvalArgs:
     """
 
     interval: int = 100
-    max_iters: Optional[int] = 100
+    max_iters: int | None = 100
     initial_validation: bool = False
     final_validation: bool = True
     max_new_tokens: int = 50
@@ -102,7 +104,7 @@ class OptimizerArgs:
     beta1: float = 0.9
     beta2: float = 0.95
     eps: float = 1e-8
-    fused: Optional[bool] = None
+    fused: bool | None = None
 
 
 @dataclass

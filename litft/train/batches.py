@@ -9,8 +9,9 @@ Anything with this interface can drive the loop.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -32,7 +33,7 @@ class Batch:
     def packed(self) -> bool:
         return self.segment_ids is not None
 
-    def to(self, device: torch.device) -> "Batch":
+    def to(self, device: torch.device) -> Batch:
         def move(tensor: torch.Tensor | None) -> torch.Tensor | None:
             return None if tensor is None else tensor.to(device, non_blocking=True)
 

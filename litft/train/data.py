@@ -10,8 +10,9 @@ consumed, which is all an exact resume needs.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -129,7 +130,12 @@ class FinetuneStream:
         self.rows = PackedFinetuneDataset(records, records.max_length) if packed else records
         self.pad_id = pad_id
         self.sampler = LengthGroupedBatchSampler(
-            self.rows.lengths, micro_batch_size, rank=rank, world_size=world_size, seed=seed, shuffle=shuffle,
+            self.rows.lengths,
+            micro_batch_size,
+            rank=rank,
+            world_size=world_size,
+            seed=seed,
+            shuffle=shuffle,
             group_batches=GROUP_BATCHES if group_by_length else 1,
         )
         self._indices: Iterator[list[int]] | None = None
@@ -171,10 +177,24 @@ class FinetuneStream:
 class FinetuneEval:
     """Validation batches, one record per row (packing isolates records, so the loss would be the same)."""
 
-    def __init__(self, dataset: FinetuneDataset, micro_batch_size: int, *, rank: int, world_size: int, max_length: int | None, pad_id: int = 0) -> None:
+    def __init__(
+        self,
+        dataset: FinetuneDataset,
+        micro_batch_size: int,
+        *,
+        rank: int,
+        world_size: int,
+        max_length: int | None,
+        pad_id: int = 0,
+    ) -> None:
         self.records, self.pad_id = TruncatedRecords(dataset, max_length), pad_id
         sampler = LengthGroupedBatchSampler(
-            self.records.lengths, micro_batch_size, rank=rank, world_size=world_size, shuffle=False, group_batches=GROUP_BATCHES
+            self.records.lengths,
+            micro_batch_size,
+            rank=rank,
+            world_size=world_size,
+            shuffle=False,
+            group_batches=GROUP_BATCHES,
         )
         self._batches = sampler.epoch_batches(0)
 
@@ -192,9 +212,13 @@ class FinetuneEval:
         return torch.from_numpy(self.records.dataset.tokens[offset : offset + prompt_length].astype(np.int64))
 
 
-def open_pretrain(data_dir: Path, *, block_size: int, micro_batch_size: int, rank: int, world_size: int, seed: int, shuffle: bool):
+def open_pretrain(
+    data_dir: Path, *, block_size: int, micro_batch_size: int, rank: int, world_size: int, seed: int, shuffle: bool
+):
     """(train stream, validation source or None) over a `litft prepare pretrain` directory."""
-    train = PretrainStream(PretrainDataset(data_dir, block_size, "train", rank, world_size, seed, shuffle), micro_batch_size)
+    train = PretrainStream(
+        PretrainDataset(data_dir, block_size, "train", rank, world_size, seed, shuffle), micro_batch_size
+    )
     val_info = train.dataset.meta["splits"].get("val", {})
     if int(val_info.get("tokens", 0)) - 1 < block_size * world_size:
         warnings.warn(f"{data_dir} has too few validation tokens for one window per device; validation is skipped.")
@@ -204,8 +228,17 @@ def open_pretrain(data_dir: Path, *, block_size: int, micro_batch_size: int, ran
 
 
 def open_finetune(
-    data_dir: Path, *, max_length: int | None, micro_batch_size: int, rank: int, world_size: int, seed: int, shuffle: bool,
-    group_by_length: bool, packing: bool = False, pad_id: int = 0,
+    data_dir: Path,
+    *,
+    max_length: int | None,
+    micro_batch_size: int,
+    rank: int,
+    world_size: int,
+    seed: int,
+    shuffle: bool,
+    group_by_length: bool,
+    packing: bool = False,
+    pad_id: int = 0,
 ):
     """(train stream, validation source or None) over a `litft prepare finetune` directory.
 
@@ -215,11 +248,22 @@ def open_finetune(
     if len(train_set) == 0:
         raise LitftError(f"{data_dir} holds no training records; prepare it from a non-empty file.")
     train = FinetuneStream(
-        TruncatedRecords(train_set, max_length), micro_batch_size, rank=rank, world_size=world_size, seed=seed,
-        shuffle=shuffle, group_by_length=group_by_length, packed=packing, pad_id=pad_id,
+        TruncatedRecords(train_set, max_length),
+        micro_batch_size,
+        rank=rank,
+        world_size=world_size,
+        seed=seed,
+        shuffle=shuffle,
+        group_by_length=group_by_length,
+        packed=packing,
+        pad_id=pad_id,
     )
     val_set = FinetuneDataset(data_dir, "val") if "val" in train_set.meta["splits"] else None
     if val_set is None or len(val_set) == 0:
-        warnings.warn(f"{data_dir} has no validation records; validation is skipped (prepare with a test file or --val_fraction).")
+        warnings.warn(
+            f"{data_dir} has no validation records; validation is skipped (prepare with a test file or --val_fraction)."
+        )
         return train, None
-    return train, FinetuneEval(val_set, micro_batch_size, rank=rank, world_size=world_size, max_length=max_length, pad_id=pad_id)
+    return train, FinetuneEval(
+        val_set, micro_batch_size, rank=rank, world_size=world_size, max_length=max_length, pad_id=pad_id
+    )

@@ -9,7 +9,7 @@ settings, so their help text is written once, in `_finetune_doc`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Optional
 
 from litft.common.checks import require_dir, require_file
 from litft.common.settings import AdapterV2Settings, LoRASettings
@@ -21,27 +21,41 @@ StrategyChoice = Literal["auto", "ddp", "fsdp"]
 
 
 PRETRAIN_TRAIN = TrainArgs(
-    global_batch_size=64, micro_batch_size=4, max_tokens=None, max_steps=None, lr_warmup_steps=200,
-    lr_schedule="cosine", min_lr=4e-5, max_norm=1.0, save_interval=1000, log_interval=10,
+    global_batch_size=64,
+    micro_batch_size=4,
+    max_tokens=None,
+    max_steps=None,
+    lr_warmup_steps=200,
+    lr_schedule="cosine",
+    min_lr=4e-5,
+    max_norm=1.0,
+    save_interval=1000,
+    log_interval=10,
 )
 FINETUNE_TRAIN = TrainArgs(
-    global_batch_size=16, micro_batch_size=1, epochs=1, lr_warmup_steps=100, lr_schedule="cosine", max_norm=1.0,
-    save_interval=1000, log_interval=1,
+    global_batch_size=16,
+    micro_batch_size=1,
+    epochs=1,
+    lr_warmup_steps=100,
+    lr_schedule="cosine",
+    max_norm=1.0,
+    save_interval=1000,
+    log_interval=1,
 )
 
 
 def pretrain(
     data_dir: Path,
     out_dir: Path = Path("out/pretrain"),
-    model_name: Optional[str] = None,
-    model_config: Optional[Path] = None,
-    checkpoint_dir: Optional[Path] = None,
-    tokenizer_dir: Optional[Path] = None,
-    resume: Optional[str] = None,
+    model_name: str | None = None,
+    model_config: Path | None = None,
+    checkpoint_dir: Path | None = None,
+    tokenizer_dir: Path | None = None,
+    resume: str | None = None,
     overwrite: bool = False,
     precision: PrecisionChoice = None,
     accelerator: str = "auto",
-    devices: Union[int, str] = 1,
+    devices: int | str = 1,
     num_nodes: int = 1,
     strategy: StrategyChoice = "auto",
     activation_checkpointing: bool = False,
@@ -95,6 +109,7 @@ def _run(method: str, arguments: dict[str, Any]) -> Any:
 
     return run(Job(method=method, **arguments))  # `arguments` is exactly the command's parameters
 
+
 # The fine-tuning commands' help, apart from the summary and the method's own group and seed use.
 FINETUNE_ARGS = """checkpoint_dir: The litgpt checkpoint to fine-tune.
 data_dir: A `litft prepare finetune` directory made with this checkpoint's tokenizer.
@@ -125,11 +140,11 @@ def finetune_full(
     checkpoint_dir: Path,
     data_dir: Path,
     out_dir: Path = Path("out/finetune/full"),
-    resume: Optional[str] = None,
+    resume: str | None = None,
     overwrite: bool = False,
     precision: PrecisionChoice = None,
     accelerator: str = "auto",
-    devices: Union[int, str] = 1,
+    devices: int | str = 1,
     num_nodes: int = 1,
     strategy: StrategyChoice = "auto",
     activation_checkpointing: bool = False,
@@ -148,11 +163,11 @@ def finetune_lora(
     checkpoint_dir: Path,
     data_dir: Path,
     out_dir: Path = Path("out/finetune/lora"),
-    resume: Optional[str] = None,
+    resume: str | None = None,
     overwrite: bool = False,
     precision: PrecisionChoice = None,
     accelerator: str = "auto",
-    devices: Union[int, str] = 1,
+    devices: int | str = 1,
     num_nodes: int = 1,
     strategy: StrategyChoice = "auto",
     activation_checkpointing: bool = False,
@@ -172,11 +187,11 @@ def finetune_adapter_v2(
     checkpoint_dir: Path,
     data_dir: Path,
     out_dir: Path = Path("out/finetune/adapter_v2"),
-    resume: Optional[str] = None,
+    resume: str | None = None,
     overwrite: bool = False,
     precision: PrecisionChoice = None,
     accelerator: str = "auto",
-    devices: Union[int, str] = 1,
+    devices: int | str = 1,
     num_nodes: int = 1,
     strategy: StrategyChoice = "auto",
     activation_checkpointing: bool = False,
@@ -192,7 +207,9 @@ def finetune_adapter_v2(
     return _run("adapter_v2", locals())
 
 
-finetune_full.__doc__ = _finetune_doc("Fine-tune every parameter of a checkpoint on instruction data.", seed="Seed of data order and dropout.")
+finetune_full.__doc__ = _finetune_doc(
+    "Fine-tune every parameter of a checkpoint on instruction data.", seed="Seed of data order and dropout."
+)
 finetune_lora.__doc__ = _finetune_doc(
     "Fine-tune a checkpoint with LoRA; checkpoints keep only the LoRA weights (lit_model.pth.lora).",
     seed="Seed of LoRA initialisation, data order and dropout.",

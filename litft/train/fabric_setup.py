@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Any, Callable, Literal, Optional
+from collections.abc import Callable
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -47,8 +48,12 @@ class CPUFSDPStrategy(FSDPStrategy):
         from torch.distributed.fsdp import FullyShardedDataParallel
 
         module = FullyShardedDataParallel(
-            module, cpu_offload=self.cpu_offload, mixed_precision=self.mixed_precision_config,
-            sharding_strategy=self.sharding_strategy, device_id=torch.device("cpu"), **self._fsdp_kwargs,
+            module,
+            cpu_offload=self.cpu_offload,
+            mixed_precision=self.mixed_precision_config,
+            sharding_strategy=self.sharding_strategy,
+            device_id=torch.device("cpu"),
+            **self._fsdp_kwargs,
         )
         self._fsdp_kwargs.pop("auto_wrap_policy", None)  # applied above; Lightning would warn that it is ignored
         return super().setup_module(module)
@@ -89,7 +94,7 @@ def make_fabric(
     devices: int | str = 1,
     num_nodes: int = 1,
     strategy: str = "auto",
-    precision: Optional[str] = None,
+    precision: str | None = None,
     activation_checkpointing: bool = False,
     block_class: type | None = None,
 ) -> L.Fabric:
@@ -99,10 +104,24 @@ def make_fabric(
     if launched_by_cli():
         # Read the LT_* values and remove them, so Fabric takes the resolved values (a strategy object for
         # FSDP with Block wrapping) without raising on a "conflict" with `fabric run`'s strings.
-        env = {name: os.environ.pop(f"LT_{name.upper()}", None) for name in ("accelerator", "devices", "num_nodes", "strategy", "precision")}
-        ours = {"accelerator": accelerator, "devices": devices, "num_nodes": num_nodes, "strategy": strategy, "precision": precision}
+        env = {
+            name: os.environ.pop(f"LT_{name.upper()}", None)
+            for name in ("accelerator", "devices", "num_nodes", "strategy", "precision")
+        }
+        ours = {
+            "accelerator": accelerator,
+            "devices": devices,
+            "num_nodes": num_nodes,
+            "strategy": strategy,
+            "precision": precision,
+        }
         for name, value in env.items():
-            if value is not None and ours[name] is not None and str(ours[name]) != value and str(ours[name]) not in ("auto", "1"):
+            if (
+                value is not None
+                and ours[name] is not None
+                and str(ours[name]) != value
+                and str(ours[name]) not in ("auto", "1")
+            ):
                 warnings.warn(f"`fabric run --{name} {value}` overrides --{name} {ours[name]} given to the script.")
         accelerator = env["accelerator"] or accelerator
         devices = env["devices"] or devices
@@ -116,7 +135,9 @@ def make_fabric(
     strategy_object = build_strategy(strategy, activation_checkpointing, block_class, accelerator)
     if devices in ("1", 1) and num_nodes == 1 and strategy == "auto":
         strategy_object = "auto"
-    return L.Fabric(accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy_object, precision=precision)
+    return L.Fabric(
+        accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy_object, precision=precision
+    )
 
 
 def launch(fabric: L.Fabric, function: Callable[..., Any], *args: Any) -> Any:

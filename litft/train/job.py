@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import lightning as L
 import torch
@@ -30,15 +30,15 @@ class Job:
     method: str
     data_dir: Path
     out_dir: Path
-    checkpoint_dir: Optional[Path] = None
-    model_name: Optional[str] = None
-    model_config: Optional[Path] = None
-    tokenizer_dir: Optional[Path] = None
-    resume: Optional[str] = None
+    checkpoint_dir: Path | None = None
+    model_name: str | None = None
+    model_config: Path | None = None
+    tokenizer_dir: Path | None = None
+    resume: str | None = None
     overwrite: bool = False
-    precision: Optional[str] = None
+    precision: str | None = None
     accelerator: str = "auto"
-    devices: Union[int, str] = 1
+    devices: int | str = 1
     num_nodes: int = 1
     strategy: str = "auto"
     activation_checkpointing: bool = False
@@ -47,8 +47,8 @@ class Job:
     eval: EvalArgs = field(default_factory=EvalArgs)
     optimizer: OptimizerArgs = field(default_factory=OptimizerArgs)
     data: DataArgs = field(default_factory=DataArgs)
-    lora: Optional[LoRASettings] = None
-    adapter: Optional[AdapterV2Settings] = None
+    lora: LoRASettings | None = None
+    adapter: AdapterV2Settings | None = None
     logger: str = "csv"
     quiet: bool = False
 
@@ -72,12 +72,22 @@ def run(job: Job) -> Any:
     method = get_method(job.method)
     _check_job(job, method)
     fabric = make_fabric(
-        accelerator=job.accelerator, devices=job.devices, num_nodes=job.num_nodes, strategy=job.strategy,
-        precision=job.precision, activation_checkpointing=job.activation_checkpointing, block_class=method.block_class,
+        accelerator=job.accelerator,
+        devices=job.devices,
+        num_nodes=job.num_nodes,
+        strategy=job.strategy,
+        precision=job.precision,
+        activation_checkpointing=job.activation_checkpointing,
+        block_class=method.block_class,
     )
     validate_args(job.train, job.eval, job.optimizer, fabric.world_size)
-    check_run_dir(job.out_dir, _identity(job), resume=job.resume is not None, overwrite=job.overwrite,
-                  inputs=(job.data_dir, job.checkpoint_dir, job.tokenizer_dir))
+    check_run_dir(
+        job.out_dir,
+        _identity(job),
+        resume=job.resume is not None,
+        overwrite=job.overwrite,
+        inputs=(job.data_dir, job.checkpoint_dir, job.tokenizer_dir),
+    )
     return launch(fabric, train_in_process, job)
 
 
@@ -95,7 +105,9 @@ def _check_job(job: Job, method: Method) -> None:
     if method.name == "pretrain":
         given = [name for name in ("checkpoint_dir", "model_name", "model_config") if getattr(job, name) is not None]
         if len(given) != 1:
-            raise LitftError("pass exactly one of --checkpoint_dir (continue pretraining), --model_name or --model_config (random init).")
+            raise LitftError(
+                "pass exactly one of --checkpoint_dir (continue pretraining), --model_name or --model_config (random init)."
+            )
     if job.data.packing and method.data_kind != "finetune":
         raise LitftError("--data.packing applies to fine-tuning only (pretraining windows are already full); drop it.")
 
@@ -123,7 +135,9 @@ def _tokenizer_dir(job: Job, meta: dict[str, Any]) -> Path:
     candidates = (job.tokenizer_dir, job.checkpoint_dir, meta.get("tokenizer_dir"))
     found = next((Path(path) for path in candidates if path is not None), None)
     if found is None or not found.is_dir():
-        raise LitftError("no tokenizer found for the checkpoints; pass --tokenizer_dir (the directory the data was prepared with).")
+        raise LitftError(
+            "no tokenizer found for the checkpoints; pass --tokenizer_dir (the directory the data was prepared with)."
+        )
     check_tokenizer_matches(meta, found)
     return found
 
@@ -132,17 +146,28 @@ def _open_data(job: Job, method: Method, meta: dict[str, Any], seq_len: int, fab
     """(train stream, validation source or None) for this rank."""
     from litft.train import data
 
-    common = dict(micro_batch_size=job.train.micro_batch_size, rank=fabric.global_rank, world_size=fabric.world_size,
-                  seed=job.seed, shuffle=job.data.shuffle)
+    common = dict(
+        micro_batch_size=job.train.micro_batch_size,
+        rank=fabric.global_rank,
+        world_size=fabric.world_size,
+        seed=job.seed,
+        shuffle=job.data.shuffle,
+    )
     if method.data_kind == "pretrain":
         return data.open_pretrain(job.data_dir, block_size=seq_len, **common)
     return data.open_finetune(
-        job.data_dir, max_length=seq_len + 1, group_by_length=job.data.group_by_length, packing=job.data.packing,
-        pad_id=int(meta.get("eos_id") or 0), **common,
+        job.data_dir,
+        max_length=seq_len + 1,
+        group_by_length=job.data.group_by_length,
+        packing=job.data.packing,
+        pad_id=int(meta.get("eos_id") or 0),
+        **common,
     )
 
 
-def _build_model(fabric: L.Fabric, job: Job, method: Method, config: Any, seq_len: int, resume_dir: Path | None) -> torch.nn.Module:
+def _build_model(
+    fabric: L.Fabric, job: Job, method: Method, config: Any, seq_len: int, resume_dir: Path | None
+) -> torch.nn.Module:
     """The method's model with base (and resumed) weights, set up with Fabric.
 
     Without FSDP the weights are loaded before setup; under FSDP the model is built on the meta device,
@@ -186,9 +211,14 @@ def _checkpoint_spec(job: Job, method: Method, config: Any, tokenizer_dir: Path)
     prompt_file = Path(job.data_dir) / "prompt_style.yaml"
     extra_files = {"prompt_style.yaml": prompt_file.read_text(encoding="utf-8")} if prompt_file.is_file() else {}
     return CheckpointSpec(
-        method=method.name, config=config, source_dir=tokenizer_dir,
-        base_checkpoint_dir=Path(job.checkpoint_dir) if method.delta_only else None, lora=job.lora, adapter=job.adapter,
-        hyperparameters=job.hyperparameters(), extra_files=extra_files,
+        method=method.name,
+        config=config,
+        source_dir=tokenizer_dir,
+        base_checkpoint_dir=Path(job.checkpoint_dir) if method.delta_only else None,
+        lora=job.lora,
+        adapter=job.adapter,
+        hyperparameters=job.hyperparameters(),
+        extra_files=extra_files,
     )
 
 
@@ -211,7 +241,9 @@ def train_in_process(fabric: L.Fabric, job: Job) -> Any:
         )
     seq_len = job.train.max_seq_length or config.block_size
     if seq_len > config.block_size:
-        raise LitftError(f"--train.max_seq_length {seq_len} exceeds the model's block_size {config.block_size}; lower it.")
+        raise LitftError(
+            f"--train.max_seq_length {seq_len} exceeds the model's block_size {config.block_size}; lower it."
+        )
 
     if fabric.global_rank == 0:
         claim_run_dir(job.out_dir, _identity(job), overwrite=job.overwrite)
@@ -229,13 +261,27 @@ def train_in_process(fabric: L.Fabric, job: Job) -> Any:
     if fabric.device.type == "cuda":  # forward 2N, backward 2N through the network + 2T for weight gradients, per token
         counts = count_parameters(model)
         flops = (4 * counts.total + 2 * counts.trainable) * seq_len
-    result = fit(fabric, Run(
-        method=method, model=model, optimizer=optimizer, train_stream=train_stream, val_source=val_source,
-        train=job.train, eval=job.eval, optimizer_args=job.optimizer, out_dir=Path(job.out_dir),
-        checkpoint=_checkpoint_spec(job, method, config, tokenizer_dir),
-        tokenizer=load_tokenizer(tokenizer_dir) if method.sample_generation else None, logger=job.logger,
-        quiet=job.quiet, resume_from=resume_dir, flops_per_sample=flops, dtype=next(model.parameters()).dtype,
-    ))
+    result = fit(
+        fabric,
+        Run(
+            method=method,
+            model=model,
+            optimizer=optimizer,
+            train_stream=train_stream,
+            val_source=val_source,
+            train=job.train,
+            eval=job.eval,
+            optimizer_args=job.optimizer,
+            out_dir=Path(job.out_dir),
+            checkpoint=_checkpoint_spec(job, method, config, tokenizer_dir),
+            tokenizer=load_tokenizer(tokenizer_dir) if method.sample_generation else None,
+            logger=job.logger,
+            quiet=job.quiet,
+            resume_from=resume_dir,
+            flops_per_sample=flops,
+            dtype=next(model.parameters()).dtype,
+        ),
+    )
     if fabric.device.type == "cuda" and fabric.global_rank == 0 and not job.quiet:
         fabric.print(f"peak memory {torch.cuda.max_memory_allocated() / 1e9:.2f} GB")
     return result

@@ -12,16 +12,28 @@ import io
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from litft.common.errors import LitftError
 from litft.common.io import atomic_write_text, progress
 
 LoggerName = Literal["csv", "tensorboard"]
 COLUMNS = (
-    "step", "epoch", "tokens", "loss", "lr", "grad_norm", "tokens_per_s", "useful_tokens_per_s",
-    "samples_per_s", "mfu", "val_loss", "val_ppl", "elapsed_s",
+    "step",
+    "epoch",
+    "tokens",
+    "loss",
+    "lr",
+    "grad_norm",
+    "tokens_per_s",
+    "useful_tokens_per_s",
+    "samples_per_s",
+    "mfu",
+    "val_loss",
+    "val_ppl",
+    "elapsed_s",
 )
 
 
@@ -52,9 +64,13 @@ class MetricsLog:
             try:
                 from lightning.fabric.loggers import TensorBoardLogger
 
-                self.tensorboard = TensorBoardLogger(root_dir=str(Path(out_dir) / "logs"), name="tensorboard", version=0)
+                self.tensorboard = TensorBoardLogger(
+                    root_dir=str(Path(out_dir) / "logs"), name="tensorboard", version=0
+                )
             except ModuleNotFoundError:
-                raise LitftError("--logger tensorboard needs the tensorboard package; `pip install tensorboard` or use --logger csv.") from None
+                raise LitftError(
+                    "--logger tensorboard needs the tensorboard package; `pip install tensorboard` or use --logger csv."
+                ) from None
 
     def _truncate(self, resume_step: int | None) -> None:
         """Fresh run: start a new file. Resumed run: keep the rows up to and including the resumed step."""
@@ -101,7 +117,9 @@ class Console:
 
     def __init__(self, *, enabled: bool, quiet: bool, total_steps: int | None, initial_step: int) -> None:
         self.enabled = enabled and not quiet
-        self.bar = progress(total=total_steps, quiet=not self.enabled, initial=initial_step, desc="training", unit="step")
+        self.bar = progress(
+            total=total_steps, quiet=not self.enabled, initial=initial_step, desc="training", unit="step"
+        )
         self.started = time.perf_counter()
         self.initial_step = initial_step
         self.total_steps = total_steps

@@ -83,7 +83,9 @@ def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
     vocab = getattr(model, "config", None) and model.config.padded_vocab_size
     chunk = LM_HEAD_CHUNK if (vocab or 0) >= CHUNKED_VOCAB else 0
     if batch.packed:  # see litft.models.packing: the model's forward was taught these arguments
-        logits = model(batch.input_ids, position_ids=batch.position_ids, segment_ids=batch.segment_ids, lm_head_chunk_size=chunk)
+        logits = model(
+            batch.input_ids, position_ids=batch.position_ids, segment_ids=batch.segment_ids, lm_head_chunk_size=chunk
+        )
     else:
         logits = model(batch.input_ids, lm_head_chunk_size=chunk)
     if isinstance(logits, torch.Tensor):
@@ -125,7 +127,9 @@ def accumulate_gradients(fabric: L.Fabric, model: torch.nn.Module, micro_batches
     average gradients over ranks, so the result is the gradient of the mean over every target token.
     """
     counts = torch.tensor([float(sum(b.target_tokens for b in micro_batches))], device=fabric.device)
-    targets_global = float(fabric.all_reduce(counts, reduce_op="sum").item()) if fabric.world_size > 1 else float(counts.item())
+    targets_global = (
+        float(fabric.all_reduce(counts, reduce_op="sum").item()) if fabric.world_size > 1 else float(counts.item())
+    )
     scale = fabric.world_size / max(targets_global, 1.0)
     loss_sum = torch.zeros((), device=fabric.device)
     for index, batch in enumerate(micro_batches):
@@ -159,7 +163,11 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
     if steps is not None and steps <= progress.step:
         fabric.print(f"nothing to do: the run already reached step {progress.step} of {steps}")
         final = run.out_dir / FINAL_DIR
-        if run.resume_from is not None and (final / PROGRESS_FILE).is_file() and read_progress(final).step == progress.step:
+        if (
+            run.resume_from is not None
+            and (final / PROGRESS_FILE).is_file()
+            and read_progress(final).step == progress.step
+        ):
             # final/ is complete; saving it again would only replace what came after it (e.g. merged weights).
             return Result(progress=progress, final_dir=final, model=model)
 
@@ -174,8 +182,14 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
     def checkpoint(target: Path) -> Path:
         progress.epoch = stream.epoch
         path = save_training_checkpoint(
-            fabric, target, model=model, optimizer=optimizer, keep=run.method.keeps(), spec=run.checkpoint,
-            progress=progress, data_state=stream.state_dict(),
+            fabric,
+            target,
+            model=model,
+            optimizer=optimizer,
+            keep=run.method.keeps(),
+            spec=run.checkpoint,
+            progress=progress,
+            data_state=stream.state_dict(),
         )
         if is_rank_zero and target.name != FINAL_DIR:
             prune_checkpoints(run.out_dir, train.keep_last)
@@ -188,8 +202,15 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
         val_loss = validate(fabric, model, run.val_source, run.eval.max_iters)
         seconds = time.perf_counter() - started
         console.print(eval_summary(progress.step, val_loss, seconds))
-        metrics_log.log({"step": progress.step, "epoch": stream.epoch, "tokens": progress.tokens, "val_loss": val_loss,
-                         "val_ppl": math.exp(min(val_loss, 50.0))})
+        metrics_log.log(
+            {
+                "step": progress.step,
+                "epoch": stream.epoch,
+                "tokens": progress.tokens,
+                "val_loss": val_loss,
+                "val_ppl": math.exp(min(val_loss, 50.0)),
+            }
+        )
         if run.method.sample_generation and run.eval.max_new_tokens > 0:
             sample = generate_sample(fabric, model, run.val_source, run.tokenizer, run.eval.max_new_tokens)
             if sample is not None:
@@ -210,8 +231,12 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
         meter.start()
         while not finished():
             lr = learning_rate(
-                progress.step, lr=run.optimizer_args.lr, warmup_steps=warmup, total_steps=steps,
-                schedule=train.lr_schedule, min_lr=train.min_lr,
+                progress.step,
+                lr=run.optimizer_args.lr,
+                warmup_steps=warmup,
+                total_steps=steps,
+                schedule=train.lr_schedule,
+                min_lr=train.min_lr,
             )
             set_learning_rate(optimizer, lr)
             micro_batches = [stream.next_batch().to(fabric.device) for _ in range(accumulation)]
@@ -220,7 +245,9 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
                 raise NonFiniteLoss(loss, progress.step + 1, last_good)
             grad_norm = None
             if train.max_norm is not None:
-                grad_norm = float(fabric.clip_gradients(model, optimizer, max_norm=train.max_norm, error_if_nonfinite=False))
+                grad_norm = float(
+                    fabric.clip_gradients(model, optimizer, max_norm=train.max_norm, error_if_nonfinite=False)
+                )
                 if not math.isfinite(grad_norm):
                     raise NonFiniteLoss(grad_norm, progress.step + 1, last_good, what="gradient norm")
             optimizer.step()
@@ -238,8 +265,15 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
             )
 
             if progress.step % train.log_interval == 0 or finished():
-                metrics = {"step": progress.step, "epoch": stream.epoch, "tokens": progress.tokens, "loss": loss, "lr": lr,
-                           "grad_norm": grad_norm, **meter.compute()}
+                metrics = {
+                    "step": progress.step,
+                    "epoch": stream.epoch,
+                    "tokens": progress.tokens,
+                    "loss": loss,
+                    "lr": lr,
+                    "grad_norm": grad_norm,
+                    **meter.compute(),
+                }
                 metrics_log.log(metrics)
                 console.step(progress.step, metrics)
             if progress.step % run.eval.interval == 0 and not finished():
@@ -266,8 +300,11 @@ def check_ranks_in_sync(fabric: L.Fabric, model: torch.nn.Module) -> list[float]
     if fabric.world_size == 1 or is_fsdp(fabric):
         return []
     with torch.no_grad():
-        total = sum((p.detach().double() * (1 + torch.arange(p.numel(), device=p.device).reshape(p.shape) % 7)).sum()
-                    for p in model.parameters() if p.requires_grad)
+        total = sum(
+            (p.detach().double() * (1 + torch.arange(p.numel(), device=p.device).reshape(p.shape) % 7)).sum()
+            for p in model.parameters()
+            if p.requires_grad
+        )
     checksums = [float(value) for value in fabric.all_gather(total.reshape(1)).flatten()]
     if len(set(checksums)) != 1:
         raise RuntimeError(f"model replicas diverged across ranks (weight checksums {checksums}); this is a bug")
@@ -300,12 +337,16 @@ def validate(fabric: L.Fabric, model: torch.nn.Module, source: EvalSource, max_i
         count = fabric.all_reduce(count, reduce_op="sum")
     model.train()
     if float(count) == 0:
-        raise LitftError("the validation data holds no target tokens; prepare it again with a non-empty validation split.")
+        raise LitftError(
+            "the validation data holds no target tokens; prepare it again with a non-empty validation split."
+        )
     return float(loss_sum) / float(count)
 
 
 @torch.no_grad()
-def generate_sample(fabric: L.Fabric, model: torch.nn.Module, source: EvalSource, tokenizer: Any, max_new_tokens: int) -> str | None:
+def generate_sample(
+    fabric: L.Fabric, model: torch.nn.Module, source: EvalSource, tokenizer: Any, max_new_tokens: int
+) -> str | None:
     """Greedy answer to the first validation prompt (every rank runs it: FSDP needs them all; no RNG used)."""
     from litgpt.generate.base import generate
 
@@ -323,8 +364,14 @@ def generate_sample(fabric: L.Fabric, model: torch.nn.Module, source: EvalSource
         with fabric.init_tensor():
             module.set_kv_cache(batch_size=1)
         try:
-            output = generate(model, prompt.to(fabric.device), max_returned_tokens=max_returned, temperature=0.0, eos_id=tokenizer.eos_id)
+            output = generate(
+                model,
+                prompt.to(fabric.device),
+                max_returned_tokens=max_returned,
+                temperature=0.0,
+                eos_id=tokenizer.eos_id,
+            )
         finally:
             module.clear_kv_cache()
     model.train()
-    return tokenizer.decode(output[len(prompt):]).strip().replace("\n", " ")
+    return tokenizer.decode(output[len(prompt) :]).strip().replace("\n", " ")

@@ -32,8 +32,13 @@ def run_identity(method: str, hyperparameters: dict[str, Any], data_dir: Path, b
     data_hash = hashlib.sha256(meta.read_bytes()).hexdigest()[:16] if meta.is_file() else None
     settings = {k: v for k, v in hyperparameters.items() if k not in UNTRACKED_SETTINGS}
     settings_hash = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return {"method": method, "base": base, "data": str(Path(data_dir).resolve()), "data_hash": data_hash,
-            "settings_hash": settings_hash}
+    return {
+        "method": method,
+        "base": base,
+        "data": str(Path(data_dir).resolve()),
+        "data_hash": data_hash,
+        "settings_hash": settings_hash,
+    }
 
 
 def check_run_dir(out_dir: Path, identity: dict[str, Any], *, resume: bool, overwrite: bool, inputs: tuple) -> None:

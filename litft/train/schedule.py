@@ -7,14 +7,16 @@ restoring the step restores the schedule exactly.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
 from litft.train.args import OptimizerArgs
 
 
-def learning_rate(step: int, *, lr: float, warmup_steps: int, total_steps: int | None, schedule: str, min_lr: float = 0.0) -> float:
+def learning_rate(
+    step: int, *, lr: float, warmup_steps: int, total_steps: int | None, schedule: str, min_lr: float = 0.0
+) -> float:
     """The learning rate of optimizer step `step` (0-based).
 
     Linear warmup over `warmup_steps` (step 0 already gets lr/warmup, never 0), then `cosine` or `linear`
@@ -42,7 +44,9 @@ def warmup_warning(warmup_steps: int, total_steps: int | None, lr: float) -> str
     """
     if total_steps is None or warmup_steps <= total_steps:
         return None
-    peak = learning_rate(total_steps - 1, lr=lr, warmup_steps=warmup_steps, total_steps=total_steps, schedule="constant")
+    peak = learning_rate(
+        total_steps - 1, lr=lr, warmup_steps=warmup_steps, total_steps=total_steps, schedule="constant"
+    )
     return (
         f"warning: --train.lr_warmup_steps {warmup_steps} is longer than this run's {total_steps} optimizer steps, so the "
         f"learning rate peaks at {peak:.3g} instead of --optimizer.lr {lr:.3g}; pass --train.lr_warmup_steps "

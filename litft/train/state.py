@@ -19,9 +19,10 @@ import random
 import re
 import shutil
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -101,7 +102,9 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
 # ----------------------------------------------------------------------------------- model weights
 
 
-def gather_state_dict(fabric: L.Fabric, model: torch.nn.Module, keep: Callable[[str, Any], bool]) -> dict[str, torch.Tensor]:
+def gather_state_dict(
+    fabric: L.Fabric, model: torch.nn.Module, keep: Callable[[str, Any], bool]
+) -> dict[str, torch.Tensor]:
     """The kept weights as full CPU tensors on rank 0 (a collective under FSDP; other ranks get {})."""
     if is_fsdp(fabric):
         from torch.distributed.checkpoint.state_dict import (
@@ -130,11 +133,15 @@ def load_weights_into(fabric: L.Fabric, model: torch.nn.Module, state: Mapping[s
         )
 
         module = getattr(model, "_forward_module", model)
-        _, unexpected = set_model_state_dict(module, dict(state), options=StateDictOptions(full_state_dict=True, strict=False))
+        _, unexpected = set_model_state_dict(
+            module, dict(state), options=StateDictOptions(full_state_dict=True, strict=False)
+        )
     else:
         _, unexpected = getattr(model, "_original_module", model).load_state_dict(dict(state), strict=False)
     if unexpected:
-        raise LitftError(f"the checkpoint holds weights this model does not have ({unexpected[:3]}); check model_config.yaml.")
+        raise LitftError(
+            f"the checkpoint holds weights this model does not have ({unexpected[:3]}); check model_config.yaml."
+        )
 
 
 # ------------------------------------------------------------------------------------------ saving
@@ -300,8 +307,12 @@ def _load_resume_file(checkpoint: Path, path: Path, mmap: bool = False) -> Any:
 def _read_rank_file(checkpoint: Path, path: Path) -> dict[str, Any]:
     """A rank's saved RNG states and data-reader position, checked for the shape `save_training_checkpoint` gives."""
     state = _load_resume_file(checkpoint, path)
-    if not (isinstance(state, dict) and isinstance(state.get("rng"), dict) and isinstance(state.get("data"), dict)
-            and {"torch", "numpy", "python"} <= set(state["rng"])):
+    if not (
+        isinstance(state, dict)
+        and isinstance(state.get("rng"), dict)
+        and isinstance(state.get("data"), dict)
+        and {"torch", "numpy", "python"} <= set(state["rng"])
+    ):
         raise damaged_checkpoint(checkpoint, f"{path.name} does not hold the RNG and data-reader states")
     return state
 
@@ -348,5 +359,7 @@ def load_training_state(
     try:
         set_rng_state(rank_state["rng"])
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError):
-        raise damaged_checkpoint(Path(checkpoint), f"rank-{fabric.global_rank}.pth holds malformed RNG states") from None
+        raise damaged_checkpoint(
+            Path(checkpoint), f"rank-{fabric.global_rank}.pth holds malformed RNG states"
+        ) from None
     return rank_state["data"]

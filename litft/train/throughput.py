@@ -18,7 +18,11 @@ WINDOW = 20
 
 class ThroughputMeter:
     def __init__(
-        self, fabric: L.Fabric, flops_per_sample: float | None = None, dtype: torch.dtype = torch.bfloat16, window: int = WINDOW
+        self,
+        fabric: L.Fabric,
+        flops_per_sample: float | None = None,
+        dtype: torch.dtype = torch.bfloat16,
+        window: int = WINDOW,
     ) -> None:
         self.fabric = fabric
         self.flops_per_sample = flops_per_sample
@@ -41,7 +45,9 @@ class ThroughputMeter:
         self.padded += padded_tokens
         self.useful += useful_tokens
         flops = int(self.flops_per_sample * samples) if self.flops_per_sample else None
-        self.lightning.update(time=elapsed, batches=self.batches, samples=self.samples, lengths=self.padded, flops=flops)
+        self.lightning.update(
+            time=elapsed, batches=self.batches, samples=self.samples, lengths=self.padded, flops=flops
+        )
         self.window.append((elapsed, self.padded, self.useful, self.samples))
 
     def compute(self) -> dict[str, float | None]:

@@ -18,7 +18,9 @@ from litft.common.outputs import MARKER, output_dir, read_marker
 
 def _dead_pid() -> int:
     """The PID of a process that has exited (it is not reused within the test's lifetime in practice)."""
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     return int(child.stdout)
 
 

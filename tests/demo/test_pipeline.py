@@ -16,15 +16,44 @@ from litft.demo.pipeline import FULL, LLM_CACHE, MARKER, _prepare_out, training_
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "demo"
 STAGE_FILES = (
-    "urls.json", "site/pages.jsonl", "site/chunks.jsonl", "site/pretrain.txt", "qa.jsonl", "qa.filtered.jsonl",
-    "split/train.json", "split/test.json", "tokenizer/tokenizer.json", "pretrain_data/train.bin", "pretrain_data/meta.json",
-    "finetune_data/train.bin", "finetune_data/meta.json", "pretrain/final/lit_model.pth", "lora/final/lit_model.pth.lora",
-    "adapter_v2/final/lit_model.pth.adapter_v2", "full/final/lit_model.pth", "evaluate/report.json", "evaluate/answers.csv",
+    "urls.json",
+    "site/pages.jsonl",
+    "site/chunks.jsonl",
+    "site/pretrain.txt",
+    "qa.jsonl",
+    "qa.filtered.jsonl",
+    "split/train.json",
+    "split/test.json",
+    "tokenizer/tokenizer.json",
+    "pretrain_data/train.bin",
+    "pretrain_data/meta.json",
+    "finetune_data/train.bin",
+    "finetune_data/meta.json",
+    "pretrain/final/lit_model.pth",
+    "lora/final/lit_model.pth.lora",
+    "adapter_v2/final/lit_model.pth.adapter_v2",
+    "full/final/lit_model.pth",
+    "evaluate/report.json",
+    "evaluate/answers.csv",
     *(f"{run}/logs/metrics.csv" for run in ("pretrain", "lora", "adapter_v2", "full")),
     *(f"configs/{name}.yaml" for name in ("pretrain", "lora", "adapter_v2", "full")),
 )
-COMMANDS = ("crawl", "scrape", "process", "synthesize", "filter", "split", "tokenizer train", "prepare pretrain",
-            "prepare finetune", "pretrain", "finetune lora", "finetune adapter_v2", "finetune full", "evaluate")
+COMMANDS = (
+    "crawl",
+    "scrape",
+    "process",
+    "synthesize",
+    "filter",
+    "split",
+    "tokenizer train",
+    "prepare pretrain",
+    "prepare finetune",
+    "pretrain",
+    "finetune lora",
+    "finetune adapter_v2",
+    "finetune full",
+    "evaluate",
+)
 
 
 def _litft(*args: str, timeout: float) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ import sys
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
-from functools import lru_cache
+from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -51,7 +51,7 @@ class _PageParser(HTMLParser):
             self.main_text.append(data)
 
 
-@lru_cache(maxsize=None)
+@cache
 def parsed(url_path: str) -> _PageParser:
     parser = _PageParser()
     parser.feed(read(url_path))
@@ -104,7 +104,9 @@ def test_every_internal_link_resolves_and_every_fragment_exists():
                 assert parts.fragment in parsed(parts.path).ids, f"{path}: no id {parts.fragment!r} in {parts.path}"
     # some out-of-scope links for the crawler to leave alone, none of them reachable for real
     assert len(external) >= 3
-    assert all(host.endswith((".example", ".example.com", ".example.net", ".example.org")) for host in external), external
+    assert all(host.endswith((".example", ".example.com", ".example.net", ".example.org")) for host in external), (
+        external
+    )
 
 
 def test_every_page_has_the_same_boilerplate():
@@ -145,7 +147,7 @@ def test_sitemap_lists_exactly_the_public_pages():
     root = ET.fromstring(read("/sitemap.xml"))
     locs = [el.text for el in root.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
     assert all(loc.startswith(PLACEHOLDER + "/") for loc in locs)
-    listed = [loc[len(PLACEHOLDER):] for loc in locs]
+    listed = [loc[len(PLACEHOLDER) :] for loc in locs]
     assert len(listed) == len(set(listed))
     assert set(listed) == {path for path in page_paths() if not path.startswith(PRIVATE)}
 
@@ -154,12 +156,27 @@ def test_facts_agree_across_pages():
     """A few facts that several pages state: each must read the same everywhere it appears."""
     text = {path: " ".join("".join(parsed(path).main_text).split()) for path in page_paths()}
     everywhere = " ".join(text.values())
-    assert set(re.findall(r"(?<!International )[Uu]ndergraduate tuition (?:for [^.$]*)?is (?:a flat )?(\$\d{1,3}(?:,\d{3})*)", everywhere)) == {"$24,600"}
-    assert set(re.findall(r"\b[Gg]raduate tuition is (?:a per-credit charge of )?(\$\d{1,3}(?:,\d{3})*)", everywhere)) == {"$1,150"}
+    assert set(
+        re.findall(
+            r"(?<!International )[Uu]ndergraduate tuition (?:for [^.$]*)?is (?:a flat )?(\$\d{1,3}(?:,\d{3})*)",
+            everywhere,
+        )
+    ) == {"$24,600"}
+    assert set(
+        re.findall(r"\b[Gg]raduate tuition is (?:a per-credit charge of )?(\$\d{1,3}(?:,\d{3})*)", everywhere)
+    ) == {"$1,150"}
     assert set(re.findall(r"Robotics Lab is located in ([^.]+)\.", everywhere)) == {"Hale Hall, room 204"}
-    assert set(re.findall(r"CS 210 Data Structures is a (\d)-credit course taught by ([A-Z][a-z]+ [A-Z][a-z]+ [A-Z][a-z]+)", everywhere)) == {
-        ("4", "Professor Amara Okafor")}
-    assert set(re.findall(r"[Rr]egular [Dd]ecision deadline (?:for [\w -]+ )?is (?:the evening of )?([A-Z][a-z]+ \d+)", everywhere)) == {"January 15"}
+    assert set(
+        re.findall(
+            r"CS 210 Data Structures is a (\d)-credit course taught by ([A-Z][a-z]+ [A-Z][a-z]+ [A-Z][a-z]+)",
+            everywhere,
+        )
+    ) == {("4", "Professor Amara Okafor")}
+    assert set(
+        re.findall(
+            r"[Rr]egular [Dd]ecision deadline (?:for [\w -]+ )?is (?:the evening of )?([A-Z][a-z]+ \d+)", everywhere
+        )
+    ) == {"January 15"}
     for path, words in text.items():
         assert "{{" not in words, path
 
@@ -201,7 +218,13 @@ def test_server_serves_pages_with_content_types(served):
     assert _get(served + "/static/site.css")[1]["Content-Type"].startswith("text/css")
     status, headers, body = _get(served + "/programs/index.html", method="HEAD")
     assert status == 200 and body == b"" and int(headers["Content-Length"]) > 1000
-    for missing in ("/nope.html", "/README.md", "/../pyproject.toml", "/%2e%2e/pyproject.toml", "/courses/../../tests/x.html"):
+    for missing in (
+        "/nope.html",
+        "/README.md",
+        "/../pyproject.toml",
+        "/%2e%2e/pyproject.toml",
+        "/courses/../../tests/x.html",
+    ):
         assert _get(served + missing)[0] == 404, missing
 
 

@@ -32,9 +32,21 @@ from litft.models.merge import merge_lora
 from litft.models.prompts import save_prompt_style
 
 RECORDS = [
-    {"instruction": "When is the application deadline?", "input": "", "output": "Students apply before the March deadline."},
-    {"instruction": "Which programs does the school offer?", "input": "", "output": "Mechanical, civil, electrical and software engineering."},
-    {"instruction": "Summarise this.", "input": "Tuition and scholarship details for the campus.", "output": "Tuition and scholarships."},
+    {
+        "instruction": "When is the application deadline?",
+        "input": "",
+        "output": "Students apply before the March deadline.",
+    },
+    {
+        "instruction": "Which programs does the school offer?",
+        "input": "",
+        "output": "Mechanical, civil, electrical and software engineering.",
+    },
+    {
+        "instruction": "Summarise this.",
+        "input": "Tuition and scholarship details for the campus.",
+        "output": "Tuition and scholarships.",
+    },
     {"instruction": "Who does research?", "input": "", "output": "The faculty and students in the research labs."},
 ]
 
@@ -69,8 +81,15 @@ def setup(lit_base, tmp_path_factory):
         for param in model.parameters():
             if param.requires_grad:
                 param.add_(torch.randn(param.shape, generator=generator) * 0.3)
-    run = save_checkpoint(root / "out" / "lora" / "final", method="lora", state_dict=model.state_dict(), config=info.config,
-                          source_dir=lit_base, base_checkpoint_dir=lit_base, lora=lora)  # fmt: skip
+    run = save_checkpoint(
+        root / "out" / "lora" / "final",
+        method="lora",
+        state_dict=model.state_dict(),
+        config=info.config,
+        source_dir=lit_base,
+        base_checkpoint_dir=lit_base,
+        lora=lora,
+    )
     save_prompt_style("qa", run)
     test_file = root / "test.json"
     test_file.write_text(json.dumps(RECORDS))
@@ -84,8 +103,20 @@ def read_sheet(path):
 
 def test_evaluate_writes_table_report_and_review_sheet(setup, tmp_path, capsys):
     out = tmp_path / "eval"
-    args = [str(setup["test"]), str(setup["run"]), "--out_dir", str(out), "--max_new_tokens", "12", "--device", "cpu",
-            "--batch_size", "3", "--quiet", "true"]  # fmt: skip
+    args = [
+        str(setup["test"]),
+        str(setup["run"]),
+        "--out_dir",
+        str(out),
+        "--max_new_tokens",
+        "12",
+        "--device",
+        "cpu",
+        "--batch_size",
+        "3",
+        "--quiet",
+        "true",
+    ]
     run_function(evaluate, args)
     stdout = capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
@@ -151,7 +182,13 @@ def test_plan_models_labels_and_bases(setup, tmp_path):
 
 
 def test_run_labels_are_run_folder_names_made_unique_only_on_collision():
-    runs = ["out/finetune/lora", "out/finetune/full/final", "out/finetune/lora/step-000400", "a/tiny/final", "b/tiny/final"]
+    runs = [
+        "out/finetune/lora",
+        "out/finetune/full/final",
+        "out/finetune/lora/step-000400",
+        "a/tiny/final",
+        "b/tiny/final",
+    ]
     assert run_labels([Path(r) for r in runs]) == ["lora", "full", "lora-step-000400", "a-tiny", "b-tiny"]
     assert run_labels([Path("x/a/tiny/final"), Path("y/a/tiny")]) == ["x-a-tiny", "y-a-tiny"]
     assert run_labels([Path("out/base"), Path("my run/final")]) == ["out-base", "my-run"]  # "base" names the base model
@@ -163,12 +200,19 @@ def test_merged_lora_run_is_named_lora_merged(setup, tmp_path, capsys):
     shutil.copytree(setup["run"], run)
     merge_lora(run)  # lit_model.pth beside lit_model.pth.lora, as `litgpt merge_lora` leaves it
     merge_lora(setup["run"], out_dir=tmp_path / "merged")  # a separate full checkpoint recording merged_from
-    assert [method_name(inspect_checkpoint(path)) for path in (run, tmp_path / "merged", setup["run"], setup["base"])] == [
-        "lora (merged)", "lora (merged)", "lora", "full"]
+    assert [
+        method_name(inspect_checkpoint(path)) for path in (run, tmp_path / "merged", setup["run"], setup["base"])
+    ] == ["lora (merged)", "lora (merged)", "lora", "full"]
     out = tmp_path / "eval"
     capsys.readouterr()
-    report = evaluate(setup["test"], [run.parent, setup["run"]], out_dir=out, max_new_tokens=2, limit=1, device="cpu", quiet=True)
-    assert [(m["label"], m["method"]) for m in report["models"]] == [("base", "full"), ("tiny-lora", "lora (merged)"), ("lora", "lora")]
+    report = evaluate(
+        setup["test"], [run.parent, setup["run"]], out_dir=out, max_new_tokens=2, limit=1, device="cpu", quiet=True
+    )
+    assert [(m["label"], m["method"]) for m in report["models"]] == [
+        ("base", "full"),
+        ("tiny-lora", "lora (merged)"),
+        ("lora", "lora"),
+    ]
     table = capsys.readouterr().out.splitlines()
     assert table[3].split()[:4] == ["tiny-lora", "lora", "(merged)", "1"]
     assert list(read_sheet(out / "answers.csv")[0])[4:6] == ["answer_tiny-lora", "score_tiny-lora"]
@@ -215,7 +259,18 @@ def test_summarize_hand_made_sheet_gives_expected_percentages(tmp_path, capsys):
     assert base["scored"] == 4 and base["unscored"] == 1 and base["mean_score"] == pytest.approx(5 / 4)
     assert ft["percent"] == {"Incorrect": 0.0, "No Answer": 0.0, "Partially Relevant": 40.0, "Fully Relevant": 60.0}
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["model", "scored", "Incorrect", "No", "Answer", "Partially", "Relevant", "Fully", "Relevant", "mean"]
+    assert out[0].split() == [
+        "model",
+        "scored",
+        "Incorrect",
+        "No",
+        "Answer",
+        "Partially",
+        "Relevant",
+        "Fully",
+        "Relevant",
+        "mean",
+    ]
     assert out[2].split() == ["base", "4", "25.0%", "50.0%", "0.0%", "25.0%", "1.25"]
     assert out[3].split() == ["ft", "5", "0.0%", "0.0%", "40.0%", "60.0%", "2.60"]
     assert "base: 1" in out[-1]
@@ -245,7 +300,9 @@ def test_summarize_rejects_bad_sheets(tmp_path, content, message, capsys):
 
 
 def test_parse_verdict_reads_json_prose_and_bare_digits():
-    assert parse_verdict('{"score": 2, "reason": "partly"}') == parse_verdict('Sure!\n```json\n{"score": "2", "reason": "partly"}\n```')
+    assert parse_verdict('{"score": 2, "reason": "partly"}') == parse_verdict(
+        'Sure!\n```json\n{"score": "2", "reason": "partly"}\n```'
+    )
     assert parse_verdict('{"score": 2, "reason": "partly"}').score == 2
     assert parse_verdict("3 - matches the reference").score == 3
     assert parse_verdict("Score: 0").score == 0
@@ -266,13 +323,24 @@ class FakeJudgeServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 server.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                answer = body["messages"][-1]["content"].split("Answer to grade:\n", 1)[1].split("\n\nGrade the answer", 1)[0]
+                answer = (
+                    body["messages"][-1]["content"]
+                    .split("Answer to grade:\n", 1)[1]
+                    .split("\n\nGrade the answer", 1)[0]
+                )
                 content = json.dumps({"score": len(answer) % 4, "reason": f"{len(answer)} characters"})
-                data = json.dumps({
-                    "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                }).encode()  # fmt: skip
+                data = json.dumps(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
@@ -299,8 +367,22 @@ def test_judge_scores_through_a_real_openai_client_and_caches_every_verdict(setu
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     out = tmp_path / "judged"
     with FakeJudgeServer() as server:
-        args = [str(setup["test"]), str(setup["run"]), "--out_dir", str(out), "--max_new_tokens", "8", "--device", "cpu",
-                "--judge", "grader-1", "--base_url", server.base_url, "--quiet", "true"]  # fmt: skip
+        args = [
+            str(setup["test"]),
+            str(setup["run"]),
+            "--out_dir",
+            str(out),
+            "--max_new_tokens",
+            "8",
+            "--device",
+            "cpu",
+            "--judge",
+            "grader-1",
+            "--base_url",
+            server.base_url,
+            "--quiet",
+            "true",
+        ]
         run_function(evaluate, args)
         stdout = capsys.readouterr().out
         rows = read_sheet(out / "answers.csv")
@@ -309,8 +391,10 @@ def test_judge_scores_through_a_real_openai_client_and_caches_every_verdict(setu
         assert len(server.requests) == asked
     nonempty = sum(bool(row[f"answer_{label}"]) for row in rows for label in ("base", "lora"))
     assert asked == nonempty > 0
-    assert all(r["path"] == "/v1/chat/completions" and r["body"]["model"] == "grader-1" and r["body"]["temperature"] == 0
-               for r in server.requests)  # fmt: skip
+    assert all(
+        r["path"] == "/v1/chat/completions" and r["body"]["model"] == "grader-1" and r["body"]["temperature"] == 0
+        for r in server.requests
+    )
     for row in rows:
         for label in ("base", "lora"):
             answer = row[f"answer_{label}"]
@@ -326,7 +410,11 @@ def test_judge_scores_through_a_real_openai_client_and_caches_every_verdict(setu
     # summarize shows the judge rows beside the (still empty) human rows.
     table = summarize(out / "answers.csv")
     assert [(r["model"], r["source"]) for r in table["rows"]] == [
-        ("base", "human"), ("lora", "human"), ("base", "judge"), ("lora", "judge")]
+        ("base", "human"),
+        ("lora", "human"),
+        ("base", "judge"),
+        ("lora", "judge"),
+    ]
 
 
 def test_judge_scores_an_empty_answer_without_asking(tmp_path, monkeypatch):

@@ -15,8 +15,10 @@ NOT_A_COMPLETION = "answered with something that is not an OpenAI chat completio
 
 def test_malformed_replies_are_retried_then_left_unscored_with_the_reason(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    triples = [(f"q{n}", "ref", f"answer [[script:{script}]]") for n, script in
-               enumerate(["notjson,notjson", "nullcontent", "nousage", "nochoices,nochoices"])]  # fmt: skip
+    triples = [
+        (f"q{n}", "ref", f"answer [[script:{script}]]")
+        for n, script in enumerate(["notjson,notjson", "nullcontent", "nousage", "nochoices,nochoices"])
+    ]
     with FakeOpenAI() as server:
         with Judge("grader", tmp_path / "judge.cache.jsonl", base_url=server.base_url, max_retries=1) as grader:
             verdicts = grader.judge_all(triples, quiet=True)

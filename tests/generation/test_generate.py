@@ -46,7 +46,7 @@ def no_cache_greedy(model, ids: list[int], steps: int) -> list[int]:
         for _ in range(steps):
             logits = model(torch.tensor([sequence]))
             sequence.append(int(logits[0, -1].argmax()))
-    return sequence[len(ids):]
+    return sequence[len(ids) :]
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +69,15 @@ def test_greedy_with_cache_equals_without_cache_and_transformers(base, lit_base,
         decode_batch(base.model, [ids], [row], Sampler(GREEDY, 1, torch.device("cpu")))
         assert row.ids == no_cache_greedy(base.model, ids, GREEDY.max_new_tokens)
         with torch.no_grad():
-            hf_out = hf_model.generate(torch.tensor([ids]), max_new_tokens=GREEDY.max_new_tokens, do_sample=False,
-                                       eos_token_id=None, pad_token_id=0, attention_mask=torch.ones(1, len(ids), dtype=torch.long))  # fmt: skip
-        assert row.ids == hf_out[0, len(ids):].tolist()
+            hf_out = hf_model.generate(
+                torch.tensor([ids]),
+                max_new_tokens=GREEDY.max_new_tokens,
+                do_sample=False,
+                eos_token_id=None,
+                pad_token_id=0,
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+            )
+        assert row.ids == hf_out[0, len(ids) :].tolist()
         assert completion.text == base.decode(row.ids) and completion.generated_tokens == GREEDY.max_new_tokens
 
 
@@ -184,7 +190,7 @@ def test_row_decoder_stop_strings_and_stop_sequences_hold_back_streamed_text():
 
 def test_stop_string_ends_a_real_answer(base):
     full = base.complete([PROMPTS[0]], GREEDY)[0].text
-    marker = full[len(full) // 2: len(full) // 2 + 3]
+    marker = full[len(full) // 2 : len(full) // 2 + 3]
     cut = base.complete([PROMPTS[0]], SamplingSettings(max_new_tokens=24, stop=[marker]))[0]
     assert cut.text == full[: full.index(marker)] and cut.finish_reason == "stop"
     streamed = []
@@ -225,17 +231,37 @@ def runs(lit_base, tmp_path_factory):
     lora = LoRASettings(r=4, alpha=8, query=True, value=True, mlp=True, head=True)
     model = build_model("lora", info.config, lora=lora)
     model.load_state_dict(base_model.state_dict(), strict=False)
-    made["lora"] = save_checkpoint(root / "lora", method="lora", state_dict=_perturbed(model, 0.3, 1).state_dict(),
-                                   config=info.config, source_dir=lit_base, base_checkpoint_dir=lit_base, lora=lora)  # fmt: skip
+    made["lora"] = save_checkpoint(
+        root / "lora",
+        method="lora",
+        state_dict=_perturbed(model, 0.3, 1).state_dict(),
+        config=info.config,
+        source_dir=lit_base,
+        base_checkpoint_dir=lit_base,
+        lora=lora,
+    )
     adapter = AdapterV2Settings(prompt_length=4, start_layer=0)
     model = build_model("adapter_v2", info.config, adapter=adapter)
     model.load_state_dict(base_model.state_dict(), strict=False)
-    made["adapter_v2"] = save_checkpoint(root / "adapter_v2", method="adapter_v2", state_dict=_perturbed(model, 0.5, 2).state_dict(),
-                                         config=info.config, source_dir=lit_base, base_checkpoint_dir=lit_base, adapter=adapter)  # fmt: skip
+    made["adapter_v2"] = save_checkpoint(
+        root / "adapter_v2",
+        method="adapter_v2",
+        state_dict=_perturbed(model, 0.5, 2).state_dict(),
+        config=info.config,
+        source_dir=lit_base,
+        base_checkpoint_dir=lit_base,
+        adapter=adapter,
+    )
     full = build_model("full", info.config)
     full.load_state_dict(base_model.state_dict())
-    made["full"] = save_checkpoint(root / "full", method="full", state_dict=_perturbed(full, 0.05, 3).state_dict(),
-                                   config=info.config, source_dir=lit_base, base_checkpoint_dir=lit_base)  # fmt: skip
+    made["full"] = save_checkpoint(
+        root / "full",
+        method="full",
+        state_dict=_perturbed(full, 0.05, 3).state_dict(),
+        config=info.config,
+        source_dir=lit_base,
+        base_checkpoint_dir=lit_base,
+    )
     return made
 
 
@@ -244,8 +270,26 @@ def test_a_run_dir_from_each_method_generates(method, runs, base, tmp_path, caps
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("\n".join(PROMPTS[:3]) + "\n\n")
     out = tmp_path / "answers.jsonl"
-    run_function(generate, [str(runs[method]), "--prompts_file", str(prompts), "--output", str(out), "--temperature", "0",
-                            "--max_new_tokens", "12", "--device", "cpu", "--prompt_style", "default", "--quiet", "true"])  # fmt: skip
+    run_function(
+        generate,
+        [
+            str(runs[method]),
+            "--prompts_file",
+            str(prompts),
+            "--output",
+            str(out),
+            "--temperature",
+            "0",
+            "--max_new_tokens",
+            "12",
+            "--device",
+            "cpu",
+            "--prompt_style",
+            "default",
+            "--quiet",
+            "true",
+        ],
+    )
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["instruction"] for r in records] == PROMPTS[:3]
     loaded = LoadedModel(runs[method], device="cpu", prompt_style="default")
@@ -253,7 +297,9 @@ def test_a_run_dir_from_each_method_generates(method, runs, base, tmp_path, caps
     assert loaded.info.base_dir == (None if method == "full" else base.info.path.resolve())
     expected = loaded.complete(PROMPTS[:3], SamplingSettings(max_new_tokens=12))
     assert [r["answer"] for r in records] == [c.text for c in expected]
-    assert [loaded.complete([p], SamplingSettings(max_new_tokens=12))[0].text for p in PROMPTS[:3]] == [c.text for c in expected]
+    assert [loaded.complete([p], SamplingSettings(max_new_tokens=12))[0].text for p in PROMPTS[:3]] == [
+        c.text for c in expected
+    ]
     base_answers = [c.text for c in base.complete(PROMPTS[:3], SamplingSettings(max_new_tokens=12))]
     assert [r["answer"] for r in records] != base_answers, "the run's weights must change the answers"
 
@@ -268,20 +314,40 @@ def test_lora_run_answers_like_its_merged_checkpoint_and_its_transformers_export
     run.stop_tokens = []
     full = LoadedModel(merged, device="cpu", prompt_style="default")
     full.stop_tokens = []
-    assert [c.text for c in run.complete(PROMPTS[:3], settings)] == [c.text for c in full.complete(PROMPTS[:3], settings)]
+    assert [c.text for c in run.complete(PROMPTS[:3], settings)] == [
+        c.text for c in full.complete(PROMPTS[:3], settings)
+    ]
     convert_lit_checkpoint(runs["lora"], tmp_path / "hf")
     hf_model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf", dtype=torch.float32).eval()
     ids = run.encode(PROMPTS[1])
     row = RowDecoder(run.decode, 16)
     decode_batch(run.model, [ids], [row], Sampler(settings, 1, torch.device("cpu")))
     with torch.no_grad():
-        hf_out = hf_model.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False, eos_token_id=None, pad_token_id=0,
-                                   attention_mask=torch.ones(1, len(ids), dtype=torch.long))  # fmt: skip
-    assert row.ids == hf_out[0, len(ids):].tolist()
+        hf_out = hf_model.generate(
+            torch.tensor([ids]),
+            max_new_tokens=16,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+            attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+        )
+    assert row.ids == hf_out[0, len(ids) :].tolist()
 
 
 def test_single_prompt_streams_the_same_answer(lit_base, capsys):
-    args = [str(lit_base), "--prompt", PROMPTS[0], "--temperature", "0", "--max_new_tokens", "10", "--device", "cpu", "--quiet", "true"]
+    args = [
+        str(lit_base),
+        "--prompt",
+        PROMPTS[0],
+        "--temperature",
+        "0",
+        "--max_new_tokens",
+        "10",
+        "--device",
+        "cpu",
+        "--quiet",
+        "true",
+    ]
     run_function(generate, args)
     streamed = capsys.readouterr().out
     run_function(generate, args + ["--stream", "false"])
@@ -369,10 +435,18 @@ def test_sliding_window_model_batches_equal_lengths_and_matches_transformers(tmp
 
     torch.manual_seed(0)
     config = transformers.MistralConfig(
-        vocab_size=384, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-        intermediate_size=176, max_position_embeddings=128, sliding_window=10,  # longer than every prompt
-    )  # fmt: skip
-    hf_model = transformers.AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32, attn_implementation="eager").eval()
+        vocab_size=384,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=176,
+        max_position_embeddings=128,
+        sliding_window=10,  # longer than every prompt
+    )
+    hf_model = transformers.AutoModelForCausalLM.from_config(
+        config, torch_dtype=torch.float32, attn_implementation="eager"
+    ).eval()
     directory = tmp_path / "windowed-mistral"
     hf_model.save_pretrained(directory, safe_serialization=True)
     for name in ("tokenizer.json", "tokenizer_config.json"):  # the session's tiny tokenizer (vocab 384)
@@ -391,8 +465,14 @@ def test_sliding_window_model_batches_equal_lengths_and_matches_transformers(tmp
     decode_batch(loaded.model, [ids], [row], Sampler(settings, 1, torch.device("cpu")))
     assert row.ids == no_cache_greedy(loaded.model, ids, 12)
     with torch.no_grad():
-        hf_out = hf_model.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False, eos_token_id=None,
-                                   pad_token_id=0, attention_mask=torch.ones(1, len(ids), dtype=torch.long))  # fmt: skip
-    assert row.ids == hf_out[0, len(ids):].tolist()
+        hf_out = hf_model.generate(
+            torch.tensor([ids]),
+            max_new_tokens=12,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+            attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+        )
+    assert row.ids == hf_out[0, len(ids) :].tolist()
     with pytest.raises(LitftError, match="sliding attention window is 10"):
         loaded.complete([" ".join(PROMPTS)], settings)

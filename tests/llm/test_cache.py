@@ -40,7 +40,11 @@ def test_a_torn_last_line_is_dropped_and_appends_stay_clean(tmp_path):
 
 def test_entries_of_the_wrong_shape_are_ignored(tmp_path):
     path = tmp_path / "cache.jsonl"
-    lines = [{"key": "k", "text": None, "usage": {}}, {"key": "k", "text": "ok", "usage": {}}, {"key": "k", "text": "x"}]
+    lines = [
+        {"key": "k", "text": None, "usage": {}},
+        {"key": "k", "text": "ok", "usage": {}},
+        {"key": "k", "text": "x"},
+    ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     with ResponseCache(path) as cache:
         assert [entry["text"] for entry in cache.responses("k")] == ["ok"]
@@ -54,7 +58,10 @@ def test_a_full_disk_stops_appends_with_one_sentence_and_keeps_every_earlier_lin
             for number in range(100):
                 cache.append(f"k{number}", "x" * 1000, {"prompt_tokens": number})
                 written.append(number)
-        assert str(error.value) == f"cannot write {path}: no space left on device; free some disk space or choose another disk."
+        assert (
+            str(error.value)
+            == f"cannot write {path}: no space left on device; free some disk space or choose another disk."
+        )
         assert 0 < len(written) < 100
         with pytest.raises(LitftError, match="no space left"):
             cache.append("later", "y", {})  # the cache stays shut for the rest of the run

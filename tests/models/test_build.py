@@ -47,7 +47,9 @@ def test_lora_trains_only_its_matrices():
 
 def test_adapter_v2_trains_prompts_gates_and_linear_scales():
     config = resolve_config("litft-tiny-llama")
-    counts = count_parameters(build_model("adapter_v2", config, adapter=AdapterV2Settings(prompt_length=10, start_layer=1)))
+    counts = count_parameters(
+        build_model("adapter_v2", config, adapter=AdapterV2Settings(prompt_length=10, start_layer=1))
+    )
     # adapter prompt + gate in layers >= start_layer; a bias and a scale per output of every linear layer;
     # and, as in litgpt's adapter_filter, every norm
     prompts = 1 * (10 * 64 + 4)

@@ -72,7 +72,9 @@ def test_fine_tuned_full_checkpoint_exports_with_its_tokenizer(lit_base, tmp_pat
     model, info = load_model(lit_base)
     with torch.no_grad():
         model.lm_head.weight.add_(0.5)
-    run = save_checkpoint(tmp_path / "run", method="full", state_dict=model.state_dict(), config=info.config, source_dir=lit_base)
+    run = save_checkpoint(
+        tmp_path / "run", method="full", state_dict=model.state_dict(), config=info.config, source_dir=lit_base
+    )
     convert_lit_checkpoint(run, tmp_path / "hf")
     assert torch.allclose(hf_logits(tmp_path / "hf", tokens), lit_logits(run, tokens), atol=1e-4)
     assert (tmp_path / "hf" / "tokenizer.json").is_file()
@@ -127,7 +129,9 @@ def test_export_refuses_architectures_transformers_would_build_differently(name)
         family_of_litgpt(Config.from_name(name))
 
 
-@pytest.mark.parametrize("name, family", [("Llama-2-7b-hf", "llama"), ("Qwen2.5-0.5B", "qwen2"), ("pythia-160m", "gpt_neox")])
+@pytest.mark.parametrize(
+    "name, family", [("Llama-2-7b-hf", "llama"), ("Qwen2.5-0.5B", "qwen2"), ("pythia-160m", "gpt_neox")]
+)
 def test_export_families_of_named_configs(name, family):
     from litgpt.config import Config
 
@@ -153,5 +157,14 @@ def test_incomplete_config_json_is_a_user_error():
     with pytest.raises(LitftError, match="lacks the key 'num_attention_heads'"):
         litgpt_config_from_hf({"model_type": "llama", "vocab_size": 32}, "custom")
     with pytest.raises(LitftError, match="not describe a valid gpt_neox model"):
-        litgpt_config_from_hf({"model_type": "gpt_neox", "vocab_size": 32, "num_attention_heads": 0, "num_hidden_layers": 1,
-                               "hidden_size": 64, "intermediate_size": 128}, "custom")
+        litgpt_config_from_hf(
+            {
+                "model_type": "gpt_neox",
+                "vocab_size": 32,
+                "num_attention_heads": 0,
+                "num_hidden_layers": 1,
+                "hidden_size": 64,
+                "intermediate_size": 128,
+            },
+            "custom",
+        )

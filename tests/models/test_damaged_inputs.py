@@ -13,9 +13,9 @@ import requests
 import torch
 import yaml
 
-from litft.models import download as download_module
 from litft.cli import main
 from litft.common.errors import LitftError
+from litft.models import download as download_module
 from litft.models.checkpoint import inspect_checkpoint, load_state_dict
 
 
@@ -40,7 +40,9 @@ def _lora_run(tmp_path: Path, base: Path, **hparams) -> Path:
     run.mkdir()
     shutil.copy(base / "model_config.yaml", run)
     (run / "lit_model.pth.lora").write_bytes(b"")
-    (run / "hyperparameters.yaml").write_text(yaml.safe_dump({"method": "lora", "checkpoint_dir": str(base), **hparams}))
+    (run / "hyperparameters.yaml").write_text(
+        yaml.safe_dump({"method": "lora", "checkpoint_dir": str(base), **hparams})
+    )
     return run
 
 
@@ -73,7 +75,11 @@ def test_adapter_settings_of_the_wrong_type(lit_base, tmp_path):
     [
         ("n_embd", "big", "sets n_embd to 'big', but it must be an integer"),
         ("n_layer", "2", "sets n_layer to '2', but it must be an integer"),
-        ("norm_class_name", "BatchNorm", "sets norm_class_name to 'BatchNorm', but it must be one of LayerNorm, RMSNorm"),
+        (
+            "norm_class_name",
+            "BatchNorm",
+            "sets norm_class_name to 'BatchNorm', but it must be one of LayerNorm, RMSNorm",
+        ),
         ("n_head", 0, "sets n_head to 0; it must be a positive integer"),
     ],
 )
@@ -133,7 +139,9 @@ def test_load_state_dict_refuses_truncated_and_empty_weights(name, hf_models, li
     with pytest.raises(LitftError, match=r"is empty \(an interrupted copy or download\); re-create or re-download it."):
         load_state_dict(weights)
     weights.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
-    with pytest.raises(LitftError, match=r"is not a readable checkpoint, truncated or damaged \(.+\); re-create or re-download it."):
+    with pytest.raises(
+        LitftError, match=r"is not a readable checkpoint, truncated or damaged \(.+\); re-create or re-download it."
+    ):
         load_state_dict(weights)
 
 
@@ -149,9 +157,23 @@ def test_load_state_dict_never_unpickles_objects(tmp_path):
 
 def test_a_bad_max_shard_size_is_refused_before_any_work(lit_base, tmp_path, capsys):
     expected = "error: --max_shard_size must be a size like 5GB or 500MB, not 'banana'."
-    assert cli_error(capsys, "convert", "lit_to_hf", str(lit_base), str(tmp_path / "hf"), "--max_shard_size", "banana") == expected
+    assert (
+        cli_error(capsys, "convert", "lit_to_hf", str(lit_base), str(tmp_path / "hf"), "--max_shard_size", "banana")
+        == expected
+    )
     # Before any work: even before the checkpoint is looked at.
-    assert cli_error(capsys, "convert", "lit_to_hf", str(tmp_path / "missing"), str(tmp_path / "hf"), "--max_shard_size", "banana") == expected
+    assert (
+        cli_error(
+            capsys,
+            "convert",
+            "lit_to_hf",
+            str(tmp_path / "missing"),
+            str(tmp_path / "hf"),
+            "--max_shard_size",
+            "banana",
+        )
+        == expected
+    )
     assert not (tmp_path / "hf").exists()
 
 
@@ -172,7 +194,10 @@ def test_an_index_pointing_outside_the_checkpoint_is_refused(index_name, target,
 
 @pytest.mark.parametrize(
     ("index", "expected"),
-    [({"weight_map": ["model.safetensors"]}, "has no \"weight_map\""), ({"weight_map": {"a": "gone.safetensors"}}, "lists shard gone.safetensors")],
+    [
+        ({"weight_map": ["model.safetensors"]}, 'has no "weight_map"'),
+        ({"weight_map": {"a": "gone.safetensors"}}, "lists shard gone.safetensors"),
+    ],
 )
 def test_a_malformed_index_is_refused(index, expected, hf_copy, capsys):
     directory = hf_copy("llama")
@@ -201,7 +226,10 @@ def test_download_without_a_connection_is_one_line(tmp_path, monkeypatch, capsys
 
     monkeypatch.setattr(download_module, "list_repo_files", offline)
     error = cli_error(capsys, "download", "acme/tiny-model", "--checkpoint_dir", str(tmp_path / "checkpoints"))
-    assert error == "error: could not download acme/tiny-model from the Hugging Face Hub (ConnectionError); check the network."
+    assert (
+        error
+        == "error: could not download acme/tiny-model from the Hugging Face Hub (ConnectionError); check the network."
+    )
     assert not (tmp_path / "checkpoints").exists()
 
 
@@ -211,12 +239,17 @@ def test_a_model_config_that_does_not_fit_the_weights(lit_base, tmp_path, capsys
     checkpoint = tmp_path / "ckpt"
     shutil.copytree(lit_base, checkpoint)
     config = yaml.safe_load((checkpoint / "model_config.yaml").read_text())
-    (checkpoint / "model_config.yaml").write_text(yaml.safe_dump({**config, "intermediate_size": config["intermediate_size"] + 8}))
+    (checkpoint / "model_config.yaml").write_text(
+        yaml.safe_dump({**config, "intermediate_size": config["intermediate_size"] + 8})
+    )
     error = cli_error(capsys, "convert", "lit_to_hf", str(checkpoint), str(tmp_path / "hf"))
     assert re.fullmatch(
         rf"error: transformer\.h\.\d\.mlp\.\w+\.weight in {re.escape(str(checkpoint))} has shape \((176, 64|64, 176)\) but its "
-        r"model_config.yaml builds \((184, 64|64, 184)\); check that model_config.yaml belongs to these weights.", error
+        r"model_config.yaml builds \((184, 64|64, 184)\); check that model_config.yaml belongs to these weights.",
+        error,
     ), error
     assert not (tmp_path / "hf").exists()
-    with pytest.raises(LitftError, match=r"do not fit the full model built from its config \(size mismatch for transformer.h.0.mlp"):
+    with pytest.raises(
+        LitftError, match=r"do not fit the full model built from its config \(size mismatch for transformer.h.0.mlp"
+    ):
         load_model(checkpoint)

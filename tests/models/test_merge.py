@@ -38,8 +38,15 @@ def trained_run(method, base_dir, out_dir, **settings):
         for parameter in (p for p in model.parameters() if p.requires_grad):
             parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
     model.eval()
-    run = save_checkpoint(out_dir, method=method, state_dict=model.state_dict(), config=info.config,
-                          source_dir=base_dir, base_checkpoint_dir=base_dir, **settings)
+    run = save_checkpoint(
+        out_dir,
+        method=method,
+        state_dict=model.state_dict(),
+        config=info.config,
+        source_dir=base_dir,
+        base_checkpoint_dir=base_dir,
+        **settings,
+    )
     with torch.no_grad():
         return run, model(TOKENS)
 
@@ -57,12 +64,16 @@ def test_lora_run_keeps_only_lora_weights_and_its_settings(lit_base, tmp_path):
     assert saved and all("lora_" in key for key in saved)
     assert not (run / "lit_model.pth").exists()
     hparams = yaml.safe_load((run / "hyperparameters.yaml").read_text())
-    assert hparams["lora_r"] == 4 and hparams["lora_mlp"] is True and hparams["checkpoint_dir"] == str(lit_base.resolve())
+    assert (
+        hparams["lora_r"] == 4 and hparams["lora_mlp"] is True and hparams["checkpoint_dir"] == str(lit_base.resolve())
+    )
     assert inspect_checkpoint(run).lora == lora  # nobody repeats --lora_r to load it
 
 
 def test_merged_lora_equals_base_plus_lora(lit_base, tmp_path):
-    run, expected = trained_run("lora", lit_base, tmp_path / "run", lora=LoRASettings(r=4, alpha=8, mlp=True, head=True))
+    run, expected = trained_run(
+        "lora", lit_base, tmp_path / "run", lora=LoRASettings(r=4, alpha=8, mlp=True, head=True)
+    )
     assert torch.allclose(logits(run), expected, atol=1e-5)  # unmerged reload
 
     merge_lora(run, out_dir=tmp_path / "merged")
@@ -95,9 +106,13 @@ def test_lora_run_exports_to_transformers_merged(lit_base, tmp_path):
 
 
 def test_adapter_v2_run_reloads_to_identical_output(lit_base, tmp_path):
-    run, expected = trained_run("adapter_v2", lit_base, tmp_path / "run", adapter=AdapterV2Settings(prompt_length=4, start_layer=1))
+    run, expected = trained_run(
+        "adapter_v2", lit_base, tmp_path / "run", adapter=AdapterV2Settings(prompt_length=4, start_layer=1)
+    )
     saved = load_state_dict(run / "lit_model.pth.adapter_v2")
-    assert any("adapter_wte" in key for key in saved) and not any(key.endswith("attn.qkv.linear.weight") for key in saved)
+    assert any("adapter_wte" in key for key in saved) and not any(
+        key.endswith("attn.qkv.linear.weight") for key in saved
+    )
     assert inspect_checkpoint(run).adapter == AdapterV2Settings(prompt_length=4, start_layer=1)
     assert torch.equal(logits(run), expected)
 
@@ -138,7 +153,9 @@ def test_loaded_weights_are_the_memory_mapped_file(lit_base):
     model, _ = load_model(lit_base)
     pointer = model.lm_head.weight.data_ptr()
     maps = Path("/proc/self/maps").read_text().splitlines()
-    file_ranges = [line.split()[0].split("-") for line in maps if line.endswith(str(lit_base.resolve() / "lit_model.pth"))]
+    file_ranges = [
+        line.split()[0].split("-") for line in maps if line.endswith(str(lit_base.resolve() / "lit_model.pth"))
+    ]
     assert any(int(start, 16) <= pointer < int(end, 16) for start, end in file_ranges)
 
 
@@ -165,15 +182,34 @@ def test_outputs_never_replace_what_litft_did_not_write(lit_base, tmp_path, caps
 
     assert "holds the input" in refused("merge_lora", "--checkpoint_dir", str(run), "--out_dir", str(project))
     assert "is the input" in refused("convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(run))
-    assert "is the input" in refused("convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(lit_base))
-    assert "is a file" in refused("convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(tmp_path / "report.txt"))
-    assert "did not write" in refused("convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(tmp_path / "exports"))
+    assert "is the input" in refused(
+        "convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(lit_base)
+    )
+    assert "is a file" in refused(
+        "convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(tmp_path / "report.txt")
+    )
+    assert "did not write" in refused(
+        "convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(tmp_path / "exports")
+    )
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before
 
-    main(["convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(tmp_path / "exports"), "--overwrite", "true"])
+    main(
+        [
+            "convert",
+            "lit_to_hf",
+            "--checkpoint_dir",
+            str(run),
+            "--output_dir",
+            str(tmp_path / "exports"),
+            "--overwrite",
+            "true",
+        ]
+    )
     assert (tmp_path / "exports" / "README.md").read_text() == "my export notes"
     assert (tmp_path / "exports" / "config.json").is_file()
-    main(["convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(tmp_path / "exports")])  # its own: rewritten
+    main(
+        ["convert", "lit_to_hf", "--checkpoint_dir", str(run), "--output_dir", str(tmp_path / "exports")]
+    )  # its own: rewritten
     assert (tmp_path / "exports" / "README.md").read_text() == "my export notes"
 
 

@@ -63,8 +63,15 @@ def test_sentencepiece_checkpoints_encode_and_fingerprint_too(tmp_path):
     def train(vocab_size: int) -> Path:
         model = io.BytesIO()
         sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(corpus_lines(300)), model_writer=model, vocab_size=vocab_size, model_type="bpe",
-            unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2,
+            sentence_iterator=iter(corpus_lines(300)),
+            model_writer=model,
+            vocab_size=vocab_size,
+            model_type="bpe",
+            unk_id=0,
+            bos_id=1,
+            eos_id=2,
+            pad_id=-1,
+            minloglevel=2,
         )
         directory = tmp_path / f"spm{vocab_size}"
         directory.mkdir()
@@ -76,7 +83,9 @@ def test_sentencepiece_checkpoints_encode_and_fingerprint_too(tmp_path):
     texts = SAMPLES + corpus_lines(10, seed=6)
     for bos in (None, True, False):
         for eos in (True, False):
-            assert encode_batch(tokenizer, texts, bos=bos, eos=eos) == [tokenizer.encode(t, bos=bos, eos=eos).tolist() for t in texts]
+            assert encode_batch(tokenizer, texts, bos=bos, eos=eos) == [
+                tokenizer.encode(t, bos=bos, eos=eos).tolist() for t in texts
+            ]
     assert fingerprint(tokenizer) == fingerprint(tmp_path / "spm200") != fingerprint(train(220))
 
 
@@ -110,7 +119,20 @@ def test_token_dtype_is_uint16_only_when_every_id_fits():
 def test_cli_trains_and_refuses_bad_input_with_one_line(tmp_path, capsys):
     corpus = tmp_path / "chunks.jsonl"
     corpus.write_text("\n".join(json.dumps({"text": line}) for line in corpus_lines(200)) + "\n", encoding="utf-8")
-    main(["tokenizer", "train", "--data", str(corpus), "--vocab_size", "300", "--out", str(tmp_path / "tok"), "--quiet", "true"])
+    main(
+        [
+            "tokenizer",
+            "train",
+            "--data",
+            str(corpus),
+            "--vocab_size",
+            "300",
+            "--out",
+            str(tmp_path / "tok"),
+            "--quiet",
+            "true",
+        ]
+    )
     assert load_tokenizer(tmp_path / "tok").vocab_size == 300
 
     (tmp_path / "empty.txt").write_text("")
@@ -160,9 +182,15 @@ def test_a_damaged_tokenizer_is_one_cli_line_naming_the_file(tokenizer_dir, tmp_
     good = (tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8")
     (tmp_path / "pretrain.txt").write_text("\n".join(corpus_lines(5)) + "\n", encoding="utf-8")
     damages = {
-        "tokenizer.json": {"not JSON": "vocab: a b c", "truncated": good[: len(good) // 2], "a list": "[1, 2]", "empty": ""},
+        "tokenizer.json": {
+            "not JSON": "vocab: a b c",
+            "truncated": good[: len(good) // 2],
+            "a list": "[1, 2]",
+            "empty": "",
+        },
         "tokenizer_config.json": {
-            "a list": "[1]", "bos_token 5": '{"tokenizer_class": "X", "bos_token": 5}',
+            "a list": "[1]",
+            "bos_token 5": '{"tokenizer_class": "X", "bos_token": 5}',
             "unknown eos_token": '{"tokenizer_class": "X", "eos_token": "<nope>"}',
             "add_bos_token text": '{"tokenizer_class": "X", "add_bos_token": "yes"}',
         },
@@ -179,8 +207,20 @@ def test_a_damaged_tokenizer_is_one_cli_line_naming_the_file(tokenizer_dir, tmp_
             shutil.copytree(tokenizer_dir, copy)
             (copy / name).write_text(text, encoding="utf-8")
             with pytest.raises(SystemExit) as exit_info:
-                main(["prepare", "pretrain", "--data", str(tmp_path / "pretrain.txt"), "--out", str(tmp_path / "out"),
-                      "--checkpoint_dir", str(copy), "--quiet", "true"])
+                main(
+                    [
+                        "prepare",
+                        "pretrain",
+                        "--data",
+                        str(tmp_path / "pretrain.txt"),
+                        "--out",
+                        str(tmp_path / "out"),
+                        "--checkpoint_dir",
+                        str(copy),
+                        "--quiet",
+                        "true",
+                    ]
+                )
             err = capsys.readouterr().err
             assert exit_info.value.code == 2 and err.count("\n") == 1 and "Traceback" not in err, (name, form, err)
             assert err.startswith(f"error: {copy / expected[name]}"), (name, form, err)
@@ -190,5 +230,7 @@ def test_a_damaged_tokenizer_is_one_cli_line_naming_the_file(tokenizer_dir, tmp_
 
 def test_a_damaged_sentencepiece_model_is_a_user_error(tmp_path):
     (tmp_path / "tokenizer.model").write_bytes(b"\x00not a model proto")
-    with pytest.raises(LitftError, match=r"tokenizer.model is damaged or not a tokenizer file .*download the model again"):
+    with pytest.raises(
+        LitftError, match=r"tokenizer.model is damaged or not a tokenizer file .*download the model again"
+    ):
         load_tokenizer(tmp_path)

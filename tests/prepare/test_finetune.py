@@ -12,8 +12,8 @@ from litft.cli import main
 from litft.common.errors import LitftError
 from litft.models.prompts import get_prompt_style, load_prompt_style, render_prompt
 from litft.models.tokenizer import load_tokenizer
-from litft.prepare.format import read_meta
 from litft.prepare.finetune import prepare_finetune
+from litft.prepare.format import read_meta
 from tests.support.tiny_corpus import corpus_lines
 
 LINES = corpus_lines(60, seed=3)
@@ -22,8 +22,15 @@ LINES = corpus_lines(60, seed=3)
 def _alpaca(count: int, start: int = 0) -> list[dict]:
     """Records as the synthesis stage writes them: Alpaca keys plus provenance keys."""
     return [
-        {"instruction": LINES[i], "input": LINES[i + 1] if i % 2 else "", "output": LINES[i + 2],
-         "source_id": f"c{i}", "source_url": "https://example.org", "model": "m", "template": "t"}
+        {
+            "instruction": LINES[i],
+            "input": LINES[i + 1] if i % 2 else "",
+            "output": LINES[i + 2],
+            "source_id": f"c{i}",
+            "source_url": "https://example.org",
+            "model": "m",
+            "template": "t",
+        }
         for i in range(start, start + count)
     ]
 
@@ -55,11 +62,17 @@ def test_tokens_and_prompt_lengths_are_exact(tokenizer_dir, tmp_path):
 
 def test_truncation_is_counted_never_dropped(tokenizer_dir, tmp_path):
     (tmp_path / "records.json").write_text(json.dumps(_alpaca(30)), encoding="utf-8")
-    full = prepare_finetune(data=tmp_path / "records.json", out=tmp_path / "full", checkpoint_dir=tokenizer_dir, quiet=True)["splits"]
+    full = prepare_finetune(
+        data=tmp_path / "records.json", out=tmp_path / "full", checkpoint_dir=tokenizer_dir, quiet=True
+    )["splits"]
     _, full_index = _read(tmp_path / "full", "train")
     limit = int(np.median(full_index[:, 1]))
     cut = prepare_finetune(
-        data=tmp_path / "records.json", out=tmp_path / "cut", checkpoint_dir=tokenizer_dir, max_seq_length=limit, quiet=True
+        data=tmp_path / "records.json",
+        out=tmp_path / "cut",
+        checkpoint_dir=tokenizer_dir,
+        max_seq_length=limit,
+        quiet=True,
     )["splits"]
     tokens, index = _read(tmp_path / "cut", "train")
     assert cut["train"]["records"] == full["train"]["records"] == 30
@@ -74,7 +87,12 @@ def test_qa_records_fields_mapping_and_seeded_val_split(tokenizer_dir, tmp_path)
     qa = [{"question": LINES[i], "answer": LINES[i + 1]} for i in range(10)]
     (tmp_path / "qa.jsonl").write_text("\n".join(json.dumps(r) for r in qa) + "\n", encoding="utf-8")
     splits = prepare_finetune(
-        data=tmp_path / "qa.jsonl", out=tmp_path / "qa", checkpoint_dir=tokenizer_dir, prompt_style="qa", val_fraction=0.2, quiet=True
+        data=tmp_path / "qa.jsonl",
+        out=tmp_path / "qa",
+        checkpoint_dir=tokenizer_dir,
+        prompt_style="qa",
+        val_fraction=0.2,
+        quiet=True,
     )["splits"]
     assert (splits["train"]["records"], splits["val"]["records"]) == (8, 2)
     assert read_meta(tmp_path / "qa")["fields"]["instruction"] == "question"
@@ -82,12 +100,19 @@ def test_qa_records_fields_mapping_and_seeded_val_split(tokenizer_dir, tmp_path)
     custom = [{"prompt": LINES[i], "completion": LINES[i + 1]} for i in range(4)]
     (tmp_path / "custom.json").write_text(json.dumps(custom), encoding="utf-8")
     prepare_finetune(
-        data=tmp_path / "custom.json", out=tmp_path / "custom", checkpoint_dir=tokenizer_dir,
-        fields={"instruction": "prompt", "output": "completion"}, mask_prompt=False, quiet=True,
+        data=tmp_path / "custom.json",
+        out=tmp_path / "custom",
+        checkpoint_dir=tokenizer_dir,
+        fields={"instruction": "prompt", "output": "completion"},
+        mask_prompt=False,
+        quiet=True,
     )
     tokens, index = _read(tmp_path / "custom", "train")
     tokenizer = load_tokenizer(tokenizer_dir)
-    expected = tokenizer.encode(render_prompt(get_prompt_style("alpaca"), LINES[0])).tolist() + tokenizer.encode(LINES[1], bos=False, eos=True).tolist()
+    expected = (
+        tokenizer.encode(render_prompt(get_prompt_style("alpaca"), LINES[0])).tolist()
+        + tokenizer.encode(LINES[1], bos=False, eos=True).tolist()
+    )
     assert tokens[: index[0, 1]].tolist() == expected
     assert read_meta(tmp_path / "custom")["mask_prompt"] is False
 
@@ -127,8 +152,12 @@ def test_user_errors_exit_2_with_one_line_and_leave_no_output(tokenizer_dir, tmp
         capsys, "--data", str(tmp_path / "missing.json"), "--fields", '{"question": "q"}', "--out", str(out), *tok
     )
     one = ["--data", str(tmp_path / "one.json"), "--val_fraction", "0.5", "--out", str(out), *tok]
-    assert "holds 1 record(s), too few to split by record; pass --val_fraction 0 or a --val_data file." in _cli_error(capsys, *one)
-    assert "unknown prompt style" in _cli_error(capsys, "--data", str(tmp_path / "missing.json"), "--prompt_style", "nope", "--out", str(out), *tok)
+    assert "holds 1 record(s), too few to split by record; pass --val_fraction 0 or a --val_data file." in _cli_error(
+        capsys, *one
+    )
+    assert "unknown prompt style" in _cli_error(
+        capsys, "--data", str(tmp_path / "missing.json"), "--prompt_style", "nope", "--out", str(out), *tok
+    )
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
@@ -136,7 +165,11 @@ def test_fields_may_map_only_some_roles(tokenizer_dir, tmp_path):
     records = [{"instruction": LINES[i], "completion": LINES[i + 1]} for i in range(3)]
     (tmp_path / "some.json").write_text(json.dumps(records), encoding="utf-8")
     meta = prepare_finetune(
-        data=tmp_path / "some.json", out=tmp_path / "out", checkpoint_dir=tokenizer_dir, fields={"output": "completion"}, quiet=True
+        data=tmp_path / "some.json",
+        out=tmp_path / "out",
+        checkpoint_dir=tokenizer_dir,
+        fields={"output": "completion"},
+        quiet=True,
     )
     assert meta["fields"] == {"instruction": "instruction", "input": "input", "output": "completion"}
     tokens, index = _read(tmp_path / "out", "train")
@@ -145,7 +178,12 @@ def test_fields_may_map_only_some_roles(tokenizer_dir, tmp_path):
     assert tokens[index[0, 2] : index[0, 1]].tolist() == response
     (tmp_path / "other.json").write_text(json.dumps([{"prompt": "a", "completion": "b"}]), encoding="utf-8")
     with pytest.raises(LitftError, match="record 1 has no 'instruction' field"):  # named, not None
-        prepare_finetune(data=tmp_path / "other.json", out=tmp_path / "o2", checkpoint_dir=tokenizer_dir, fields={"output": "completion"})
+        prepare_finetune(
+            data=tmp_path / "other.json",
+            out=tmp_path / "o2",
+            checkpoint_dir=tokenizer_dir,
+            fields={"output": "completion"},
+        )
 
 
 def test_a_max_seq_length_that_leaves_no_answer_tokens_is_refused(tokenizer_dir, tmp_path, capsys):
@@ -153,11 +191,23 @@ def test_a_max_seq_length_that_leaves_no_answer_tokens_is_refused(tokenizer_dir,
     out, common = tmp_path / "out", ["--data", str(tmp_path / "records.json"), "--checkpoint_dir", str(tokenizer_dir)]
     error = _cli_error(capsys, *common, "--out", str(out), "--max_seq_length", "1")
     assert "--max_seq_length 1 must be at least 2: a record needs a prompt token and an answer token." in error
-    shortest_prompt = min(len(load_tokenizer(tokenizer_dir).encode(render_prompt(get_prompt_style("alpaca"), r["instruction"], r["input"])))
-                          for r in _alpaca(6))
+    shortest_prompt = min(
+        len(
+            load_tokenizer(tokenizer_dir).encode(
+                render_prompt(get_prompt_style("alpaca"), r["instruction"], r["input"])
+            )
+        )
+        for r in _alpaca(6)
+    )
     error = _cli_error(capsys, *common, "--out", str(out), "--max_seq_length", str(shortest_prompt))
     assert f"--max_seq_length {shortest_prompt} cuts every train record before its answer" in error
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
-    meta = prepare_finetune(data=tmp_path / "records.json", out=out, checkpoint_dir=tokenizer_dir, max_seq_length=shortest_prompt + 1, quiet=True)
+    meta = prepare_finetune(
+        data=tmp_path / "records.json",
+        out=out,
+        checkpoint_dir=tokenizer_dir,
+        max_seq_length=shortest_prompt + 1,
+        quiet=True,
+    )
     assert meta["splits"]["train"]["without_response_tokens"] < 6  # one record keeps an answer token: accepted

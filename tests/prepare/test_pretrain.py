@@ -31,7 +31,9 @@ def _expected(tokenizer_dir: Path, documents: list[str], is_val: np.ndarray) -> 
 
 def test_round_trip_is_the_tokenizers_own_encoding_with_eos_between_documents(tokenizer_dir, tmp_path):
     lines = corpus_lines(400)
-    (tmp_path / "pretrain.txt").write_text("\n".join(lines[:200]) + "\n\n   \n" + "\r\n".join(lines[200:]) + "\n", encoding="utf-8")
+    (tmp_path / "pretrain.txt").write_text(
+        "\n".join(lines[:200]) + "\n\n   \n" + "\r\n".join(lines[200:]) + "\n", encoding="utf-8"
+    )
     meta = _prepare(tmp_path / "pretrain.txt", tmp_path / "out", tokenizer_dir, val_fraction=0.1, batch_bytes=2048)
     expected = _expected(tokenizer_dir, lines, choose_validation(400, 0.1, 42))
     for split in ("train", "val"):
@@ -64,13 +66,17 @@ def test_folder_jsonl_and_whole_file_documents(tokenizer_dir, tmp_path):
     (folder / "sub").mkdir(parents=True)
     (folder / "a.txt").write_text(lines[0] + "\n" + lines[1], encoding="utf-8")  # one document: the whole file
     (folder / "sub" / "chunks.jsonl").write_text(
-        "\n".join(json.dumps({"text": text, "source_id": i}) for i, text in enumerate(["", *lines[2:30]])) + "\n", encoding="utf-8"
+        "\n".join(json.dumps({"text": text, "source_id": i}) for i, text in enumerate(["", *lines[2:30]])) + "\n",
+        encoding="utf-8",
     )
     (folder / "notes.bin").write_bytes(b"\xff\xfe ignored: not a text suffix")
     (folder / ".hidden.txt").write_text("ignored")
     meta = _prepare(folder, tmp_path / "out", tokenizer_dir, val_fraction=0.0)
     documents = [lines[0] + "\n" + lines[1], *lines[2:30]]
-    assert np.fromfile(tmp_path / "out" / "train.bin", dtype=np.uint16).tolist() == _expected(tokenizer_dir, documents, np.zeros(29, bool))["train"]
+    assert (
+        np.fromfile(tmp_path / "out" / "train.bin", dtype=np.uint16).tolist()
+        == _expected(tokenizer_dir, documents, np.zeros(29, bool))["train"]
+    )
     assert meta["empty_documents_skipped"] == 1 and meta["source_files"] == 2
     assert meta["splits"]["val"] == {"file": "val.bin", "tokens": 0, "documents": 0}
 
@@ -80,8 +86,19 @@ def test_several_inputs_by_list_and_glob_from_the_cli(tokenizer_dir, tmp_path):
     for i in range(3):
         (tmp_path / f"part{i}.md").write_text(lines[2 * i] + "\n" + lines[2 * i + 1], encoding="utf-8")
     common = ["--checkpoint_dir", str(tokenizer_dir), "--val_fraction", "0", "--split_lines", "true", "--quiet", "true"]
-    main(["prepare", "pretrain", "--data", f"[{tmp_path / 'part0.md'},{tmp_path / 'part1.md'}]", "--data+", str(tmp_path / "part2.md"),
-          "--out", str(tmp_path / "listed"), *common])
+    main(
+        [
+            "prepare",
+            "pretrain",
+            "--data",
+            f"[{tmp_path / 'part0.md'},{tmp_path / 'part1.md'}]",
+            "--data+",
+            str(tmp_path / "part2.md"),
+            "--out",
+            str(tmp_path / "listed"),
+            *common,
+        ]
+    )
     main(["prepare", "pretrain", "--data", str(tmp_path / "part*.md"), "--out", str(tmp_path / "globbed"), *common])
     expected = _expected(tokenizer_dir, lines, np.zeros(6, bool))["train"]
     for out in ("listed", "globbed"):
@@ -113,17 +130,30 @@ def test_user_errors_exit_2_with_one_line_and_leave_no_output(tokenizer_dir, tmp
     assert "bad_utf8.txt line 52 is not valid UTF-8" in _cli_error(
         capsys, "--data", str(tmp_path / "bad_utf8.txt"), "--split_lines", "true", "--out", str(out), *tok
     )
-    assert "chunks.jsonl line 3 has a JSON syntax error" in _cli_error(capsys, "--data", str(tmp_path / "chunks.jsonl"), "--out", str(out), *tok)
-    assert "nokey.jsonl line 2 has no string 'text' field" in _cli_error(capsys, "--data", str(tmp_path / "nokey.jsonl"), "--out", str(out), *tok)
+    assert "chunks.jsonl line 3 has a JSON syntax error" in _cli_error(
+        capsys, "--data", str(tmp_path / "chunks.jsonl"), "--out", str(out), *tok
+    )
+    assert "nokey.jsonl line 2 has no string 'text' field" in _cli_error(
+        capsys, "--data", str(tmp_path / "nokey.jsonl"), "--out", str(out), *tok
+    )
     assert "too few to split" in _cli_error(capsys, "--data", str(tmp_path / "bad_utf8.txt"), "--out", str(out), *tok)
     assert "no tokenizer given" in _cli_error(capsys, "--data", str(tmp_path / "empty.txt"), "--out", str(out))
-    assert "missing.txt does not exist" in _cli_error(capsys, "--data", str(tmp_path / "missing.txt"), "--out", str(out), *tok)
+    assert "missing.txt does not exist" in _cli_error(
+        capsys, "--data", str(tmp_path / "missing.txt"), "--out", str(out), *tok
+    )
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
 
 def test_an_earlier_dataset_is_replaced_and_user_files_in_it_survive(tokenizer_dir, tmp_path):
     (tmp_path / "pretrain.txt").write_text("\n".join(corpus_lines(20)) + "\n", encoding="utf-8")
-    args = ["--data", str(tmp_path / "pretrain.txt"), "--out", str(tmp_path / "out"), "--checkpoint_dir", str(tokenizer_dir)]
+    args = [
+        "--data",
+        str(tmp_path / "pretrain.txt"),
+        "--out",
+        str(tmp_path / "out"),
+        "--checkpoint_dir",
+        str(tokenizer_dir),
+    ]
     main(["prepare", "pretrain", "--quiet", "true", *args])
     (tmp_path / "out" / "NOTES.md").write_text("my notes")
     main(["prepare", "pretrain", "--quiet", "true", "--seed", "3", *args])
@@ -146,10 +176,26 @@ def test_a_user_folder_is_refused_and_overwrite_replaces_only_dataset_files(toke
     (tmp_path / "empty").mkdir()
     _prepare(tmp_path / "pretrain.txt", tmp_path / "empty", tokenizer_dir)
     assert read_meta(tmp_path / "empty")["splits"]["train"]["documents"] == 19
-    assert "is the input" in _cli_error(capsys, "--data", str(tmp_path / "pretrain.txt"), "--out",
-                                        str(tmp_path / "pretrain.txt"), "--checkpoint_dir", str(tokenizer_dir))
-    assert "holds the input" in _cli_error(capsys, "--data", str(tmp_path / "pretrain.txt"), "--out",
-                                           str(tmp_path), "--checkpoint_dir", str(tokenizer_dir), "--overwrite", "true")
+    assert "is the input" in _cli_error(
+        capsys,
+        "--data",
+        str(tmp_path / "pretrain.txt"),
+        "--out",
+        str(tmp_path / "pretrain.txt"),
+        "--checkpoint_dir",
+        str(tokenizer_dir),
+    )
+    assert "holds the input" in _cli_error(
+        capsys,
+        "--data",
+        str(tmp_path / "pretrain.txt"),
+        "--out",
+        str(tmp_path),
+        "--checkpoint_dir",
+        str(tokenizer_dir),
+        "--overwrite",
+        "true",
+    )
 
 
 def test_published_files_are_synced_to_disk_before_the_rename(tokenizer_dir, tmp_path, monkeypatch):
@@ -157,7 +203,9 @@ def test_published_files_are_synced_to_disk_before_the_rename(tokenizer_dir, tmp
 
     synced: list[str] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name), real_fsync(fd)))
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: (synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name), real_fsync(fd))
+    )
     (tmp_path / "pretrain.txt").write_text("\n".join(corpus_lines(20)) + "\n", encoding="utf-8")
     _prepare(tmp_path / "pretrain.txt", tmp_path / "out", tokenizer_dir)
     assert {"train.bin", "val.bin", "meta.json", tmp_path.name} <= set(synced)
@@ -183,7 +231,12 @@ def test_a_whole_file_document_too_large_for_memory_is_refused(tokenizer_dir, tm
     (tmp_path / "book.txt").write_text("\n".join(corpus_lines(40)), encoding="utf-8")
     with pytest.raises(LitftError, match="book.txt is one 0 MB document.*--split_lines true"):
         _prepare(tmp_path / "book.txt", tmp_path / "out", tokenizer_dir, val_fraction=0.0)
-    assert _prepare(tmp_path / "book.txt", tmp_path / "out", tokenizer_dir, split_lines=True)["splits"]["train"]["documents"] > 30
+    assert (
+        _prepare(tmp_path / "book.txt", tmp_path / "out", tokenizer_dir, split_lines=True)["splits"]["train"][
+            "documents"
+        ]
+        > 30
+    )
 
 
 def test_ids_above_65535_get_uint32_even_when_the_vocabulary_skips_ids(tokenizer_dir, tmp_path):

@@ -21,7 +21,9 @@ def pretrain_dir(tmp_path_factory, tokenizer_dir) -> Path:
 
     root = tmp_path_factory.mktemp("pretrain")
     (root / "pretrain.txt").write_text("\n".join(corpus_lines(300, seed=1)) + "\n", encoding="utf-8")
-    prepare_pretrain(data=root / "pretrain.txt", out=root / "data", checkpoint_dir=tokenizer_dir, val_fraction=0.1, quiet=True)
+    prepare_pretrain(
+        data=root / "pretrain.txt", out=root / "data", checkpoint_dir=tokenizer_dir, val_fraction=0.1, quiet=True
+    )
     return root / "data"
 
 
@@ -32,7 +34,11 @@ def finetune_dir(tmp_path_factory, tokenizer_dir) -> Path:
     root = tmp_path_factory.mktemp("finetune")
     lines = corpus_lines(120, seed=2)
     records = [
-        {"instruction": lines[i], "input": lines[i + 1] if i % 3 == 0 else "", "output": " ".join(lines[i + 2 : i + 2 + i % 4 + 1])}
+        {
+            "instruction": lines[i],
+            "input": lines[i + 1] if i % 3 == 0 else "",
+            "output": " ".join(lines[i + 2 : i + 2 + i % 4 + 1]),
+        }
         for i in range(0, 100)
     ]
     (root / "train.json").write_text(json.dumps(records), encoding="utf-8")

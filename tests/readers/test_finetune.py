@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from litft.common.errors import LitftError
+from litft.models.packing import packed_attention_mask, packed_forward
 from litft.readers import (
     IGNORE_INDEX,
     FinetuneDataset,
@@ -14,7 +15,6 @@ from litft.readers import (
     PackedFinetuneDataset,
     collate_finetune,
 )
-from litft.models.packing import packed_attention_mask, packed_forward
 from litft.readers.packing import pack_lengths
 
 
@@ -40,8 +40,12 @@ def test_collate_pads_right_with_ignored_labels(finetune_dir):
     assert batch["input_ids"].shape == batch["labels"].shape == (3, -(-longest // 8) * 8)
     for row, sample in enumerate(samples):
         n = len(sample["input_ids"])
-        assert torch.equal(batch["input_ids"][row, :n], sample["input_ids"]) and (batch["input_ids"][row, n:] == 0).all()
-        assert torch.equal(batch["labels"][row, :n], sample["labels"]) and (batch["labels"][row, n:] == IGNORE_INDEX).all()
+        assert (
+            torch.equal(batch["input_ids"][row, :n], sample["input_ids"]) and (batch["input_ids"][row, n:] == 0).all()
+        )
+        assert (
+            torch.equal(batch["labels"][row, :n], sample["labels"]) and (batch["labels"][row, n:] == IGNORE_INDEX).all()
+        )
 
 
 def test_length_grouped_batches_cover_every_record_and_cut_padding(finetune_dir):
@@ -55,7 +59,10 @@ def test_length_grouped_batches_cover_every_record_and_cut_padding(finetune_dir)
     random_padded = sum(4 * lengths[b].max() - lengths[b].sum() for b in random_batches)
     assert padded < 0.6 * random_padded
 
-    shards = [LengthGroupedBatchSampler(lengths, batch_size=4, rank=r, world_size=3, seed=0).epoch_batches(0) for r in range(3)]
+    shards = [
+        LengthGroupedBatchSampler(lengths, batch_size=4, rank=r, world_size=3, seed=0).epoch_batches(0)
+        for r in range(3)
+    ]
     assert len({len(shard) for shard in shards}) == 1  # equal steps per rank (padded by wrapping around)
     assert set(i for shard in shards for b in shard for i in b) == set(range(100))
 
@@ -99,14 +106,27 @@ def test_packed_forward_isolates_records_and_plain_forward_does_not():
 
     torch.manual_seed(0)
     settings = dict(
-        n_layer=2, n_embd=64, n_head=4, n_query_groups=2, block_size=64, vocab_size=100, padded_vocab_size=128,
-        rotary_percentage=0.5, bias=False, mlp_class_name="LLaMAMLP", intermediate_size=128, norm_class_name="RMSNorm",
+        n_layer=2,
+        n_embd=64,
+        n_head=4,
+        n_query_groups=2,
+        block_size=64,
+        vocab_size=100,
+        padded_vocab_size=128,
+        rotary_percentage=0.5,
+        bias=False,
+        mlp_class_name="LLaMAMLP",
+        intermediate_size=128,
+        norm_class_name="RMSNorm",
     )
     model = GPT(Config(**settings)).eval()
     first, second = torch.randint(0, 100, (1, 7)), torch.randint(0, 100, (1, 11))
     samples = [
-        {"input_ids": torch.cat([first, second], 1)[0], "position_ids": torch.cat([torch.arange(7), torch.arange(11)]),
-         "segment_ids": torch.tensor([1] * 7 + [2] * 11)},
+        {
+            "input_ids": torch.cat([first, second], 1)[0],
+            "position_ids": torch.cat([torch.arange(7), torch.arange(11)]),
+            "segment_ids": torch.tensor([1] * 7 + [2] * 11),
+        },
         {"input_ids": second[0], "position_ids": torch.arange(11), "segment_ids": torch.ones(11, dtype=torch.int64)},
     ]
     batch = collate_finetune(samples)
@@ -175,7 +195,9 @@ def test_a_damaged_index_is_refused_in_one_sentence(finetune_dir, tmp_path):
     }
     for name, damage in forms.items():
         damage()
-        with pytest.raises(LitftError, match=r"train.index.npy .*; the prepared dataset is damaged, re-run `litft prepare finetune`.") as error:
+        with pytest.raises(
+            LitftError, match=r"train.index.npy .*; the prepared dataset is damaged, re-run `litft prepare finetune`."
+        ) as error:
             FinetuneDataset(damaged)
         assert "\n" not in str(error.value), name
 
@@ -188,9 +210,15 @@ def test_wrong_types_in_meta_json_are_refused_in_one_sentence(finetune_dir, tmp_
     forms = {
         "vocab_size 'x', not a positive integer": {**meta, "vocab_size": "x"},
         "token dtype 'float128', not uint16 or uint32": {**meta, "dtype": "float128"},
-        "None as the train token count": {**meta, "splits": {**meta["splits"], "train": {k: v for k, v in meta["splits"]["train"].items() if k != "tokens"}}},
+        "None as the train token count": {
+            **meta,
+            "splits": {**meta["splits"], "train": {k: v for k, v in meta["splits"]["train"].items() if k != "tokens"}},
+        },
         "mask_prompt 'yes', not true or false": {**meta, "mask_prompt": "yes"},
-        "names '../train.bin' as the train file": {**meta, "splits": {**meta["splits"], "train": {**meta["splits"]["train"], "file": "../train.bin"}}},
+        "names '../train.bin' as the train file": {
+            **meta,
+            "splits": {**meta["splits"], "train": {**meta["splits"]["train"], "file": "../train.bin"}},
+        },
         "must hold a JSON object": [meta],
     }
     for expected, content in forms.items():

@@ -45,7 +45,9 @@ def test_shuffle_is_seeded_per_epoch(pretrain_dir):
     same_seed = PretrainDataset(pretrain_dir, block_size=8, seed=1)
     assert np.array_equal(dataset.window_order(0), same_seed.window_order(0))
     assert not np.array_equal(dataset.window_order(0), dataset.window_order(1))
-    assert not np.array_equal(dataset.window_order(0), PretrainDataset(pretrain_dir, block_size=8, seed=2).window_order(0))
+    assert not np.array_equal(
+        dataset.window_order(0), PretrainDataset(pretrain_dir, block_size=8, seed=2).window_order(0)
+    )
 
 
 def test_resume_from_state_dict_continues_exactly_across_epochs(pretrain_dir):
@@ -84,6 +86,9 @@ def test_a_token_file_shorter_than_its_meta_is_refused_when_opened(pretrain_dir,
     shutil.copytree(pretrain_dir, damaged)
     with open(damaged / "train.bin", "r+b") as fh:  # as a copy cut short by a full disk leaves it
         fh.truncate((damaged / "train.bin").stat().st_size - 2)
-    with pytest.raises(LitftError, match=r"train.bin is [0-9,]+ bytes but meta.json records [0-9,]+ uint16 tokens .*damaged or incomplete"):
+    with pytest.raises(
+        LitftError,
+        match=r"train.bin is [0-9,]+ bytes but meta.json records [0-9,]+ uint16 tokens .*damaged or incomplete",
+    ):
         PretrainDataset(damaged, block_size=8)
     PretrainDataset(damaged, block_size=8, split="val")  # the intact split still opens

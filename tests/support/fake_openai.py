@@ -115,15 +115,35 @@ class FakeOpenAI:
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (its timeout); nothing to answer
 
-    def _completion(self, handler: BaseHTTPRequestHandler, request: RecordedRequest, content: str | None, usage: bool = True) -> None:
+    def _completion(
+        self, handler: BaseHTTPRequestHandler, request: RecordedRequest, content: str | None, usage: bool = True
+    ) -> None:
         prompt_tokens = sum(len(m["content"].split()) for m in request.body.get("messages", []))
         completion_tokens = len(content.split()) if content else 0
-        self._send(handler, 200, {
-            "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": request.body.get("model"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            **({"usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                          "total_tokens": prompt_tokens + completion_tokens}} if usage else {}),
-        })  # fmt: skip
+        self._send(
+            handler,
+            200,
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": 0,
+                "model": request.body.get("model"),
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                ],
+                **(
+                    {
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": completion_tokens,
+                            "total_tokens": prompt_tokens + completion_tokens,
+                        }
+                    }
+                    if usage
+                    else {}
+                ),
+            },
+        )
 
     def _handle(self, handler: BaseHTTPRequestHandler, request: RecordedRequest) -> None:
         behaviour = self._next_behaviour(request)
@@ -134,7 +154,9 @@ class FakeOpenAI:
         elif behaviour == "429long":
             self._send(handler, 429, {"error": {"message": "quota", "type": "rate_limit"}}, {"retry-after": "100000"})
         elif behaviour == "401":
-            self._send(handler, 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
+            self._send(
+                handler, 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}
+            )
         elif behaviour == "notjson":  # a proxy's error page, sent with status 200
             self._send(handler, 200, b"<html><body><h1>Bad Gateway</h1></body></html>")
         elif behaviour == "nochoices":
@@ -163,7 +185,11 @@ class FakeOpenAI:
             return self._new_instructions(prompt)
         if "classification task with finite output labels" in prompt:
             target = prompt.rsplit("Task:", 1)[-1]
-            return "Yes" if re.search(r"\b(classify|sentiment|which category|true or false)\b", target, re.IGNORECASE) else "No"
+            return (
+                "Yes"
+                if re.search(r"\b(classify|sentiment|which category|true or false)\b", target, re.IGNORECASE)
+                else "No"
+            )
         if "Grade the answer on this scale" in prompt:  # litft.evaluation.judge
             return json.dumps({"score": 2, "reason": "fake grade"})
         if "Class label:" in prompt:
@@ -179,7 +205,9 @@ class FakeOpenAI:
         if behaviour == "prose":
             return f"Sure! {body} Let me know if you need more."
         if behaviour == "missingfields":
-            return json.dumps([{"question": "Only a question?"}, {"answer": "Only an answer."}, *qa_pairs_for(request.passage)[:1]])
+            return json.dumps(
+                [{"question": "Only a question?"}, {"answer": "Only an answer."}, *qa_pairs_for(request.passage)[:1]]
+            )
         if behaviour == "empty":
             return "[]"
         return body
@@ -187,8 +215,24 @@ class FakeOpenAI:
     def _new_instructions(self, prompt: str) -> str:
         """Eight numbered instructions, each new (distinct vocabulary), continuing the prompt's numbering."""
         start = int(re.findall(r"^(\d+)\.", prompt, re.MULTILINE)[-1])
-        subjects = ["volcano", "sonnet", "budget", "glacier", "recipe", "algorithm", "mosaic", "harbor",
-                    "orchestra", "telescope", "marathon", "lantern", "compass", "meadow", "quartz", "saddle"]  # fmt: skip
+        subjects = [
+            "volcano",
+            "sonnet",
+            "budget",
+            "glacier",
+            "recipe",
+            "algorithm",
+            "mosaic",
+            "harbor",
+            "orchestra",
+            "telescope",
+            "marathon",
+            "lantern",
+            "compass",
+            "meadow",
+            "quartz",
+            "saddle",
+        ]
         lines = []
         with self._lock:
             for offset in range(8):

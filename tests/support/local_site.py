@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 Response = tuple[int, dict[str, str], bytes]
 Route = Callable[["SiteServer", int], Response]  # (server, how many times this path was requested before) -> response
@@ -33,7 +33,7 @@ class SiteServer:
     routes: dict[str, Response | Route] = field(default_factory=dict)
     log: list[LoggedRequest] = field(default_factory=list)
 
-    def start(self) -> "SiteServer":
+    def start(self) -> SiteServer:
         site = self
         lock = threading.Lock()
 
@@ -89,9 +89,11 @@ class SiteServer:
 
 
 def html_page(title: str, body: str, head: str = "") -> bytes:
-    return (f"<!doctype html><html><head><title>{title}</title>{head}</head><body>"
-            f"<nav><a href='/site/'>Home</a> | <a href='/site/a'>A</a></nav>"
-            f"<main><h1>{title}</h1>{body}</main><footer>Copyright Example Department</footer></body></html>").encode()
+    return (
+        f"<!doctype html><html><head><title>{title}</title>{head}</head><body>"
+        f"<nav><a href='/site/'>Home</a> | <a href='/site/a'>A</a></nav>"
+        f"<main><h1>{title}</h1>{body}</main><footer>Copyright Example Department</footer></body></html>"
+    ).encode()
 
 
 def html_response(title: str, body: str, head: str = "") -> Response:

@@ -12,9 +12,30 @@ from pathlib import Path
 import torch
 
 COMMON = [
-    "--accelerator", "cpu", "--train.max_steps", "6", "--train.global_batch_size", "4", "--train.micro_batch_size", "2",
-    "--train.save_interval", "2", "--train.keep_last", "2", "--train.log_interval", "1", "--train.lr_warmup_steps", "2",
-    "--eval.interval", "3", "--eval.max_iters", "2", "--optimizer.lr", "1e-3", "--quiet", "true",
+    "--accelerator",
+    "cpu",
+    "--train.max_steps",
+    "6",
+    "--train.global_batch_size",
+    "4",
+    "--train.micro_batch_size",
+    "2",
+    "--train.save_interval",
+    "2",
+    "--train.keep_last",
+    "2",
+    "--train.log_interval",
+    "1",
+    "--train.lr_warmup_steps",
+    "2",
+    "--eval.interval",
+    "3",
+    "--eval.max_iters",
+    "2",
+    "--optimizer.lr",
+    "1e-3",
+    "--quiet",
+    "true",
 ]
 WORDS = (
     "the school offers programs in mechanical civil electrical and software engineering with courses "
@@ -29,7 +50,16 @@ def sentence(rng: random.Random, low: int, high: int) -> str:
 def command(method: str, base: Path, data: Path, out: Path, extra: list[str] | None = None) -> list[str]:
     """`litft` arguments for a tiny run of `method` (pretraining continues from the base checkpoint)."""
     if method == "pretrain":
-        head = ["pretrain", str(data), "--checkpoint_dir", str(base), "--train.max_seq_length", "32", "--eval.max_new_tokens", "0"]
+        head = [
+            "pretrain",
+            str(data),
+            "--checkpoint_dir",
+            str(base),
+            "--train.max_seq_length",
+            "32",
+            "--eval.max_new_tokens",
+            "0",
+        ]
     else:
         head = ["finetune", method, str(base), str(data), "--eval.max_new_tokens", "4"]
         if method == "lora":
@@ -63,4 +93,6 @@ def run_killed(args: list[str], kill_at_forward: int | str) -> subprocess.Comple
     thread count (the uninterrupted run it is compared with ran here; thread count changes float rounding)."""
     env = {**os.environ, "LITFT_TEST_THREADS": str(torch.get_num_threads())}
     script = Path(__file__).parent / "killed_run.py"
-    return subprocess.run([sys.executable, str(script), str(kill_at_forward), *args], capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, str(script), str(kill_at_forward), *args], capture_output=True, text=True, timeout=300, env=env
+    )

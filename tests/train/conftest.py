@@ -18,7 +18,9 @@ def pt_data(tmp_path_factory, lit_base) -> Path:
     root = tmp_path_factory.mktemp("pt")
     rng = random.Random(0)
     (root / "pretrain.txt").write_text("\n".join(sentence(rng, 5, 40) for _ in range(300)), encoding="utf-8")
-    prepare_pretrain(data=root / "pretrain.txt", out=root / "data", checkpoint_dir=lit_base, val_fraction=0.1, quiet=True)
+    prepare_pretrain(
+        data=root / "pretrain.txt", out=root / "data", checkpoint_dir=lit_base, val_fraction=0.1, quiet=True
+    )
     return root / "data"
 
 

@@ -10,8 +10,18 @@ from litft.train import entry
 from litft.train.args import validate_args
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-SCRIPTS = {"pretrain": "pretrain/run_pretrain.py", "full": "finetune/full.py", "lora": "finetune/lora.py", "adapter_v2": "finetune/adapter_v2.py"}
-FUNCTIONS = {"pretrain": entry.pretrain, "full": entry.finetune_full, "lora": entry.finetune_lora, "adapter_v2": entry.finetune_adapter_v2}
+SCRIPTS = {
+    "pretrain": "pretrain/run_pretrain.py",
+    "full": "finetune/full.py",
+    "lora": "finetune/lora.py",
+    "adapter_v2": "finetune/adapter_v2.py",
+}
+FUNCTIONS = {
+    "pretrain": entry.pretrain,
+    "full": entry.finetune_full,
+    "lora": entry.finetune_lora,
+    "adapter_v2": entry.finetune_adapter_v2,
+}
 
 
 def _method(path: Path) -> str:
@@ -33,8 +43,14 @@ YAMLS = sorted(CONFIGS.rglob("*.yaml"))
 
 def test_the_issue_configs_exist():
     names = {str(p.relative_to(CONFIGS)) for p in YAMLS}
-    assert {"pretrain/llama-2-7b.yaml", "finetune/full/llama-2-7b.yaml", "finetune/adapter_v2/llama-2-7b.yaml",
-            "finetune/lora/llama-3-8b.yaml", "demo/pretrain.yaml", "demo/lora.yaml"} <= names
+    assert {
+        "pretrain/llama-2-7b.yaml",
+        "finetune/full/llama-2-7b.yaml",
+        "finetune/adapter_v2/llama-2-7b.yaml",
+        "finetune/lora/llama-3-8b.yaml",
+        "demo/pretrain.yaml",
+        "demo/lora.yaml",
+    } <= names
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: str(p.relative_to(CONFIGS)))
@@ -50,17 +66,34 @@ def test_config_parses_and_validates(path):
 def test_recipe_values():
     pre = _parse(CONFIGS / "pretrain/llama-2-7b.yaml")
     assert (pre.model_name, pre.devices, pre.strategy, pre.precision) == ("Llama-2-7b-hf", 8, "fsdp", "bf16-true")
-    assert (pre.optimizer.lr, pre.optimizer.weight_decay, pre.optimizer.beta1, pre.optimizer.beta2) == (6e-4, 0.1, 0.9, 0.95)
+    assert (pre.optimizer.lr, pre.optimizer.weight_decay, pre.optimizer.beta1, pre.optimizer.beta2) == (
+        6e-4,
+        0.1,
+        0.9,
+        0.95,
+    )
     assert (pre.train.max_norm, pre.train.lr_warmup_steps) == (1.0, 2000)
     assert pre.train.global_batch_size // pre.devices == 125
     lora = _parse(CONFIGS / "finetune/lora/llama-3-8b.yaml")
     assert (lora.lora.r, lora.lora.alpha, lora.lora.dropout) == (64, 16, 0.1)
     assert all((lora.lora.query, lora.lora.key, lora.lora.value, lora.lora.projection, lora.lora.mlp, lora.lora.head))
-    assert (lora.optimizer.lr, lora.train.epochs, lora.train.max_norm, lora.train.lr_warmup_steps, lora.train.lr_schedule) == (2e-4, 3, 0.3, 5, "linear")
+    assert (
+        lora.optimizer.lr,
+        lora.train.epochs,
+        lora.train.max_norm,
+        lora.train.lr_warmup_steps,
+        lora.train.lr_schedule,
+    ) == (2e-4, 3, 0.3, 5, "linear")
     assert lora.train.gradient_accumulation_iters(1) == 4 and lora.train.micro_batch_size == 4
     for name, accumulation in (("full", 64), ("adapter_v2", 128)):
         cfg = _parse(CONFIGS / f"finetune/{name}/llama-2-7b.yaml")
-        assert (cfg.devices, cfg.train.micro_batch_size, cfg.optimizer.lr, cfg.optimizer.weight_decay, cfg.train.epochs) == (1, 1, 3e-3, 0.02, 5)
+        assert (
+            cfg.devices,
+            cfg.train.micro_batch_size,
+            cfg.optimizer.lr,
+            cfg.optimizer.weight_decay,
+            cfg.train.epochs,
+        ) == (1, 1, 3e-3, 0.02, 5)
         iters = cfg.train.gradient_accumulation_iters(1)
         assert iters == accumulation
         assert cfg.train.lr_warmup_steps == 2 * (1500 // cfg.train.micro_batch_size) // cfg.devices // iters

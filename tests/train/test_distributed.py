@@ -14,9 +14,22 @@ from tests.support.training import train_losses
 
 REPO = Path(__file__).resolve().parents[2]
 ARGS = [
-    "--train.max_steps", "8", "--train.global_batch_size", "8", "--train.micro_batch_size", "2",
-    "--train.save_interval", "null", "--train.lr_warmup_steps", "0", "--train.log_interval", "1",
-    "--eval.final_validation", "false", "--quiet", "true",
+    "--train.max_steps",
+    "8",
+    "--train.global_batch_size",
+    "8",
+    "--train.micro_batch_size",
+    "2",
+    "--train.save_interval",
+    "null",
+    "--train.lr_warmup_steps",
+    "0",
+    "--train.log_interval",
+    "1",
+    "--eval.final_validation",
+    "false",
+    "--quiet",
+    "true",
 ]
 
 
@@ -41,9 +54,28 @@ def _check(out: Path) -> None:
 @pytest.mark.slow
 def test_pretrain_two_processes_fabric_launcher(tmp_path, lit_base, pt_data):
     out = tmp_path / "out"
-    _run([sys.executable, "pretrain/run_pretrain.py", str(pt_data), "--checkpoint_dir", str(lit_base), "--out_dir", str(out),
-          "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--train.max_seq_length", "32",
-          "--optimizer.lr", "3e-3", *ARGS])
+    _run(
+        [
+            sys.executable,
+            "pretrain/run_pretrain.py",
+            str(pt_data),
+            "--checkpoint_dir",
+            str(lit_base),
+            "--out_dir",
+            str(out),
+            "--accelerator",
+            "cpu",
+            "--devices",
+            "2",
+            "--strategy",
+            "ddp",
+            "--train.max_seq_length",
+            "32",
+            "--optimizer.lr",
+            "3e-3",
+            *ARGS,
+        ]
+    )
     _check(out)
 
 
@@ -51,6 +83,24 @@ def test_pretrain_two_processes_fabric_launcher(tmp_path, lit_base, pt_data):
 def test_lora_two_processes_fabric_run(tmp_path, lit_base, ft_data):
     out = tmp_path / "out"
     fabric = Path(sys.executable).parent / "fabric"
-    _run([str(fabric), "run", "--accelerator", "cpu", "--devices", "2", "finetune/lora.py", str(lit_base), str(ft_data),
-          "--out_dir", str(out), "--optimizer.lr", "2e-2", "--eval.max_new_tokens", "0", *ARGS])
+    _run(
+        [
+            str(fabric),
+            "run",
+            "--accelerator",
+            "cpu",
+            "--devices",
+            "2",
+            "finetune/lora.py",
+            str(lit_base),
+            str(ft_data),
+            "--out_dir",
+            str(out),
+            "--optimizer.lr",
+            "2e-2",
+            "--eval.max_new_tokens",
+            "0",
+            *ARGS,
+        ]
+    )
     _check(out)

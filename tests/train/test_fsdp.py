@@ -18,17 +18,47 @@ from tests.support.training import train_losses, val_losses, weights
 
 REPO = Path(__file__).resolve().parents[2]
 ARGS = [
-    "--accelerator", "cpu", "--train.max_steps", "6", "--train.global_batch_size", "8", "--train.micro_batch_size", "2",
-    "--train.save_interval", "3", "--train.lr_warmup_steps", "0", "--train.log_interval", "1", "--eval.interval", "100",
-    "--eval.max_iters", "2", "--eval.max_new_tokens", "4", "--optimizer.lr", "3e-3", "--quiet", "true",
+    "--accelerator",
+    "cpu",
+    "--train.max_steps",
+    "6",
+    "--train.global_batch_size",
+    "8",
+    "--train.micro_batch_size",
+    "2",
+    "--train.save_interval",
+    "3",
+    "--train.lr_warmup_steps",
+    "0",
+    "--train.log_interval",
+    "1",
+    "--eval.interval",
+    "100",
+    "--eval.max_iters",
+    "2",
+    "--eval.max_new_tokens",
+    "4",
+    "--optimizer.lr",
+    "3e-3",
+    "--quiet",
+    "true",
 ]
 LORA = ["--lora.dropout", "0.0", "--lora.mlp", "true", "--activation_checkpointing", "true"]  # checkpointing: FSDP only
 
 
 def _train(method: str, base: Path, data: Path, out: Path, *extra: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LT_", "LOCAL_RANK", "WORLD_SIZE", "MASTER_"))}
-    argv = [sys.executable, f"finetune/{method}.py", str(base), str(data), "--out_dir", str(out), *ARGS,
-            *(LORA if method == "lora" else []), *extra]
+    argv = [
+        sys.executable,
+        f"finetune/{method}.py",
+        str(base),
+        str(data),
+        "--out_dir",
+        str(out),
+        *ARGS,
+        *(LORA if method == "lora" else []),
+        *extra,
+    ]
     result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=400, env=env)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
 
@@ -65,7 +95,9 @@ def test_fsdp_two_processes_on_cpu(method, tmp_path, lit_base, ft_data):
     # gives the validation loss the run computed at the end.
     model, _ = load_model(fsdp / "final")
     model.max_seq_length = 128
-    _, val = open_finetune(ft_data, max_length=129, micro_batch_size=2, rank=0, world_size=1, seed=0, shuffle=False, group_by_length=True)
+    _, val = open_finetune(
+        ft_data, max_length=129, micro_batch_size=2, rank=0, world_size=1, seed=0, shuffle=False, group_by_length=True
+    )
     with torch.no_grad():
         batches = [batch for _, batch in zip(range(4), val.batches())]  # 2 batches per rank x 2 ranks
         loss = sum(float(token_loss_sum(model, b)) for b in batches) / sum(b.target_tokens for b in batches)
@@ -83,7 +115,18 @@ def test_fsdp_two_processes_on_cpu(method, tmp_path, lit_base, ft_data):
 
     # Resume under FSDP from step 3: sharded optimizer state and the (delta) weights come back exactly.
     resumed = tmp_path / "resumed"
-    _train(method, lit_base, ft_data, resumed, "--devices", "2", "--strategy", "fsdp", "--resume", str(fsdp / "step-000003"))
+    _train(
+        method,
+        lit_base,
+        ft_data,
+        resumed,
+        "--devices",
+        "2",
+        "--strategy",
+        "fsdp",
+        "--resume",
+        str(fsdp / "step-000003"),
+    )
     assert train_losses(resumed) == pytest.approx(losses[3:], rel=1e-6)
     for key, value in weights(fsdp / "final").items():
         torch.testing.assert_close(weights(resumed / "final")[key], value, rtol=0, atol=1e-6, msg=key)

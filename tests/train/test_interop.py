@@ -51,8 +51,11 @@ def test_adapter_v2_checkpoint_generates_in_litgpt(uninterrupted, lit_base):
     final = uninterrupted("adapter_v2") / "final"
     hparams = yaml.safe_load((final / "hyperparameters.yaml").read_text())
     assert hparams["checkpoint_dir"] == str(lit_base.resolve())
-    config = AdapterConfig.from_file(final / "model_config.yaml", adapter_prompt_length=hparams["adapter_prompt_length"],
-                                     adapter_start_layer=hparams["adapter_start_layer"])
+    config = AdapterConfig.from_file(
+        final / "model_config.yaml",
+        adapter_prompt_length=hparams["adapter_prompt_length"],
+        adapter_start_layer=hparams["adapter_start_layer"],
+    )
     model = AdapterGPT(config)
     state = torch.load(lit_base / "lit_model.pth", weights_only=True)
     state.update(torch.load(final / "lit_model.pth.adapter_v2", weights_only=True)["model"])

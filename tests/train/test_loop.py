@@ -36,10 +36,22 @@ def test_pinned_losses_and_outputs(method, uninterrupted):
     losses = train_losses(out)
     assert losses == pytest.approx(PINNED[method], abs=2e-5), losses
     # checkpoints every 2 steps, keep the last 2 (step-000004 only: 6 is the final one), plus final/
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["final", "logs", "step-000002", "step-000004"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "final",
+        "logs",
+        "step-000002",
+        "step-000004",
+    ]
     assert [step for step, _ in val_losses(out)] == [3, 6]
     final = out / "final"
-    for name in ("model_config.yaml", "hyperparameters.yaml", "tokenizer.json", "training_state.pth", "rank-0.pth", "progress.json"):
+    for name in (
+        "model_config.yaml",
+        "hyperparameters.yaml",
+        "tokenizer.json",
+        "training_state.pth",
+        "rank-0.pth",
+        "progress.json",
+    ):
         assert (final / name).exists(), name
 
 
@@ -48,12 +60,38 @@ def test_accumulation_equivalence(tmp_path, lit_base, pt_data):
     outs = {}
     for micro in (8, 2):
         out = tmp_path / f"micro{micro}"
-        main([
-            "pretrain", str(pt_data), "--checkpoint_dir", str(lit_base), "--out_dir", str(out), "--accelerator", "cpu",
-            "--train.max_steps", "3", "--train.global_batch_size", "8", "--train.micro_batch_size", str(micro),
-            "--train.max_seq_length", "16", "--train.save_interval", "null", "--train.lr_warmup_steps", "0",
-            "--train.log_interval", "1", "--eval.final_validation", "false", "--optimizer.lr", "1e-2", "--quiet", "true",
-        ])
+        main(
+            [
+                "pretrain",
+                str(pt_data),
+                "--checkpoint_dir",
+                str(lit_base),
+                "--out_dir",
+                str(out),
+                "--accelerator",
+                "cpu",
+                "--train.max_steps",
+                "3",
+                "--train.global_batch_size",
+                "8",
+                "--train.micro_batch_size",
+                str(micro),
+                "--train.max_seq_length",
+                "16",
+                "--train.save_interval",
+                "null",
+                "--train.lr_warmup_steps",
+                "0",
+                "--train.log_interval",
+                "1",
+                "--eval.final_validation",
+                "false",
+                "--optimizer.lr",
+                "1e-2",
+                "--quiet",
+                "true",
+            ]
+        )
         outs[micro] = out
     assert train_losses(outs[2]) == pytest.approx(train_losses(outs[8]), rel=1e-6)
     assert train_losses(outs[8])[0] != train_losses(outs[8])[-1]  # the weights did move
@@ -74,7 +112,9 @@ def test_exact_resume_after_sigkill(method, tmp_path, uninterrupted, lit_base, p
     killed = run_killed(args, kill_at_forward=11)
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (out / "step-000004").is_dir() and not (out / "final").exists()
-    assert [float(r["loss"]) for r in read_rows(out) if r["loss"]][-1] == train_losses(reference)[4]  # step 5 was logged
+    assert [float(r["loss"]) for r in read_rows(out) if r["loss"]][-1] == train_losses(reference)[
+        4
+    ]  # step 5 was logged
 
     main(args + ["--resume", "auto"])
 
@@ -107,26 +147,47 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, li
         from litft.train.args import EvalArgs, TrainArgs
         from litft.train.job import Job, run
 
-        run(Job(
-            method="full", data_dir=ft_data, out_dir=out, checkpoint_dir=lit_base, accelerator="cpu", quiet=True,
-            train=TrainArgs(max_steps=6, global_batch_size=4, micro_batch_size=2, save_interval=2, lr_warmup_steps=0),
-            eval=EvalArgs(interval=100, final_validation=False),
-        ))
+        run(
+            Job(
+                method="full",
+                data_dir=ft_data,
+                out_dir=out,
+                checkpoint_dir=lit_base,
+                accelerator="cpu",
+                quiet=True,
+                train=TrainArgs(
+                    max_steps=6, global_batch_size=4, micro_batch_size=2, save_interval=2, lr_warmup_steps=0
+                ),
+                eval=EvalArgs(interval=100, final_validation=False),
+            )
+        )
     assert (out / "step-000002").is_dir() and not (out / "final").exists()
     assert len(train_losses(out)) == 3 and all(math.isfinite(loss) for loss in train_losses(out))
 
 
 def test_refuses_data_from_another_tokenizer(tmp_path, lit_base, capsys):
-    from litft.prepare.tokenizer_training import train_tokenizer
     from litft.prepare.pretrain import prepare_pretrain
+    from litft.prepare.tokenizer_training import train_tokenizer
 
     text = tmp_path / "pretrain.txt"
     text.write_text("\n".join(f"line {i} about tuition and campus research" for i in range(50)), encoding="utf-8")
     train_tokenizer(data=text, out=tmp_path / "other", vocab_size=300, quiet=True)
     prepare_pretrain(data=text, out=tmp_path / "data", tokenizer_dir=tmp_path / "other", quiet=True)
     with pytest.raises(SystemExit) as error:
-        main(["pretrain", str(tmp_path / "data"), "--checkpoint_dir", str(lit_base), "--out_dir", str(tmp_path / "out"),
-              "--train.max_steps", "1", "--accelerator", "cpu"])
+        main(
+            [
+                "pretrain",
+                str(tmp_path / "data"),
+                "--checkpoint_dir",
+                str(lit_base),
+                "--out_dir",
+                str(tmp_path / "out"),
+                "--train.max_steps",
+                "1",
+                "--accelerator",
+                "cpu",
+            ]
+        )
     assert error.value.code == 2
     assert "was tokenized with tokenizer" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -134,7 +195,20 @@ def test_refuses_data_from_another_tokenizer(tmp_path, lit_base, capsys):
 
 def test_resume_path_must_be_a_training_checkpoint(tmp_path, lit_base, ft_data, capsys):
     with pytest.raises(SystemExit):
-        main(["finetune", "lora", str(lit_base), str(ft_data), "--out_dir", str(tmp_path), "--resume", str(lit_base),
-              "--train.max_steps", "1", "--accelerator", "cpu"])
+        main(
+            [
+                "finetune",
+                "lora",
+                str(lit_base),
+                str(ft_data),
+                "--out_dir",
+                str(tmp_path),
+                "--resume",
+                str(lit_base),
+                "--train.max_steps",
+                "1",
+                "--accelerator",
+                "cpu",
+            ]
+        )
     assert "is not a training checkpoint" in capsys.readouterr().err
-

@@ -34,11 +34,23 @@ def short_data(tmp_path_factory, lit_base) -> Path:
 
     root = tmp_path_factory.mktemp("packable")
     rng = random.Random(2)
-    records = [{"instruction": sentence(rng, 2, 6), "input": "", "output": sentence(rng, 70, 90) if i % 10 == 0 else sentence(rng, 2, 16)}
-               for i in range(60)]
+    records = [
+        {
+            "instruction": sentence(rng, 2, 6),
+            "input": "",
+            "output": sentence(rng, 70, 90) if i % 10 == 0 else sentence(rng, 2, 16),
+        }
+        for i in range(60)
+    ]
     (root / "sft.json").write_text(json.dumps(records), encoding="utf-8")
-    prepare_finetune(data=root / "sft.json", out=root / "data", checkpoint_dir=lit_base, prompt_style="default",
-                     val_fraction=0.1, quiet=True)
+    prepare_finetune(
+        data=root / "sft.json",
+        out=root / "data",
+        checkpoint_dir=lit_base,
+        prompt_style="default",
+        val_fraction=0.1,
+        quiet=True,
+    )
     return root / "data"
 
 
@@ -68,7 +80,9 @@ def test_packed_loss_and_gradients_equal_unpacked(method, short_data, lit_base):
     assert packed_batch.input_ids.numel() < unpacked_batch.input_ids.numel() / 2
 
     torch.manual_seed(0)
-    model = build_model(method, inspect_checkpoint(lit_base).config, LoRASettings(dropout=0.0, mlp=True) if method == "lora" else None)
+    model = build_model(
+        method, inspect_checkpoint(lit_base).config, LoRASettings(dropout=0.0, mlp=True) if method == "lora" else None
+    )
     load_weights(model, method, load_state_dict(lit_base / "lit_model.pth"))
     if method == "lora":  # B starts at zero, which would make every LoRA A gradient zero
         for name, parameter in model.named_parameters():
@@ -95,18 +109,47 @@ def test_packed_run_equals_unpacked_run_when_a_step_is_the_whole_epoch(tmp_path,
     runs = {}
     for name, rows, extra in (("unpacked", len(records), []), ("packed", len(packed), ["--data.packing", "true"])):
         out = tmp_path / name
-        main([
-            "finetune", "full", str(lit_base), str(short_data), "--out_dir", str(out), "--accelerator", "cpu",
-            "--train.epochs", "3", "--train.global_batch_size", str(rows), "--train.micro_batch_size", str(rows),
-            "--train.max_seq_length", str(ROW - 1), "--train.save_interval", "null", "--train.lr_warmup_steps", "0",
-            "--eval.interval", "2", "--eval.max_new_tokens", "0", "--optimizer.lr", "1e-2", "--quiet", "true", *extra,
-        ])
+        main(
+            [
+                "finetune",
+                "full",
+                str(lit_base),
+                str(short_data),
+                "--out_dir",
+                str(out),
+                "--accelerator",
+                "cpu",
+                "--train.epochs",
+                "3",
+                "--train.global_batch_size",
+                str(rows),
+                "--train.micro_batch_size",
+                str(rows),
+                "--train.max_seq_length",
+                str(ROW - 1),
+                "--train.save_interval",
+                "null",
+                "--train.lr_warmup_steps",
+                "0",
+                "--eval.interval",
+                "2",
+                "--eval.max_new_tokens",
+                "0",
+                "--optimizer.lr",
+                "1e-2",
+                "--quiet",
+                "true",
+                *extra,
+            ]
+        )
         runs[name] = out
     unpacked, packed_out = runs["unpacked"], runs["packed"]
     assert train_losses(packed_out) == pytest.approx(train_losses(unpacked), rel=1e-5)
     assert train_losses(packed_out)[-1] < train_losses(packed_out)[0] - 0.1
     assert [step for step, _ in val_losses(packed_out)] == [2, 3]
-    assert [loss for _, loss in val_losses(packed_out)] == pytest.approx([loss for _, loss in val_losses(unpacked)], rel=1e-5)
+    assert [loss for _, loss in val_losses(packed_out)] == pytest.approx(
+        [loss for _, loss in val_losses(unpacked)], rel=1e-5
+    )
     rows = {name: read_rows(out)[0] for name, out in runs.items()}
     assert rows["packed"]["tokens"] == rows["unpacked"]["tokens"]  # the same predicted tokens
     w_packed, w_unpacked = weights(packed_out / "final"), weights(unpacked / "final")
@@ -130,8 +173,20 @@ def test_resume_refuses_another_row_layout(short_data):
 
 def test_packing_is_refused_for_pretraining(tmp_path, lit_base, capsys):
     with pytest.raises(SystemExit):
-        main(["pretrain", str(tmp_path), "--checkpoint_dir", str(lit_base), "--out_dir", str(tmp_path / "out"),
-              "--train.max_steps", "1", "--data.packing", "true"])
+        main(
+            [
+                "pretrain",
+                str(tmp_path),
+                "--checkpoint_dir",
+                str(lit_base),
+                "--out_dir",
+                str(tmp_path / "out"),
+                "--train.max_steps",
+                "1",
+                "--data.packing",
+                "true",
+            ]
+        )
     assert "--data.packing applies to fine-tuning only" in capsys.readouterr().err
 
 

@@ -20,18 +20,29 @@ def _truncate(path: Path) -> None:
 
 
 DAMAGES = {
-    "truncated training state": (lambda step: _truncate(step / "training_state.pth"), "training_state.pth cannot be read"),
+    "truncated training state": (
+        lambda step: _truncate(step / "training_state.pth"),
+        "training_state.pth cannot be read",
+    ),
     "missing rank file": (lambda step: (step / "rank-0.pth").unlink(), "rank-0.pth is missing"),
     "truncated rank file": (lambda step: _truncate(step / "rank-0.pth"), "rank-0.pth cannot be read"),
-    "progress not JSON": (lambda step: (step / "progress.json").write_text("{step: 6"), "progress.json is missing or not JSON"),
-    "progress of wrong types": (lambda step: (step / "progress.json").write_text('{"step": "six"}'), "progress.json has step 'six'"),
+    "progress not JSON": (
+        lambda step: (step / "progress.json").write_text("{step: 6"),
+        "progress.json is missing or not JSON",
+    ),
+    "progress of wrong types": (
+        lambda step: (step / "progress.json").write_text('{"step": "six"}'),
+        "progress.json has step 'six'",
+    ),
     "truncated weights": (lambda step: _truncate(step / "lit_model.pth.lora"), "lit_model.pth.lora is truncated"),
 }
 
 
 @pytest.mark.parametrize("damage", DAMAGES, ids=list(DAMAGES))
 @pytest.mark.parametrize("resume", ["auto", "path"])
-def test_a_damaged_step_folder_is_one_sentence_and_left_as_it_is(damage, resume, tmp_path, uninterrupted, lit_base, ft_data, capsys):
+def test_a_damaged_step_folder_is_one_sentence_and_left_as_it_is(
+    damage, resume, tmp_path, uninterrupted, lit_base, ft_data, capsys
+):
     out = tmp_path / "out"
     shutil.copytree(uninterrupted("lora"), out)
     # The run saved step-000002, step-000004 and final/ (step 6): auto picks final/, a path may name any step.
@@ -47,5 +58,7 @@ def test_a_damaged_step_folder_is_one_sentence_and_left_as_it_is(damage, resume,
     assert exit_info.value.code == 2 and "Traceback" not in err
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and errors[0].startswith(f"error: resume checkpoint {newest} is damaged ({expected}")
-    assert errors[0].endswith("); delete that folder to resume from the step before it, or pass --resume with an earlier step-* folder.")
+    assert errors[0].endswith(
+        "); delete that folder to resume from the step before it, or pass --resume with an earlier step-* folder."
+    )
     assert _files(out) == before

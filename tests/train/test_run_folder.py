@@ -25,7 +25,9 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_a_fresh_start_into_an_earlier_run_is_refused_until_resume_or_overwrite(tmp_path, uninterrupted, lit_base, ft_data, capsys):
+def test_a_fresh_start_into_an_earlier_run_is_refused_until_resume_or_overwrite(
+    tmp_path, uninterrupted, lit_base, ft_data, capsys
+):
     out = tmp_path / "out"
     shutil.copytree(uninterrupted("lora"), out)
     (out / "NOTES.md").write_text("my notes on this run")
@@ -43,7 +45,9 @@ def test_a_fresh_start_into_an_earlier_run_is_refused_until_resume_or_overwrite(
     assert [int(row["step"]) for row in read_rows(out) if row["loss"]] == [1, 2, 3, 4]
 
 
-def test_a_finished_run_is_not_saved_again_so_merged_weights_survive(tmp_path, uninterrupted, lit_base, ft_data, capsys):
+def test_a_finished_run_is_not_saved_again_so_merged_weights_survive(
+    tmp_path, uninterrupted, lit_base, ft_data, capsys
+):
     out = tmp_path / "out"
     shutil.copytree(uninterrupted("lora"), out)
     main(["merge_lora", "--checkpoint_dir", str(out)])

@@ -42,11 +42,13 @@ def test_tiny_run_warns_once_when_warmup_exceeds_its_steps(lit_base, ft_data, tm
     out = tmp_path / "out"
     main(command("lora", lit_base, ft_data, out, ["--train.lr_warmup_steps", "100", "--train.save_interval", "null"]))
     warnings = [line for line in capsys.readouterr().err.splitlines() if "--train.lr_warmup_steps" in line]
-    assert warnings == [(
-        "warning: --train.lr_warmup_steps 100 is longer than this run's 6 optimizer steps, so the learning rate peaks at "
-        "6e-05 instead of --optimizer.lr 0.001; pass --train.lr_warmup_steps 0 (any value up to 6) or "
-        "--train.lr_warmup_fraction 0.1."
-    )]
+    assert warnings == [
+        (
+            "warning: --train.lr_warmup_steps 100 is longer than this run's 6 optimizer steps, so the learning rate peaks at "
+            "6e-05 instead of --optimizer.lr 0.001; pass --train.lr_warmup_steps 0 (any value up to 6) or "
+            "--train.lr_warmup_fraction 0.1."
+        )
+    ]
     rates = [float(row["lr"]) for row in read_rows(out) if row["lr"]]
     assert rates == pytest.approx([1e-3 * step / 100 for step in range(1, 7)])
 

@@ -145,7 +145,11 @@ def breadcrumb(page: Page) -> str:
 
 
 def render(page: Page) -> str:
-    sidebar = f'\n<aside class="sidebar" aria-label="Related links">\n{page.sidebar.strip()}\n</aside>' if page.sidebar else ""
+    sidebar = (
+        f'\n<aside class="sidebar" aria-label="Related links">\n{page.sidebar.strip()}\n</aside>'
+        if page.sidebar
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

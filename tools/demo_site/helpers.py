@@ -34,7 +34,11 @@ def table(headers, rows, caption: str = "") -> str:
 
 def facts(rows) -> str:
     """A two-column definition table (label, value)."""
-    return '<table class="facts">\n<tbody>\n' + "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "\n</tbody>\n</table>"
+    return (
+        '<table class="facts">\n<tbody>\n'
+        + "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        + "\n</tbody>\n</table>"
+    )
 
 
 def faq(pairs) -> str:
@@ -80,32 +84,44 @@ def sidebar(title: str, links) -> str:
     return f"<h2>{title}</h2>\n" + ul(a(href, text) for href, text in links)
 
 
-ADMISSIONS_SIDEBAR = sidebar("Admissions", [
-    ("/admissions/index.html", "Admissions overview"),
-    ("/admissions/requirements.html", "Admission requirements"),
-    ("/admissions/deadlines.html", "Application deadlines"),
-    ("/admissions/tuition-and-fees.html", "Tuition and fees"),
-    ("/admissions/scholarships.html", "Scholarships and financial aid"),
-    ("/admissions/international-students.html", "International students"),
-    ("/admissions/faq.html", "Admissions FAQ"),
-])
+ADMISSIONS_SIDEBAR = sidebar(
+    "Admissions",
+    [
+        ("/admissions/index.html", "Admissions overview"),
+        ("/admissions/requirements.html", "Admission requirements"),
+        ("/admissions/deadlines.html", "Application deadlines"),
+        ("/admissions/tuition-and-fees.html", "Tuition and fees"),
+        ("/admissions/scholarships.html", "Scholarships and financial aid"),
+        ("/admissions/international-students.html", "International students"),
+        ("/admissions/faq.html", "Admissions FAQ"),
+    ],
+)
 
-PROGRAMS_SIDEBAR = sidebar("Degree programs", [
-    *((prog.href, prog.name) for prog in d.PROGRAMS.values()),
-    ("/programs/faq.html", "Programs FAQ"),
-    ("/courses/index.html", "Course catalog"),
-])
+PROGRAMS_SIDEBAR = sidebar(
+    "Degree programs",
+    [
+        *((prog.href, prog.name) for prog in d.PROGRAMS.values()),
+        ("/programs/faq.html", "Programs FAQ"),
+        ("/courses/index.html", "Course catalog"),
+    ],
+)
 
-RESEARCH_SIDEBAR = sidebar("Research", [
-    ("/research/index.html", "Research at Northbridge"),
-    *((lab_.href, lab_.name) for lab_ in d.LABS.values() if lab_.page),
-    ("/faculty/index.html", "Faculty directory"),
-])
+RESEARCH_SIDEBAR = sidebar(
+    "Research",
+    [
+        ("/research/index.html", "Research at Northbridge"),
+        *((lab_.href, lab_.name) for lab_ in d.LABS.values() if lab_.page),
+        ("/faculty/index.html", "Faculty directory"),
+    ],
+)
 
-CAMPUS_SIDEBAR = sidebar("Campus", [
-    ("/campus/index.html", "Campus and buildings"),
-    ("/campus/housing.html", "Housing and dining"),
-    ("/library.html", "Ashworth Library"),
-    ("/student-life.html", "Student life"),
-    ("/contact.html", "Contact and directions"),
-])
+CAMPUS_SIDEBAR = sidebar(
+    "Campus",
+    [
+        ("/campus/index.html", "Campus and buildings"),
+        ("/campus/housing.html", "Housing and dining"),
+        ("/library.html", "Ashworth Library"),
+        ("/student-life.html", "Student life"),
+        ("/contact.html", "Contact and directions"),
+    ],
+)

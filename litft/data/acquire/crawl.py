@@ -16,10 +16,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 from litft.common.errors import LitftError
@@ -210,7 +210,9 @@ def crawl(
     out = check_output_file(out, "--out")  # before any fetch: a crawl must not run for an output it cannot write
     work_dir = work_dir_for(out)
     if work_dir.exists() and not work_dir.is_dir():
-        raise LitftError(f"{work_dir} (where the crawl keeps its state beside --out) is a file; move it or choose another --out.")
+        raise LitftError(
+            f"{work_dir} (where the crawl keeps its state beside --out) is a file; move it or choose another --out."
+        )
     scope = Scope(url, allow=list(allow or []), deny=list(deny or []))
     start = scope.start_url
     state_path, cache_dir = work_dir / "state.jsonl", work_dir / "pages"
@@ -225,7 +227,10 @@ def crawl(
     state.replay(records, start)
 
     if fetch.contact == FetchSettings.contact and not quiet:
-        print("crawl: no --fetch.contact given; site owners who see this crawler in their logs cannot reach you.", file=sys.stderr)
+        print(
+            "crawl: no --fetch.contact given; site owners who see this crawler in their logs cannot reach you.",
+            file=sys.stderr,
+        )
     fetcher = Fetcher(fetch, pool_size=max(10, concurrency))
     bar = progress(quiet=quiet, unit="page", desc="crawl", initial=len(state.listed))
     log_file = StateLog(state_path)
@@ -244,14 +249,21 @@ def crawl(
         if state.listed:  # also on an interrupt: what was found so far; never an empty list over a user error
             atomic_write_json(out, state.listed[:max_pages])
     if not state.listed and state.start_problem:
-        raise LitftError(f"the start URL {start} could not be crawled ({state.start_problem}); check it, or start from where it redirects.")
+        raise LitftError(
+            f"the start URL {start} could not be crawled ({state.start_problem}); check it, or start from where it redirects."
+        )
     if not quiet:
-        print(f"crawl: {min(len(state.listed), max_pages)} pages listed in {out} "
-              f"({state.errors} errors, {state.skipped} skipped; details in {state_path})", file=sys.stderr)
+        print(
+            f"crawl: {min(len(state.listed), max_pages)} pages listed in {out} "
+            f"({state.errors} errors, {state.skipped} skipped; details in {state_path})",
+            file=sys.stderr,
+        )
     return state.listed[:max_pages]
 
 
-def _run(fetcher: Fetcher, state: CrawlState, log_file: StateLog, cache_dir: Path, max_pages: int, concurrency: int, bar) -> None:
+def _run(
+    fetcher: Fetcher, state: CrawlState, log_file: StateLog, cache_dir: Path, max_pages: int, concurrency: int, bar
+) -> None:
     in_flight: dict[Future, tuple[str, int]] = {}
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="litft-crawl")
     try:
@@ -291,9 +303,18 @@ def _record(future: Future, url: str, depth: int, state: CrawlState, log_file: S
     with state.lock:
         state.claimed.add(fetched.identity)
     listed = not fetched.noindex and state.list_page(fetched.identity)
-    log_file.append({
-        "url": url, "depth": depth, "status": "ok", "final": fetched.final_url, "redirects": fetched.redirects,
-        "page": fetched.identity, "listed": listed, "links": fetched.links, "fetched_at": fetched.fetched_at,
-    })
+    log_file.append(
+        {
+            "url": url,
+            "depth": depth,
+            "status": "ok",
+            "final": fetched.final_url,
+            "redirects": fetched.redirects,
+            "page": fetched.identity,
+            "listed": listed,
+            "links": fetched.links,
+            "fetched_at": fetched.fetched_at,
+        }
+    )
     for link in fetched.links:
         state.enqueue(link, depth + 1)

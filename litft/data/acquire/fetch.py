@@ -10,9 +10,9 @@ import email.utils
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
 from urllib.parse import urlsplit
 
 import requests
@@ -130,7 +130,9 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 def decode_html(body: bytes, content_type: str = "") -> str:
     """Bytes to text: the header charset if given, else BOM, <meta charset>, detection, UTF-8, cp1252 (bs4's UnicodeDammit)."""
-    declared = requests.utils.get_encoding_from_headers({"content-type": content_type}) if "charset" in content_type else None
+    declared = (
+        requests.utils.get_encoding_from_headers({"content-type": content_type}) if "charset" in content_type else None
+    )
     dammit = UnicodeDammit(body, known_definite_encodings=[declared] if declared else [], is_html=True)
     return dammit.unicode_markup if dammit.unicode_markup is not None else body.decode("utf-8", errors="replace")
 
@@ -148,7 +150,9 @@ class Fetcher:
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.headers.update({"User-Agent": self.settings.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"})
+        self.session.headers.update(
+            {"User-Agent": self.settings.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"}
+        )
         self.limiter = HostRateLimiter(self.settings.rate_limit)
         self._robots: dict[str, Protego] = {}
         self._robots_unreachable: dict[str, str] = {}  # origin -> why its robots.txt could not be read
@@ -180,7 +184,11 @@ class Fetcher:
             if 400 <= response.status_code < 500:
                 return Protego.parse("")
             if response.status_code >= 300:
-                log.warning("robots.txt of %s answered HTTP %d; treating the whole site as disallowed.", origin, response.status_code)
+                log.warning(
+                    "robots.txt of %s answered HTTP %d; treating the whole site as disallowed.",
+                    origin,
+                    response.status_code,
+                )
                 self._robots_unreachable[origin] = f"HTTP {response.status_code}"
                 return Protego.parse("User-agent: *\nDisallow: /\n")
             body = response.raw.read(ROBOTS_MAX_BYTES, decode_content=True)
@@ -192,7 +200,11 @@ class Fetcher:
     def _check_allowed(self, url: str) -> None:
         if not self.allowed(url):
             problem = self._robots_unreachable.get(_origin(url))
-            raise Skipped(f"disallowed by robots.txt, which could not be read: {problem}" if problem else "disallowed by robots.txt")
+            raise Skipped(
+                f"disallowed by robots.txt, which could not be read: {problem}"
+                if problem
+                else "disallowed by robots.txt"
+            )
 
     def crawl_delay(self, url: str) -> float:
         return float(self.robots(url).crawl_delay("litft") or 0.0)

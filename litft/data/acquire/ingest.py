@@ -31,8 +31,15 @@ from litft.data.pages import (
 )
 from litft.data.records import os_errors_as_user_errors
 
-SUFFIXES = {".html": "html", ".htm": "html", ".xhtml": "html", ".txt": "text", ".md": "markdown",
-            ".markdown": "markdown", ".pdf": "pdf"}
+SUFFIXES = {
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".pdf": "pdf",
+}
 
 # A line that starts a block of its own: a markdown heading, a list item, a table row or a quote.
 BLOCK_START = re.compile(r"^\s*(?:#{1,6}\s|[-*+\u2022]\s|\d{1,3}[.)]\s|\||>)")
@@ -110,7 +117,9 @@ def read_file(path: Path, extractor: Extractor) -> Extracted:
         return read_markdown(path)
     if kind == "html":
         return extract_page(decode_html(path.read_bytes()), url=path.resolve().as_uri(), extractor=extractor)
-    return Extracted(title=path.stem, text=join_wrapped_lines(decode_text(path.read_bytes()), wrapped_by_width=True).strip())
+    return Extracted(
+        title=path.stem, text=join_wrapped_lines(decode_text(path.read_bytes()), wrapped_by_width=True).strip()
+    )
 
 
 def find_documents(directory: Path, exclude: Path, follow_symlinks: bool = False) -> list[Path]:
@@ -129,7 +138,9 @@ def find_documents(directory: Path, exclude: Path, follow_symlinks: bool = False
             continue
         target = path.resolve()
         if not follow_symlinks and not target.is_relative_to(root):
-            raise LitftError(f"{path} links to {target}, outside {directory}; remove the link, or pass --follow_symlinks true to ingest it.")
+            raise LitftError(
+                f"{path} links to {target}, outside {directory}; remove the link, or pass --follow_symlinks true to ingest it."
+            )
         if target not in seen:
             seen.add(target)
             found.append(path)
@@ -183,7 +194,9 @@ def ingest(
                 document = read_file(path, extractor)
             except OSError as error:
                 counts["unreadable"] += 1
-                print(f"ingest: {path} skipped: cannot read it: {(error.strerror or str(error)).lower()}", file=sys.stderr)
+                print(
+                    f"ingest: {path} skipped: cannot read it: {(error.strerror or str(error)).lower()}", file=sys.stderr
+                )
                 continue
             except (PyPdfError, ValueError) as error:
                 counts["unreadable"] += 1
@@ -204,5 +217,8 @@ def ingest(
             f"{counts['unreadable']} unreadable); check the files, or try --extractor html2text for HTML."
         )
     if not quiet:
-        print(f"ingest: {counts['written']} documents added to {pages_path} ({counts['unchanged']} unchanged, "
-              f"{counts['empty']} without text, {counts['unreadable']} unreadable)", file=sys.stderr)
+        print(
+            f"ingest: {counts['written']} documents added to {pages_path} ({counts['unchanged']} unchanged, "
+            f"{counts['empty']} without text, {counts['unreadable']} unreadable)",
+            file=sys.stderr,
+        )

@@ -132,5 +132,8 @@ def scrape(
             f"{counts['empty']} without text); see the reasons it prints without --quiet, or try --extractor html2text."
         )
     if not quiet:
-        print(f"scrape: {counts['written']} pages added to {pages_path} ({len(listed) - len(todo)} already there, "
-              f"{len(cached)} from the crawl cache, {counts['empty']} without text, {counts['failed']} failed)", file=sys.stderr)
+        print(
+            f"scrape: {counts['written']} pages added to {pages_path} ({len(listed) - len(todo)} already there, "
+            f"{len(cached)} from the crawl cache, {counts['empty']} without text, {counts['failed']} failed)",
+            file=sys.stderr,
+        )

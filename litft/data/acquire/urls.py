@@ -10,8 +10,8 @@ import fnmatch
 import mimetypes
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from litft.common.errors import LitftError
@@ -20,13 +20,35 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Query parameters that only track the visitor and never change the page.
 TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "mc_cid", "mc_eid", "igshid",
-     "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref_src", "spm", "oly_anon_id", "oly_enc_id", "vero_id"}
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "_ga",
+        "_gl",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "ref_src",
+        "spm",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+    }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "piwik_", "matomo_")
 
 # Suffixes that are HTML whatever the local mimetypes table says.
-HTML_SUFFIXES = frozenset({"", ".html", ".htm", ".xhtml", ".shtml", ".php", ".asp", ".aspx", ".jsp", ".cfm", ".cgi", ".pl"})
+HTML_SUFFIXES = frozenset(
+    {"", ".html", ".htm", ".xhtml", ".shtml", ".php", ".asp", ".aspx", ".jsp", ".cfm", ".cgi", ".pl"}
+)
 
 
 def normalize_url(url: str, base: str | None = None) -> str | None:
@@ -109,7 +131,13 @@ class Scope:
         parts = urlsplit(self.start_url)
         # ".../physics" names a folder as much as ".../physics/" does; ".../physics/index.html" names a file in one.
         last_segment = parts.path.rsplit("/", 1)[1]
-        directory = parts.path if not last_segment else parts.path + "/" if "." not in last_segment else parts.path[: -len(last_segment)]
+        directory = (
+            parts.path
+            if not last_segment
+            else parts.path + "/"
+            if "." not in last_segment
+            else parts.path[: -len(last_segment)]
+        )
         # Both schemes: sites link their own pages as http and https alike (the redirect between them is claimed once).
         self._prefixes = [f"{scheme}://{parts.netloc}{directory}" for scheme in ("https", "http")]
         self._exact = {self.start_url}

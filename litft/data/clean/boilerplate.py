@@ -20,7 +20,9 @@ def _key(line: str) -> bytes:
     return hashlib.blake2b(" ".join(line.lower().split()).encode("utf-8"), digest_size=16).digest()
 
 
-def find_boilerplate(pages: Sequence[tuple[str, str]], max_share: float = 0.5, min_pages: int = 5) -> dict[str, set[bytes]]:
+def find_boilerplate(
+    pages: Sequence[tuple[str, str]], max_share: float = 0.5, min_pages: int = 5
+) -> dict[str, set[bytes]]:
     """The recurring lines of each site among `pages` ((url, text) pairs), as keys for `strip_boilerplate`.
 
     Sites with fewer than `min_pages` pages are left alone: with two pages, "on more than half" means "on both".
@@ -32,7 +34,9 @@ def find_boilerplate(pages: Sequence[tuple[str, str]], max_share: float = 0.5, m
     for site, indexes in pages_by_site.items():
         if len(indexes) < min_pages:
             continue
-        pages_with_line = Counter(key for index in indexes for key in {_key(line) for line in pages[index][1].splitlines()})
+        pages_with_line = Counter(
+            key for index in indexes for key in {_key(line) for line in pages[index][1].splitlines()}
+        )
         boilerplate[site] = {key for key, count in pages_with_line.items() if count > max_share * len(indexes)}
     return boilerplate
 

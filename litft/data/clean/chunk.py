@@ -59,7 +59,9 @@ def _sentence_starts(block: str, language: str) -> Iterator[int]:
     """Offsets in `block` where pysbd sees a sentence start, found one window at a time."""
     position = 0
     while position < len(block):
-        end = len(block) if len(block) - position <= WINDOW_CHARS else block.rfind(" ", position, position + WINDOW_CHARS)
+        end = (
+            len(block) if len(block) - position <= WINDOW_CHARS else block.rfind(" ", position, position + WINDOW_CHARS)
+        )
         end = end if end > position else min(len(block), position + WINDOW_CHARS)
         window = block[position:end]
         starts, cursor = [], 0
@@ -69,7 +71,9 @@ def _sentence_starts(block: str, language: str) -> Iterator[int]:
             if found >= 0:
                 starts.append(found)
                 cursor = found + len(sentence)
-        if end < len(block) and len(starts) > 1:  # the window's last sentence may run on: segment it again with what follows
+        if (
+            end < len(block) and len(starts) > 1
+        ):  # the window's last sentence may run on: segment it again with what follows
             end = position + starts.pop()
         yield from (position + start for start in starts)
         position = end
@@ -132,7 +136,11 @@ def pack(source: Iterable[Piece], chunk_words: int, overlap_words: int) -> Itera
         if fresh and size + len(piece.words) > chunk_words:
             carried: list[Piece] = []
             carried_size = 0
-            while current[-1].heading and fresh > len(current[-1].words) and carried_size + len(current[-1].words) + len(piece.words) <= room:
+            while (
+                current[-1].heading
+                and fresh > len(current[-1].words)
+                and carried_size + len(current[-1].words) + len(piece.words) <= room
+            ):
                 heading = current.pop()
                 carried.insert(0, heading)
                 carried_size += len(heading.words)
@@ -161,7 +169,9 @@ def render(chunk: list[Piece]) -> str:
 
 def check_sizes(chunk_words: int, overlap_words: int) -> None:
     if chunk_words < 1 or not 0 <= overlap_words < chunk_words:
-        raise LitftError(f"chunk_words must be at least 1 and overlap_words in [0, chunk_words) (got {chunk_words}, {overlap_words}); fix them.")
+        raise LitftError(
+            f"chunk_words must be at least 1 and overlap_words in [0, chunk_words) (got {chunk_words}, {overlap_words}); fix them."
+        )
 
 
 def iter_chunks(text: str, chunk_words: int = 250, overlap_words: int = 10, language: str = "en") -> Iterator[str]:

@@ -69,13 +69,17 @@ def process(
     directory = Path(directory)
     pages_path = directory if directory.is_file() else directory / PAGES_FILE
     if not pages_path.is_file():
-        raise LitftError(f"{pages_path} does not exist; run `litft scrape` or `litft ingest` first, or give the folder holding pages.jsonl.")
+        raise LitftError(
+            f"{pages_path} does not exist; run `litft scrape` or `litft ingest` first, or give the folder holding pages.jsonl."
+        )
     if not 0 < boilerplate_share <= 1 or not 0 < near_duplicate_threshold <= 1:
         raise LitftError("boilerplate_share and near_duplicate_threshold must be in (0, 1]; fix the values.")
     check_sizes(chunk_words, overlap_words)
     out_dir = Path(out_dir) if out_dir is not None else pages_path.parent
     if out_dir.exists() and not out_dir.is_dir():
-        raise LitftError(f"--out_dir {out_dir} is a file, not a folder; give a folder for chunks.jsonl and pretrain.txt.")
+        raise LitftError(
+            f"--out_dir {out_dir} is a file, not a folder; give a folder for chunks.jsonl and pretrain.txt."
+        )
     for name in OUTPUT_FILES:
         refuse_same_path(pages_path, out_dir / name, "--directory", "--out_dir")
         check_output_file(out_dir / name, "--out_dir")
@@ -85,7 +89,9 @@ def process(
         by_url = load_pages(pages_path)
     stats = {"pages": len(by_url), "empty_pages": 0}
     if not by_url:
-        raise LitftError(f"{pages_path} holds no pages; run `litft scrape` or `litft ingest` again and check what it reports.")
+        raise LitftError(
+            f"{pages_path} holds no pages; run `litft scrape` or `litft ingest` again and check what it reports."
+        )
 
     # One cleaned copy of each page is held (the raw text is let go as soon as it is cleaned): boilerplate
     # needs every page of a site before the first can be stripped.
@@ -100,13 +106,29 @@ def process(
     stats["exact_duplicate_pages"] = stats["pages"] - len(cleaned) - stats["empty_pages"]
     boilerplate = find_boilerplate(cleaned, boilerplate_share, boilerplate_min_pages)
 
-    stats.update(boilerplate_lines_removed=0, boilerplate_only_pages=0, near_duplicate_pages=0, pages_kept=0,
-                 exact_duplicate_chunks=0, near_duplicate_chunks=0, chunks=0, words=0)
-    near_pages, exact_chunks, near_chunks = NearDeduper(near_duplicate_threshold), ExactDeduper(), NearDeduper(near_duplicate_threshold)
+    stats.update(
+        boilerplate_lines_removed=0,
+        boilerplate_only_pages=0,
+        near_duplicate_pages=0,
+        pages_kept=0,
+        exact_duplicate_chunks=0,
+        near_duplicate_chunks=0,
+        chunks=0,
+        words=0,
+    )
+    near_pages, exact_chunks, near_chunks = (
+        NearDeduper(near_duplicate_threshold),
+        ExactDeduper(),
+        NearDeduper(near_duplicate_threshold),
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
-    with (os_errors_as_user_errors("write", out_dir),
-          atomic_path(out_dir / CHUNKS_FILE) as chunks_tmp, atomic_path(out_dir / PRETRAIN_FILE) as pretrain_tmp,
-          open(chunks_tmp, "w", encoding="utf-8") as chunks_file, open(pretrain_tmp, "w", encoding="utf-8") as pretrain_file):
+    with (
+        os_errors_as_user_errors("write", out_dir),
+        atomic_path(out_dir / CHUNKS_FILE) as chunks_tmp,
+        atomic_path(out_dir / PRETRAIN_FILE) as pretrain_tmp,
+        open(chunks_tmp, "w", encoding="utf-8") as chunks_file,
+        open(pretrain_tmp, "w", encoding="utf-8") as pretrain_file,
+    ):
         for index in progress(range(len(cleaned)), quiet=quiet, unit="page", desc="chunk"):
             url, text = cleaned[index]
             cleaned[index] = ("", "")  # memory goes down as the pages are chunked
@@ -138,10 +160,13 @@ def process(
         atomic_write_json(out_dir / STATS_FILE, stats)
     record_own_files(out_dir, OUTPUT_FILES, PROCESS_KIND)
     if not quiet:
-        print(f"process: {stats['chunks']} chunks ({stats['words']} words) from {stats['pages_kept']} of {stats['pages']} pages "
-              f"into {out_dir / CHUNKS_FILE}; removed {stats['exact_duplicate_pages']} duplicate and "
-              f"{stats['near_duplicate_pages']} near-duplicate pages, {stats['boilerplate_lines_removed']} boilerplate lines, "
-              f"{stats['exact_duplicate_chunks'] + stats['near_duplicate_chunks']} duplicate chunks", file=sys.stderr)
+        print(
+            f"process: {stats['chunks']} chunks ({stats['words']} words) from {stats['pages_kept']} of {stats['pages']} pages "
+            f"into {out_dir / CHUNKS_FILE}; removed {stats['exact_duplicate_pages']} duplicate and "
+            f"{stats['near_duplicate_pages']} near-duplicate pages, {stats['boilerplate_lines_removed']} boilerplate lines, "
+            f"{stats['exact_duplicate_chunks'] + stats['near_duplicate_chunks']} duplicate chunks",
+            file=sys.stderr,
+        )
     return stats
 
 

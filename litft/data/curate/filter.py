@@ -23,9 +23,25 @@ from litft.data.records import read_records, write_jsonl
 
 # Self-Instruct's list (Wang et al. 2022): tasks about media or actions a language model cannot carry out.
 DEFAULT_BLACKLIST = [
-    "image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps",
-    "draw", "plot", "go to", "video", "audio", "music", "flowchart", "diagram",
-]  # fmt: skip
+    "image",
+    "images",
+    "graph",
+    "graphs",
+    "picture",
+    "pictures",
+    "file",
+    "files",
+    "map",
+    "maps",
+    "draw",
+    "plot",
+    "go to",
+    "video",
+    "audio",
+    "music",
+    "flowchart",
+    "diagram",
+]
 
 # Words that say nothing about whether an answer comes from its chunk; ignored by the grounding check.
 STOPWORDS = frozenset(
@@ -38,8 +54,11 @@ STOPWORDS = frozenset(
 
 # The option that lets more records through, for each reason that has one.
 RELAXING_OPTIONS = {
-    "instruction_too_short": "--min_instruction_words", "instruction_too_long": "--max_instruction_words",
-    "blacklisted_word": "--blacklist", "ungrounded": "--min_grounding", "rouge_similar": "--rouge_threshold",
+    "instruction_too_short": "--min_instruction_words",
+    "instruction_too_long": "--max_instruction_words",
+    "blacklisted_word": "--blacklist",
+    "ungrounded": "--min_grounding",
+    "rouge_similar": "--rouge_threshold",
 }
 
 
@@ -101,7 +120,9 @@ class RecordRules:
 
 
 def _read_chunk_texts(path: Path) -> dict[str, str]:
-    return {chunk["id"]: chunk["text"] for _, chunk in read_records(path, ("id", "text"), "chunk record ({id, url, text})")}
+    return {
+        chunk["id"]: chunk["text"] for _, chunk in read_records(path, ("id", "text"), "chunk record ({id, url, text})")
+    }
 
 
 def filter_records(
@@ -146,9 +167,13 @@ def filter_records(
     numbered = read_records(input, ("instruction", "output"), "instruction record")
     for number, record in numbered:
         if not isinstance(record.get("input", ""), str):
-            raise LitftError(f"{input} line {number}: field 'input' must be text, not {type(record['input']).__name__}.")
+            raise LitftError(
+                f"{input} line {number}: field 'input' must be text, not {type(record['input']).__name__}."
+            )
     records = [record for _, record in numbered]
-    rules = RecordRules(min_instruction_words, max_instruction_words, DEFAULT_BLACKLIST if blacklist is None else blacklist)
+    rules = RecordRules(
+        min_instruction_words, max_instruction_words, DEFAULT_BLACKLIST if blacklist is None else blacklist
+    )
     chunk_texts = _read_chunk_texts(Path(chunks)) if chunks else None
 
     reasons: list[str | None] = []

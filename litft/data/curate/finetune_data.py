@@ -53,8 +53,17 @@ def process_finetune_data(
         raise LitftError(f"{chunks} does not exist; run `litft process` first or point to the directory that holds it.")
     qa, filtered = dir / "qa.jsonl", dir / "qa_filtered.jsonl"
     synthesize(
-        chunks, qa, model=model, backend=backend, base_url=base_url, api_key_env=api_key_env,
-        template=template, workers=workers, max_requests=max_requests, max_tokens=max_tokens, quiet=quiet,
-    )  # fmt: skip
+        chunks,
+        qa,
+        model=model,
+        backend=backend,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        template=template,
+        workers=workers,
+        max_requests=max_requests,
+        max_tokens=max_tokens,
+        quiet=quiet,
+    )
     filter_records(qa, filtered, rouge_threshold=rouge_threshold, quiet=quiet)
     split(filtered, dir, test_fraction=test_fraction, seed=seed)

@@ -21,9 +21,9 @@ instruction kept before it is at most the threshold: O(N x kept) scorer calls, h
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from rouge_score import tokenize as rouge_tokenize

@@ -83,8 +83,11 @@ def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42
     train = [record for _, record in numbered if group_key(record) not in test_groups]
     test = [record for _, record in numbered if group_key(record) in test_groups]
     # Both files are complete before either replaces an older one: a full disk leaves the old pair, never a mixed one.
-    with (os_errors_as_user_errors("write", out_dir),
-          atomic_path(out_dir / SIDES[0]) as train_tmp, atomic_path(out_dir / SIDES[1]) as test_tmp):
+    with (
+        os_errors_as_user_errors("write", out_dir),
+        atomic_path(out_dir / SIDES[0]) as train_tmp,
+        atomic_path(out_dir / SIDES[1]) as test_tmp,
+    ):
         for tmp, records in ((train_tmp, train), (test_tmp, test)):
             atomic_write_json(tmp, records)
     record_own_files(out_dir, SIDES, SPLIT_KIND)

@@ -59,7 +59,9 @@ def read_chunks(path: Path) -> list[dict]:
     chunks, seen = [], {}
     for number, chunk in read_records(path, ("id", "text"), "chunk record ({id, url, text})"):
         if chunk["id"] in seen:
-            raise LitftError(f"{path} line {number} repeats the id {chunk['id']!r} of line {seen[chunk['id']]}; ids must be unique.")
+            raise LitftError(
+                f"{path} line {number} repeats the id {chunk['id']!r} of line {seen[chunk['id']]}; ids must be unique."
+            )
         seen[chunk["id"]] = number
         chunks.append(chunk)
     return chunks
@@ -102,7 +104,9 @@ def synthesize_chunk(chunk: dict, client: LLMClient, template: Template, parse_r
 def synthesize_heuristic(chunk: dict) -> ChunkResult:
     pairs = heuristic_pairs(chunk["text"])
     if not pairs:
-        return ChunkResult(chunk, "failed", reason="no sentence of a recognised shape (definition, date, place, capability)")
+        return ChunkResult(
+            chunk, "failed", reason="no sentence of a recognised shape (definition, date, place, capability)"
+        )
     return ChunkResult(chunk, "ok", [{"instruction": p.question, "input": "", "output": p.answer} for p in pairs])
 
 
@@ -119,10 +123,17 @@ def _output_records(result: ChunkResult, model: str, template_name: str) -> list
     ]
 
 
-def _run_openai(chunks: list[dict], client: LLMClient, template: Template, parse_retries: int, workers: int, quiet: bool) -> list[ChunkResult]:
+def _run_openai(
+    chunks: list[dict], client: LLMClient, template: Template, parse_retries: int, workers: int, quiet: bool
+) -> list[ChunkResult]:
     results: list[ChunkResult | None] = [None] * len(chunks)
-    with ThreadPoolExecutor(max_workers=workers) as pool, progress(total=len(chunks), quiet=quiet, desc="synthesize", unit="chunk") as bar:
-        futures = {pool.submit(synthesize_chunk, chunk, client, template, parse_retries): i for i, chunk in enumerate(chunks)}
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        progress(total=len(chunks), quiet=quiet, desc="synthesize", unit="chunk") as bar,
+    ):
+        futures = {
+            pool.submit(synthesize_chunk, chunk, client, template, parse_retries): i for i, chunk in enumerate(chunks)
+        }
         try:
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
@@ -194,15 +205,25 @@ def synthesize(
     client = None
     if backend == "heuristic":
         model_name, template_name = HEURISTIC_MODEL, HEURISTIC_MODEL
-        results = [synthesize_heuristic(chunk) for chunk in progress(chunks, quiet=quiet, desc="synthesize", unit="chunk")]
+        results = [
+            synthesize_heuristic(chunk) for chunk in progress(chunks, quiet=quiet, desc="synthesize", unit="chunk")
+        ]
     else:
         settings = LLMSettings(
-            model=model or "", base_url=base_url, api_key_env=api_key_env, temperature=temperature,
-            max_response_tokens=max_response_tokens, timeout=timeout, max_retries=max_retries,
-            retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
-            requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
-            max_requests=max_requests, max_tokens=max_tokens,
-        )  # fmt: skip
+            model=model or "",
+            base_url=base_url,
+            api_key_env=api_key_env,
+            temperature=temperature,
+            max_response_tokens=max_response_tokens,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_base_delay=retry_base_delay,
+            retry_max_delay=retry_max_delay,
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            max_requests=max_requests,
+            max_tokens=max_tokens,
+        )
         settings.validate()
         prompt = load_template(template)
         model_name, template_name = settings.model, prompt.name
@@ -254,7 +275,9 @@ def _summary(results: list[ChunkResult], output: Path, failures: Path, client: L
     if client is not None:
         lines.append(f"  {client.stats.summary()}")
     if counts["pending"]:
-        lines.append("  a budget cap stopped the run; run again (with a higher cap) to continue, cached answers are reused")
+        lines.append(
+            "  a budget cap stopped the run; run again (with a higher cap) to continue, cached answers are reused"
+        )
     elif counts["failed"] and client is not None:
         lines.append("  run again to retry the failed chunks only")
     return "\n".join(lines)

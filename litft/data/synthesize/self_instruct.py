@@ -91,9 +91,17 @@ class GenerationReport:
 
 
 def _generate_instructions(
-    asker: _Asker, seeds: list[SeedTask], chunk_texts: list[str], rules: RecordRules, threshold: float,
-    num_instructions: int, workers: int, seed: int, quiet: bool, dropped: Counter[str],
-) -> tuple[list[str], GenerationReport]:  # fmt: skip
+    asker: _Asker,
+    seeds: list[SeedTask],
+    chunk_texts: list[str],
+    rules: RecordRules,
+    threshold: float,
+    num_instructions: int,
+    workers: int,
+    seed: int,
+    quiet: bool,
+    dropped: Counter[str],
+) -> tuple[list[str], GenerationReport]:
     tokenize = make_tokenizer()
     seed_tokens = [tokenize(task.instruction) for task in seeds]
     # Token order for the ROUGE prefix index: frequencies in the seeds and chunks, fixed before any add.
@@ -104,7 +112,10 @@ def _generate_instructions(
     generated: list[str] = []
     report = GenerationReport()
     rounds_without_progress = 0
-    with ThreadPoolExecutor(max_workers=workers) as pool, progress(total=num_instructions, quiet=quiet, desc="instructions") as bar:
+    with (
+        ThreadPoolExecutor(max_workers=workers) as pool,
+        progress(total=num_instructions, quiet=quiet, desc="instructions") as bar,
+    ):
         while len(generated) < num_instructions:
             report.rounds += 1
             jobs = []
@@ -148,15 +159,22 @@ def _generate_instructions(
                     break
             rounds_without_progress = 0 if len(generated) > before else rounds_without_progress + 1
             if rounds_without_progress >= ROUNDS_WITHOUT_PROGRESS_BEFORE_STOP:
-                report.stopped_because = f"{ROUNDS_WITHOUT_PROGRESS_BEFORE_STOP} rounds in a row brought no new instruction"
+                report.stopped_because = (
+                    f"{ROUNDS_WITHOUT_PROGRESS_BEFORE_STOP} rounds in a row brought no new instruction"
+                )
                 break
     return generated, report
 
 
 def _instances(
-    asker: _Asker, instructions: list[str], seeds: list[SeedTask], workers: int, seed: int,
-    max_instances: int, quiet: bool,
-) -> tuple[list[tuple[str, bool, list[tuple[str, str]]]], str]:  # fmt: skip
+    asker: _Asker,
+    instructions: list[str],
+    seeds: list[SeedTask],
+    workers: int,
+    seed: int,
+    max_instances: int,
+    quiet: bool,
+) -> tuple[list[tuple[str, bool, list[tuple[str, str]]]], str]:
     """(instruction, is_classification, instances) for each instruction reached before any budget cap."""
 
     def one(instruction: str) -> tuple[str, bool, list[tuple[str, str]]]:
@@ -243,12 +261,20 @@ def self_instruct(
     seeds = load_seed_tasks(Path(seed_tasks))
     chunk_texts = [chunk["text"] for chunk in read_chunks(Path(chunks))] if chunks else []
     settings = LLMSettings(
-        model=model, base_url=base_url, api_key_env=api_key_env, temperature=temperature,
-        max_response_tokens=max_response_tokens, timeout=timeout, max_retries=max_retries,
-        retry_base_delay=retry_base_delay, retry_max_delay=retry_max_delay,
-        requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
-        max_requests=max_requests, max_tokens=max_tokens,
-    )  # fmt: skip
+        model=model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        temperature=temperature,
+        max_response_tokens=max_response_tokens,
+        timeout=timeout,
+        max_retries=max_retries,
+        retry_base_delay=retry_base_delay,
+        retry_max_delay=retry_max_delay,
+        requests_per_minute=requests_per_minute,
+        tokens_per_minute=tokens_per_minute,
+        max_requests=max_requests,
+        max_tokens=max_tokens,
+    )
     settings.validate()
     rules = RecordRules(min_instruction_words=4, max_instruction_words=150, blacklist=DEFAULT_BLACKLIST)
     dropped: Counter[str] = Counter()
@@ -263,11 +289,18 @@ def self_instruct(
     records = []
     for number, (instruction, is_classification, instances) in enumerate(tasks):
         for input_text, output_text in instances:
-            records.append({
-                "instruction": instruction, "input": input_text, "output": output_text,
-                "source_id": f"self-instruct-{number}", "source_url": "", "model": settings.model,
-                "template": TEMPLATE_NAME, "is_classification": is_classification,
-            })  # fmt: skip
+            records.append(
+                {
+                    "instruction": instruction,
+                    "input": input_text,
+                    "output": output_text,
+                    "source_id": f"self-instruct-{number}",
+                    "source_url": "",
+                    "model": settings.model,
+                    "template": TEMPLATE_NAME,
+                    "is_classification": is_classification,
+                }
+            )
     without_instances = sum(not instances for _, _, instances in tasks)
     lines = [
         f"self-instruct: {len(instructions)} new instructions ({sum(c for _, c, _ in tasks)} classification) "
@@ -281,8 +314,10 @@ def self_instruct(
     stopped_because = report.stopped_because or instances_stopped_because
     if not records:  # the output of an earlier run, if any, stays as it was
         print("\n".join(lines))
-        raise LitftError(f"self-instruct wrote no records: {_why_no_records(stopped_because, instructions, asker)}; "
-                         f"run again once that is fixed (cached answers are reused).")  # fmt: skip
+        raise LitftError(
+            f"self-instruct wrote no records: {_why_no_records(stopped_because, instructions, asker)}; "
+            f"run again once that is fixed (cached answers are reused)."
+        )
     write_jsonl(output, records)
     if stopped_because:
         lines.append(f"  stopped early: {stopped_because}; run again to continue (cached answers are reused)")

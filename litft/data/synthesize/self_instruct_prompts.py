@@ -43,12 +43,17 @@ class SeedTask:
 def load_seed_tasks(path: Path) -> list[SeedTask]:
     """Seed tasks in Self-Instruct's seed_tasks.jsonl form: instruction, instances [{input, output}], is_classification."""
     tasks = []
-    for number, record in read_records(path, ("instruction",), "seed task ({instruction, instances, is_classification})"):
+    for number, record in read_records(
+        path, ("instruction",), "seed task ({instruction, instances, is_classification})"
+    ):
         instances = record.get("instances", [])
         if not isinstance(instances, list) or not all(
-            isinstance(i, dict) and isinstance(i.get("input", ""), str) and isinstance(i.get("output"), str) for i in instances
+            isinstance(i, dict) and isinstance(i.get("input", ""), str) and isinstance(i.get("output"), str)
+            for i in instances
         ):
-            raise LitftError(f"{path} line {number}: 'instances' must be a list of {{input, output}} objects with text values.")
+            raise LitftError(
+                f"{path} line {number}: 'instances' must be a list of {{input, output}} objects with text values."
+            )
         tasks.append(
             SeedTask(
                 " ".join(record["instruction"].split()),
@@ -112,7 +117,9 @@ def parse_is_classification(response: str) -> bool:
 
 def instance_prompt(instruction: str, is_classification: bool, seeds: list[SeedTask], rng: random.Random) -> str:
     """Output-first few-shot prompt for classification tasks, input-first for the rest."""
-    pool = [s for s in seeds if s.is_classification == is_classification and s.instances] or [s for s in seeds if s.instances]
+    pool = [s for s in seeds if s.is_classification == is_classification and s.instances] or [
+        s for s in seeds if s.instances
+    ]
     examples = rng.sample(pool, min(FEW_SHOT_EXAMPLES, len(pool)))
     lines = [OUTPUT_FIRST_HEADER if is_classification else INPUT_FIRST_HEADER, ""]
     for seed in examples:

@@ -17,8 +17,7 @@ from litft.llm.cache import text_sha256
 PLACEHOLDER = "{passage}"
 
 SYSTEM_PROMPT = (
-    "You write training data for a question-answering assistant. You answer with a JSON array only, "
-    "no commentary."
+    "You write training data for a question-answering assistant. You answer with a JSON array only, no commentary."
 )
 
 FAQ_PROMPT = """Read the passage below and write an FAQ section for it: the questions a visitor of this page would ask, each answered from the passage alone.

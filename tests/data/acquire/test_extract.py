@@ -52,14 +52,18 @@ def test_empty_and_unclosed_html(extractor):
 
 @pytest.mark.parametrize("extractor", ["trafilatura", "html2text"])
 def test_headings_list_items_and_paragraphs_stay_on_lines_of_their_own(extractor):
-    page = ("<html><head><title>About us</title></head><body><main><article><h1>About Harbor Valley Water Cooperative</h1>"
-            "<p>Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley and still serves it.</p>"
-            "<h2>Our services</h2><ul><li>Drinking water for twelve thousand homes.</li><li>Leak repairs at night.</li></ul>"
-            "<p>The Millbrook treatment plant is located in the north of the valley, beside the river.</p></article></main></body></html>")
+    page = (
+        "<html><head><title>About us</title></head><body><main><article><h1>About Harbor Valley Water Cooperative</h1>"
+        "<p>Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley and still serves it.</p>"
+        "<h2>Our services</h2><ul><li>Drinking water for twelve thousand homes.</li><li>Leak repairs at night.</li></ul>"
+        "<p>The Millbrook treatment plant is located in the north of the valley, beside the river.</p></article></main></body></html>"
+    )
     lines = [line.strip() for line in extract_text(page, extractor=extractor).splitlines() if line.strip()]
     assert lines == [
         "About Harbor Valley Water Cooperative",
         "Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley and still serves it.",
-        "Our services", "- Drinking water for twelve thousand homes.", "- Leak repairs at night.",
+        "Our services",
+        "- Drinking water for twelve thousand homes.",
+        "- Leak repairs at night.",
         "The Millbrook treatment plant is located in the north of the valley, beside the river.",
     ]

@@ -24,8 +24,13 @@ ROBOTS = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n")
 
 def test_size_cap_holds_without_content_length(server_factory):
     body = b"<html><body>" + b"x" * 3_000_000 + b"</body></html>"
-    server = server_factory({"/robots.txt": ROBOTS, "/big": (200, {"Content-Type": "text/html", "Connection": "close"}, body),
-                             "/small": (200, {"Content-Type": "text/html", "Connection": "close"}, b"<p>small</p>")})
+    server = server_factory(
+        {
+            "/robots.txt": ROBOTS,
+            "/big": (200, {"Content-Type": "text/html", "Connection": "close"}, body),
+            "/small": (200, {"Content-Type": "text/html", "Connection": "close"}, b"<p>small</p>"),
+        }
+    )
     fetcher = Fetcher(FetchSettings(max_bytes=1_000_000, **FAST))
     with pytest.raises(Skipped, match="max_bytes"):
         fetcher.get(server.url("/big"))
@@ -110,7 +115,11 @@ def test_host_rate_limiter_spaces_starts_per_host(monkeypatch):
 
 
 def test_broken_compressed_body_is_a_fetch_error(server_factory):
-    server = server_factory({"/robots.txt": ROBOTS,
-                             "/gz": (200, {"Content-Type": "text/html", "Content-Encoding": "gzip"}, b"not gzip at all")})
+    server = server_factory(
+        {
+            "/robots.txt": ROBOTS,
+            "/gz": (200, {"Content-Type": "text/html", "Content-Encoding": "gzip"}, b"not gzip at all"),
+        }
+    )
     with pytest.raises(FetchError, match="reading the body failed"):
         Fetcher(FetchSettings(**FAST)).get(server.url("/gz"))

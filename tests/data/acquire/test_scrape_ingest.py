@@ -24,16 +24,21 @@ FAST = FetchSettings(rate_limit=0, timeout=1.0, retries=1, backoff=0.01)
 
 
 def small_site(server) -> None:
-    server.routes.update({
-        "/robots.txt": (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow:\n"),
-        "/d/": html_response("Department", article("department") + "<a href='people'>p</a> <a href='latin'>l</a>"),
-        "/d/people": html_response("People", article("people")),
-        "/d/latin": (200, {"Content-Type": "text/html; charset=iso-8859-1"},
-                     "<html><head><title>Z\u00fcrich</title></head><body><nav>Menu Home Contact</nav><article>"
-                     "<p>Die Professoren in Z\u00fcrich gr\u00fc\u00dfen die Studierenden und erkl\u00e4ren die Stra\u00dfenbahn ausf\u00fchrlich.</p>"
-                     "<p>Das Institut liegt an der gro\u00dfen Stra\u00dfe neben dem Caf\u00e9, und jeder Besuch lohnt sich sehr.</p>"
-                     "</article><footer>Impressum</footer></body></html>".encode("latin-1")),
-    })
+    server.routes.update(
+        {
+            "/robots.txt": (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow:\n"),
+            "/d/": html_response("Department", article("department") + "<a href='people'>p</a> <a href='latin'>l</a>"),
+            "/d/people": html_response("People", article("people")),
+            "/d/latin": (
+                200,
+                {"Content-Type": "text/html; charset=iso-8859-1"},
+                "<html><head><title>Z\u00fcrich</title></head><body><nav>Menu Home Contact</nav><article>"
+                "<p>Die Professoren in Z\u00fcrich gr\u00fc\u00dfen die Studierenden und erkl\u00e4ren die Stra\u00dfenbahn ausf\u00fchrlich.</p>"
+                "<p>Das Institut liegt an der gro\u00dfen Stra\u00dfe neben dem Caf\u00e9, und jeder Besuch lohnt sich sehr.</p>"
+                "</article><footer>Impressum</footer></body></html>".encode("latin-1"),
+            ),
+        }
+    )
 
 
 def test_scrape_uses_the_crawl_cache_and_is_incremental(server_factory, tmp_path):
@@ -69,7 +74,14 @@ def test_scrape_html2text_extractor_keeps_the_whole_page(server_factory, tmp_pat
     server = server_factory({})
     small_site(server)
     (tmp_path / "urls.json").write_text(json.dumps([server.url("/d/latin")]))
-    scrape(tmp_path / "urls.json", tmp_path / "out", extractor="html2text", cache_dir=tmp_path / "none", fetch=FAST, quiet=True)
+    scrape(
+        tmp_path / "urls.json",
+        tmp_path / "out",
+        extractor="html2text",
+        cache_dir=tmp_path / "none",
+        fetch=FAST,
+        quiet=True,
+    )
     (record,) = iter_jsonl(tmp_path / "out" / "pages.jsonl")
     assert "Menu Home Contact" in record["text"] and "Impressum" in record["text"]
     assert "Die Professoren in Z\u00fcrich" in record["text"]
@@ -78,10 +90,17 @@ def test_scrape_html2text_extractor_keeps_the_whole_page(server_factory, tmp_pat
 @pytest.mark.slow
 def test_scrape_script_runs_and_bad_lists_are_user_errors(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(["https://ok.example/", "not a url"]))
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "scrape.py"), str(tmp_path / "bad.json"), str(tmp_path / "out")],
-                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "scrape.py"), str(tmp_path / "bad.json"), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {tmp_path / 'bad.json'} item 1 ('not a url') is not an http(s) URL; fix or remove it."
+    assert (
+        result.stderr.strip()
+        == f"error: {tmp_path / 'bad.json'} item 1 ('not a url') is not an http(s) URL; fix or remove it."
+    )
     (tmp_path / "obj.json").write_text("{}")
     with pytest.raises(LitftError, match="must hold a JSON list"):
         scrape(tmp_path / "obj.json", tmp_path / "out")
@@ -116,11 +135,18 @@ def test_ingest_reads_html_txt_md_pdf_and_is_incremental(tmp_path):
     (docs / "papers").mkdir(parents=True)
     (docs / ".git").mkdir()
     (docs / ".git" / "notes.txt").write_text("hidden folder, not a document")
-    (docs / "page.html").write_text("<html><head><title>Seminar</title></head><body><nav>Home | Menu</nav><article>"
-                                    + article("seminar") + "</article><footer>Footer text</footer></body></html>")
+    (docs / "page.html").write_text(
+        "<html><head><title>Seminar</title></head><body><nav>Home | Menu</nav><article>"
+        + article("seminar")
+        + "</article><footer>Footer text</footer></body></html>"
+    )
     (docs / "notes.txt").write_bytes("Gr\u00fc\u00dfe aus K\u00f6ln und sch\u00f6ne Tage.".encode("cp1252"))
-    (docs / "readme.md").write_text("# Lab Handbook\n\nSee the [safety rules](https://lab.example/rules) first.\n\n![logo](logo.png)\n")
-    (docs / "papers" / "paper.pdf").write_bytes(make_pdf(["Quantum transport in graphene is an exam-", "ple of a clean system."], "Graphene Paper"))
+    (docs / "readme.md").write_text(
+        "# Lab Handbook\n\nSee the [safety rules](https://lab.example/rules) first.\n\n![logo](logo.png)\n"
+    )
+    (docs / "papers" / "paper.pdf").write_bytes(
+        make_pdf(["Quantum transport in graphene is an exam-", "ple of a clean system."], "Graphene Paper")
+    )
     (docs / "papers" / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a pdf")
     (docs / "image.png").write_bytes(b"\x89PNG")
 
@@ -172,16 +198,31 @@ def test_torn_last_line_is_repaired_before_appending(tmp_path):
 def test_ingest_keeps_headings_list_items_and_paragraphs_on_lines_of_their_own(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "guide.md").write_text("# Water guide\n\nThe cooperative was founded\nin 1962 by farmers.\n\n## Services\n- Drinking water\n- Leak repair\n")
+    (docs / "guide.md").write_text(
+        "# Water guide\n\nThe cooperative was founded\nin 1962 by farmers.\n\n## Services\n- Drinking water\n- Leak repair\n"
+    )
     wrapped = "Harbor Valley Water Cooperative supplies the valley with drinking water and\nrepairs leaks at any hour of the day.\n"
     (docs / "notes.txt").write_text(f"About the cooperative\n{wrapped}Opening hours\nThe office opens at nine.\n")
-    (docs / "paper.pdf").write_bytes(make_pdf(["Introduction", "Quantum transport in graphene is an example of a clean", "system, as many studies show."], "P"))
+    (docs / "paper.pdf").write_bytes(
+        make_pdf(
+            ["Introduction", "Quantum transport in graphene is an example of a clean", "system, as many studies show."],
+            "P",
+        )
+    )
     ingest(docs, quiet=True)
     texts = {Path(r["url"]).name: r["text"] for r in iter_jsonl(docs / "pages.jsonl")}
-    assert texts["guide.md"] == "Water guide\n\nThe cooperative was founded in 1962 by farmers.\n\nServices\n- Drinking water\n- Leak repair"
-    assert texts["notes.txt"] == ("About the cooperative\nHarbor Valley Water Cooperative supplies the valley with drinking water and "
-                                  "repairs leaks at any hour of the day.\nOpening hours\nThe office opens at nine.")
-    assert texts["paper.pdf"] == "Introduction\nQuantum transport in graphene is an example of a clean system, as many studies show."
+    assert (
+        texts["guide.md"]
+        == "Water guide\n\nThe cooperative was founded in 1962 by farmers.\n\nServices\n- Drinking water\n- Leak repair"
+    )
+    assert texts["notes.txt"] == (
+        "About the cooperative\nHarbor Valley Water Cooperative supplies the valley with drinking water and "
+        "repairs leaks at any hour of the day.\nOpening hours\nThe office opens at nine."
+    )
+    assert (
+        texts["paper.pdf"]
+        == "Introduction\nQuantum transport in graphene is an example of a clean system, as many studies show."
+    )
 
 
 def test_ingest_refuses_links_out_of_the_folder_unless_asked(tmp_path, capsys):
@@ -191,12 +232,17 @@ def test_ingest_refuses_links_out_of_the_folder_unless_asked(tmp_path, capsys):
     (docs / "own.txt").write_text("A document of the folder itself.")
     (docs / "sub" / "inside.txt").symlink_to(docs / "own.txt")  # inside the folder: fine, read once
     (docs / "passwd.txt").symlink_to(outside)
-    with pytest.raises(LitftError, match=r"passwd.txt links to .*secret.txt, outside .*docs; remove the link, or pass --follow_symlinks"):
+    with pytest.raises(
+        LitftError,
+        match=r"passwd.txt links to .*secret.txt, outside .*docs; remove the link, or pass --follow_symlinks",
+    ):
         ingest(docs, quiet=True)
     assert not (docs / "pages.jsonl").exists()
     ingest(docs, follow_symlinks=True, quiet=True)
     assert sorted(r["text"] for r in iter_jsonl(docs / "pages.jsonl")) == [
-        "A document of the folder itself.", "Private text that lives outside the folder."]
+        "A document of the folder itself.",
+        "Private text that lives outside the folder.",
+    ]
     (docs / "passwd.txt").unlink()
     (tmp_path / "fresh").mkdir()
     ingest(docs, out_dir=tmp_path / "fresh", quiet=True)
@@ -208,7 +254,9 @@ def test_ingest_without_any_text_fails_and_bad_out_dirs_are_refused(tmp_path):
     docs.mkdir()
     (docs / "empty.html").write_text("<html><body><script>x()</script></body></html>")
     (docs / "blank.txt").write_text("   \n")
-    with pytest.raises(LitftError, match=r"ingest found 2 files in .*docs but none had text \(2 without text, 0 unreadable"):
+    with pytest.raises(
+        LitftError, match=r"ingest found 2 files in .*docs but none had text \(2 without text, 0 unreadable"
+    ):
         ingest(docs, quiet=True)
     assert sorted(p.name for p in docs.iterdir()) == ["blank.txt", "empty.html"]
     (docs / "blank.txt").write_text("Now it has text.")
@@ -241,7 +289,10 @@ def test_scrape_without_any_page_text_fails_and_bad_outputs_are_refused(server_f
     blank = (200, {"Content-Type": "text/html"}, b"<html><body><script>draw()</script></body></html>")
     server = server_factory({"/gone": (404, {}, b""), "/blank": blank})
     (tmp_path / "urls.json").write_text(json.dumps([server.url("/gone"), server.url("/blank")]))
-    with pytest.raises(LitftError, match=r"scrape got no page text from the 2 URLs of .*urls.json \(1 failed to fetch, 1 without text\)"):
+    with pytest.raises(
+        LitftError,
+        match=r"scrape got no page text from the 2 URLs of .*urls.json \(1 failed to fetch, 1 without text\)",
+    ):
         scrape(tmp_path / "urls.json", tmp_path / "out", cache_dir=tmp_path / "none", fetch=FAST, quiet=True)
     assert not (tmp_path / "out" / "pages.jsonl").exists()
     (tmp_path / "pages.jsonl").write_text(json.dumps([server.url("/gone")]))  # a URL list named like the output

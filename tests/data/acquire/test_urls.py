@@ -8,21 +8,26 @@ from litft.common.errors import LitftError
 from litft.data.acquire.urls import Scope, looks_like_html, normalize_url, require_url
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("HTTP://Example.COM:80/a/b/../c?utm_source=x&b=2&a#frag", "http://example.com/a/c?b=2&a"),
-    ("https://Example.com:443", "https://example.com/"),
-    ("https://example.com:8443/x/./y/", "https://example.com:8443/x/y/"),
-    ("http://example.com/p?fbclid=1&q=a+b%20c&gclid=2&UTM_Campaign=z", "http://example.com/p?q=a+b%20c"),
-    ("http://example.com/p?utm_medium=email", "http://example.com/p"),
-    ("http://example.com./p", "http://example.com/p"),
-    ("http://[::1]:80/x", "http://[::1]/x"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("HTTP://Example.COM:80/a/b/../c?utm_source=x&b=2&a#frag", "http://example.com/a/c?b=2&a"),
+        ("https://Example.com:443", "https://example.com/"),
+        ("https://example.com:8443/x/./y/", "https://example.com:8443/x/y/"),
+        ("http://example.com/p?fbclid=1&q=a+b%20c&gclid=2&UTM_Campaign=z", "http://example.com/p?q=a+b%20c"),
+        ("http://example.com/p?utm_medium=email", "http://example.com/p"),
+        ("http://example.com./p", "http://example.com/p"),
+        ("http://[::1]:80/x", "http://[::1]/x"),
+    ],
+)
 def test_normalize_url(raw, expected):
     assert normalize_url(raw) == expected
     assert normalize_url(expected) == expected  # idempotent
 
 
-@pytest.mark.parametrize("raw", ["mailto:a@b.org", "javascript:void(0)", "ftp://example.com/", "tel:+123", "http://", "http://x:99999/"])
+@pytest.mark.parametrize(
+    "raw", ["mailto:a@b.org", "javascript:void(0)", "ftp://example.com/", "tel:+123", "http://", "http://x:99999/"]
+)
 def test_normalize_url_rejects_non_web(raw):
     assert normalize_url(raw) is None
 
@@ -57,8 +62,11 @@ def test_scope_of_a_start_url_without_trailing_slash_is_its_folder():
 
 
 def test_scope_allow_and_deny():
-    scope = Scope("http://h.org/cs/", allow=["docs.h.org", "http://h.org/papers/", "*/shared/*"],
-                  deny=["*/cs/calendar/*", "re:[?&]page=\\d+"])
+    scope = Scope(
+        "http://h.org/cs/",
+        allow=["docs.h.org", "http://h.org/papers/", "*/shared/*"],
+        deny=["*/cs/calendar/*", "re:[?&]page=\\d+"],
+    )
     assert scope.contains("http://docs.h.org/anything")
     assert scope.contains("http://h.org/papers/p1")
     assert scope.contains("http://x.org/shared/file")
@@ -72,10 +80,20 @@ def test_invalid_deny_regex_is_a_user_error():
         Scope("http://h.org/", deny=["re:(unclosed"])
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("http://h.org/a", True), ("http://h.org/a/", True), ("http://h.org/a.html", True), ("http://h.org/a.php?x=1", True),
-    ("http://h.org/news/2024.10", True), ("http://h.org/a.pdf", False), ("http://h.org/a.JPG", False),
-    ("http://h.org/a.zip", False), ("http://h.org/a.mp4", False), ("http://h.org/style.css", False),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("http://h.org/a", True),
+        ("http://h.org/a/", True),
+        ("http://h.org/a.html", True),
+        ("http://h.org/a.php?x=1", True),
+        ("http://h.org/news/2024.10", True),
+        ("http://h.org/a.pdf", False),
+        ("http://h.org/a.JPG", False),
+        ("http://h.org/a.zip", False),
+        ("http://h.org/a.mp4", False),
+        ("http://h.org/style.css", False),
+    ],
+)
 def test_looks_like_html(url, expected):
     assert looks_like_html(url) is expected

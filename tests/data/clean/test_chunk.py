@@ -19,7 +19,9 @@ from litft.data.clean.chunk import (
 
 WORDS = st.text(alphabet=st.sampled_from("abcXYZ.!?,'\"-()0123"), min_size=1, max_size=8)
 SEPARATORS = st.sampled_from([" ", "  ", "\n", " \n\n", "\t"])
-TEXTS = st.lists(st.tuples(WORDS, SEPARATORS), min_size=0, max_size=120).map(lambda pairs: "".join(w + s for w, s in pairs))
+TEXTS = st.lists(st.tuples(WORDS, SEPARATORS), min_size=0, max_size=120).map(
+    lambda pairs: "".join(w + s for w, s in pairs)
+)
 
 
 def check_chunks(text: str, chunks: list[str], size: int, overlap: int) -> None:
@@ -46,7 +48,11 @@ def test_chunk_properties(text, size, data):
 
 
 @settings(max_examples=80, deadline=None)
-@given(shapes=st.lists(st.tuples(st.integers(1, 60), st.booleans(), st.booleans()), max_size=20), size=st.integers(2, 30), data=st.data())
+@given(
+    shapes=st.lists(st.tuples(st.integers(1, 60), st.booleans(), st.booleans()), max_size=20),
+    size=st.integers(2, 30),
+    data=st.data(),
+)
 def test_pack_properties_on_block_structure(shapes, size, data):
     overlap = data.draw(st.integers(0, size - 1))
     counter = iter(range(10**6))
@@ -55,9 +61,13 @@ def test_pack_properties_on_block_structure(shapes, size, data):
     for block, (length, new_block, heading) in enumerate(shapes):
         words = [f"w{next(counter)}" for _ in range(length)]
         block_id = block if new_block or not source else source[-1].block
-        source += [Piece(tuple(words[i : i + room]), block_id, heading and length <= room) for i in range(0, length, room)]
+        source += [
+            Piece(tuple(words[i : i + room]), block_id, heading and length <= room) for i in range(0, length, room)
+        ]
     chunks = [render(c) for c in pack(source, size, overlap)]
-    text = "\n".join(" ".join(w for p in source if p.block == b for w in p.words) for b in dict.fromkeys(p.block for p in source))
+    text = "\n".join(
+        " ".join(w for p in source if p.block == b for w in p.words) for b in dict.fromkeys(p.block for p in source)
+    )
     check_chunks(text, chunks, size, overlap)
 
 
@@ -72,7 +82,10 @@ def test_chunks_end_at_sentence_boundaries():
 
 def test_sentences_split_a_block_into_sentences():
     assert list(sentences("Dr. Smith went home. He slept! Next line here")) == [
-        ["Dr.", "Smith", "went", "home."], ["He", "slept!"], ["Next", "line", "here"]]
+        ["Dr.", "Smith", "went", "home."],
+        ["He", "slept!"],
+        ["Next", "line", "here"],
+    ]
 
 
 def test_long_blocks_are_segmented_in_windows_like_a_whole(monkeypatch):
@@ -83,27 +96,37 @@ def test_long_blocks_are_segmented_in_windows_like_a_whole(monkeypatch):
 
 
 def test_blocks_stay_lines_and_a_heading_moves_to_its_section():
-    text = ("About Harbor Valley Water Cooperative\n"
-            "Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.\n"
-            "Our history\n"
-            "The cooperative is owned by the households it serves.\n"
-            "- Members vote once a year.\n"
-            "- Anyone in the valley can join.")
+    text = (
+        "About Harbor Valley Water Cooperative\n"
+        "Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.\n"
+        "Our history\n"
+        "The cooperative is owned by the households it serves.\n"
+        "- Members vote once a year.\n"
+        "- Anyone in the valley can join."
+    )
     assert chunk_text(text, chunk_words=20, overlap_words=0) == [
         "About Harbor Valley Water Cooperative\nHarbor Valley Water Cooperative was founded in 1962 by farmers of the valley.",
         "Our history\nThe cooperative is owned by the households it serves.\n- Members vote once a year.",
         "- Anyone in the valley can join.",
     ]
     assert chunk_text(text, chunk_words=20, overlap_words=3)[1] == (
-        "of the valley.\nOur history\nThe cooperative is owned by the households it serves.\n- Members vote once a year.")
+        "of the valley.\nOur history\nThe cooperative is owned by the households it serves.\n- Members vote once a year."
+    )
     assert chunk_text(text, chunk_words=250) == [text]
 
 
-@pytest.mark.parametrize("line, heading", [
-    ("About us", True), ("Our services include:", True), ("Opening hours 9-17", True),
-    ("We open at nine.", False), ("- Leak repair around the clock", False), ("1. First step", False),
-    ("Harbor Valley Water Cooperative provides drinking water to homes in four towns and keeps", False),
-])
+@pytest.mark.parametrize(
+    "line, heading",
+    [
+        ("About us", True),
+        ("Our services include:", True),
+        ("Opening hours 9-17", True),
+        ("We open at nine.", False),
+        ("- Leak repair around the clock", False),
+        ("1. First step", False),
+        ("Harbor Valley Water Cooperative provides drinking water to homes in four towns and keeps", False),
+    ],
+)
 def test_is_heading(line, heading):
     assert is_heading(line) is heading
 

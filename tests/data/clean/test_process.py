@@ -26,8 +26,10 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_clean_text():
-    raw = ("Caf\u00c3\u00a9 <b>bold</b> and <a href='x'>link</a> see https://x.org/a?b=1. or www.foo.com, ok\x00\x07 "
-           "zero\u200bwidth\ufffd &amp; <!-- hidden --> 3 < 4 \r\n\n\n   next    line   \n\t\n")
+    raw = (
+        "Caf\u00c3\u00a9 <b>bold</b> and <a href='x'>link</a> see https://x.org/a?b=1. or www.foo.com, ok\x00\x07 "
+        "zero\u200bwidth\ufffd &amp; <!-- hidden --> 3 < 4 \r\n\n\n   next    line   \n\t\n"
+    )
     assert clean_text(raw) == "Caf\u00e9 bold and link see . or , ok zerowidth & 3 4\nnext line"
 
 
@@ -49,7 +51,10 @@ def remove_boilerplate(pages, max_share, min_pages):
 
 def test_boilerplate_lines_repeated_across_a_site_are_removed():
     footer, banner = "Copyright 2024 Department of Physics", "We use cookies. Accept all?"
-    site = [(f"https://phys.example/p{i}", f"{banner}\nUnique content number {i} about topic {i}.\n{footer}") for i in range(6)]
+    site = [
+        (f"https://phys.example/p{i}", f"{banner}\nUnique content number {i} about topic {i}.\n{footer}")
+        for i in range(6)
+    ]
     other = [("https://other.example/x", f"{footer}\nOther site content.")]
     texts, removed = remove_boilerplate(site + other, max_share=0.5, min_pages=5)
     assert texts[:6] == [f"Unique content number {i} about topic {i}." for i in range(6)]
@@ -73,26 +78,45 @@ def test_exact_and_near_dedup():
 
 def write_pages(path: Path, pages: list[tuple[str, str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(page_record(url, "t", text, "2024-01-01T00:00:00+00:00")) + "\n" for url, text in pages))
+    path.write_text(
+        "".join(json.dumps(page_record(url, "t", text, "2024-01-01T00:00:00+00:00")) + "\n" for url, text in pages)
+    )
 
 
 def test_process_end_to_end(tmp_path):
     footer = "Department of Physics, 1 Main Street, Springfield"
-    unique = {i: " ".join(f"Sentence {j} of page {i} talks about topic{i}x{j} in detail." for j in range(40)) for i in range(6)}
+    unique = {
+        i: " ".join(f"Sentence {j} of page {i} talks about topic{i}x{j} in detail." for j in range(40))
+        for i in range(6)
+    }
     pages = [(f"https://phys.example/p{i}", f"{unique[i]}\n{footer}") for i in range(6)]
-    pages.append(("https://phys.example/copy-of-p0", f"  {unique[0].upper()}\n{footer}"))  # exact duplicate after normalising
+    pages.append(
+        ("https://phys.example/copy-of-p0", f"  {unique[0].upper()}\n{footer}")
+    )  # exact duplicate after normalising
     near = unique[1].replace("topic1x5 ", "topicchanged ")
     pages.append(("https://phys.example/near-p1", f"{near}\n{footer}"))
     pages.append(("https://phys.example/empty", "<div></div>"))
     write_pages(tmp_path / "pages.jsonl", pages)
 
     stats = process(tmp_path, chunk_words=100, overlap_words=10, quiet=True)
-    assert stats == {"pages": 9, "empty_pages": 1, "exact_duplicate_pages": 1, "boilerplate_lines_removed": 7,
-                     "boilerplate_only_pages": 0, "near_duplicate_pages": 1, "pages_kept": 6, "exact_duplicate_chunks": 0, "near_duplicate_chunks": 0,
-                     "chunks": stats["chunks"], "words": stats["words"]}
+    assert stats == {
+        "pages": 9,
+        "empty_pages": 1,
+        "exact_duplicate_pages": 1,
+        "boilerplate_lines_removed": 7,
+        "boilerplate_only_pages": 0,
+        "near_duplicate_pages": 1,
+        "pages_kept": 6,
+        "exact_duplicate_chunks": 0,
+        "near_duplicate_chunks": 0,
+        "chunks": stats["chunks"],
+        "words": stats["words"],
+    }
     chunks = list(iter_jsonl(tmp_path / "chunks.jsonl"))
     assert {c["url"] for c in chunks} == {f"https://phys.example/p{i}" for i in range(6)}
-    assert all(set(c) == {"id", "url", "text", "n_words"} and c["n_words"] == len(c["text"].split()) <= 100 for c in chunks)
+    assert all(
+        set(c) == {"id", "url", "text", "n_words"} and c["n_words"] == len(c["text"].split()) <= 100 for c in chunks
+    )
     assert len({c["id"] for c in chunks}) == len(chunks)
     assert not [c for c in chunks if "Springfield" in c["text"]]
     for i in range(6):  # every word of each kept page is in its chunks
@@ -105,10 +129,16 @@ def test_process_end_to_end(tmp_path):
 
 def test_process_removes_repeated_chunks_across_pages(tmp_path):
     shared = " ".join(f"Shared paragraph sentence {j} appears on two pages." for j in range(12))
-    write_pages(tmp_path / "pages.jsonl", [
-        ("https://a.example/1", " ".join(f"First page sentence {j} is unique." for j in range(12)) + "\n" + shared),
-        ("https://a.example/2", " ".join(f"Second page sentence {j} differs here." for j in range(12)) + "\n" + shared),
-    ])
+    write_pages(
+        tmp_path / "pages.jsonl",
+        [
+            ("https://a.example/1", " ".join(f"First page sentence {j} is unique." for j in range(12)) + "\n" + shared),
+            (
+                "https://a.example/2",
+                " ".join(f"Second page sentence {j} differs here." for j in range(12)) + "\n" + shared,
+            ),
+        ],
+    )
     stats = process(tmp_path, chunk_words=500, overlap_words=0, quiet=True)
     assert stats["chunks"] == 2 and stats["near_duplicate_pages"] == 0  # pages share half: not near duplicates
     stats = process(tmp_path, chunk_words=60, overlap_words=0, quiet=True)
@@ -123,8 +153,12 @@ def test_process_user_errors(tmp_path):
     with pytest.raises(LitftError, match="overlap_words"):
         process(tmp_path, chunk_words=10, overlap_words=10)
     (tmp_path / "pages.jsonl").write_text('{"url": "x", "text": "ok"}\nnot json\n{"url": "y"}\n')
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "process_pretrain_data.py"), str(tmp_path)],
-                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "process_pretrain_data.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 2 and "pages.jsonl line 2 is not valid UTF-8 JSON" in result.stderr
     (tmp_path / "pages.jsonl").write_text('{"url": "x", "text": "ok"}\n{"url": "y"}\n')
     with pytest.raises(LitftError, match='record 2 lacks a string "url" or "text"'):
@@ -134,11 +168,16 @@ def test_process_user_errors(tmp_path):
 def test_duplicate_pages_under_two_urls_end_as_one(server_factory, tmp_path):
     server = server_factory({})
     same = html_response("Same", article("duplicated"))
-    server.routes.update({
-        "/robots.txt": (200, {}, b""),
-        "/x/": html_response("Index", article("index") + "<a href='one'>1</a><a href='two'>2</a><a href='one?utm_source=t'>1</a>"),
-        "/x/one": same, "/x/two": same,
-    })
+    server.routes.update(
+        {
+            "/robots.txt": (200, {}, b""),
+            "/x/": html_response(
+                "Index", article("index") + "<a href='one'>1</a><a href='two'>2</a><a href='one?utm_source=t'>1</a>"
+            ),
+            "/x/one": same,
+            "/x/two": same,
+        }
+    )
     fetch = FetchSettings(rate_limit=0, timeout=1.0, retries=0)
     crawl(server.url("/x/"), out=tmp_path / "urls.json", sitemaps=False, fetch=fetch, quiet=True)
     assert server.paths().count("/x/one") == 1 and "/x/one?utm_source=t" not in server.paths()
@@ -150,10 +189,15 @@ def test_duplicate_pages_under_two_urls_end_as_one(server_factory, tmp_path):
 
 
 def test_process_keeps_blocks_as_lines_and_pretrain_txt_one_chunk_a_line(tmp_path):
-    about = ("About Harbor Valley Water Cooperative\n"
-             "Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.\n"
-             "Our services\n- Drinking water for 12,000 homes.\n- Leak repairs day and night.")
-    write_pages(tmp_path / "pages.jsonl", [("https://hv.example/about", about), ("https://hv.example/news", "News\nThe new plant opens in May.")])
+    about = (
+        "About Harbor Valley Water Cooperative\n"
+        "Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.\n"
+        "Our services\n- Drinking water for 12,000 homes.\n- Leak repairs day and night."
+    )
+    write_pages(
+        tmp_path / "pages.jsonl",
+        [("https://hv.example/about", about), ("https://hv.example/news", "News\nThe new plant opens in May.")],
+    )
     process(tmp_path, chunk_words=20, overlap_words=0, quiet=True)
     assert [c["text"] for c in iter_jsonl(tmp_path / "chunks.jsonl")] == [
         "About Harbor Valley Water Cooperative\nHarbor Valley Water Cooperative was founded in 1962 by farmers of the valley.",
@@ -172,10 +216,18 @@ def test_process_without_usable_text_fails_and_keeps_earlier_output(tmp_path, ca
     process(tmp_path, quiet=True)
     before = (tmp_path / "chunks.jsonl").read_text()
     write_pages(tmp_path / "pages.jsonl", [("https://a.example/1", "<div></div>"), ("https://a.example/2", "  \n ")])
-    with pytest.raises(LitftError, match=r"process made no chunks from the 2 pages of .*pages.jsonl: 2 were empty after cleaning"):
+    with pytest.raises(
+        LitftError, match=r"process made no chunks from the 2 pages of .*pages.jsonl: 2 were empty after cleaning"
+    ):
         process(tmp_path, quiet=True)
     assert (tmp_path / "chunks.jsonl").read_text() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".litft.json", "chunks.jsonl", "pages.jsonl", "pretrain.txt", "process_stats.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".litft.json",
+        "chunks.jsonl",
+        "pages.jsonl",
+        "pretrain.txt",
+        "process_stats.json",
+    ]
     write_pages(tmp_path / "pages.jsonl", [])
     with pytest.raises(LitftError, match="holds no pages"):
         process(tmp_path, quiet=True)
@@ -219,7 +271,9 @@ def test_dedup_reads_long_texts_line_by_line_with_the_same_result(monkeypatch):
         tokens = dedup.normalized_tokens(text)
         width = min(5, max(1, len(tokens)))
         expected = MinHash(num_perm=128, seed=1)
-        expected.update_batch([" ".join(tokens[i : i + width]).encode() for i in range(max(1, len(tokens) - width + 1))])
+        expected.update_batch(
+            [" ".join(tokens[i : i + width]).encode() for i in range(max(1, len(tokens) - width + 1))]
+        )
         assert (dedup.NearDeduper()._signature(text).hashvalues == expected.hashvalues).all()
         exact = ExactDeduper()
         assert exact.is_new(text) and not exact.is_new(" ".join(tokens).upper())

@@ -65,7 +65,9 @@ def naive_keep(instructions: list[str], threshold: float, use_stemmer: bool) -> 
     return keep
 
 
-@pytest.mark.parametrize("threshold, use_stemmer", [(0.7, False), (0.5, False), (0.7, True), (0.3, False), (0.9, False)])
+@pytest.mark.parametrize(
+    "threshold, use_stemmer", [(0.7, False), (0.5, False), (0.7, True), (0.3, False), (0.9, False)]
+)
 def test_rouge_decisions_equal_naive_rouge_score_on_seed_tasks_with_near_duplicates(threshold, use_stemmer):
     instructions = near_duplicates(seed_instructions(), 2, random.Random(threshold))
     if use_stemmer or threshold != 0.7:
@@ -84,7 +86,11 @@ def test_decisions_right_at_the_threshold_match_rouge_score():
     just_above = "alpha beta gamma delta epsilon zeta eta theta one two"
     instructions = [base, at_threshold, just_above]
     tokenize = make_tokenizer()
-    assert rouge_novel_mask([tokenize(t) for t in instructions], 0.7) == naive_keep(instructions, 0.7, False) == [True, True, False]
+    assert (
+        rouge_novel_mask([tokenize(t) for t in instructions], 0.7)
+        == naive_keep(instructions, 0.7, False)
+        == [True, True, False]
+    )
 
 
 words = st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f"]), max_size=14)
@@ -129,7 +135,11 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def test_each_rule_removes_what_it_should_and_counts_it(tmp_path, capsys):
-    good = {"instruction": "Explain how the warranty of the Picker 3000 works.", "input": "", "output": "It lasts three years."}
+    good = {
+        "instruction": "Explain how the warranty of the Picker 3000 works.",
+        "input": "",
+        "output": "It lasts three years.",
+    }
     cases = {
         "instruction_too_short": {"instruction": "Explain warranty.", "input": "", "output": "x"},
         "instruction_too_long": {"instruction": " ".join(["word"] * 151), "input": "", "output": "x"},
@@ -137,14 +147,31 @@ def test_each_rule_removes_what_it_should_and_counts_it(tmp_path, capsys):
         "write_a_program": {"instruction": "Write a program that sorts numbers.", "input": "", "output": "x"},
         "blacklisted_word": {"instruction": "Draw the logo of the company.", "input": "", "output": "x"},
         "empty_output": {"instruction": "Summarise the history of Leeds.", "input": "", "output": "  "},
-        "input_equals_output": {"instruction": "Repeat the sentence back.", "input": "Hello there.", "output": "hello there"},
+        "input_equals_output": {
+            "instruction": "Repeat the sentence back.",
+            "input": "Hello there.",
+            "output": "hello there",
+        },
         "output_ends_with_colon": {"instruction": "List the opening hours please.", "input": "", "output": "They are:"},
-        "duplicate": {"instruction": "explain how the warranty of the  Picker 3000 works", "input": "", "output": "Other."},
-        "rouge_similar": {"instruction": "Explain how the warranty of the Picker 4000 works.", "input": "", "output": "y"},
+        "duplicate": {
+            "instruction": "explain how the warranty of the  Picker 3000 works",
+            "input": "",
+            "output": "Other.",
+        },
+        "rouge_similar": {
+            "instruction": "Explain how the warranty of the Picker 4000 works.",
+            "input": "",
+            "output": "y",
+        },
     }
     # The same instruction with another input is an instance of a kept task, not a near-duplicate.
     instance = {**good, "input": "For the Picker 3000 XL.", "output": "Also three years."}
-    records = [good, *cases.values(), instance, {"instruction": "Plot a course across the sea.", "input": "", "output": "North."}]
+    records = [
+        good,
+        *cases.values(),
+        instance,
+        {"instruction": "Plot a course across the sea.", "input": "", "output": "North."},
+    ]
     write_records(tmp_path / "in.jsonl", records)
     filter_records(tmp_path / "in.jsonl", tmp_path / "out.jsonl", removed=tmp_path / "removed.jsonl", quiet=True)
     assert read_jsonl(tmp_path / "out.jsonl") == [good, instance]
@@ -158,9 +185,24 @@ def test_each_rule_removes_what_it_should_and_counts_it(tmp_path, capsys):
 def test_grounding_check_uses_the_source_chunk(tmp_path, capsys):
     chunks = [{"id": "c1", "url": "u", "text": "The Picker 3000 scans forty aisles per hour in the Leeds warehouse."}]
     write_records(tmp_path / "chunks.jsonl", chunks)
-    grounded = {"instruction": "How fast does the Picker 3000 scan?", "input": "", "output": "It scans forty aisles per hour.", "source_id": "c1"}
-    invented = {"instruction": "Who designed the Picker 3000 robot?", "input": "", "output": "Designed by Marie Curie in Paris.", "source_id": "c1"}
-    orphan = {"instruction": "Which city hosts the main warehouse?", "input": "", "output": "Paris, France.", "source_id": "c9"}
+    grounded = {
+        "instruction": "How fast does the Picker 3000 scan?",
+        "input": "",
+        "output": "It scans forty aisles per hour.",
+        "source_id": "c1",
+    }
+    invented = {
+        "instruction": "Who designed the Picker 3000 robot?",
+        "input": "",
+        "output": "Designed by Marie Curie in Paris.",
+        "source_id": "c1",
+    }
+    orphan = {
+        "instruction": "Which city hosts the main warehouse?",
+        "input": "",
+        "output": "Paris, France.",
+        "source_id": "c9",
+    }
     write_records(tmp_path / "qa.jsonl", [grounded, invented, orphan])
     filter_records(tmp_path / "qa.jsonl", tmp_path / "out.jsonl", chunks=tmp_path / "chunks.jsonl", quiet=True)
     assert read_jsonl(tmp_path / "out.jsonl") == [grounded, orphan]
@@ -189,32 +231,59 @@ def test_bad_input_is_a_user_error(tmp_path, capsys, content, message):
 
 
 def test_removing_every_record_fails_naming_reasons_and_keeps_the_older_output(tmp_path, capsys):
-    records = [{"instruction": "Why?", "input": "", "output": "x"}, {"instruction": "Draw the campus of the university.", "input": "", "output": "y"}]
+    records = [
+        {"instruction": "Why?", "input": "", "output": "x"},
+        {"instruction": "Draw the campus of the university.", "input": "", "output": "y"},
+    ]
     write_records(tmp_path / "in.jsonl", records)
     (tmp_path / "out.jsonl").write_text("earlier\n")
     with pytest.raises(SystemExit) as exit_info:
-        run_function(filter_records, ["--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out.jsonl"),
-                                      "--removed", str(tmp_path / "removed.jsonl"), "--quiet"])
+        run_function(
+            filter_records,
+            [
+                "--input",
+                str(tmp_path / "in.jsonl"),
+                "--output",
+                str(tmp_path / "out.jsonl"),
+                "--removed",
+                str(tmp_path / "removed.jsonl"),
+                "--quiet",
+            ],
+        )
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == (
         f"error: filter removed all 2 records of {tmp_path / 'in.jsonl'} (by reason: instruction_too_short: 1, "
-        "blacklisted_word: 1); relax --min_instruction_words or --blacklist, or check the input.\n")
+        "blacklisted_word: 1); relax --min_instruction_words or --blacklist, or check the input.\n"
+    )
     assert (tmp_path / "out.jsonl").read_text() == "earlier\n"
-    assert [r["removed_because"] for r in read_jsonl(tmp_path / "removed.jsonl")] == ["instruction_too_short", "blacklisted_word"]
+    assert [r["removed_because"] for r in read_jsonl(tmp_path / "removed.jsonl")] == [
+        "instruction_too_short",
+        "blacklisted_word",
+    ]
 
 
-@pytest.mark.parametrize("output, removed, message", [
-    ("q.jsonl", None, "--output q.jsonl is the same path as --input q.jsonl"),
-    ("out.jsonl", "q.jsonl", "--removed q.jsonl is the same path as --input q.jsonl"),
-    ("out.jsonl", "out.jsonl", "--removed out.jsonl is the same path as --output out.jsonl"),
-    ("folder", None, "--output folder is a folder"),
-    ("q.jsonl/out.jsonl", None, "cannot be created: q.jsonl is a file, not a folder"),
-])
-def test_outputs_that_would_overwrite_the_input_or_cannot_be_written_are_refused(tmp_path, monkeypatch, output, removed, message):
+@pytest.mark.parametrize(
+    "output, removed, message",
+    [
+        ("q.jsonl", None, "--output q.jsonl is the same path as --input q.jsonl"),
+        ("out.jsonl", "q.jsonl", "--removed q.jsonl is the same path as --input q.jsonl"),
+        ("out.jsonl", "out.jsonl", "--removed out.jsonl is the same path as --output out.jsonl"),
+        ("folder", None, "--output folder is a folder"),
+        ("q.jsonl/out.jsonl", None, "cannot be created: q.jsonl is a file, not a folder"),
+    ],
+)
+def test_outputs_that_would_overwrite_the_input_or_cannot_be_written_are_refused(
+    tmp_path, monkeypatch, output, removed, message
+):
     monkeypatch.chdir(tmp_path)
-    write_records(tmp_path / "q.jsonl", [{"instruction": "Explain the warranty of the Picker 3000.", "output": "Three years."}])
+    write_records(
+        tmp_path / "q.jsonl", [{"instruction": "Explain the warranty of the Picker 3000.", "output": "Three years."}]
+    )
     original = (tmp_path / "q.jsonl").read_text()
     (tmp_path / "folder").mkdir()
     with pytest.raises(LitftError, match=re.escape(message)):
         filter_records(Path("q.jsonl"), Path(output), removed=Path(removed) if removed else None, quiet=True)
-    assert (tmp_path / "q.jsonl").read_text() == original and sorted(p.name for p in tmp_path.iterdir()) == ["folder", "q.jsonl"]
+    assert (tmp_path / "q.jsonl").read_text() == original and sorted(p.name for p in tmp_path.iterdir()) == [
+        "folder",
+        "q.jsonl",
+    ]

@@ -19,23 +19,43 @@ CHUNKS = [
 
 def test_script_runs_the_three_stages_offline(tmp_path):
     (tmp_path / "chunks.jsonl").write_text(
-        "".join(json.dumps({"id": f"c{i}", "url": f"https://acme.example/{i}", "text": t}) + "\n" for i, t in enumerate(CHUNKS))
+        "".join(
+            json.dumps({"id": f"c{i}", "url": f"https://acme.example/{i}", "text": t}) + "\n"
+            for i, t in enumerate(CHUNKS)
+        )
     )
-    result = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path), "--backend", "heuristic", "--quiet", "true"],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), str(tmp_path), "--backend", "heuristic", "--quiet", "true"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     train = json.loads((tmp_path / "train.json").read_text())
     test = json.loads((tmp_path / "test.json").read_text())
     questions = sorted(r["instruction"] for r in train + test)
-    assert questions == sorted([
-        "What is Acme Robotics?", "When was Acme Robotics founded?", "What is the Picker 3000?",
-        "What does LIDAR stand for?", "What does the Acme warranty cover?", "Where is the Leeds office located?",
-    ])  # fmt: skip
+    assert questions == sorted(
+        [
+            "What is Acme Robotics?",
+            "When was Acme Robotics founded?",
+            "What is the Picker 3000?",
+            "What does LIDAR stand for?",
+            "What does the Acme warranty cover?",
+            "Where is the Leeds office located?",
+        ]
+    )
     assert not {r["source_id"] for r in train} & {r["source_id"] for r in test} and train and test
-    assert [json.loads(line)["source_id"] for line in (tmp_path / "qa.failures.jsonl").read_text().splitlines()] == ["c4"]
+    assert [json.loads(line)["source_id"] for line in (tmp_path / "qa.failures.jsonl").read_text().splitlines()] == [
+        "c4"
+    ]
     assert "synthesize:" in result.stdout and "filter:" in result.stdout and "split:" in result.stdout
 
 
 def test_script_without_chunks_is_a_user_error(tmp_path):
-    result = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path), "--backend", "heuristic"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), str(tmp_path), "--backend", "heuristic"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "chunks.jsonl does not exist" in result.stderr

@@ -18,7 +18,12 @@ from litft.data.records import os_errors_as_user_errors
 def make_records(groups: int, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     return [
-        {"instruction": f"Question {g}-{i} about chunk {g}?", "input": "", "output": f"Answer {g}-{i}.", "source_id": f"c{g}"}
+        {
+            "instruction": f"Question {g}-{i} about chunk {g}?",
+            "input": "",
+            "output": f"Answer {g}-{i}.",
+            "source_id": f"c{g}",
+        }
         for g in range(groups)
         for i in range(rng.randint(1, 6))
     ]
@@ -57,7 +62,9 @@ def test_records_without_source_are_their_own_groups_and_both_sides_get_one(tmp_
     assert len(train) == 1 and len(test) == 1
 
 
-@pytest.mark.parametrize("args, message", [(["--test_fraction", "1.0"], "between 0 and 1"), ([], "line 1 has no 'output' field")])
+@pytest.mark.parametrize(
+    "args, message", [(["--test_fraction", "1.0"], "between 0 and 1"), ([], "line 1 has no 'output' field")]
+)
 def test_bad_arguments_and_records_are_user_errors(tmp_path, capsys, args, message):
     (tmp_path / "in.jsonl").write_text('{"instruction": "x", "output": "y"}\n' if args else '{"instruction": "x"}\n')
     with pytest.raises(SystemExit) as exit_info:
@@ -80,8 +87,11 @@ def test_outputs_over_the_input_or_under_a_file_are_refused_before_work(tmp_path
 
 
 def test_a_full_disk_is_one_sentence():
-    with (pytest.raises(LitftError, match="cannot write /dev/full: no space left on device; free some disk space"),
-          os_errors_as_user_errors("write", "/dev/full"), open("/dev/full", "w") as fh):
+    with (
+        pytest.raises(LitftError, match="cannot write /dev/full: no space left on device; free some disk space"),
+        os_errors_as_user_errors("write", "/dev/full"),
+        open("/dev/full", "w") as fh,
+    ):
         fh.write("x")
 
 
@@ -113,7 +123,9 @@ def test_a_train_json_litft_did_not_write_is_kept(tmp_path, capsys):
     from litft.cli import main
 
     records = tmp_path / "qa.jsonl"
-    records.write_text("".join(f'{{"instruction": "q{i}", "output": "a{i}", "source_id": "c{i}"}}\n' for i in range(10)))
+    records.write_text(
+        "".join(f'{{"instruction": "q{i}", "output": "a{i}", "source_id": "c{i}"}}\n' for i in range(10))
+    )
     out = tmp_path / "data"
     out.mkdir()
     (out / "train.json").write_text("my own training set")

@@ -59,16 +59,36 @@ def test_chunk_pairs_are_in_order_and_each_question_once():
 
 
 FIVE_PAGES = {  # name: (heading, first paragraph, subheading, second paragraph), like an ordinary small site
-    "about": ("About Harbor Valley Water Cooperative", "Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.",
-              "Our history", "The cooperative is owned by the households it serves."),
-    "services": ("Our services", "Harbor Valley Water Cooperative provides drinking water to 12,000 homes in four towns.",
-                 "What we do", "Leak repairs are handled by a crew on call day and night."),
-    "plant": ("The treatment plant", "The Millbrook treatment plant is located in the north of the valley.",
-              "Facilities", "It cleans about nine million litres of water every day."),
-    "board": ("The board", "Dr. Maria Okafor is the chair of the cooperative board.",
-              "People", "The board meets on the first Monday of every month."),
-    "billing": ("Billing", "The Harbor Valley water tariff covers supply, treatment and maintenance.",
-                "Customers", "Bills are sent every quarter by post or email."),
+    "about": (
+        "About Harbor Valley Water Cooperative",
+        "Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.",
+        "Our history",
+        "The cooperative is owned by the households it serves.",
+    ),
+    "services": (
+        "Our services",
+        "Harbor Valley Water Cooperative provides drinking water to 12,000 homes in four towns.",
+        "What we do",
+        "Leak repairs are handled by a crew on call day and night.",
+    ),
+    "plant": (
+        "The treatment plant",
+        "The Millbrook treatment plant is located in the north of the valley.",
+        "Facilities",
+        "It cleans about nine million litres of water every day.",
+    ),
+    "board": (
+        "The board",
+        "Dr. Maria Okafor is the chair of the cooperative board.",
+        "People",
+        "The board meets on the first Monday of every month.",
+    ),
+    "billing": (
+        "Billing",
+        "The Harbor Valley water tariff covers supply, treatment and maintenance.",
+        "Customers",
+        "Bills are sent every quarter by post or email.",
+    ),
 }
 
 
@@ -84,20 +104,26 @@ def test_ordinary_pages_with_headings_give_records_through_ingest_process_and_sy
         (docs / f"{name}.html").write_text(
             f"<html><head><title>{h1}</title></head><body><nav><a href='/'>Home</a> <a href='/about'>About</a></nav><main><article>"
             f"<h1>{h1}</h1><p>{first}</p><h2>{h2}</h2><p>{second}</p></article></main>"
-            "<footer>Harbor Valley Water Cooperative, 1 Main Street</footer></body></html>")
+            "<footer>Harbor Valley Water Cooperative, 1 Main Street</footer></body></html>"
+        )
     ingest(docs, out_dir=tmp_path / "site", quiet=True)
     process(tmp_path / "site", quiet=True)
-    assert sorted(c["text"] for c in iter_jsonl(tmp_path / "site" / "chunks.jsonl")) == sorted("\n".join(page) for page in FIVE_PAGES.values())
+    assert sorted(c["text"] for c in iter_jsonl(tmp_path / "site" / "chunks.jsonl")) == sorted(
+        "\n".join(page) for page in FIVE_PAGES.values()
+    )
     synthesize(tmp_path / "site" / "chunks.jsonl", tmp_path / "qa.jsonl", backend="heuristic", quiet=True)
-    assert sorted((r["instruction"], r["output"]) for r in iter_jsonl(tmp_path / "qa.jsonl")) == sorted([
-        ("When was Harbor Valley Water Cooperative founded?", FIVE_PAGES["about"][1]),
-        ("What does Harbor Valley Water Cooperative provide?", FIVE_PAGES["services"][1]),
-        ("Where is the Millbrook treatment plant located?", FIVE_PAGES["plant"][1]),
-        ("Who is Dr. Maria Okafor?", FIVE_PAGES["board"][1]),
-        ("What does the Harbor Valley water tariff cover?", FIVE_PAGES["billing"][1]),
-    ])
+    assert sorted((r["instruction"], r["output"]) for r in iter_jsonl(tmp_path / "qa.jsonl")) == sorted(
+        [
+            ("When was Harbor Valley Water Cooperative founded?", FIVE_PAGES["about"][1]),
+            ("What does Harbor Valley Water Cooperative provide?", FIVE_PAGES["services"][1]),
+            ("Where is the Millbrook treatment plant located?", FIVE_PAGES["plant"][1]),
+            ("Who is Dr. Maria Okafor?", FIVE_PAGES["board"][1]),
+            ("What does the Harbor Valley water tariff cover?", FIVE_PAGES["billing"][1]),
+        ]
+    )
 
 
 def test_list_items_are_read_without_their_marks():
-    assert [p.question for p in heuristic_pairs("Services\n- Acme Robotics is a company that builds warehouse robots.")] == [
-        "What is Acme Robotics?"]
+    assert [
+        p.question for p in heuristic_pairs("Services\n- Acme Robotics is a company that builds warehouse robots.")
+    ] == ["What is Acme Robotics?"]

@@ -14,7 +14,10 @@ from litft.data.synthesize.parse import (
     to_instruction_records,
 )
 
-PAIRS = [{"question": "What is Acme?", "answer": "A robot maker [since 2011]."}, {"question": "Where?", "answer": "Leeds."}]
+PAIRS = [
+    {"question": "What is Acme?", "answer": "A robot maker [since 2011]."},
+    {"question": "Where?", "answer": "Leeds."},
+]
 
 
 @pytest.mark.parametrize(
@@ -63,7 +66,9 @@ text_values = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.fixed_dictionaries({"question": text_values, "answer": text_values}), min_size=1, max_size=5),
-       st.sampled_from(["{}", "```json\n{}\n```", "Here:\n{}\nDone.", "Sure: {} ok"]))  # fmt: skip
+@given(
+    st.lists(st.fixed_dictionaries({"question": text_values, "answer": text_values}), min_size=1, max_size=5),
+    st.sampled_from(["{}", "```json\n{}\n```", "Here:\n{}\nDone.", "Sure: {} ok"]),
+)
 def test_round_trip_through_any_wrapping(pairs, wrapping):
     assert extract_json_array(wrapping.format(json.dumps(pairs, ensure_ascii=False))) == pairs

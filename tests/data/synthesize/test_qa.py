@@ -33,7 +33,10 @@ def write_chunks(path: Path, scripts: dict[str, str]) -> dict[str, str]:
             marker = f" [[script:{script}]]" if script else ""
             text = f"Widget model {number} is a blue widget for {chunk_id}. It weighs {number + 1} kilograms.{marker}"
             texts[chunk_id] = text
-            fh.write(json.dumps({"id": chunk_id, "url": f"https://example.org/{chunk_id}", "text": text, "n_words": 12}) + "\n")
+            fh.write(
+                json.dumps({"id": chunk_id, "url": f"https://example.org/{chunk_id}", "text": text, "n_words": 12})
+                + "\n"
+            )
     return texts
 
 
@@ -43,10 +46,17 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def expected_records(chunk_id: str, text: str, model: str = "fake-model") -> list[dict]:
     return [
-        {"instruction": pair["question"], "input": "", "output": pair["answer"], "source_id": chunk_id,
-         "source_url": f"https://example.org/{chunk_id}", "model": model, "template": "faq"}
+        {
+            "instruction": pair["question"],
+            "input": "",
+            "output": pair["answer"],
+            "source_id": chunk_id,
+            "source_url": f"https://example.org/{chunk_id}",
+            "model": model,
+            "template": "faq",
+        }
         for pair in qa_pairs_for(text)
-    ]  # fmt: skip
+    ]
 
 
 def assert_secret_in_no_file(directory: Path) -> None:
@@ -72,7 +82,9 @@ SCRIPTS = {
 }
 
 
-def test_every_chunk_ends_with_records_or_a_recorded_failure_and_rerun_retries_only_failures(tmp_path, monkeypatch, capsys):
+def test_every_chunk_ends_with_records_or_a_recorded_failure_and_rerun_retries_only_failures(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     texts = write_chunks(tmp_path / "chunks.jsonl", SCRIPTS)
     output = tmp_path / "qa.jsonl"
@@ -102,8 +114,10 @@ def test_every_chunk_ends_with_records_or_a_recorded_failure_and_rerun_retries_o
         # Retries: a 429 is retried after its Retry-After (1 s here, cut to the 0.05 s cap); 500 and timeout are retried.
         assert len(requests_for("rate-limited", first_run)) == 2
         assert warnings.splitlines() == [
-            (f"warning: {server.base_url} asked to wait 1 s before retrying (Retry-After); "
-            "waiting 0.05 s instead, the --retry_max_delay cap.")
+            (
+                f"warning: {server.base_url} asked to wait 1 s before retrying (Retry-After); "
+                "waiting 0.05 s instead, the --retry_max_delay cap."
+            )
         ]
         assert len(requests_for("server-error", first_run)) == 2
         assert len(requests_for("timed-out", first_run)) == 2
@@ -131,8 +145,18 @@ def test_missing_key_for_a_remote_endpoint_is_one_clear_error(tmp_path, monkeypa
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("MY_PROVIDER_KEY", raising=False)
     write_chunks(tmp_path / "chunks.jsonl", {"a": ""})
-    args = ["--input", str(tmp_path / "chunks.jsonl"), "--output", str(tmp_path / "qa.jsonl"), "--model", "m",
-            "--base_url", "https://api.example.com/v1", "--api_key_env", "MY_PROVIDER_KEY"]  # fmt: skip
+    args = [
+        "--input",
+        str(tmp_path / "chunks.jsonl"),
+        "--output",
+        str(tmp_path / "qa.jsonl"),
+        "--model",
+        "m",
+        "--base_url",
+        "https://api.example.com/v1",
+        "--api_key_env",
+        "MY_PROVIDER_KEY",
+    ]
     with pytest.raises(SystemExit) as exit_info:
         run_function(synthesize, args)
     assert exit_info.value.code == 2
@@ -145,7 +169,9 @@ def test_a_loopback_server_needs_no_key(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     texts = write_chunks(tmp_path / "chunks.jsonl", {"a": "", "b": ""})
     with FakeOpenAI() as server:
-        synthesize(tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", model="fake-model", base_url=server.base_url, **FAST)
+        synthesize(
+            tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", model="fake-model", base_url=server.base_url, **FAST
+        )
     assert read_jsonl(tmp_path / "qa.jsonl") == expected_records("a", texts["a"]) + expected_records("b", texts["b"])
 
 
@@ -164,8 +190,16 @@ def test_budget_caps_stop_requests_and_a_rerun_continues(tmp_path, monkeypatch, 
         # + max_response_tokens) stay within the cap. Used tokens are those the server reported.
         used_per_request = sum(read_jsonl(tmp_path / "qa.cache.jsonl")[0]["usage"].values())
         estimate = sum(len(m["content"]) for m in load_template("faq").messages(texts["c0"])) // 4 + 1 + 200
-        synthesize(chunks, output, model="fake-model", base_url=server.base_url, workers=1,
-                   max_response_tokens=200, max_tokens=estimate + used_per_request, **FAST)  # fmt: skip
+        synthesize(
+            chunks,
+            output,
+            model="fake-model",
+            base_url=server.base_url,
+            workers=1,
+            max_response_tokens=200,
+            max_tokens=estimate + used_per_request,
+            **FAST,
+        )
         assert len(server.requests) == 5
         assert "--max_tokens" in read_jsonl(tmp_path / "qa.failures.jsonl")[0]["reason"]
 
@@ -179,8 +213,9 @@ def test_a_key_echoed_by_the_server_is_redacted_from_failures(tmp_path, monkeypa
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     write_chunks(tmp_path / "chunks.jsonl", {"a": "echokey,echokey"})
     with FakeOpenAI() as server, pytest.raises(LitftError) as error:
-        synthesize(tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", model="m", base_url=server.base_url,
-                   max_retries=1, **FAST)  # fmt: skip
+        synthesize(
+            tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", model="m", base_url=server.base_url, max_retries=1, **FAST
+        )
     assert "Bearer [redacted]" in str(error.value) and SECRET not in str(error.value)
     [failure] = read_jsonl(tmp_path / "qa.failures.jsonl")
     assert "gave up after 2 attempts" in failure["reason"] and "Bearer [redacted]" in failure["reason"]
@@ -193,12 +228,27 @@ def test_templates_builtin_and_user_file(tmp_path, monkeypatch):
     template = tmp_path / "support.txt"
     template.write_text('Questions a customer asks, as JSON [{"question": ..., "answer": ...}]:\n"""\n{passage}\n"""\n')
     with FakeOpenAI() as server:
-        synthesize(tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", model="m", base_url=server.base_url,
-                   template=str(template), **FAST)  # fmt: skip
-        synthesize(tmp_path / "chunks.jsonl", tmp_path / "triples.jsonl", model="m", base_url=server.base_url,
-                   template="triples", **FAST)  # fmt: skip
+        synthesize(
+            tmp_path / "chunks.jsonl",
+            tmp_path / "qa.jsonl",
+            model="m",
+            base_url=server.base_url,
+            template=str(template),
+            **FAST,
+        )
+        synthesize(
+            tmp_path / "chunks.jsonl",
+            tmp_path / "triples.jsonl",
+            model="m",
+            base_url=server.base_url,
+            template="triples",
+            **FAST,
+        )
         prompts = [r.user_prompt for r in server.requests]
-    assert prompts[0] == f'Questions a customer asks, as JSON [{{"question": ..., "answer": ...}}]:\n"""\n{texts["a"]}\n"""\n'
+    assert (
+        prompts[0]
+        == f'Questions a customer asks, as JSON [{{"question": ..., "answer": ...}}]:\n"""\n{texts["a"]}\n"""\n'
+    )
     assert "instruction-tuning examples" in prompts[1] and texts["a"] in prompts[1]
     assert {r["template"] for r in read_jsonl(tmp_path / "qa.jsonl")} == {"support"}
     assert {r["template"] for r in read_jsonl(tmp_path / "triples.jsonl")} == {"triples"}
@@ -246,9 +296,16 @@ def test_heuristic_backend_needs_no_server_or_key(tmp_path, monkeypatch):
     (tmp_path / "chunks.jsonl").write_text("".join(json.dumps(c) + "\n" for c in chunks))
     synthesize(tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", backend="heuristic", quiet=True)
     assert read_jsonl(tmp_path / "qa.jsonl") == [
-        {"instruction": "What is Acme Robotics?", "input": "", "output": "Acme Robotics is a company that builds warehouse robots.",
-         "source_id": "acme", "source_url": "u1", "model": "heuristic", "template": "heuristic"}
-    ]  # fmt: skip
+        {
+            "instruction": "What is Acme Robotics?",
+            "input": "",
+            "output": "Acme Robotics is a company that builds warehouse robots.",
+            "source_id": "acme",
+            "source_url": "u1",
+            "model": "heuristic",
+            "template": "heuristic",
+        }
+    ]
     assert [f["source_id"] for f in read_jsonl(tmp_path / "qa.failures.jsonl")] == ["none"]
 
 
@@ -259,9 +316,24 @@ def test_killed_run_loses_no_paid_response_and_rerun_repeats_none(tmp_path, monk
     cache = tmp_path / "qa.cache.jsonl"
     environment = {**os.environ, "OPENAI_API_KEY": SECRET}
     with FakeOpenAI(response_delay=0.05) as server:
-        command = [sys.executable, "-m", "litft.cli", "synthesize", "--input", str(tmp_path / "chunks.jsonl"),
-                   "--output", str(tmp_path / "qa.jsonl"), "--model", "fake-model", "--base_url", server.base_url,
-                   "--workers", "2", "--quiet", "true"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "litft.cli",
+            "synthesize",
+            "--input",
+            str(tmp_path / "chunks.jsonl"),
+            "--output",
+            str(tmp_path / "qa.jsonl"),
+            "--model",
+            "fake-model",
+            "--base_url",
+            server.base_url,
+            "--workers",
+            "2",
+            "--quiet",
+            "true",
+        ]
         process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (not cache.exists() or cache.read_text().count("\n") < 8):
@@ -291,9 +363,28 @@ def free_port_url() -> str:
 
 
 def synthesize_command(tmp_path: Path, base_url: str, *extra: str, model: str = "fake-model") -> list[str]:
-    return ["synthesize", "--input", str(tmp_path / "chunks.jsonl"), "--output", str(tmp_path / "qa.jsonl"),
-            "--model", model, "--base_url", base_url, "--max_retries", "1", "--retry_base_delay", "0.01",
-            "--retry_max_delay", "0.05", "--timeout", "2", "--quiet", "true", *extra]  # fmt: skip
+    return [
+        "synthesize",
+        "--input",
+        str(tmp_path / "chunks.jsonl"),
+        "--output",
+        str(tmp_path / "qa.jsonl"),
+        "--model",
+        model,
+        "--base_url",
+        base_url,
+        "--max_retries",
+        "1",
+        "--retry_base_delay",
+        "0.01",
+        "--retry_max_delay",
+        "0.05",
+        "--timeout",
+        "2",
+        "--quiet",
+        "true",
+        *extra,
+    ]
 
 
 def exit_code_and_stderr(argv: list[str], capsys) -> tuple[int, str]:
@@ -310,12 +401,16 @@ def test_a_retry_after_of_a_day_waits_only_the_cap_and_says_so(tmp_path, monkeyp
         main(synthesize_command(tmp_path, server.base_url))
     assert read_jsonl(tmp_path / "qa.jsonl") == expected_records("a", texts["a"]) + expected_records("b", texts["b"])
     assert capsys.readouterr().err.splitlines() == [
-        (f"warning: {server.base_url} asked to wait 100000 s before retrying (Retry-After); "
-        "waiting 0.05 s instead, the --retry_max_delay cap.")
+        (
+            f"warning: {server.base_url} asked to wait 100000 s before retrying (Retry-After); "
+            "waiting 0.05 s instead, the --retry_max_delay cap."
+        )
     ]
 
 
-def test_a_run_whose_every_request_fails_exits_2_with_the_reason_and_keeps_earlier_results(tmp_path, monkeypatch, capsys):
+def test_a_run_whose_every_request_fails_exits_2_with_the_reason_and_keeps_earlier_results(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     write_chunks(tmp_path / "chunks.jsonl", {"a": "", "b": ""})
     with FakeOpenAI() as server:
@@ -336,10 +431,15 @@ def test_a_run_whose_every_request_fails_exits_2_with_the_reason_and_keeps_earli
     [
         ("401", "refused the API key from OPENAI_API_KEY (HTTP 401); check the key."),
         ("nochoices", "answered with something that is not an OpenAI chat completion (it has no 'choices' list);"),
-        ("notjson", "not an OpenAI chat completion (the body is not JSON: b'<html><body><h1>Bad Gateway</h1></body></html>');"),
+        (
+            "notjson",
+            "not an OpenAI chat completion (the body is not JSON: b'<html><body><h1>Bad Gateway</h1></body></html>');",
+        ),
     ],
 )
-def test_a_server_that_refuses_or_answers_garbage_is_exit_2_with_one_line(tmp_path, monkeypatch, capsys, behaviour, message):
+def test_a_server_that_refuses_or_answers_garbage_is_exit_2_with_one_line(
+    tmp_path, monkeypatch, capsys, behaviour, message
+):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     write_chunks(tmp_path / "chunks.jsonl", {"a": "", "b": ""})
     with FakeOpenAI(default=behaviour) as server:
@@ -350,17 +450,36 @@ def test_a_server_that_refuses_or_answers_garbage_is_exit_2_with_one_line(tmp_pa
 
 def test_malformed_replies_are_retried_then_recorded_as_the_chunks_failure(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    scripts = {"html-once": "notjson", "null-once": "nullcontent", "no-usage": "nousage", "never-choices": "nochoices,nochoices"}
+    scripts = {
+        "html-once": "notjson",
+        "null-once": "nullcontent",
+        "no-usage": "nousage",
+        "never-choices": "nochoices,nochoices",
+    }
     texts = write_chunks(tmp_path / "chunks.jsonl", scripts)
     with FakeOpenAI() as server:
-        synthesize(tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", model="fake-model", base_url=server.base_url,
-                   max_retries=1, **FAST)  # fmt: skip
+        synthesize(
+            tmp_path / "chunks.jsonl",
+            tmp_path / "qa.jsonl",
+            model="fake-model",
+            base_url=server.base_url,
+            max_retries=1,
+            **FAST,
+        )
     assert read_jsonl(tmp_path / "qa.jsonl") == [
-        record for chunk_id in ("html-once", "null-once", "no-usage") for record in expected_records(chunk_id, texts[chunk_id])]  # fmt: skip
-    assert read_jsonl(tmp_path / "qa.failures.jsonl") == [{
-        "source_id": "never-choices", "source_url": "https://example.org/never-choices", "status": "failed",
-        "reason": f"gave up after 2 attempts, last: the server at {server.base_url} answered with something that is not "
-                  "an OpenAI chat completion (it has no 'choices' list)"}]  # fmt: skip
+        record
+        for chunk_id in ("html-once", "null-once", "no-usage")
+        for record in expected_records(chunk_id, texts[chunk_id])
+    ]
+    assert read_jsonl(tmp_path / "qa.failures.jsonl") == [
+        {
+            "source_id": "never-choices",
+            "source_url": "https://example.org/never-choices",
+            "status": "failed",
+            "reason": f"gave up after 2 attempts, last: the server at {server.base_url} answered with something that is not "
+            "an OpenAI chat completion (it has no 'choices' list)",
+        }
+    ]
 
 
 @pytest.mark.parametrize(
@@ -372,7 +491,10 @@ def test_malformed_replies_are_retried_then_recorded_as_the_chunks_failure(tmp_p
         (["--cache", "{dir}/qa.jsonl"], "--cache {dir}/qa.jsonl is the same path as --output {dir}/qa.jsonl"),
         (["--output", "{dir}"], "--output {dir} is a folder that holds --input {input}"),
         (["--output", "{dir}/sub"], "--output {dir}/sub is a folder; give a file path."),
-        (["--output", "{input}/qa.jsonl"], "--output {input}/qa.jsonl cannot be created: {input} is a file, not a folder."),
+        (
+            ["--output", "{input}/qa.jsonl"],
+            "--output {input}/qa.jsonl cannot be created: {input} is a file, not a folder.",
+        ),
     ],
 )
 def test_outputs_that_would_overwrite_an_input_or_cannot_be_written_are_refused_before_any_request(
@@ -384,7 +506,9 @@ def test_outputs_that_would_overwrite_an_input_or_cannot_be_written_are_refused_
     before = (tmp_path / "chunks.jsonl").read_bytes()
     names = {"input": tmp_path / "chunks.jsonl", "dir": tmp_path}
     with FakeOpenAI() as server:
-        code, error = exit_code_and_stderr(synthesize_command(tmp_path, server.base_url, *(f.format(**names) for f in flags)), capsys)
+        code, error = exit_code_and_stderr(
+            synthesize_command(tmp_path, server.base_url, *(f.format(**names) for f in flags)), capsys
+        )
         assert server.requests == []
     assert code == 2 and error.startswith(f"error: {message.format(**names)}") and error.count("\n") == 1
     assert (tmp_path / "chunks.jsonl").read_bytes() == before
@@ -394,9 +518,14 @@ def test_an_output_in_a_read_only_folder_is_refused_before_any_request(tmp_path,
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     write_chunks(tmp_path / "chunks.jsonl", {"a": ""})
     with read_only_folder(tmp_path / "locked") as locked, FakeOpenAI() as server:
-        code, error = exit_code_and_stderr(synthesize_command(tmp_path, server.base_url, "--output", str(locked / "qa.jsonl")), capsys)
+        code, error = exit_code_and_stderr(
+            synthesize_command(tmp_path, server.base_url, "--output", str(locked / "qa.jsonl")), capsys
+        )
         assert server.requests == []
-    assert code == 2 and error == f"error: --output {locked}/qa.jsonl cannot be written: no write permission in {locked}.\n"
+    assert (
+        code == 2
+        and error == f"error: --output {locked}/qa.jsonl cannot be written: no write permission in {locked}.\n"
+    )
 
 
 def test_a_disk_that_fills_up_mid_run_is_exit_2_and_leaves_the_cache_whole(tmp_path, monkeypatch, capsys):
@@ -406,7 +535,11 @@ def test_a_disk_that_fills_up_mid_run_is_exit_2_and_leaves_the_cache_whole(tmp_p
         cache = disk / "qa.cache.jsonl"
         argv = synthesize_command(tmp_path, server.base_url, "--output", str(disk / "qa.jsonl"), "--workers", "1")
         code, error = exit_code_and_stderr(argv, capsys)
-        assert code == 2 and error == f"error: cannot write {cache}: no space left on device; free some disk space or choose another disk.\n"
+        assert (
+            code == 2
+            and error
+            == f"error: cannot write {cache}: no space left on device; free some disk space or choose another disk.\n"
+        )
         assert cache.read_bytes().endswith(b"\n")  # no torn line: every answer on disk is whole
         cached = [entry["chunk_id"] for entry in iter_jsonl(cache)]
         assert cached == sorted(texts)[: len(cached)] and 0 < len(cached) < len(server.requests) <= 60

@@ -58,17 +58,26 @@ def test_bootstraps_novel_instructions_with_instances_and_reruns_from_cache(tmp_
         first_list = [line for line in generation[0].splitlines() if line[:1].isdigit()]
         assert len(first_list) == 7 and first_list[-1] == "7."  # 6 seeds, open at 7 (nothing generated yet)
         later_list = [line for line in generation[-1].splitlines() if line[:1].isdigit()]
-        assert len(later_list) == 9 and sum(" report number " in line for line in later_list) == 2  # 6 seed + 2 generated
+        assert (
+            len(later_list) == 9 and sum(" report number " in line for line in later_list) == 2
+        )  # 6 seed + 2 generated
 
         # Classification tasks got output-first prompts and labels as outputs; the others input-first.
         for instruction in instructions:
             own = [r for r in records if r["instruction"] == instruction]
             is_classification = instruction.startswith("Classify the sentiment")
             assert {r["is_classification"] for r in own} == {is_classification}
-            prompt = next(r.user_prompt for r in requests if r.user_prompt.endswith(instruction) or f"Task: {instruction}\nClass label:" in r.user_prompt)
+            prompt = next(
+                r.user_prompt
+                for r in requests
+                if r.user_prompt.endswith(instruction) or f"Task: {instruction}\nClass label:" in r.user_prompt
+            )
             assert prompt.startswith("Given the classification task") == is_classification
             if is_classification:
-                assert [(r["input"], r["output"]) for r in own] == [("I loved every minute of it.", "Positive"), ("It was a waste of time.", "Negative")]
+                assert [(r["input"], r["output"]) for r in own] == [
+                    ("I loved every minute of it.", "Positive"),
+                    ("It was a waste of time.", "Negative"),
+                ]
             else:
                 assert [r["output"] for r in own] == [f"An answer to {instruction}.", "Another answer."]
             assert len({r["source_id"] for r in own}) == 1
@@ -83,8 +92,16 @@ def test_bootstraps_novel_instructions_with_instances_and_reruns_from_cache(tmp_
 def test_a_request_cap_stops_early_and_says_so(tmp_path, seed_tasks, monkeypatch, capsys):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with FakeOpenAI() as server, pytest.raises(LitftError) as error:
-        self_instruct(seed_tasks, tmp_path / "out.jsonl", model="m", num_instructions=50, base_url=server.base_url,
-                      workers=2, max_requests=3, quiet=True)  # fmt: skip
+        self_instruct(
+            seed_tasks,
+            tmp_path / "out.jsonl",
+            model="m",
+            num_instructions=50,
+            base_url=server.base_url,
+            workers=2,
+            max_requests=3,
+            quiet=True,
+        )
     assert len(server.requests) == 3
     # The cap came before any instruction got its instances: no records, so no output and a non-zero exit.
     assert str(error.value) == (
@@ -102,9 +119,30 @@ def free_port_url() -> str:
 
 
 def self_instruct_command(seed_tasks: Path, output: Path, base_url: str, *extra: str) -> list[str]:
-    return ["self-instruct", "--seed_tasks", str(seed_tasks), "--output", str(output), "--model", "m",
-            "--num_instructions", "5", "--workers", "2", "--base_url", base_url, "--max_retries", "1",
-            "--retry_base_delay", "0.01", "--retry_max_delay", "0.05", "--quiet", "true", *extra]  # fmt: skip
+    return [
+        "self-instruct",
+        "--seed_tasks",
+        str(seed_tasks),
+        "--output",
+        str(output),
+        "--model",
+        "m",
+        "--num_instructions",
+        "5",
+        "--workers",
+        "2",
+        "--base_url",
+        base_url,
+        "--max_retries",
+        "1",
+        "--retry_base_delay",
+        "0.01",
+        "--retry_max_delay",
+        "0.05",
+        "--quiet",
+        "true",
+        *extra,
+    ]
 
 
 def test_an_endpoint_that_never_answers_well_is_exit_2_with_the_reason(tmp_path, seed_tasks, monkeypatch, capsys):
@@ -114,10 +152,18 @@ def test_an_endpoint_that_never_answers_well_is_exit_2_with_the_reason(tmp_path,
     with FakeOpenAI(default="nochoices") as garbling, FakeOpenAI(default="401") as refusing:
         cases = [
             (url, f"{stopped} could not connect to {url}: connection refused);"),
-            (garbling.base_url, (f"{stopped} the server at {garbling.base_url} answered with something that is not an "
-                                 f"OpenAI chat completion (it has no 'choices' list));")),
-            (refusing.base_url, f"error: {refusing.base_url} refused the API key from OPENAI_API_KEY (HTTP 401); check the key.\n"),
-        ]  # fmt: skip
+            (
+                garbling.base_url,
+                (
+                    f"{stopped} the server at {garbling.base_url} answered with something that is not an "
+                    f"OpenAI chat completion (it has no 'choices' list));"
+                ),
+            ),
+            (
+                refusing.base_url,
+                f"error: {refusing.base_url} refused the API key from OPENAI_API_KEY (HTTP 401); check the key.\n",
+            ),
+        ]
         for base_url, message in cases:
             capsys.readouterr()
             with pytest.raises(SystemExit) as exit_info:
@@ -135,10 +181,13 @@ def test_an_output_or_cache_over_an_input_is_refused_before_any_request(tmp_path
     (tmp_path / "chunks.jsonl").write_text('{"id": "a", "text": "A passage."}\n')
     cases = [
         (seeds, [], f"--output {seeds} is the same path as --seed_tasks {seeds}"),
-        (tmp_path / "out.jsonl", ["--cache", str(tmp_path / "chunks.jsonl"), "--chunks", str(tmp_path / "chunks.jsonl")],
-         f"--cache {tmp_path / 'chunks.jsonl'} is the same path as --chunks {tmp_path / 'chunks.jsonl'}"),
+        (
+            tmp_path / "out.jsonl",
+            ["--cache", str(tmp_path / "chunks.jsonl"), "--chunks", str(tmp_path / "chunks.jsonl")],
+            f"--cache {tmp_path / 'chunks.jsonl'} is the same path as --chunks {tmp_path / 'chunks.jsonl'}",
+        ),
         (tmp_path, [], f"--output {tmp_path} is a folder that holds --seed_tasks {seeds}"),
-    ]  # fmt: skip
+    ]
     with FakeOpenAI() as server:
         for output, extra, message in cases:
             capsys.readouterr()
@@ -150,16 +199,27 @@ def test_an_output_or_cache_over_an_input_is_refused_before_any_request(tmp_path
 
 
 def test_parse_instructions_handles_preambles_continuations_and_task_labels():
-    assert parse_instructions("Sure, here are more tasks:\n9. Sort the list.\n10. Name a color:") == ["Sort the list.", "Name a color"]
-    assert parse_instructions(" Translate the sentence.\n10. Count   the words.") == ["Translate the sentence.", "Count the words."]
+    assert parse_instructions("Sure, here are more tasks:\n9. Sort the list.\n10. Name a color:") == [
+        "Sort the list.",
+        "Name a color",
+    ]
+    assert parse_instructions(" Translate the sentence.\n10. Count   the words.") == [
+        "Translate the sentence.",
+        "Count the words.",
+    ]
     assert parse_instructions("Task 9: Find the verb.\nTask 10) Fix the typo.") == ["Find the verb.", "Fix the typo."]
 
 
 def test_parse_instances_both_orders():
-    assert parse_instances("Example 1\nInput: 2+2\nOutput: 4\n\nExample 2\nInput: 3+3\nOutput: 6", False) == [("2+2", "4"), ("3+3", "6")]
+    assert parse_instances("Example 1\nInput: 2+2\nOutput: 4\n\nExample 2\nInput: 3+3\nOutput: 6", False) == [
+        ("2+2", "4"),
+        ("3+3", "6"),
+    ]
     assert parse_instances("A haiku about rain falls softly.", False) == [("", "A haiku about rain falls softly.")]
     assert parse_instances("Class label: Yes\nInput: Is water wet?\nClass label: No\nInput: Is fire cold?", True) == [
-        ("Is water wet?", "Yes"), ("Is fire cold?", "No")]  # fmt: skip
+        ("Is water wet?", "Yes"),
+        ("Is fire cold?", "No"),
+    ]
     assert parse_is_classification("Yes.") and not parse_is_classification("No, it is open-ended.")
 
 
