@@ -1,4 +1,6 @@
-"""`python generate/adapter_v2.py --checkpoint_dir DIR --prompt "..."`: generate from an adapter-v2 run (its weights are applied to the base its hyperparameters.yaml names).
+"""`python generate/adapter_v2.py --checkpoint_dir DIR --prompt "..."`: generate from an adapter-v2 run.
+
+Its weights are applied to the base its hyperparameters.yaml names.
 
 The same command as `litft generate`: the checkpoint directory itself tells which method made it.
 """

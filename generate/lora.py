@@ -1,4 +1,6 @@
-"""`python generate/lora.py --checkpoint_dir DIR --prompt "..."`: generate from a LoRA run (its weights are applied to the base its hyperparameters.yaml names).
+"""`python generate/lora.py --checkpoint_dir DIR --prompt "..."`: generate from a LoRA run.
+
+Its weights are applied to the base its hyperparameters.yaml names.
 
 The same command as `litft generate`: the checkpoint directory itself tells which method made it.
 """

@@ -50,6 +50,17 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
         "litft.data.curate.split:split",
         "Split instruction records into train.json and test.json by source chunk.",
     ),
+    "index": {
+        "build": (
+            "litft.retrieval.commands:build",
+            "Build a BM25 (and optional dense) retrieval index over chunks.jsonl.",
+        ),
+        "search": ("litft.retrieval.commands:search", "Print the indexed chunks that best answer a query."),
+        "evaluate": (
+            "litft.retrieval.commands:evaluate",
+            "Score recall@k and MRR of each retriever on test records' source chunks.",
+        ),
+    },
     "tokenizer": {
         "train": (
             "litft.prepare.tokenizer_training:train_tokenizer",
@@ -164,9 +175,11 @@ def _rewrite_args(function: Callable, args: list[str]) -> list[str]:
     hints = typing.get_type_hints(function)
     lists = {name for name, hint in hints.items() if _is_list(hint)}
     booleans = {name for name, hint in hints.items() if _is_bool(hint)}
-    for name, hint in hints.items():  # boolean fields of dataclass groups: `--lora.mlp`
+    for name, hint in hints.items():  # fields of dataclass groups: `--lora.mlp`, `--sampling.stop A B`
         if dataclasses.is_dataclass(hint):
-            booleans |= {f"{name}.{field}" for field, sub in typing.get_type_hints(hint).items() if _is_bool(sub)}
+            fields = typing.get_type_hints(hint)
+            booleans |= {f"{name}.{field}" for field, sub in fields.items() if _is_bool(sub)}
+            lists |= {f"{name}.{field}" for field, sub in fields.items() if _is_list(sub)}
     flagged = {token[2:].split("=", 1)[0].rstrip("+") for token in args if token.startswith("--")}
     required = [name for name in _required_parameters(function) if name not in flagged]
 

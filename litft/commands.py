@@ -12,7 +12,7 @@ from typing import Any
 
 from litft.common.checks import check_shard_size, require_dir, require_file
 from litft.common.io import check_output_file, refuse_same_path
-from litft.common.settings import DType, Precision, Quantize, SamplingSettings
+from litft.common.settings import CHAT_SAMPLING, GENERATION_SAMPLING, DType, Precision, Quantize, SamplingSettings
 
 MODEL_HINT = "check the path or download/convert a model first"
 
@@ -79,12 +79,7 @@ def generate(
     prompt: str | None = None,
     prompts_file: Path | None = None,
     output: Path | None = None,
-    max_new_tokens: int = 256,
-    temperature: float = 0.8,
-    top_k: int | None = 50,
-    top_p: float = 1.0,
-    seed: int | None = 1234,
-    stop: list[str] | None = None,
+    sampling: SamplingSettings = GENERATION_SAMPLING,
     prompt_style: str | None = None,
     base_dir: Path | None = None,
     device: str = "auto",
@@ -101,13 +96,7 @@ def generate(
         prompt: One prompt; its answer streams to stdout.
         prompts_file: Many prompts: a .txt file (one per line) or JSON/JSONL instruction records; decoded in batches.
         output: With --prompts_file, write the answers here as JSONL instead of printing them.
-        max_new_tokens: Most tokens to generate per answer.
-        temperature: Sampling temperature; 0 means greedy decoding.
-        top_k: Sample among the k most likely tokens only.
-        top_p: Sample from the smallest set of tokens whose probability adds up to top_p.
-        seed: Random seed for sampling (prompt i of a batch uses seed + i).
-        stop: Text that ends an answer when generated (not included); several may follow the flag, e.g.
-            --stop "###" "\\n\\n" (\\n and \\t stand for a newline and a tab).
+        sampling: How tokens are chosen and when an answer stops (e.g. --sampling.temperature 0 for greedy).
         prompt_style: Override the prompt style saved with the checkpoint (alpaca, qa, chat_template, a litgpt
             style name; `default` sends the prompt unchanged).
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved from where the run recorded it.
@@ -126,7 +115,7 @@ def generate(
         check_output_file(output, "--output")
         if prompts_file is not None:
             refuse_same_path(prompts_file, output, "--prompts_file", "--output")
-    SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop or []).validate()
+    sampling.validate()
     from litft.generation.generate import generate as implementation
 
     return implementation(**arguments)
@@ -134,12 +123,7 @@ def generate(
 
 def chat(
     checkpoint_dir: Path,
-    max_new_tokens: int = 512,
-    temperature: float = 0.8,
-    top_k: int | None = 50,
-    top_p: float = 1.0,
-    seed: int | None = 1234,
-    stop: list[str] | None = None,
+    sampling: SamplingSettings = CHAT_SAMPLING,
     prompt_style: str | None = None,
     base_dir: Path | None = None,
     device: str = "auto",
@@ -151,12 +135,7 @@ def chat(
 
     Args:
         checkpoint_dir: A litgpt checkpoint or a fine-tuning output directory.
-        max_new_tokens: Most tokens per reply.
-        temperature: Sampling temperature; 0 means greedy decoding.
-        top_k: Sample among the k most likely tokens only.
-        top_p: Nucleus sampling threshold.
-        seed: Random seed for sampling.
-        stop: Text that ends a reply when generated (\\n and \\t stand for a newline and a tab).
+        sampling: How tokens are chosen and when a reply stops.
         prompt_style: Override the prompt style saved with the checkpoint.
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved.
         device: auto, cpu, cuda, cuda:N or mps.
@@ -166,7 +145,7 @@ def chat(
     arguments = dict(locals())  # exactly the parameters, passed on unchanged
     require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
     require_dir(base_dir, "--base_dir", MODEL_HINT)
-    SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop or []).validate()
+    sampling.validate()
     from litft.generation.generate import chat as implementation
 
     implementation(**arguments)

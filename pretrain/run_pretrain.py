@@ -1,4 +1,7 @@
-"""`python pretrain/run_pretrain.py ...` = `litft pretrain`; also runs under `fabric run ... pretrain/run_pretrain.py`."""
+"""`python pretrain/run_pretrain.py ...` = `litft pretrain`.
+
+It also runs under `fabric run ... pretrain/run_pretrain.py`.
+"""
 
 from litft.cli import run_function
 from litft.train.entry import pretrain

@@ -12,6 +12,7 @@ import pytest
 from huggingface_hub.errors import GatedRepoError
 
 from litft.cli import COMMANDS, _rewrite_args, main
+from litft.common.settings import SamplingSettings
 from litft.models import download as download_module
 from litft.models.build import LoRASettings
 from litft.models.checkpoint import inspect_checkpoint
@@ -182,6 +183,47 @@ def test_shell_forms_jsonargparse_alone_does_not_take():
         "o",
     ]
     assert _rewrite_args(command, ["--data", "[a,b]", "--quiet", "false"]) == ["--data", "[a,b]", "--quiet", "false"]
+
+
+def test_a_list_field_of_a_group_takes_several_values_after_its_flag():
+    def command(sampling: SamplingSettings = SamplingSettings()) -> None:
+        """A command with the sampling group."""
+
+    assert _rewrite_args(command, ["--sampling.stop", "###", "\\n", "--sampling.top_k", "3"]) == [
+        "--sampling.stop",
+        "[]",
+        "--sampling.stop+",
+        "###",
+        "--sampling.stop+",
+        "\\n",
+        "--sampling.top_k",
+        "3",
+    ]
+
+
+def test_the_llm_judge_and_sampling_groups_take_flags_or_json_and_print_as_groups(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["synthesize", "chunks.jsonl", "qa.jsonl", "--llm.model", "m", "--llm.workers", "2", "--print_config"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    assert "llm:\n  model: m\n" in printed and "  workers: 2\n" in printed
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "evaluate",
+                "t.json",
+                "run",
+                "--judge",
+                '{"model": "g"}',
+                "--sampling.max_new_tokens",
+                "5",
+                "--print_config",
+            ]
+        )
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    assert "judge:\n  model: g\n" in printed and "  temperature: 0.0\n  max_response_tokens: 200\n" in printed
+    assert "sampling:\n  max_new_tokens: 5\n  temperature: 0.0\n" in printed
 
 
 def run_and_capture(function, args, capsys):

@@ -240,7 +240,7 @@ def test_demo_refuses_a_busy_port_before_writing_anything(capsys, tmp_path):
 def test_chat_skips_a_line_that_is_not_utf8(lit_base):
     stdin = b"What is litft?\ncaf\xe9 \xff\xfe\nTell me more.\n"
     result = subprocess.run(
-        [sys.executable, "-m", "litft.cli", "chat", str(lit_base), "--device", "cpu", "--max_new_tokens", "3"],
+        [sys.executable, "-m", "litft.cli", "chat", str(lit_base), "--device", "cpu", "--sampling.max_new_tokens", "3"],
         input=stdin,
         capture_output=True,
         timeout=300,

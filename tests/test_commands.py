@@ -7,6 +7,7 @@ import inspect
 import pytest
 
 from litft import commands
+from litft.common.settings import SamplingSettings
 from litft.generation import generate
 from litft.models import convert, merge
 
@@ -33,7 +34,7 @@ def test_generate_refuses_bad_values_before_loading_a_model(tmp_path):
     (tmp_path / "prompts.txt").write_text("hi\n")
     with pytest.raises(LitftError, match="--output .* is the same path as --prompts_file"):
         commands.generate(tmp_path, prompts_file=tmp_path / "prompts.txt", output=tmp_path / "prompts.txt")
-    with pytest.raises(LitftError, match="--top_p must be in"):
-        commands.generate(tmp_path, prompt="hi", top_p=2.0)
+    with pytest.raises(LitftError, match="--sampling.top_p must be in"):
+        commands.generate(tmp_path, prompt="hi", sampling=SamplingSettings(top_p=2.0))
     with pytest.raises(LitftError, match="--prompts_file .* is a folder"):
         commands.generate(tmp_path, prompts_file=tmp_path)

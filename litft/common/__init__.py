@@ -1,1 +1,4 @@
-"""Layer 0, what every layer shares: the user-error class, atomic writes, output ownership, path checks, settings types, rate limiting. No torch."""
+"""Layer 0, what every layer shares. No torch.
+
+The user-error class, atomic writes, output ownership, path checks, settings types, rate limiting.
+"""

@@ -6,11 +6,12 @@ The CLI prints these as one sentence and exits 2; every other exception is a bug
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -79,3 +80,15 @@ def _is_given(filename: str | bytes | int, given_paths: Iterable[str | os.PathLi
         return False
     path = Path(os.path.abspath(os.fsdecode(filename)))
     return any(path.is_relative_to(os.path.abspath(given)) for given in given_paths)
+
+
+@contextlib.contextmanager
+def os_errors_as_user_errors(action: str, path: str | os.PathLike) -> Iterator[None]:
+    """An OSError inside the block (permission denied, no space left, a file where a folder should be) is the
+    user's to fix: one sentence saying what could not be done to which path. Atomic writes leave older files intact."""
+    try:
+        yield
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        advice = _ENVIRONMENT_ERRORS.get(error.errno, ("", "check the path"))[1]
+        raise LitftError(f"cannot {action} {_user_facing(error.filename or path)}: {reason}; {advice}.") from None

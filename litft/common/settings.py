@@ -76,7 +76,18 @@ class AdapterV2Settings:
 
 @dataclass
 class SamplingSettings:
-    """How tokens are chosen and when a row stops (everything here is recorded with the results)."""
+    """How tokens are chosen and when a row stops (everything here is recorded with the results): the
+    `--sampling.*` group of `generate`, `chat` and `evaluate`.
+
+    Args:
+        max_new_tokens: Most tokens to generate per answer.
+        temperature: Sampling temperature; 0 means greedy decoding.
+        top_k: Sample among the k most likely tokens only.
+        top_p: Sample from the smallest set of tokens whose probability adds up to top_p.
+        seed: Random seed for sampling (prompt i of a batch uses seed + i).
+        stop: Text that ends an answer when generated (not included); several may follow the flag, e.g.
+            --sampling.stop "###" "\\n\\n" (on the command line \\n and \\t stand for a newline and a tab).
+    """
 
     max_new_tokens: int = 256
     temperature: float = 0.0  # 0 = greedy
@@ -87,20 +98,25 @@ class SamplingSettings:
 
     def validate(self) -> None:
         if self.max_new_tokens < 1:
-            raise LitftError(f"--max_new_tokens must be at least 1, got {self.max_new_tokens}.")
+            raise LitftError(f"--sampling.max_new_tokens must be at least 1, got {self.max_new_tokens}.")
         if self.temperature < 0:
-            raise LitftError(f"--temperature must be >= 0 (0 means greedy), got {self.temperature}.")
+            raise LitftError(f"--sampling.temperature must be >= 0 (0 means greedy), got {self.temperature}.")
         if self.top_k is not None and self.top_k < 1:
-            raise LitftError(f"--top_k must be a positive integer or left out, got {self.top_k}.")
+            raise LitftError(f"--sampling.top_k must be a positive integer or left out, got {self.top_k}.")
         if not 0.0 <= self.top_p <= 1.0:
-            raise LitftError(f"--top_p must be in [0, 1], got {self.top_p}.")
+            raise LitftError(f"--sampling.top_p must be in [0, 1], got {self.top_p}.")
         if any(not s for s in self.stop):
-            raise LitftError("--stop strings must not be empty.")
+            raise LitftError("--sampling.stop strings must not be empty.")
 
     @property
     def greedy(self) -> bool:
         # litgpt's `sample` takes the argmax in these cases too.
         return self.temperature == 0.0 or self.top_p == 0.0 or self.top_k == 1
+
+
+# The defaults of `litft generate` and `litft chat` (`evaluate` decodes greedily).
+GENERATION_SAMPLING = SamplingSettings(temperature=0.8, top_k=50, seed=1234)
+CHAT_SAMPLING = SamplingSettings(max_new_tokens=512, temperature=0.8, top_k=50, seed=1234)
 
 
 def check_field_types(

@@ -1,4 +1,7 @@
-"""The `pages.jsonl` format that scrape and ingest write and process reads: one `{url, title, text, fetched_at, sha1}` per page."""
+"""The `pages.jsonl` format that scrape and ingest write and process reads.
+
+One `{url, title, text, fetched_at, sha1}` per page.
+"""
 
 from __future__ import annotations
 

@@ -136,8 +136,8 @@ def stage_commands(
     """(title, litft arguments) of every stage, in order."""
     configs = out / "configs"
     if model:
-        synthesize = ["--backend", "openai", "--model", model, "--cache", str(out / LLM_CACHE)]
-        synthesize += ["--base_url", llm_url] if llm_url else []
+        synthesize = ["--backend", "openai", "--llm.model", model, "--cache", str(out / LLM_CACHE)]
+        synthesize += ["--llm.base_url", llm_url] if llm_url else []
     else:
         synthesize = ["--backend", "heuristic"]
     evaluate = [
@@ -148,7 +148,7 @@ def stage_commands(
         *(str(out / m) for m in FINETUNE_METHODS),
         "--out_dir",
         str(out / "evaluate"),
-        "--max_new_tokens",
+        "--sampling.max_new_tokens",
         str(size.max_new_tokens),
         "--batch_size",
         "16",

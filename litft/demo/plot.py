@@ -31,12 +31,12 @@ def plot_losses(runs: dict[str, Path], output: Path) -> Path:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3.4), squeeze=False)
-    for axis, (name, run_dir) in zip(axes[0], runs.items()):
+    for axis, (name, run_dir) in zip(axes[0], runs.items(), strict=True):
         train, val = read_losses(run_dir)
         if train:
-            axis.plot(*zip(*train), label="train")
+            axis.plot(*zip(*train, strict=True), label="train")
         if val:
-            axis.plot(*zip(*val), "o", label="validation")
+            axis.plot(*zip(*val, strict=True), "o", label="validation")
         axis.set_title(name)
         axis.set_xlabel("optimizer step")
         axis.grid(alpha=0.3)

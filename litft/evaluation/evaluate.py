@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from litft.common.errors import LitftError
 from litft.common.io import append_jsonl, atomic_write_json, iter_jsonl
 from litft.common.outputs import check_in_place_files, record_own_files
 from litft.common.settings import SamplingSettings
+from litft.evaluation.judge import JUDGE_SETTINGS, Judge
 from litft.evaluation.review import (
     format_review_table,
     format_table,
@@ -35,6 +36,7 @@ from litft.evaluation.review import (
     review_rows,
     write_answers_csv,
 )
+from litft.llm.client import LLMSettings
 from litft.models.instructions import read_instructions
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
@@ -142,10 +144,13 @@ def run_labels(runs: list[Path], reserved: tuple[str, ...] = ("base",)) -> list[
 def method_name(info) -> str:
     """The method a checkpoint was trained with; a LoRA run merged into full weights (lit_model.pth beside
     lit_model.pth.lora, or `litft merge_lora --out_dir`, which records merged_from) is `lora (merged)`."""
+    from litft.models.methods import get_method
+
     recorded = info.hyperparameters.get("method")
-    if info.method == "full" and recorded in ("lora", "adapter_v2"):
+    holds_full_weights = not get_method(info.method).delta_only
+    if holds_full_weights and recorded is not None and get_method(recorded).delta_only:
         return f"{recorded} (merged)"
-    if info.method == "full" and "merged_from" in info.hyperparameters:
+    if holds_full_weights and "merged_from" in info.hyperparameters:
         return "lora (merged)"
     return info.method
 
@@ -331,12 +336,7 @@ def evaluate(
     runs: list[Path],
     base: Path | None = None,
     out_dir: Path = Path("out/evaluate"),
-    max_new_tokens: int = 256,
-    temperature: float = 0.0,
-    top_k: int | None = None,
-    top_p: float = 1.0,
-    seed: int | None = 1234,
-    stop: list[str] | None = None,
+    sampling: SamplingSettings = SamplingSettings(seed=1234),
     prompt_style: str | None = None,
     base_dir: Path | None = None,
     batch_size: int = 8,
@@ -344,11 +344,7 @@ def evaluate(
     device: str = "auto",
     precision: str | None = None,
     quantize: str | None = None,
-    judge: str | None = None,
-    base_url: str | None = None,
-    api_key_env: str = "OPENAI_API_KEY",
-    judge_workers: int = 4,
-    judge_max_requests: int | None = None,
+    judge: LLMSettings = JUDGE_SETTINGS,
     overwrite: bool = False,
     quiet: bool = False,
 ) -> dict:
@@ -359,12 +355,8 @@ def evaluate(
         runs: Fine-tuning run directories (full, LoRA or adapter-v2), e.g. `litft evaluate test.json out/lora out/full`.
         base: The base checkpoint to compare against (default: the base the runs name in hyperparameters.yaml).
         out_dir: Where report.json, answers.csv and generations/ go.
-        max_new_tokens: Most tokens per answer.
-        temperature: 0 (default) is greedy decoding; above 0 samples (recorded with the results).
-        top_k: Sampling: only the k most likely tokens.
-        top_p: Sampling: nucleus threshold.
-        seed: Sampling seed (question i uses seed + i).
-        stop: Text that ends an answer, e.g. --stop "###" "\\n\\n" (\\n and \\t stand for a newline and a tab).
+        sampling: How answers are decoded: greedy by default (temperature 0); question i uses seed + i; all of it
+            is recorded with the results.
         prompt_style: One prompt style for every model (default: each model's saved style; a base without one
             gets its runs' style).
         base_dir: Where LoRA/adapter runs find their base if it moved since training.
@@ -373,11 +365,8 @@ def evaluate(
         device: auto, cpu, cuda, cuda:N or mps.
         precision: 32-true, 16-true or bf16-true.
         quantize: bitsandbytes quantization on a CUDA GPU (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8).
-        judge: Also score each answer 0-3 with this OpenAI-compatible model (into judge_<model> columns).
-        base_url: The judge's endpoint (default: OPENAI_BASE_URL, else OpenAI).
-        api_key_env: Environment variable holding the judge's API key.
-        judge_workers: Judge requests in flight at once.
-        judge_max_requests: Stop asking the judge after this many requests (cached verdicts are still used).
+        judge: With `--judge.model`, also score each answer 0-3 with that OpenAI-compatible model (into
+            judge_<model> columns; temperature 0 and 200-token replies by default; cached verdicts are reused).
         overwrite: Replace a report.json / answers.csv in out_dir that litft did not write.
         quiet: No progress bars.
     """
@@ -390,7 +379,7 @@ def evaluate(
         stop_strings,  # imports torch: only once the paths are known to exist
     )
 
-    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
+    settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
     if limit is not None and limit < 1:
         raise LitftError(f"--limit must be at least 1, got {limit}.")
@@ -413,12 +402,8 @@ def evaluate(
     verdicts, judge_report = None, None
     with contextlib.ExitStack() as stack:
         grader = None
-        if judge:  # built first, so a missing key or a bad URL is said before hours of generation
-            from litft.evaluation.judge import Judge
-
-            grader = stack.enter_context(
-                Judge(judge, out_dir / "judge.cache.jsonl", base_url, api_key_env, judge_workers, judge_max_requests)
-            )
+        if judge.model:  # built first, so a missing key or a bad URL is said before hours of generation
+            grader = stack.enter_context(Judge(judge, out_dir / "judge.cache.jsonl"))
         results = [_evaluate_model(spec, specs, records, settings, options, out_dir, quiet) for spec in specs]
         if grader is not None:
             verdicts = {
@@ -497,7 +482,7 @@ def evaluate(
     if any(r.from_cache == r.n for r in results):
         print("* answers reused from generations/ (tokens/s as measured when they were generated)")
     if review:
-        print(f"\njudge {judge} (0-3 review scale):\n{format_review_table(review)}")
+        print(f"\njudge {judge.model} (0-3 review scale):\n{format_review_table(review)}")
     print(
         f"\nwrote {out_dir / 'report.json'} and {answers_csv} (fill in the score_ columns, then `litft evaluate summarize {answers_csv}`)"
     )
@@ -510,7 +495,7 @@ def summarize(answers_csv: Path, out: Path | None = None) -> dict:
     """Turn a filled-in answers.csv into the table of percentages per model and score.
 
     Scores: 0 = not relevant (Incorrect), 1 = no answer, 2 = partially relevant, 3 = relevant. Empty cells are
-    left out; judge_<model> columns (from --judge) get their own rows, marked "(judge)".
+    left out; judge_<model> columns (from --judge.model) get their own rows, marked "(judge)".
 
     Args:
         answers_csv: The answers.csv written by `litft evaluate`, with score_<model> columns filled in.

@@ -1,6 +1,6 @@
-"""`litft evaluate --judge MODEL`: an OpenAI-compatible model scores answers on the 0-3 review scale.
+"""`litft evaluate --judge.model MODEL`: an OpenAI-compatible model scores answers on the 0-3 review scale.
 
-Requests go through `litft.llm.client.LLMClient` (the endpoint from --base_url or OPENAI_BASE_URL, the key
+Requests go through `litft.llm.client.LLMClient` (the endpoint from --judge.base_url or OPENAI_BASE_URL, the key
 from the environment, rate limits and retries), and every verdict is on disk in a response cache before it
 is used, so a re-run asks nothing twice. An empty answer is scored 1 (no answer) without asking.
 """
@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from litft.common.errors import LitftError
 from litft.common.io import progress
 from litft.common.ratelimit import BudgetExhausted
 from litft.evaluation.review import SCALE_MEANING
@@ -39,6 +38,9 @@ Grade the answer on this scale:
 Reply with JSON only, for example {{"score": 2, "reason": "one short sentence"}}."""
 TEMPLATE_ID = hashlib.sha256((SYSTEM + TEMPLATE).encode()).hexdigest()[:12]
 EMPTY_ANSWER_REASON = "empty answer (scored 1 without asking the judge)"
+JUDGE_GROUP = "judge"  # `litft evaluate --judge.model ...`
+# Greedy, short replies: a verdict should not change between runs, and it is a score and a sentence.
+JUDGE_SETTINGS = LLMSettings(temperature=0.0, max_response_tokens=200)
 
 
 @dataclass(frozen=True)
@@ -74,33 +76,11 @@ def parse_verdict(text: str) -> Verdict:
 class Judge:
     """Scores (question, reference, answer) triples; use as a context manager to close its cache."""
 
-    def __init__(
-        self,
-        model: str,
-        cache_path: str | Path,
-        base_url: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        workers: int = 4,
-        max_requests: int | None = None,
-        timeout: float = 120.0,
-        max_retries: int = 6,
-    ):
-        if workers < 1:
-            raise LitftError(f"--judge_workers must be at least 1, got {workers}.")
-        settings = LLMSettings(
-            model=model,
-            base_url=base_url,
-            api_key_env=api_key_env,
-            temperature=0.0,
-            max_response_tokens=200,
-            timeout=timeout,
-            max_retries=max_retries,
-            max_requests=max_requests,
-        )
-        self.model = model
-        self.workers = workers
+    def __init__(self, settings: LLMSettings, cache_path: str | Path):
+        self.model = settings.model
+        self.workers = settings.workers
         self.cache = ResponseCache(cache_path)
-        self.client = LLMClient(settings, self.cache)
+        self.client = LLMClient(settings, self.cache, JUDGE_GROUP)
         self.asked = 0
         self.from_cache = 0
 
@@ -109,7 +89,7 @@ class Judge:
             "model": self.model,
             "base_url": self.client.base_url,
             "template_id": TEMPLATE_ID,
-            "temperature": 0.0,
+            "temperature": self.client.settings.temperature,
             "cache": str(self.cache.path),
         }
 

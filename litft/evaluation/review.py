@@ -37,7 +37,8 @@ def parse_score(value: str | None, where: str) -> int | None:
         number = -1.0
     if number not in SCALE:
         raise LitftError(
-            f"{where} holds {text!r}; scores must be 0, 1, 2 or 3 ({', '.join(f'{k}={v}' for k, v in SCALE.items())}) or empty."
+            f"{where} holds {text!r}; scores must be 0, 1, 2 or 3 "
+            f"({', '.join(f'{k}={v}' for k, v in SCALE.items())}) or empty."
         )
     return int(number)
 
@@ -179,7 +180,8 @@ def review_rows(fields: list[str], rows: list[dict[str, str]], source_name: str 
     columns += [(label, "judge", JUDGE + label) for label in labels if JUDGE + label in fields]
     if not columns:
         raise LitftError(
-            f"{source_name} has no score_<model> (or judge_<model>) columns; give the answers.csv that `litft evaluate` wrote."
+            f"{source_name} has no score_<model> (or judge_<model>) columns; "
+            "give the answers.csv that `litft evaluate` wrote."
         )
     result = []
     for label, source, column in columns:
@@ -214,9 +216,11 @@ def _num(value: float | None) -> str:
 
 def format_table(headers: list[str], rows: list[list[str]]) -> str:
     """A plain text table: first column left-aligned, the rest right-aligned."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
 
     return "\n".join([line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -18,10 +18,11 @@ from litgpt.prompts import PromptStyle
 
 from litft.common.errors import LitftError
 from litft.common.io import atomic_path, progress
-from litft.common.settings import Precision, Quantize, SamplingSettings
+from litft.common.settings import CHAT_SAMPLING, GENERATION_SAMPLING, Precision, Quantize, SamplingSettings
 from litft.generation.sampling import RowDecoder, Sampler, decode_batch, plan_batches
 from litft.models.checkpoint import CheckpointInfo, load_model
 from litft.models.instructions import Instruction, dumps_record, read_prompts
+from litft.models.methods import get_method
 from litft.models.prompts import (
     PROMPT_STYLE_FILE,
     get_prompt_style,
@@ -123,10 +124,9 @@ class LoadedModel:
         dtype = PRECISION_DTYPES[self.precision]
         load_device = "cpu" if quantize else self.device
         model, info = load_model(checkpoint_dir, base_dir=base_dir, device=load_device, dtype=dtype)
-        if info.method == "lora":
-            from litgpt.lora import merge_lora_weights
-
-            merge_lora_weights(model)  # one matmul per layer instead of two while decoding
+        fold_weights = get_method(info.method).fold_weights
+        if fold_weights is not None:
+            fold_weights(model)  # LoRA: one matmul per layer instead of two while decoding
         self.model = _quantize(model, quantize, dtype, self.device) if quantize else model
         self.info: CheckpointInfo = info
         search = [info.path, info.base_dir]
@@ -254,12 +254,7 @@ def generate(
     prompt: str | None = None,
     prompts_file: Path | None = None,
     output: Path | None = None,
-    max_new_tokens: int = 256,
-    temperature: float = 0.8,
-    top_k: int | None = 50,
-    top_p: float = 1.0,
-    seed: int | None = 1234,
-    stop: list[str] | None = None,
+    sampling: SamplingSettings = GENERATION_SAMPLING,
     prompt_style: str | None = None,
     base_dir: Path | None = None,
     device: str = "auto",
@@ -276,13 +271,7 @@ def generate(
         prompt: One prompt; its answer streams to stdout.
         prompts_file: Many prompts: a .txt file (one per line) or JSON/JSONL instruction records; decoded in batches.
         output: With --prompts_file, write the answers here as JSONL instead of printing them.
-        max_new_tokens: Most tokens to generate per answer.
-        temperature: Sampling temperature; 0 means greedy decoding.
-        top_k: Sample among the k most likely tokens only.
-        top_p: Sample from the smallest set of tokens whose probability adds up to top_p.
-        seed: Random seed for sampling (prompt i of a batch uses seed + i).
-        stop: Text that ends an answer when generated (not included); several may follow the flag, e.g.
-            --stop "###" "\\n\\n" (\\n and \\t stand for a newline and a tab).
+        sampling: How tokens are chosen and when an answer stops (e.g. --sampling.temperature 0 for greedy).
         prompt_style: Override the prompt style saved with the checkpoint (alpaca, qa, chat_template, a litgpt
             style name; `default` sends the prompt unchanged).
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved from where the run recorded it.
@@ -297,7 +286,7 @@ def generate(
         raise LitftError('give exactly one of --prompt "..." or --prompts_file FILE.')
     if output is not None and prompts_file is None:
         raise LitftError("--output goes with --prompts_file; a single --prompt prints its answer.")
-    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
+    settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
     instructions = [Instruction(prompt)] if prompt is not None else read_prompts(prompts_file)
     loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
@@ -335,12 +324,7 @@ def generate(
 
 def chat(
     checkpoint_dir: Path,
-    max_new_tokens: int = 512,
-    temperature: float = 0.8,
-    top_k: int | None = 50,
-    top_p: float = 1.0,
-    seed: int | None = 1234,
-    stop: list[str] | None = None,
+    sampling: SamplingSettings = CHAT_SAMPLING,
     prompt_style: str | None = None,
     base_dir: Path | None = None,
     device: str = "auto",
@@ -352,19 +336,14 @@ def chat(
 
     Args:
         checkpoint_dir: A litgpt checkpoint or a fine-tuning output directory.
-        max_new_tokens: Most tokens per reply.
-        temperature: Sampling temperature; 0 means greedy decoding.
-        top_k: Sample among the k most likely tokens only.
-        top_p: Nucleus sampling threshold.
-        seed: Random seed for sampling.
-        stop: Text that ends a reply when generated (\\n and \\t stand for a newline and a tab).
+        sampling: How tokens are chosen and when a reply stops.
         prompt_style: Override the prompt style saved with the checkpoint.
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved.
         device: auto, cpu, cuda, cuda:N or mps.
         precision: 32-true, 16-true or bf16-true.
         quantize: bitsandbytes quantization on a CUDA GPU.
     """
-    settings = SamplingSettings(max_new_tokens, temperature, top_k, top_p, seed, stop_strings(stop))
+    settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
     loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
     print(

@@ -185,7 +185,7 @@ def decode_batch(
     sampler_rows = list(sampler_rows if sampler_rows is not None else range(batch))
     longest = max(lengths)
     previous_max_seq_length = model.max_seq_length
-    model.max_seq_length = max(length + row.max_new_tokens for length, row in zip(lengths, rows))
+    model.max_seq_length = max(length + row.max_new_tokens for length, row in zip(lengths, rows, strict=True))
     model.set_kv_cache(batch_size=batch, device=device, dtype=cache_dtype(model))
     try:
         idx = torch.zeros(batch, longest, dtype=torch.long)
@@ -204,7 +204,9 @@ def decode_batch(
         positions = list(lengths)
         while True:
             tokens = sampler(logits, [sampler_rows[i] for i in active])
-            keep = [j for j, (i, token) in enumerate(zip(active, tokens.tolist())) if not rows[i].push(token)]
+            keep = [
+                j for j, (i, token) in enumerate(zip(active, tokens.tolist(), strict=True)) if not rows[i].push(token)
+            ]
             if on_step is not None:
                 on_step()
             if not keep:

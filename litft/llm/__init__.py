@@ -1,1 +1,4 @@
-"""Calls to OpenAI-compatible models (synthesis, the judge): the client with retries and limits, and the on-disk response cache. No torch."""
+"""Calls to OpenAI-compatible models (synthesis, the judge). No torch.
+
+The client with retries and limits, and the on-disk response cache.
+"""

@@ -18,9 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from litft.common.errors import LitftError
+from litft.common.errors import LitftError, os_errors_as_user_errors
 from litft.common.io import append_jsonl, iter_jsonl
-from litft.data.records import os_errors_as_user_errors
 
 
 def text_sha256(text: str) -> str:

@@ -34,11 +34,33 @@ RETRYABLE_STATUS = {408, 409, 425, 429}
 
 @dataclass
 class LLMSettings:
-    """Everything that decides how requests are made (none of it is secret)."""
+    """How requests to an OpenAI-compatible model are made (none of it is secret): the `--llm.*` group of
+    `synthesize`, `self-instruct` and `process_finetune_data`, and `--judge.*` of `evaluate`.
 
-    model: str
+    It lives here, beside the client it configures, rather than in litft.common.settings: only commands that
+    talk to a model take it, they import this module anyway, and it is light (`openai` is imported by the client).
+
+    Args:
+        model: Model name the endpoint serves.
+        base_url: Endpoint URL (OpenAI, Groq, vLLM, Ollama ...); default $OPENAI_BASE_URL, then OpenAI.
+        api_key_env: Environment variable holding the API key (never written anywhere); not needed for a loopback URL.
+        workers: Requests in flight at once.
+        temperature: Sampling temperature.
+        max_response_tokens: Longest response, in tokens.
+        timeout: Seconds to wait for one response.
+        max_retries: Retries of one request on 429, 5xx, timeouts and connection errors.
+        retry_base_delay: First backoff delay in seconds (doubled per retry, with jitter); a server's Retry-After wins.
+        retry_max_delay: Longest wait in seconds before a retry, our backoff or a server's Retry-After alike.
+        requests_per_minute: Client-side request rate limit (none by default).
+        tokens_per_minute: Client-side token rate limit (none by default).
+        max_requests: Stop sending requests after this many (cached answers are still used).
+        max_tokens: Stop before a request could take the total tokens in+out over this.
+    """
+
+    model: str | None = None
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
+    workers: int = 4
     temperature: float = 0.7
     max_response_tokens: int = 1024
     timeout: float = 120.0
@@ -50,9 +72,12 @@ class LLMSettings:
     max_requests: int | None = None
     max_tokens: int | None = None
 
-    def validate(self) -> None:
+    def validate(self, group: str = "llm") -> None:
+        """Refuse what no request could work with; messages name the flags of `group` (`--llm.model`)."""
         if not self.model:
-            raise LitftError("--model is required with the openai backend; name the model the endpoint serves.")
+            raise LitftError(f"--{group}.model is required; name the model the endpoint serves.")
+        if self.workers < 1:
+            raise LitftError(f"--{group}.workers must be at least 1, got {self.workers}.")
         positive = {
             "max_response_tokens": self.max_response_tokens,
             "timeout": self.timeout,
@@ -63,9 +88,11 @@ class LLMSettings:
         }
         for name, value in positive.items():
             if value is not None and value <= 0:
-                raise LitftError(f"--{name} must be positive (got {value}); leave it out for no limit.")
+                raise LitftError(f"--{group}.{name} must be positive (got {value}); leave it out for no limit.")
         if self.max_retries < 0 or self.retry_base_delay < 0 or self.retry_max_delay < 0:
-            raise LitftError("--max_retries, --retry_base_delay and --retry_max_delay must not be negative.")
+            raise LitftError(
+                f"--{group}.max_retries, --{group}.retry_base_delay and --{group}.retry_max_delay must not be negative."
+            )
 
 
 def _is_loopback(base_url: str) -> bool:
@@ -78,17 +105,17 @@ def _is_loopback(base_url: str) -> bool:
         return False
 
 
-def resolve_endpoint(base_url: str | None, api_key_env: str) -> tuple[str, str]:
+def resolve_endpoint(base_url: str | None, api_key_env: str, group: str = "llm") -> tuple[str, str]:
     """The endpoint (argument, then OPENAI_BASE_URL, then OpenAI) and the key read from `api_key_env`."""
     url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
     if urlparse(url).scheme not in ("http", "https"):
-        raise LitftError(f"--base_url {url!r} is not an http(s) URL; give e.g. http://localhost:8000/v1.")
+        raise LitftError(f"--{group}.base_url {url!r} is not an http(s) URL; give e.g. http://localhost:8000/v1.")
     key = os.environ.get(api_key_env, "").strip()
     if not key:
         if not _is_loopback(url):
             raise LitftError(
                 f"the environment variable {api_key_env} holds no API key for {urlparse(url).hostname}; "
-                f"export it (or name another variable with --api_key_env)."
+                f"export it (or name another variable with --{group}.api_key_env)."
             )
         key = LOOPBACK_PLACEHOLDER_KEY
     return url, key
@@ -197,20 +224,25 @@ class RequestStats:
 
 
 class LLMClient:
-    """One endpoint and model, shared by worker threads; `complete` answers from the cache or the network."""
+    """One endpoint and model, shared by worker threads; `complete` answers from the cache or the network.
+
+    `group` is the flag group the settings came from (`llm`, `judge`), so that messages name the user's flags.
+    """
 
     def __init__(
         self,
         settings: LLMSettings,
         cache: ResponseCache,
+        group: str = "llm",
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ):
         import openai  # imported here: the heuristic backend and `litft --help` never need it
 
-        settings.validate()
+        settings.validate(group)
         self.settings = settings
-        self.base_url, self._api_key = resolve_endpoint(settings.base_url, settings.api_key_env)
+        self.group = group
+        self.base_url, self._api_key = resolve_endpoint(settings.base_url, settings.api_key_env, group)
         self._openai = openai
         self._client = openai.OpenAI(
             api_key=self._api_key, base_url=self.base_url, timeout=settings.timeout, max_retries=0
@@ -249,13 +281,13 @@ class LLMClient:
         return delay * (0.5 + 0.5 * self._random.random())
 
     def _pause_all(self, asked: float) -> None:
-        """Pause every thread as the server asked, at most --retry_max_delay; say so (once) when that cuts it short."""
+        """Pause every thread as the server asked, at most retry_max_delay; say so (once) when that cuts it short."""
         granted = self.limiter.pause(asked)
         if granted < asked and not self._warned_capped_wait.is_set():
             self._warned_capped_wait.set()
             print(
                 f"warning: {self.base_url} asked to wait {_seconds(asked)} s before retrying (Retry-After); "
-                f"waiting {_seconds(granted)} s instead, the --retry_max_delay cap.",
+                f"waiting {_seconds(granted)} s instead, the --{self.group}.retry_max_delay cap.",
                 file=sys.stderr,
             )
 
@@ -276,7 +308,8 @@ class LLMClient:
                 )
                 text, reported, finish_reason = _completion_parts(raw.http_response.content)
             except openai.APITimeoutError:
-                problem = f"{self.base_url} sent no answer within {_seconds(self.settings.timeout)} s (--timeout)"
+                waited = _seconds(self.settings.timeout)
+                problem = f"{self.base_url} sent no answer within {waited} s (--{self.group}.timeout)"
             except openai.APIConnectionError as error:
                 problem = f"could not connect to {self.base_url}: {_root_cause(error)}"
             except openai.APIStatusError as error:
@@ -287,7 +320,8 @@ class LLMClient:
                     ) from None
                 if status == 404:
                     raise LitftError(
-                        f"{self.base_url} answered 404 for model {self.settings.model!r}; check --model and --base_url."
+                        f"{self.base_url} answered 404 for model {self.settings.model!r}; "
+                        f"check --{self.group}.model and --{self.group}.base_url."
                     ) from None
                 problem = f"HTTP {status}: {self.redact(str(error.message))[:300]}"
                 if status not in RETRYABLE_STATUS and status < 500:

@@ -1,1 +1,4 @@
-"""The model layer on litgpt: building models per method, checkpoints, HF conversion, merge, download, tokenizers, prompt styles."""
+"""The model layer on litgpt.
+
+Building models per method, checkpoints, HF conversion, merge, download, tokenizers, prompt styles.
+"""

@@ -1,31 +1,29 @@
 """Model building for each training method, on top of litgpt's architectures.
 
-A method decides the model class (litgpt GPT, its LoRA or adapter-v2 variant), which parameters
-train, and which of them a checkpoint keeps. Everything else (configs, weight maps) is litgpt's.
+The method (litft.models.methods) decides the model class (litgpt GPT, its LoRA or adapter-v2 variant) and
+which parameters train. Everything else (configs, weight maps) is litgpt's.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import yaml
-from litgpt import adapter_v2 as litgpt_adapter_v2
-from litgpt import lora as litgpt_lora
 from litgpt.config import Config
 from litgpt.model import GPT
 
 from litft.common.errors import LitftError
 
-# The settings groups live in the light litft.common.settings (the CLI parses them without torch); also importable from here.
-from litft.common.settings import AdapterV2Settings, LoRASettings, check_field_types
-
-Method = Literal["pretrain", "full", "lora", "adapter_v2"]
-METHODS: tuple[str, ...] = ("pretrain", "full", "lora", "adapter_v2")
+# The settings groups live in the light litft.common.settings (the CLI parses them without torch); re-exported here.
+from litft.common.settings import AdapterV2Settings as AdapterV2Settings
+from litft.common.settings import LoRASettings as LoRASettings
+from litft.common.settings import check_field_types
+from litft.models.methods import MethodSettings, get_method
 
 # Tiny configs for tests and the demo: litgpt's smallest named configs are still ~14M parameters.
 TINY_CONFIGS: dict[str, dict[str, Any]] = {
@@ -127,39 +125,6 @@ def config_from_fields(fields: dict[str, Any], source: str) -> Config:
 POSITIVE_CONFIG_FIELDS = ("block_size", "n_layer", "n_embd", "n_head", "vocab_size", "padding_multiple")
 
 
-def method_config(
-    method: str, config: Config, lora: LoRASettings | None = None, adapter: AdapterV2Settings | None = None
-) -> Config:
-    """The method's litgpt Config subclass carrying the base architecture plus the method's fields."""
-    check_method(method)
-    fields = {k: v for k, v in asdict(config).items() if k != "rope_n_elem"}
-    if method == "lora":
-        return litgpt_lora.Config(**fields, **(lora or LoRASettings()).litgpt_fields())
-    if method == "adapter_v2":
-        return litgpt_adapter_v2.Config(**fields, **(adapter or AdapterV2Settings()).litgpt_fields())
-    return Config(**fields)
-
-
-def check_method(method: str) -> None:
-    if method not in METHODS:
-        raise LitftError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
-
-
-def model_class(method: str) -> type[GPT]:
-    check_method(method)
-    return {"lora": litgpt_lora.GPT, "adapter_v2": litgpt_adapter_v2.GPT}.get(method, GPT)
-
-
-def trainable_filter(method: str):
-    """`(key, value) -> bool` selecting the parameters a method trains and its checkpoint keeps."""
-    check_method(method)
-    if method == "lora":
-        return litgpt_lora.lora_filter
-    if method == "adapter_v2":
-        return litgpt_adapter_v2.adapter_filter
-    return lambda key, value: True
-
-
 @contextlib.contextmanager
 def default_dtype(dtype: torch.dtype | None) -> Iterator[None]:
     """Create tensors in `dtype`, so a bf16 7B model never exists as fp32 first."""
@@ -177,26 +142,17 @@ def default_dtype(dtype: torch.dtype | None) -> Iterator[None]:
 def build_model(
     method: str,
     config: Config,
-    lora: LoRASettings | None = None,
-    adapter: AdapterV2Settings | None = None,
+    settings: MethodSettings | None = None,
     device: torch.device | str = "cpu",
     dtype: torch.dtype | None = None,
 ) -> GPT:
-    """A randomly initialised model of the method, with only the method's parameters trainable."""
+    """A randomly initialised model of the method (with its `settings`), only its parameters trainable."""
+    spec = get_method(method)
     with default_dtype(dtype), torch.device(device):
-        model = model_class(method)(method_config(method, config, lora, adapter))
-    mark_trainable(model, method)
+        model = spec.model_class(spec.litgpt_config(config, settings))
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad = spec.trains(name, parameter)
     return model
-
-
-def mark_trainable(model: GPT, method: str) -> None:
-    check_method(method)
-    if method == "lora":
-        litgpt_lora.mark_only_lora_as_trainable(model)
-    elif method == "adapter_v2":
-        litgpt_adapter_v2.mark_only_adapter_v2_as_trainable(model)
-    else:
-        model.requires_grad_(True)
 
 
 @dataclass(frozen=True)
@@ -243,7 +199,8 @@ def load_weights(
             f"the checkpoint weights do not fit the {method} model built from its config ({detail[:200]}); "
             "check that model_config.yaml belongs to these weights."
         ) from None
-    fresh_method_parameter = trainable_filter(method) if method in ("lora", "adapter_v2") and trained is None else None
+    spec = get_method(method)
+    fresh_method_parameter = spec.trains if spec.delta_only and trained is None else None
     really_missing = [key for key in missing if not (fresh_method_parameter and fresh_method_parameter(key, None))]
     if really_missing or unexpected:
         detail = f"missing {really_missing[:3]}" if really_missing else f"unexpected {unexpected[:3]}"

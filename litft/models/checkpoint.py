@@ -1,10 +1,11 @@
 """litgpt-compatible checkpoint directories: save atomically, inspect, load lazily.
 
-A directory holds `lit_model.pth` (full weights) or, for LoRA/adapter-v2 runs, only the trained weights
-in `lit_model.pth.lora` / `lit_model.pth.adapter_v2`, plus `model_config.yaml` (the base architecture),
-tokenizer files and `hyperparameters.yaml`. The hyperparameters carry the method, the base checkpoint and
-the `lora_*`/`adapter_*` fields, so nobody repeats `--lora_r` to load or merge a run; they use litgpt's
-key names so `litgpt merge_lora` and `litgpt generate_adapter_v2` read litft runs too.
+A directory holds `lit_model.pth` (full weights) or, for LoRA/adapter-v2 runs, only the trained weights in
+the method's own file (`lit_model.pth.lora` / `lit_model.pth.adapter_v2`, see litft.models.methods), plus
+`model_config.yaml` (the base architecture), tokenizer files and `hyperparameters.yaml`. The hyperparameters
+carry the method, the base checkpoint and the `lora_*`/`adapter_*` fields, so nobody repeats `--lora_r` to load
+or merge a run; they use litgpt's key names so `litgpt merge_lora` and `litgpt generate_adapter_v2` read litft
+runs too.
 """
 
 from __future__ import annotations
@@ -27,23 +28,9 @@ from safetensors.torch import load_file as load_safetensors_file
 from litft.common.errors import LitftError
 from litft.common.io import atomic_path
 from litft.common.outputs import output_dir
-from litft.models.build import (
-    AdapterV2Settings,
-    LoRASettings,
-    build_model,
-    check_method,
-    config_from_fields,
-    load_weights,
-    trainable_filter,
-)
+from litft.models.build import build_model, config_from_fields, load_weights
+from litft.models.methods import FULL_WEIGHTS, METHODS, MethodSettings, get_method
 
-FULL_WEIGHTS = "lit_model.pth"
-WEIGHT_FILES = {
-    "pretrain": FULL_WEIGHTS,
-    "full": FULL_WEIGHTS,
-    "lora": "lit_model.pth.lora",
-    "adapter_v2": "lit_model.pth.adapter_v2",
-}
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -111,31 +98,27 @@ def write_checkpoint_files(
     config: Config,
     source_dir: Path | None = None,
     base_checkpoint_dir: Path | None = None,
-    lora: LoRASettings | None = None,
-    adapter: AdapterV2Settings | None = None,
+    settings: MethodSettings | None = None,
     hyperparameters: Mapping[str, Any] | None = None,
     extra_files: Mapping[str, str] | None = None,
 ) -> None:
     """Write a checkpoint's files into an existing (staging) directory.
 
-    `state_dict` may be a model's full state dict: only the method's trained weights are kept for LoRA
-    and adapter-v2. `source_dir` supplies the tokenizer files (usually the base checkpoint).
+    `state_dict` may be a model's full state dict: only the weights the method trains are kept (all of them
+    for pretraining and full fine-tuning). `settings` are the method's (LoRA, adapter-v2), recorded in
+    hyperparameters.yaml. `source_dir` supplies the tokenizer files (usually the base checkpoint).
     """
-    check_method(method)
-    keep = trainable_filter(method)
-    weights = {key: value for key, value in state_dict.items() if keep(key, value)}
+    spec = get_method(method)
+    weights = {key: value for key, value in state_dict.items() if spec.trains(key, value)}
     hparams: dict[str, Any] = {"method": method}
     if base_checkpoint_dir is not None:
         hparams["checkpoint_dir"] = str(Path(base_checkpoint_dir).resolve())
-    if method == "lora":
-        hparams.update((lora or LoRASettings()).litgpt_fields())
-    if method == "adapter_v2":
-        hparams.update((adapter or AdapterV2Settings()).litgpt_fields())
+    hparams.update(spec.settings_fields(settings))
     hparams.update(hyperparameters or {})
 
     # litgpt's finetune scripts save trainable-only weights under a "model" key; full weights are flat.
-    payload = weights if method in ("pretrain", "full") else {"model": weights}
-    torch.save(payload, directory / WEIGHT_FILES[method])
+    payload = {"model": weights} if spec.delta_only else weights
+    torch.save(payload, directory / spec.weights_file)
     save_config(config, directory / "model_config.yaml")
     (directory / "hyperparameters.yaml").write_text(yaml.safe_dump(hparams, sort_keys=False), encoding="utf-8")
     copy_tokenizer_files(source_dir, directory)
@@ -190,12 +173,11 @@ class CheckpointInfo:
     config: Config
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     base_dir: Path | None = None
-    lora: LoRASettings | None = None
-    adapter: AdapterV2Settings | None = None
+    settings: MethodSettings | None = None  # as the run recorded them
 
     @property
     def weights_path(self) -> Path:
-        return self.path / WEIGHT_FILES[self.method]
+        return self.path / get_method(self.method).weights_file
 
 
 def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
@@ -214,23 +196,15 @@ def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
         )
     hparams_path = path / "hyperparameters.yaml"
     hparams = _read_yaml(hparams_path) if hparams_path.is_file() else {}
-    if hparams.get("method") not in (None, *WEIGHT_FILES):
-        raise LitftError(
-            f"{hparams_path} names method {hparams['method']!r}; it must be one of {', '.join(WEIGHT_FILES)}."
-        )
-    if (path / FULL_WEIGHTS).is_file():
-        # A merged LoRA run has lit_model.pth beside lit_model.pth.lora: the full weights win, as in litgpt.
-        method = "full" if hparams.get("method") in (None, "lora", "adapter_v2") else hparams["method"]
-    elif (path / WEIGHT_FILES["lora"]).is_file():
-        method = "lora"
-    elif (path / WEIGHT_FILES["adapter_v2"]).is_file():
-        method = "adapter_v2"
-    else:
-        raise LitftError(f"{path} has no lit_model.pth (nor LoRA/adapter weights); it is not a complete checkpoint.")
+    recorded = hparams.get("method")
+    if recorded not in (None, *METHODS):
+        raise LitftError(f"{hparams_path} names method {recorded!r}; it must be one of {', '.join(METHODS)}.")
+    method = _weights_method(path, recorded)
     fields = {k: v for k, v in _read_yaml(config_path).items() if k in Config.__dataclass_fields__}
     config = config_from_fields(fields, str(config_path))
     info = CheckpointInfo(path=path, method=method, config=config, hyperparameters=hparams)
-    if method in ("lora", "adapter_v2"):
+    spec = get_method(method)
+    if spec.delta_only:
         if "checkpoint_dir" not in hparams:
             raise LitftError(f"{hparams_path} does not name the base checkpoint_dir this {method} run was trained on.")
         if not isinstance(hparams["checkpoint_dir"], str):
@@ -238,11 +212,19 @@ def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
                 f"{hparams_path} sets checkpoint_dir to {hparams['checkpoint_dir']!r}; it must be the base checkpoint's path."
             )
         info.base_dir = Path(hparams["checkpoint_dir"])
-        if method == "lora":
-            info.lora = LoRASettings.from_litgpt_fields(hparams, str(hparams_path))
-        else:
-            info.adapter = AdapterV2Settings.from_litgpt_fields(hparams, str(hparams_path))
+        info.settings = spec.read_settings(hparams, str(hparams_path))
     return info
+
+
+def _weights_method(path: Path, recorded: str | None) -> str:
+    """The method whose weights file the directory holds (`recorded`: the one hyperparameters.yaml names)."""
+    if (path / FULL_WEIGHTS).is_file():
+        # A merged LoRA run has lit_model.pth beside lit_model.pth.lora: the full weights win, as in litgpt.
+        return "full" if recorded is None or get_method(recorded).delta_only else recorded
+    for spec in METHODS.values():
+        if spec.delta_only and (path / spec.weights_file).is_file():
+            return spec.name
+    raise LitftError(f"{path} has no lit_model.pth (nor LoRA/adapter weights); it is not a complete checkpoint.")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -261,15 +243,15 @@ def load_model(
     device: torch.device | str = "cpu",
     dtype: torch.dtype | None = None,
 ) -> tuple[torch.nn.Module, CheckpointInfo]:
-    """Rebuild the model a checkpoint directory describes: full weights, or base + LoRA/adapter weights.
+    """Rebuild the model a checkpoint directory describes: full weights, or base + the run's trained weights.
 
     `base_dir` overrides the base recorded in a run's hyperparameters (when the base was moved).
     """
     info = inspect_checkpoint(checkpoint_dir)
     if base_dir is not None:
         info.base_dir = Path(base_dir)
-    model = build_model(info.method, info.config, info.lora, info.adapter, device="meta", dtype=dtype)
-    if info.method in ("lora", "adapter_v2"):
+    model = build_model(info.method, info.config, info.settings, device="meta", dtype=dtype)
+    if get_method(info.method).delta_only:
         base = inspect_checkpoint(info.base_dir)
         base_weights, trained = load_state_dict(base.weights_path), load_state_dict(info.weights_path)
     else:

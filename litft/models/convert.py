@@ -49,10 +49,11 @@ from litft.models.hf_config import (
     hf_config_from_litgpt,
     litgpt_config_from_hf,
 )
+from litft.models.methods import FULL_WEIGHTS, get_method
 
 HF_EXPORT_KIND = "hf-export"
 # What hf_to_lit adds to a Hugging Face folder, as litgpt lays it out.
-CONVERTED_FILES = ("lit_model.pth", "model_config.yaml")
+CONVERTED_FILES = (FULL_WEIGHTS, "model_config.yaml")
 
 
 class _LazySafetensor:
@@ -188,7 +189,7 @@ def convert_hf_checkpoint(
     state: dict[str, Any] = {}
     with (
         contextlib.ExitStack() as shards,
-        atomic_path(checkpoint_dir / "lit_model.pth") as tmp,
+        atomic_path(checkpoint_dir / FULL_WEIGHTS) as tmp,
         incremental_save(tmp) as saver,
     ):
         hf_weights = _lazy_hf_weights(_hf_weight_files(checkpoint_dir), shards)
@@ -255,11 +256,12 @@ def convert_lit_checkpoint(
     inputs = (checkpoint_dir, info.path, info.base_dir)
     check_output_dir(output_dir, HF_EXPORT_KIND, overwrite=overwrite, inputs=inputs, flag="--output_dir")
     family = family_of_litgpt(info.config)
-    if info.method == "adapter_v2":
+    method = get_method(info.method)
+    if method.delta_only and method.merged_weights is None:
         raise LitftError(
-            "adapter-v2 weights have no Hugging Face equivalent; export the base or a full/LoRA run instead."
+            f"{info.method} weights have no Hugging Face equivalent; export the base or a full/LoRA run instead."
         )
-    if info.method == "lora":
+    if method.delta_only:
         from litft.models.merge import merged_state_dict
 
         lit_weights = merged_state_dict(info)

@@ -16,7 +16,6 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import validate_repo_id
 
-from litft.commands import convert_hf_checkpoint
 from litft.common.errors import LitftError
 from litft.common.settings import DType
 
@@ -83,6 +82,8 @@ def download(
             f"could not download {repo_id} from the Hugging Face Hub ({type(error).__name__}); check the network."
         ) from None
     if convert:
+        from litft.models.convert import convert_hf_checkpoint  # torch and litgpt load only once the download is done
+
         convert_hf_checkpoint(local_dir, model_name=model_name, dtype=dtype)
     return local_dir
 
@@ -95,5 +96,6 @@ def check_repo_id(repo_id: str) -> None:
     except HFValidationError as error:
         verdict = str(error).split(": '", 1)[0].replace(". The", ", and the")  # drop the echoed id, make one sentence
         raise LitftError(
-            f"{repo_id!r} is not a Hugging Face repository id: {verdict[:1].lower()}{verdict[1:]}; give one like meta-llama/Llama-2-7b-hf."
+            f"{repo_id!r} is not a Hugging Face repository id: {verdict[:1].lower()}{verdict[1:]}; "
+            "give one like meta-llama/Llama-2-7b-hf."
         ) from None

@@ -62,7 +62,8 @@ def litgpt_config_from_hf(hf: dict[str, Any], name: str, source: str = "config.j
         return Config(**_litgpt_config_fields(hf, name, family))
     except KeyError as error:
         raise LitftError(
-            f"{source} lacks the key {error.args[0]!r} that a {family} config needs; re-download it or pass --model_name."
+            f"{source} lacks the key {error.args[0]!r} that a {family} config needs; "
+            "re-download it or pass --model_name."
         ) from None
     except (TypeError, ValueError, AssertionError, ZeroDivisionError) as error:
         raise LitftError(

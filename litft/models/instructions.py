@@ -55,7 +55,8 @@ def read_instructions(path: str | Path, need_reference: bool) -> list[Instructio
     records = _load(path)
     if not records:
         raise LitftError(
-            f"{path} holds no records; give a JSON array or JSONL of {{instruction, input, output}} or {{question, answer}} records."
+            f"{path} holds no records; give a JSON array or JSONL of "
+            "{instruction, input, output} or {question, answer} records."
         )
     out = []
     for number, record in enumerate(records, start=1):
@@ -64,7 +65,8 @@ def read_instructions(path: str | Path, need_reference: bool) -> list[Instructio
         form = next((f for f in FORMS if f[0] in record), None)
         if form is None:
             raise LitftError(
-                f"{path} record {number} has neither an 'instruction' nor a 'question' field (it has: {', '.join(sorted(record)) or 'nothing'})."
+                f"{path} record {number} has neither an 'instruction' nor a 'question' field "
+                f"(it has: {', '.join(sorted(record)) or 'nothing'})."
             )
         prompt_key, context_key, reference_key = form
         values = {}
@@ -78,7 +80,8 @@ def read_instructions(path: str | Path, need_reference: bool) -> list[Instructio
         reference = values[reference_key]
         if need_reference and not (reference or "").strip():
             raise LitftError(
-                f"{path} record {number} has no {reference_key!r} to score against; every test record needs a reference answer."
+                f"{path} record {number} has no {reference_key!r} to score against; "
+                "every test record needs a reference answer."
             )
         out.append(Instruction(values[prompt_key], values[context_key] or "", reference))
     return out

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from litgpt.lora import lora_filter, merge_lora_weights
 
 from litft.common.errors import LitftError
 from litft.common.outputs import (
@@ -16,24 +15,20 @@ from litft.common.outputs import (
 from litft.models.checkpoint import (
     CHECKPOINT_KIND,
     FULL_WEIGHTS,
-    WEIGHT_FILES,
     CheckpointInfo,
     inspect_checkpoint,
     load_model,
     save_checkpoint,
     save_state_dict_file,
 )
+from litft.models.methods import METHODS, get_method
 
 
 @torch.inference_mode()
 def merged_state_dict(info: CheckpointInfo) -> dict[str, torch.Tensor]:
-    """Base + LoRA weights folded into plain litgpt GPT weights (W + B·A·alpha/r)."""
+    """Base + a run's trained weights folded into plain litgpt GPT weights (LoRA: W + B·A·alpha/r)."""
     model, _ = load_model(info.path, base_dir=info.base_dir)
-    merge_lora_weights(model)
-    # LoRA layers wrap the base linear as `.linear`; the merged weights take the base model's names.
-    return {
-        key.replace(".linear.", "."): value for key, value in model.state_dict().items() if not lora_filter(key, value)
-    }
+    return get_method(info.method).merged_weights(model)
 
 
 def merge_lora(
@@ -49,10 +44,11 @@ def merge_lora(
         overwrite: Write into an --out_dir that holds files litft did not write (only checkpoint files are replaced).
     """
     info = inspect_checkpoint(checkpoint_dir)
-    if out_dir is None and (info.path / WEIGHT_FILES["lora"]).is_file() and (info.path / FULL_WEIGHTS).is_file():
+    if out_dir is None and (info.path / FULL_WEIGHTS).is_file() and _holds_mergeable_weights(info.path):
         print(f"{info.path} already holds merged weights ({FULL_WEIGHTS}).")
         return
-    if info.method != "lora":
+    method = get_method(info.method)
+    if method.merged_weights is None:
         raise LitftError(f"{checkpoint_dir} is a {info.method} checkpoint, not a LoRA run; there is nothing to merge.")
     if base_dir is not None:
         info.base_dir = Path(base_dir)
@@ -67,7 +63,8 @@ def merge_lora(
         record_own_files(info.path, [FULL_WEIGHTS], CHECKPOINT_KIND)
         print(f"Merged weights written to {info.path / FULL_WEIGHTS}.")
         return
-    hparams = {k: v for k, v in info.hyperparameters.items() if not k.startswith("lora_") and k != "method"}
+    dropped = {"method", *method.settings_fields(info.settings)}
+    hparams = {k: v for k, v in info.hyperparameters.items() if k not in dropped}
     hparams["merged_from"] = str(info.path.resolve())
     save_checkpoint(
         out_dir,
@@ -80,3 +77,7 @@ def merge_lora(
         hyperparameters=hparams,
     )
     print(f"Merged checkpoint written to {out_dir}.")
+
+
+def _holds_mergeable_weights(directory: Path) -> bool:
+    return any(m.merged_weights and (directory / m.weights_file).is_file() for m in METHODS.values())

@@ -1,81 +1,180 @@
-"""What differs between pretraining, full, LoRA and adapter-v2 fine-tuning: a small description each.
+"""The one place that knows how pretraining, full, LoRA and adapter-v2 fine-tuning differ: a description each.
 
-The loop never asks "which method is this?"; it asks the method for its model, its trainable
-parameters, its data kind and the weights a checkpoint keeps.
+Nobody else asks "which method is this?"; they ask the method for its litgpt classes, its trainable
+parameters, its data kind, the weights a checkpoint keeps and the settings it records. Adding a method is
+one entry in `METHODS` (plus its training command in litft/train/entry.py and its line in litft/cli.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import torch
 from litgpt import adapter_v2 as litgpt_adapter_v2
 from litgpt import lora as litgpt_lora
-from litgpt.model import Block
+from litgpt.config import Config
+from litgpt.model import GPT, Block
 
-from litft.models.build import check_method, trainable_filter
-from litft.models.checkpoint import WEIGHT_FILES
+from litft.common.errors import LitftError
+from litft.common.settings import AdapterV2Settings, LoRASettings
 
 DataKind = Literal["pretrain", "finetune"]
+# The settings a method can take (LoRA's, adapter-v2's); a method without settings takes None.
+MethodSettings = LoRASettings | AdapterV2Settings
+FULL_WEIGHTS = "lit_model.pth"
+
+
+def _no_preparation(model: torch.nn.Module) -> None:
+    """Most methods' freshly built models need no fix."""
+
+
+def _clear_adapter_cache_each_forward(model: torch.nn.Module) -> None:
+    """litgpt's adapter attention caches the adapter prompt's keys/values on first use and never drops them
+    (litgpt 0.5.13), so the second training step would backpropagate through a freed graph and the prompt's
+    later updates would be ignored. The cache is cleared before every forward pass."""
+    attentions = [m for m in model.modules() if hasattr(m, "adapter_kv_cache")]
+
+    def clear_adapter_cache(module: torch.nn.Module, args: Any) -> None:
+        for attention in attentions:
+            attention.adapter_kv_cache = None
+
+    model.register_forward_pre_hook(clear_adapter_cache)
+
+
+def _merged_lora_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """W + B·A·alpha/r, under the plain GPT's names."""
+    litgpt_lora.merge_lora_weights(model)
+    # LoRA layers wrap the base linear as `.linear`; the merged weights take the base model's names.
+    return {
+        key.replace(".linear.", "."): value
+        for key, value in model.state_dict().items()
+        if not litgpt_lora.lora_filter(key, value)
+    }
+
+
+def _trains_everything(key: str, value: Any) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
 class Method:
     """One training method.
 
-    name: litft's method name (also written to hyperparameters.yaml).
+    name: litft's method name (the command, and `method` in hyperparameters.yaml).
     data_kind: the prepared data it reads (`pretrain` windows or `finetune` instruction records).
+    model_class, config_class, block_class: its litgpt model, config and transformer block (the block is what
+        FSDP wraps and activation checkpointing recomputes).
+    trains: `(name, value) -> bool` for the parameters that train, which are the weights its checkpoints keep.
+    weights_file: the file its checkpoints keep those weights in.
     needs_base: the run starts from a checkpoint (pretraining may start from random init).
-    delta_only: checkpoints keep only the trained weights; the base comes from `checkpoint_dir`.
+    delta_only: checkpoints keep only the trained weights (under litgpt's `model` key); the base comes from the
+        `checkpoint_dir` they record.
     sample_generation: validation also generates one answer to a held-out prompt.
+    settings_group: the command's settings group (`--lora.r`), or None for a method without settings.
+    settings_class: that group's settings; their litgpt fields go into its Config and hyperparameters.yaml.
+    prepare: a fix applied to a freshly built model before Fabric wraps it.
+    fold_weights: adds the trained weights into the base weights in place (faster decoding); None where they
+        cannot be folded.
+    merged_weights: the model's weights folded into plain litgpt GPT weights (a full checkpoint); None likewise.
     """
 
     name: str
     data_kind: DataKind
+    model_class: type[GPT]
+    config_class: type[Config]
+    block_class: type[Block]
+    trains: Callable[[str, Any], bool]
+    weights_file: str
     needs_base: bool
     delta_only: bool
     sample_generation: bool
+    settings_group: str | None = None
+    settings_class: type[MethodSettings] | None = None
+    prepare: Callable[[torch.nn.Module], None] = _no_preparation
+    fold_weights: Callable[[torch.nn.Module], None] | None = None
+    merged_weights: Callable[[torch.nn.Module], dict[str, torch.Tensor]] | None = None
 
-    @property
-    def weights_file(self) -> str:
-        return WEIGHT_FILES[self.name]
+    def settings_fields(self, settings: MethodSettings | None = None) -> dict[str, Any]:
+        """The litgpt fields (`lora_r`, ...) its Config and hyperparameters.yaml carry; defaults where None."""
+        if self.settings_class is None:
+            return {}
+        return (settings or self.settings_class()).litgpt_fields()
 
-    def keeps(self) -> Callable[[str, Any], bool]:
-        """`(name, value) -> bool` for the parameters that train and that a checkpoint keeps."""
-        return trainable_filter(self.name)
+    def read_settings(self, hyperparameters: dict[str, Any], source: str) -> MethodSettings | None:
+        """Its settings as a run's hyperparameters.yaml (`source`) recorded them; None for a method without."""
+        if self.settings_class is None:
+            return None
+        return self.settings_class.from_litgpt_fields(hyperparameters, source)
 
-    def prepare(self, model: torch.nn.Module) -> None:
-        """Per-method fixes applied to a freshly built model before Fabric wraps it.
-
-        adapter-v2: litgpt's adapter attention caches the adapter prompt's keys/values on first use and never
-        drops them (litgpt 0.5.13), so the second training step backpropagates through a freed graph and the
-        prompt's later updates would be ignored. The cache is cleared before every forward pass.
-        """
-        if self.name == "adapter_v2":
-            attentions = [m for m in model.modules() if hasattr(m, "adapter_kv_cache")]
-
-            def clear_adapter_cache(module: torch.nn.Module, args: Any) -> None:
-                for attention in attentions:
-                    attention.adapter_kv_cache = None
-
-            model.register_forward_pre_hook(clear_adapter_cache)
-
-    @property
-    def block_class(self) -> type:
-        """The transformer block FSDP wraps and activation checkpointing recomputes."""
-        return {"lora": litgpt_lora.Block, "adapter_v2": litgpt_adapter_v2.Block}.get(self.name, Block)
+    def litgpt_config(self, config: Config, settings: MethodSettings | None = None) -> Config:
+        """Its litgpt Config carrying the base architecture plus its settings."""
+        fields = {k: v for k, v in asdict(config).items() if k != "rope_n_elem"}
+        return self.config_class(**fields, **self.settings_fields(settings))
 
 
-METHOD_SPECS: dict[str, Method] = {
-    "pretrain": Method("pretrain", "pretrain", needs_base=False, delta_only=False, sample_generation=False),
-    "full": Method("full", "finetune", needs_base=True, delta_only=False, sample_generation=True),
-    "lora": Method("lora", "finetune", needs_base=True, delta_only=True, sample_generation=True),
-    "adapter_v2": Method("adapter_v2", "finetune", needs_base=True, delta_only=True, sample_generation=True),
+METHODS: dict[str, Method] = {
+    "pretrain": Method(
+        "pretrain",
+        "pretrain",
+        model_class=GPT,
+        config_class=Config,
+        block_class=Block,
+        trains=_trains_everything,
+        weights_file=FULL_WEIGHTS,
+        needs_base=False,
+        delta_only=False,
+        sample_generation=False,
+    ),
+    "full": Method(
+        "full",
+        "finetune",
+        model_class=GPT,
+        config_class=Config,
+        block_class=Block,
+        trains=_trains_everything,
+        weights_file=FULL_WEIGHTS,
+        needs_base=True,
+        delta_only=False,
+        sample_generation=True,
+    ),
+    "lora": Method(
+        "lora",
+        "finetune",
+        model_class=litgpt_lora.GPT,
+        config_class=litgpt_lora.Config,
+        block_class=litgpt_lora.Block,
+        trains=litgpt_lora.lora_filter,
+        weights_file="lit_model.pth.lora",
+        needs_base=True,
+        delta_only=True,
+        sample_generation=True,
+        settings_group="lora",
+        settings_class=LoRASettings,
+        fold_weights=litgpt_lora.merge_lora_weights,
+        merged_weights=_merged_lora_weights,
+    ),
+    "adapter_v2": Method(
+        "adapter_v2",
+        "finetune",
+        model_class=litgpt_adapter_v2.GPT,
+        config_class=litgpt_adapter_v2.Config,
+        block_class=litgpt_adapter_v2.Block,
+        trains=litgpt_adapter_v2.adapter_filter,
+        weights_file="lit_model.pth.adapter_v2",
+        needs_base=True,
+        delta_only=True,
+        sample_generation=True,
+        settings_group="adapter",
+        settings_class=AdapterV2Settings,
+        prepare=_clear_adapter_cache_each_forward,
+    ),
 }
 
 
 def get_method(name: str) -> Method:
-    check_method(name)
-    return METHOD_SPECS[name]
+    """The method called `name`; an unknown name is a user error."""
+    if name not in METHODS:
+        raise LitftError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}.")
+    return METHODS[name]

@@ -80,7 +80,8 @@ def packed_forward(
         getattr(block.attn, "apply_sliding_window_attention", False) for block in model.transformer.h
     ):
         raise LitftError(
-            f"packing cannot isolate records for {config.name} (sliding-window or softcapped attention); train without packing."
+            f"packing cannot isolate records for {config.name} (sliding-window or softcapped attention); "
+            "train without packing."
         )
     if input_ids.size(1) > model.max_seq_length:
         raise ValueError(

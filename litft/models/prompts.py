@@ -1,7 +1,8 @@
 """Prompt styles: how an instruction record becomes the text the model sees before its answer.
 
 Names: `alpaca` (default; litgpt's template, with and without input), `qa` (plain question/answer),
-`default` (aliases `raw`, `none`: the text unchanged, litgpt's `Default`), every litgpt prompt style name (`llama3`, `phi-3`, `chatml`-family ...), and `chat_template` /
+`default` (aliases `raw`, `none`: the text unchanged, litgpt's `Default`), every litgpt prompt style name
+(`llama3`, `phi-3`, `chatml`-family ...), and `chat_template` /
 `chat_template:NAME` for the Jinja chat template stored in the tokenizer's tokenizer_config.json.
 The style is saved as `prompt_style.yaml` beside the data and the checkpoint so generation formats
 prompts the same way training did; the file is litgpt's format, so `litgpt generate` reads it too

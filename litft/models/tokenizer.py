@@ -35,7 +35,8 @@ def load_tokenizer(checkpoint_dir: str | os.PathLike) -> Tokenizer:
         raise LitftError(f"tokenizer directory {checkpoint_dir} does not exist; pass a checkpoint directory.")
     if not (checkpoint_dir / "tokenizer.json").is_file() and not (checkpoint_dir / "tokenizer.model").is_file():
         raise LitftError(
-            f"{checkpoint_dir} has no tokenizer.json or tokenizer.model; download the checkpoint or run `litft tokenizer train`."
+            f"{checkpoint_dir} has no tokenizer.json or tokenizer.model; "
+            "download the checkpoint or run `litft tokenizer train`."
         )
     config_path = checkpoint_dir / "tokenizer_config.json"
     if config_path.is_file():
@@ -52,15 +53,16 @@ def load_tokenizer(checkpoint_dir: str | os.PathLike) -> Tokenizer:
         return Tokenizer(checkpoint_dir)
     except ValueError as error:  # a BOS/EOS token that the vocabulary lacks
         raise LitftError(
-            f"{config_path} names a special token that {vocabulary} lacks ({error}); fix the token or restore the files."
+            f"{config_path} names a special token that {vocabulary} lacks ({error}); "
+            "fix the token or restore the files."
         ) from None
-    except (
-        Exception
-    ) as error:  # tokenizers raises a bare Exception, sentencepiece a RuntimeError, for a file they cannot parse
+    except Exception as error:
+        # tokenizers raises a bare Exception, sentencepiece a RuntimeError, for a file they cannot parse.
         if type(error) is not Exception and not isinstance(error, (RuntimeError, OSError)):
             raise  # any other exception is a bug, not a damaged file
+        detail = str(error).splitlines()[0][:120] if str(error) else "unreadable"
         raise LitftError(
-            f"{vocabulary} is damaged or not a tokenizer file ({str(error).splitlines()[0][:120] if str(error) else 'unreadable'}); "
+            f"{vocabulary} is damaged or not a tokenizer file ({detail}); "
             "restore it from the checkpoint or download the model again."
         ) from None
 
@@ -141,7 +143,8 @@ def encode_batch(
         raise LitftError("this tokenizer defines no BOS token but its config asks for one; set add_bos_token false.")
     if eos and tokenizer.eos_id is None:  # litgpt would put None among the ids
         raise LitftError(
-            'this tokenizer defines no EOS token, which ends every document; add "eos_token" to its tokenizer_config.json.'
+            "this tokenizer defines no EOS token, which ends every document; "
+            'add "eos_token" to its tokenizer_config.json.'
         )
     bos_id, eos_id = tokenizer.bos_id, tokenizer.eos_id
     for i, ids in enumerate(batch):
@@ -183,6 +186,7 @@ def check_tokenizer_matches(meta: Mapping[str, Any], checkpoint_dir: str | os.Pa
     model_fingerprint = fingerprint(checkpoint_dir)
     if data_fingerprint != model_fingerprint:
         raise LitftError(
-            f"the data was tokenized with tokenizer {data_fingerprint} but checkpoint {checkpoint_dir} uses {model_fingerprint}; "
+            f"the data was tokenized with tokenizer {data_fingerprint} "
+            f"but checkpoint {checkpoint_dir} uses {model_fingerprint}; "
             "re-run `litft prepare` with --checkpoint_dir pointing at this checkpoint."
         )

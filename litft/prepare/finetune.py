@@ -55,7 +55,7 @@ def load_records(path: Path, fields: dict[str, str] | None) -> tuple[list[Record
 def _numbered_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     """(line number, record) pairs: iter_jsonl skips blank lines, so their numbers come from a byte scan."""
     numbers = [i for i, line in enumerate(path.read_bytes().split(b"\n"), start=1) if line.strip()]
-    return zip(numbers, iter_jsonl(path))
+    return zip(numbers, iter_jsonl(path), strict=True)
 
 
 def _field_mapping(first: Any, fields: dict[str, str] | None) -> dict[str, str]:
@@ -172,7 +172,8 @@ def prepare_finetune(
         max_seq_length = default_max_seq_length(tokenizer_path)
     if max_seq_length is not None and max_seq_length < MIN_SEQ_LENGTH:
         raise LitftError(
-            f"--max_seq_length {max_seq_length} must be at least {MIN_SEQ_LENGTH}: a record needs a prompt token and an answer token."
+            f"--max_seq_length {max_seq_length} must be at least {MIN_SEQ_LENGTH}: "
+            "a record needs a prompt token and an answer token."
         )
     train_records, mapping = load_records(train_path, fields)
     if val_path is not None:
@@ -181,8 +182,8 @@ def prepare_finetune(
         is_val = choose_validation(
             len(train_records), val_fraction, seed, "record", "pass --val_fraction 0 or a --val_data file"
         )
-        val_records = [record for record, flag in zip(train_records, is_val) if flag]
-        train_records = [record for record, flag in zip(train_records, is_val) if not flag]
+        val_records = [record for record, flag in zip(train_records, is_val, strict=True) if flag]
+        train_records = [record for record, flag in zip(train_records, is_val, strict=True) if not flag]
     tokenizer_fields = tokenizer_meta(tokenizer, tokenizer_path)
     dtype = np.dtype(tokenizer_fields["dtype"])
 
@@ -213,7 +214,8 @@ def prepare_finetune(
             else "no length limit"
         )
         print(
-            f"wrote {train['records']:,} train and {val['records']:,} val records ({train['tokens'] + val['tokens']:,} tokens, {limit}) to {out}"
+            f"wrote {train['records']:,} train and {val['records']:,} val records "
+            f"({train['tokens'] + val['tokens']:,} tokens, {limit}) to {out}"
         )
     return meta
 
@@ -235,7 +237,7 @@ def _write_split(
     sequences = []
     truncated = prompt_only = 0
     offset = 0
-    for row, (prompt, response) in enumerate(zip(prompts, responses)):
+    for row, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
         sequence = prompt + response
         if max_seq_length is not None and len(sequence) > max_seq_length:
             truncated += 1
@@ -247,7 +249,8 @@ def _write_split(
         sequences.append(sequence)
     if records and prompt_only == len(records):
         raise LitftError(
-            f"--max_seq_length {max_seq_length} cuts every {split} record before its answer, so nothing would be learned; "
+            f"--max_seq_length {max_seq_length} cuts every {split} record before its answer, "
+            "so nothing would be learned; "
             f"give a larger --max_seq_length (the longest prompt has {max(len(prompt) for prompt in prompts)} tokens)."
         )
     tokens = np.fromiter((token for sequence in sequences for token in sequence), dtype=dtype, count=offset)

@@ -38,7 +38,8 @@ def read_meta(data_dir: str | os.PathLike, kind: str | None = None) -> dict[str,
         )
     if meta.get("format_version") != FORMAT_VERSION:
         raise LitftError(
-            f"{data_dir} was written in data format {meta.get('format_version')}; re-run `litft prepare` with this litft."
+            f"{data_dir} was written in data format {meta.get('format_version')}; "
+            "re-run `litft prepare` with this litft."
         )
     _check_meta(path, meta)
     return meta
@@ -137,7 +138,8 @@ def open_tokens(path: str | os.PathLike, dtype: str | np.dtype, count: int | Non
     size = path.stat().st_size
     if count is not None and size != count * dtype.itemsize:
         raise LitftError(
-            f"{path} is {size:,} bytes but meta.json records {count:,} {dtype.name} tokens ({count * dtype.itemsize:,} bytes); "
+            f"{path} is {size:,} bytes but meta.json records {count:,} {dtype.name} tokens "
+            f"({count * dtype.itemsize:,} bytes); "
             "the file is damaged or incomplete, re-run `litft prepare`."
         )
     if size == 0:

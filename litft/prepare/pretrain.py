@@ -193,7 +193,9 @@ def _slot_batches(
 def _write(batch: list[list[int]], flags: np.ndarray, files: dict, dtype: np.dtype, counts: dict[str, Any]) -> None:
     for split, selected in (("train", ~flags), ("val", flags)):
         documents = (
-            batch if split == "train" and not flags.any() else [ids for ids, keep in zip(batch, selected) if keep]
+            batch
+            if split == "train" and not flags.any()
+            else [ids for ids, keep in zip(batch, selected, strict=True) if keep]
         )
         if not documents:
             continue

@@ -76,14 +76,17 @@ def resolve_sources(data: Path | str | Sequence[Path | str] | None, split_lines:
     for source in sources:
         if source.kind == "file" and (size := source.path.stat().st_size) > MAX_DOCUMENT_BYTES:
             raise LitftError(
-                f"{source.path} is one {size >> 20} MB document, too large to encode in memory; pass --split_lines true "
-                "to make each line a document."
+                f"{source.path} is one {size >> 20} MB document, too large to encode in memory; "
+                "pass --split_lines true to make each line a document."
             )
     return sources
 
 
 def _refuse_process_outputs(found: list[Path]) -> None:
-    """A folder `litft process` wrote holds the same text up to three times (pages.jsonl, chunks.jsonl, pretrain.txt)."""
+    """A folder `litft process` wrote holds the same text up to three times.
+
+    As pages.jsonl, chunks.jsonl and pretrain.txt.
+    """
     siblings: dict[Path, list[Path]] = {}
     for path in found:
         siblings.setdefault(path.parent, []).append(path)

@@ -1,16 +1,27 @@
-"""`litft tokenizer train`: a byte-level BPE tokenizer learned from the corpus, written as a checkpoint's tokenizer files.
+"""`litft tokenizer train`: a byte-level BPE tokenizer learned from the corpus.
 
-It lives in the prepare layer because it reads corpora as `litft prepare` does (litft.prepare.sources).
+It is written as a checkpoint's tokenizer files. It lives in the prepare layer because it reads corpora as
+`litft prepare` does (litft.prepare.sources).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from litft.common.errors import LitftError
 from litft.common.io import atomic_path, atomic_write_json
 from litft.models.tokenizer import BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, fingerprint
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer as HFTokenizer
+
+    from litft.prepare.sources import Source
+
+
+# Ids 0, 1, 2 in this order.
+_SPECIAL_TOKENS = [PAD_TOKEN, BOS_TOKEN, EOS_TOKEN]
 
 
 def train_tokenizer(
@@ -28,7 +39,8 @@ def train_tokenizer(
     token `<s>` (through the tokenizer's post-processor) and know `</s>` as EOS and `<pad>` as padding.
 
     Args:
-        data: Text files, folders, `pretrain.txt` or `chunks.jsonl` to learn from (a list: `--data '[a,b]'` or `--data+ b`).
+        data: Text files, folders, `pretrain.txt` or `chunks.jsonl` to learn from
+            (a list: `--data '[a,b]'` or `--data+ b`).
         out: Checkpoint directory to write the tokenizer files into (created if missing).
         vocab_size: Vocabulary size including the 256 byte tokens and 3 special tokens.
         min_frequency: Minimum count for a pair to be merged.
@@ -36,19 +48,22 @@ def train_tokenizer(
         overwrite: Replace tokenizer files already in `out`.
         quiet: No progress output.
     """
-    from tokenizers import Tokenizer as HFTokenizer
-    from tokenizers import decoders, models, pre_tokenizers, processors, trainers
+    from litft.prepare.sources import resolve_sources
 
-    from litft.prepare.sources import (
-        count_documents,
-        iter_document_batches,
-        resolve_sources,
-    )
+    out = _checked_out_dir(out, vocab_size, overwrite)
+    sources = resolve_sources(data, split_lines)
+    tokenizer = _learn_bpe(sources, data, vocab_size, min_frequency, quiet)
+    _write_tokenizer_files(tokenizer, out)
+    if not quiet:
+        print(f"wrote a {tokenizer.get_vocab_size()}-token BPE tokenizer ({fingerprint(out)}) to {out}")
+    return out
 
+
+def _checked_out_dir(out: Path | None, vocab_size: int, overwrite: bool) -> Path:
+    """`out` as a Path; refuses a missing `--out`, an impossible vocab size, or tokenizer files it may not replace."""
     if out is None:
         raise LitftError("no output directory given; pass --out CHECKPOINT_DIR.")
-    special_tokens = [PAD_TOKEN, BOS_TOKEN, EOS_TOKEN]
-    minimum = 256 + len(special_tokens) + 1
+    minimum = 256 + len(_SPECIAL_TOKENS) + 1
     if vocab_size < minimum or vocab_size > 1 << 20:
         raise LitftError(
             f"--vocab_size {vocab_size} is out of range; a byte-level BPE needs between {minimum} and {1 << 20}."
@@ -57,16 +72,26 @@ def train_tokenizer(
     existing = [name for name in ("tokenizer.json", "tokenizer.model") if (out / name).exists()]
     if existing and not overwrite:
         raise LitftError(f"{out} already holds a {existing[0]}; pass --overwrite true or choose another --out.")
-    sources = resolve_sources(data, split_lines)
-    documents = count_documents(sources)
+    return out
 
+
+def _learn_bpe(
+    sources: Sequence[Source], data: list[Path] | Path | None, vocab_size: int, min_frequency: int, quiet: bool
+) -> HFTokenizer:
+    """The trained `tokenizers.Tokenizer`, with the post-processor that prepends BOS."""
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import decoders, models, pre_tokenizers, processors, trainers
+
+    from litft.prepare.sources import count_documents, iter_document_batches
+
+    documents = count_documents(sources)
     tokenizer = HFTokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
-        special_tokens=special_tokens,
+        special_tokens=_SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=not quiet,
     )
@@ -87,7 +112,11 @@ def train_tokenizer(
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{BOS_TOKEN} $A", pair=f"{BOS_TOKEN} $A {BOS_TOKEN} $B", special_tokens=[(BOS_TOKEN, bos_id)]
     )
+    return tokenizer
 
+
+def _write_tokenizer_files(tokenizer: HFTokenizer, out: Path) -> None:
+    """tokenizer.json, then tokenizer_config.json, each written atomically."""
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "tokenizer.json") as tmp:
         tokenizer.save(str(tmp))
@@ -105,6 +134,3 @@ def train_tokenizer(
             "model_max_length": 1 << 30,
         },
     )
-    if not quiet:
-        print(f"wrote a {tokenizer.get_vocab_size()}-token BPE tokenizer ({fingerprint(out)}) to {out}")
-    return out

@@ -25,7 +25,8 @@ class TrainArgs:
         max_steps: Stop after this many optimizer steps.
         epochs: Stop after this many passes over the training data.
         max_tokens: Stop once this many training tokens (over all devices) have been seen.
-        max_seq_length: Truncate (fine-tuning) or window (pretraining) sequences to this many tokens (default: the model's block size).
+        max_seq_length: Truncate (fine-tuning) or window (pretraining) sequences to this many tokens
+            (default: the model's block size).
         lr_warmup_steps: Steps of linear warmup from 0 to the learning rate (kept as given: a warmup longer than
             the run is warned about, not shortened, since the rate would never reach --optimizer.lr).
         lr_warmup_fraction: Warmup as a fraction of the total steps (instead of lr_warmup_steps).

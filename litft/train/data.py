@@ -35,8 +35,9 @@ class PretrainStream:
         self.dataset, self.micro_batch_size = dataset, micro_batch_size
         if dataset.common_length < micro_batch_size:
             raise LitftError(
-                f"each device gets {dataset.common_length} training window(s) of {dataset.block_size + 1} tokens, fewer than "
-                f"--train.micro_batch_size {micro_batch_size}; use more data, a smaller batch or a shorter --train.max_seq_length."
+                f"each device gets {dataset.common_length} training window(s) of {dataset.block_size + 1} tokens, "
+                f"fewer than --train.micro_batch_size {micro_batch_size}; "
+                "use more data, a smaller batch or a shorter --train.max_seq_length."
             )
         self._batches: Iterator[torch.Tensor] | None = None
 
@@ -221,7 +222,9 @@ def open_pretrain(
     )
     val_info = train.dataset.meta["splits"].get("val", {})
     if int(val_info.get("tokens", 0)) - 1 < block_size * world_size:
-        warnings.warn(f"{data_dir} has too few validation tokens for one window per device; validation is skipped.")
+        warnings.warn(
+            f"{data_dir} has too few validation tokens for one window per device; validation is skipped.", stacklevel=2
+        )
         return train, None
     val = PretrainDataset(data_dir, block_size, "val", rank, world_size, seed, shuffle=False)
     return train, PretrainEval(val, micro_batch_size)
@@ -261,7 +264,9 @@ def open_finetune(
     val_set = FinetuneDataset(data_dir, "val") if "val" in train_set.meta["splits"] else None
     if val_set is None or len(val_set) == 0:
         warnings.warn(
-            f"{data_dir} has no validation records; validation is skipped (prepare with a test file or --val_fraction)."
+            f"{data_dir} has no validation records; "
+            "validation is skipped (prepare with a test file or --val_fraction).",
+            stacklevel=2,
         )
         return train, None
     return train, FinetuneEval(

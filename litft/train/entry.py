@@ -92,22 +92,25 @@ def pretrain(
         logger: csv, or tensorboard (also writes the CSV).
         quiet: Only errors and the final line.
     """
-    return _run("pretrain", locals())  # locals() here is exactly the parameters
+    return _run("pretrain", locals(), data_kind="pretrain")  # locals() here is exactly the parameters
 
 
-def _run(method: str, arguments: dict[str, Any]) -> Any:
-    """Check the paths and the cheap settings, then import the training stack (torch, Lightning) and run the job."""
+def _run(method: str, arguments: dict[str, Any], data_kind: str = "finetune") -> Any:
+    """Check the paths and the cheap settings, then import the training stack (torch, Lightning) and run the job.
+
+    `data_kind` is the method's (litft.models.methods), repeated here so a missing --data_dir is answered
+    before torch is imported.
+    """
     hint = "check the path or download/convert a model first"
     require_dir(arguments.get("checkpoint_dir"), "--checkpoint_dir", hint)
-    stage = "pretrain" if method == "pretrain" else "finetune"
-    require_dir(arguments["data_dir"], "--data_dir", f"run `litft prepare {stage}` first")
+    require_dir(arguments["data_dir"], "--data_dir", f"run `litft prepare {data_kind}` first")
     require_file(arguments.get("model_config"), "--model_config")
     require_dir(arguments.get("tokenizer_dir"), "--tokenizer_dir")
     # The device count is known only once Fabric starts; one device is the check every count must pass too.
     validate_args(arguments["train"], arguments["eval"], arguments["optimizer"], world_size=1)
     from litft.train.job import Job, run
 
-    return run(Job(method=method, **arguments))  # `arguments` is exactly the command's parameters
+    return run(Job.from_command(method, arguments))
 
 
 # The fine-tuning commands' help, apart from the summary and the method's own group and seed use.

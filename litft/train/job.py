@@ -16,8 +16,8 @@ import lightning as L
 import torch
 
 from litft.common.errors import LitftError
-from litft.models.build import AdapterV2Settings, LoRASettings, count_parameters
-from litft.models.methods import Method, get_method
+from litft.models.build import count_parameters
+from litft.models.methods import FULL_WEIGHTS, Method, MethodSettings, get_method
 from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, validate_args
 from litft.train.fabric_setup import is_fsdp, launch, make_fabric
 from litft.train.run_folder import check_run_dir, claim_run_dir, run_identity
@@ -25,7 +25,7 @@ from litft.train.run_folder import check_run_dir, claim_run_dir, run_identity
 
 @dataclass
 class Job:
-    """Every setting of one run, as the command line gave them."""
+    """Every setting of one run, as the command line gave them (`settings`: the method's group, e.g. `--lora.*`)."""
 
     method: str
     data_dir: Path
@@ -47,17 +47,24 @@ class Job:
     eval: EvalArgs = field(default_factory=EvalArgs)
     optimizer: OptimizerArgs = field(default_factory=OptimizerArgs)
     data: DataArgs = field(default_factory=DataArgs)
-    lora: LoRASettings | None = None
-    adapter: AdapterV2Settings | None = None
+    settings: MethodSettings | None = None
     logger: str = "csv"
     quiet: bool = False
 
+    @classmethod
+    def from_command(cls, method: str, arguments: dict[str, Any]) -> Job:
+        """The job of a training command's parameters; the method's settings group becomes `settings`."""
+        group = get_method(method).settings_group
+        arguments = dict(arguments)
+        settings = arguments.pop(group) if group is not None else None
+        return cls(method=method, settings=settings, **arguments)
+
     def hyperparameters(self) -> dict[str, Any]:
-        """What the run's checkpoints record in hyperparameters.yaml (lora_*/adapter_* are added by save_checkpoint)."""
+        """What the run's checkpoints record in hyperparameters.yaml (save_checkpoint adds the method's settings)."""
         values = {}
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
-            if item.name in ("lora", "adapter", "method"):
+            if item.name in ("settings", "method"):
                 continue
             if dataclasses.is_dataclass(value):
                 value = asdict(value)
@@ -102,7 +109,7 @@ def _check_job(job: Job, method: Method) -> None:
         raise LitftError(f"data directory {job.data_dir} does not exist; run `litft prepare {method.data_kind}` first.")
     if method.needs_base and job.checkpoint_dir is None:
         raise LitftError(f"{method.name} fine-tuning starts from a checkpoint; pass --checkpoint_dir.")
-    if method.name == "pretrain":
+    if not method.needs_base:
         given = [name for name in ("checkpoint_dir", "model_name", "model_config") if getattr(job, name) is not None]
         if len(given) != 1:
             raise LitftError(
@@ -120,7 +127,7 @@ def _architecture(job: Job) -> Any:
     if job.checkpoint_dir is None:
         return resolve_config(job.model_config if job.model_config is not None else job.model_name)
     base = inspect_checkpoint(job.checkpoint_dir)
-    if base.method in ("lora", "adapter_v2"):
+    if get_method(base.method).delta_only:
         raise LitftError(
             f"{job.checkpoint_dir} is a {base.method} run, not a full checkpoint; merge it first "
             "(`litft merge_lora`) or start from its base."
@@ -182,12 +189,12 @@ def _build_model(
     full_weights_dir = resume_dir if (resume_dir is not None and not method.delta_only) else job.checkpoint_dir
     states = []
     if full_weights_dir is not None:
-        states.append(load_state_dict(Path(full_weights_dir) / "lit_model.pth"))
+        states.append(load_state_dict(Path(full_weights_dir) / FULL_WEIGHTS))
     if resume_dir is not None and method.delta_only:
         states.append(load_state_dict(resume_dir / method.weights_file))
     # Initialising weights that are overwritten right away is wasted work (large models: minutes).
     with fabric.init_module(empty_init=fsdp or (bool(states) and not method.delta_only)):
-        model = build_model(method.name, config, job.lora, job.adapter, device="meta" if fsdp else fabric.device)
+        model = build_model(method.name, config, job.settings, device="meta" if fsdp else fabric.device)
     model.max_seq_length = seq_len
     method.prepare(model)
     if job.data.packing:
@@ -215,8 +222,7 @@ def _checkpoint_spec(job: Job, method: Method, config: Any, tokenizer_dir: Path)
         config=config,
         source_dir=tokenizer_dir,
         base_checkpoint_dir=Path(job.checkpoint_dir) if method.delta_only else None,
-        lora=job.lora,
-        adapter=job.adapter,
+        settings=job.settings,
         hyperparameters=job.hyperparameters(),
         extra_files=extra_files,
     )

@@ -186,7 +186,7 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
             target,
             model=model,
             optimizer=optimizer,
-            keep=run.method.keeps(),
+            keep=run.method.trains,
             spec=run.checkpoint,
             progress=progress,
             data_state=stream.state_dict(),

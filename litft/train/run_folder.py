@@ -66,8 +66,9 @@ def _check_same_run(out_dir: Path, marker: dict[str, Any], identity: dict[str, A
     if found and not resume:
         settings = "" if marker.get("settings_hash") == identity["settings_hash"] else " with other settings"
         raise LitftError(
-            f"{out_dir} already holds this run{settings} (checkpoints up to {found[-1].name}); pass --resume auto to continue "
-            "it, --overwrite true to start over (its checkpoints and logs are removed), or choose another --out_dir."
+            f"{out_dir} already holds this run{settings} (checkpoints up to {found[-1].name}); "
+            "pass --resume auto to continue it, --overwrite true to start over (its checkpoints and logs are removed), "
+            "or choose another --out_dir."
         )
 
 

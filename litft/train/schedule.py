@@ -48,8 +48,8 @@ def warmup_warning(warmup_steps: int, total_steps: int | None, lr: float) -> str
         total_steps - 1, lr=lr, warmup_steps=warmup_steps, total_steps=total_steps, schedule="constant"
     )
     return (
-        f"warning: --train.lr_warmup_steps {warmup_steps} is longer than this run's {total_steps} optimizer steps, so the "
-        f"learning rate peaks at {peak:.3g} instead of --optimizer.lr {lr:.3g}; pass --train.lr_warmup_steps "
+        f"warning: --train.lr_warmup_steps {warmup_steps} is longer than this run's {total_steps} optimizer steps, "
+        f"so the learning rate peaks at {peak:.3g} instead of --optimizer.lr {lr:.3g}; pass --train.lr_warmup_steps "
         f"{total_steps // 10} (any value up to {total_steps}) or --train.lr_warmup_fraction 0.1."
     )
 

@@ -36,7 +36,8 @@ from litft.common.io import (
     remove_leftovers_in,
 )
 from litft.common.outputs import publish_dir
-from litft.models.checkpoint import CHECKPOINT_KIND, write_checkpoint_files
+from litft.models.checkpoint import CHECKPOINT_KIND, load_state_dict, write_checkpoint_files
+from litft.models.methods import METHODS, MethodSettings
 from litft.train.fabric_setup import is_fsdp
 
 TRAINING_STATE = "training_state.pth"
@@ -155,8 +156,7 @@ class CheckpointSpec:
     config: Any  # litgpt Config of the base architecture
     source_dir: Path | None
     base_checkpoint_dir: Path | None
-    lora: Any = None
-    adapter: Any = None
+    settings: MethodSettings | None = None
     hyperparameters: Mapping[str, Any] | None = None
     extra_files: Mapping[str, str] | None = None
 
@@ -188,8 +188,7 @@ def save_training_checkpoint(
             config=spec.config,
             source_dir=spec.source_dir,
             base_checkpoint_dir=spec.base_checkpoint_dir,
-            lora=spec.lora,
-            adapter=spec.adapter,
+            settings=spec.settings,
             hyperparameters=spec.hyperparameters,
             extra_files=spec.extra_files,
         )
@@ -275,8 +274,6 @@ def damaged_checkpoint(checkpoint: Path, what: str) -> LitftError:
 
 def check_resume_dir(checkpoint: Path) -> None:
     """Open every file a resume reads (cheaply: memory-mapped, without reading the tensors) before any work."""
-    from litft.models.checkpoint import WEIGHT_FILES, load_state_dict
-
     saved = read_progress(checkpoint)
     if not (checkpoint / TRAINING_STATE).exists():
         raise damaged_checkpoint(checkpoint, f"{TRAINING_STATE} is missing")
@@ -284,7 +281,7 @@ def check_resume_dir(checkpoint: Path) -> None:
         _load_resume_file(checkpoint, checkpoint / TRAINING_STATE, mmap=True)
     for rank in range(saved.world_size):
         _read_rank_file(checkpoint, checkpoint / f"rank-{rank}.pth")
-    weights = sorted({name for name in WEIGHT_FILES.values() if (checkpoint / name).is_file()})
+    weights = sorted({m.weights_file for m in METHODS.values() if (checkpoint / m.weights_file).is_file()})
     if not weights:
         raise damaged_checkpoint(checkpoint, "it holds no lit_model.pth nor LoRA/adapter weights")
     for name in weights:

@@ -6,6 +6,7 @@ import csv
 import json
 import shutil
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from litft.evaluation.evaluate import (
     run_labels,
     summarize,
 )
-from litft.evaluation.judge import EMPTY_ANSWER_REASON, Judge, parse_verdict
+from litft.evaluation.judge import EMPTY_ANSWER_REASON, JUDGE_SETTINGS, Judge, parse_verdict
 from litft.generation.generate import LoadedModel
 from litft.generation.sampling import SamplingSettings
 from litft.models.build import LoRASettings, build_model
@@ -75,7 +76,7 @@ def setup(lit_base, tmp_path_factory):
     base_model, _ = load_model(lit_base)
     generator = torch.Generator().manual_seed(5)
     lora = LoRASettings(r=4, alpha=8, mlp=True, head=True)
-    model = build_model("lora", info.config, lora=lora)
+    model = build_model("lora", info.config, settings=lora)
     model.load_state_dict(base_model.state_dict(), strict=False)
     with torch.no_grad():
         for param in model.parameters():
@@ -88,7 +89,7 @@ def setup(lit_base, tmp_path_factory):
         config=info.config,
         source_dir=lit_base,
         base_checkpoint_dir=lit_base,
-        lora=lora,
+        settings=lora,
     )
     save_prompt_style("qa", run)
     test_file = root / "test.json"
@@ -108,7 +109,7 @@ def test_evaluate_writes_table_report_and_review_sheet(setup, tmp_path, capsys):
         str(setup["run"]),
         "--out_dir",
         str(out),
-        "--max_new_tokens",
+        "--sampling.max_new_tokens",
         "12",
         "--device",
         "cpu",
@@ -167,7 +168,7 @@ def test_evaluate_writes_table_report_and_review_sheet(setup, tmp_path, capsys):
     assert kept[0]["score_base"] == "3" and kept[1]["score_lora"] == "0"
 
     # Different settings change the answers: the run generates again and the stale scores are backed up.
-    run_function(evaluate, args[:-2] + ["--max_new_tokens", "5", "--quiet", "true"])
+    run_function(evaluate, args[:-2] + ["--sampling.max_new_tokens", "5", "--quiet", "true"])
     stdout = capsys.readouterr().out
     assert "no longer match" in stdout and len(list(out.glob("answers.*.csv"))) == 1
     assert [m["from_cache"] for m in json.loads((out / "report.json").read_text())["models"]] == [0, 0]
@@ -206,7 +207,13 @@ def test_merged_lora_run_is_named_lora_merged(setup, tmp_path, capsys):
     out = tmp_path / "eval"
     capsys.readouterr()
     report = evaluate(
-        setup["test"], [run.parent, setup["run"]], out_dir=out, max_new_tokens=2, limit=1, device="cpu", quiet=True
+        setup["test"],
+        [run.parent, setup["run"]],
+        out_dir=out,
+        sampling=SamplingSettings(max_new_tokens=2, seed=1234),
+        limit=1,
+        device="cpu",
+        quiet=True,
     )
     assert [(m["label"], m["method"]) for m in report["models"]] == [
         ("base", "full"),
@@ -372,13 +379,13 @@ def test_judge_scores_through_a_real_openai_client_and_caches_every_verdict(setu
             str(setup["run"]),
             "--out_dir",
             str(out),
-            "--max_new_tokens",
+            "--sampling.max_new_tokens",
             "8",
             "--device",
             "cpu",
-            "--judge",
+            "--judge.model",
             "grader-1",
-            "--base_url",
+            "--judge.base_url",
             server.base_url,
             "--quiet",
             "true",
@@ -419,6 +426,8 @@ def test_judge_scores_through_a_real_openai_client_and_caches_every_verdict(setu
 
 def test_judge_scores_an_empty_answer_without_asking(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    with Judge("m", tmp_path / "cache.jsonl", base_url="http://127.0.0.1:9/v1") as grader:
+    with Judge(
+        replace(JUDGE_SETTINGS, model="m", base_url="http://127.0.0.1:9/v1"), tmp_path / "cache.jsonl"
+    ) as grader:
         verdict = grader.verdict("q", "r", "   ")
     assert (verdict.score, verdict.reason) == (1, EMPTY_ANSWER_REASON) and grader.asked == 0

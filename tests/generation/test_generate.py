@@ -229,7 +229,7 @@ def runs(lit_base, tmp_path_factory):
     base_model, _ = load_model(lit_base)
     made = {}
     lora = LoRASettings(r=4, alpha=8, query=True, value=True, mlp=True, head=True)
-    model = build_model("lora", info.config, lora=lora)
+    model = build_model("lora", info.config, settings=lora)
     model.load_state_dict(base_model.state_dict(), strict=False)
     made["lora"] = save_checkpoint(
         root / "lora",
@@ -238,10 +238,10 @@ def runs(lit_base, tmp_path_factory):
         config=info.config,
         source_dir=lit_base,
         base_checkpoint_dir=lit_base,
-        lora=lora,
+        settings=lora,
     )
     adapter = AdapterV2Settings(prompt_length=4, start_layer=0)
-    model = build_model("adapter_v2", info.config, adapter=adapter)
+    model = build_model("adapter_v2", info.config, settings=adapter)
     model.load_state_dict(base_model.state_dict(), strict=False)
     made["adapter_v2"] = save_checkpoint(
         root / "adapter_v2",
@@ -250,7 +250,7 @@ def runs(lit_base, tmp_path_factory):
         config=info.config,
         source_dir=lit_base,
         base_checkpoint_dir=lit_base,
-        adapter=adapter,
+        settings=adapter,
     )
     full = build_model("full", info.config)
     full.load_state_dict(base_model.state_dict())
@@ -278,9 +278,9 @@ def test_a_run_dir_from_each_method_generates(method, runs, base, tmp_path, caps
             str(prompts),
             "--output",
             str(out),
-            "--temperature",
+            "--sampling.temperature",
             "0",
-            "--max_new_tokens",
+            "--sampling.max_new_tokens",
             "12",
             "--device",
             "cpu",
@@ -339,9 +339,9 @@ def test_single_prompt_streams_the_same_answer(lit_base, capsys):
         str(lit_base),
         "--prompt",
         PROMPTS[0],
-        "--temperature",
+        "--sampling.temperature",
         "0",
-        "--max_new_tokens",
+        "--sampling.max_new_tokens",
         "10",
         "--device",
         "cpu",
@@ -353,7 +353,9 @@ def test_single_prompt_streams_the_same_answer(lit_base, capsys):
     run_function(generate, args + ["--stream", "false"])
     assert capsys.readouterr().out == streamed and streamed.strip()
     marker = streamed.strip()[3:5]
-    run_function(generate, args + ["--stop", "\\n", marker])  # several stop strings after one flag; \\n is a newline
+    run_function(
+        generate, args + ["--sampling.stop", "\\n", marker]
+    )  # several stop strings after one flag; \\n is a newline
     assert capsys.readouterr().out == streamed[: streamed.index(marker)] + "\n"
     from litft.generation.generate import stop_strings
 
@@ -363,10 +365,10 @@ def test_single_prompt_streams_the_same_answer(lit_base, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--max_new_tokens", "0", "--prompt", "x"], "--max_new_tokens"),
+        (["--sampling.max_new_tokens", "0", "--prompt", "x"], "--sampling.max_new_tokens"),
         (["--prompt", "x", "--prompts_file", "p.txt"], "exactly one of"),
         ([], "exactly one of"),
-        (["--prompt", "x", "--top_p", "1.5"], "--top_p"),
+        (["--prompt", "x", "--sampling.top_p", "1.5"], "--sampling.top_p"),
         (["--prompt", "x", "--quantize", "bnb.nf4", "--device", "cpu"], "CUDA GPU"),
         (["--prompt", "x", "--prompt_style", "nonsense"], "unknown prompt style"),
         (["--prompts_file", "missing.txt"], "does not exist"),

@@ -60,7 +60,7 @@ def test_a_full_disk_stops_appends_with_one_sentence_and_keeps_every_earlier_lin
                 written.append(number)
         assert (
             str(error.value)
-            == f"cannot write {path}: no space left on device; free some disk space or choose another disk."
+            == f"cannot write {path}: no space left on device; free some space and re-run; what was already written is intact."
         )
         assert 0 < len(written) < 100
         with pytest.raises(LitftError, match="no space left"):

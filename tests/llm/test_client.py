@@ -61,7 +61,7 @@ def test_retry_after_is_honoured_up_to_the_cap_and_a_longer_ask_is_cut_and_repor
     assert capsys.readouterr().err.splitlines() == [
         (
             f"warning: {server.base_url} asked to wait 100000 s before retrying (Retry-After); "
-            "waiting 60 s instead, the --retry_max_delay cap."
+            "waiting 60 s instead, the --llm.retry_max_delay cap."
         )
     ]
 

@@ -30,14 +30,14 @@ def test_full_and_pretrain_train_everything():
 def test_lora_trains_only_its_matrices():
     config = resolve_config("litft-tiny-llama")
     # r=8 on query and value: A is (r * 2 enabled, 64), B is (query 64 + value 32 outputs, r)
-    counts = count_parameters(build_model("lora", config, lora=LoRASettings(r=8, query=True, value=True)))
+    counts = count_parameters(build_model("lora", config, settings=LoRASettings(r=8, query=True, value=True)))
     per_layer = 8 * 2 * 64 + (64 + 32) * 8
     assert counts.trainable == 2 * per_layer == 3_584
     assert counts.total == BASE_TOTAL + counts.trainable
 
     # every projection plus the head: qkv (3 parts), proj, fc_1, fc_2, mlp proj, lm_head
     everything = LoRASettings(r=4, query=True, key=True, value=True, projection=True, mlp=True, head=True)
-    counts = count_parameters(build_model("lora", config, lora=everything))
+    counts = count_parameters(build_model("lora", config, settings=everything))
     qkv = 4 * 3 * 64 + QKV_OUT * 4
     proj = 4 * 64 + 64 * 4
     mlp = 2 * (4 * 64 + 176 * 4) + (4 * 176 + 64 * 4)
@@ -48,7 +48,7 @@ def test_lora_trains_only_its_matrices():
 def test_adapter_v2_trains_prompts_gates_and_linear_scales():
     config = resolve_config("litft-tiny-llama")
     counts = count_parameters(
-        build_model("adapter_v2", config, adapter=AdapterV2Settings(prompt_length=10, start_layer=1))
+        build_model("adapter_v2", config, settings=AdapterV2Settings(prompt_length=10, start_layer=1))
     )
     # adapter prompt + gate in layers >= start_layer; a bias and a scale per output of every linear layer;
     # and, as in litgpt's adapter_filter, every norm

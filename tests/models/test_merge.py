@@ -59,7 +59,7 @@ def logits(directory):
 
 def test_lora_run_keeps_only_lora_weights_and_its_settings(lit_base, tmp_path):
     lora = LoRASettings(r=4, alpha=8, query=True, value=True, mlp=True)
-    run, _ = trained_run("lora", lit_base, tmp_path / "run", lora=lora)
+    run, _ = trained_run("lora", lit_base, tmp_path / "run", settings=lora)
     saved = load_state_dict(run / "lit_model.pth.lora")
     assert saved and all("lora_" in key for key in saved)
     assert not (run / "lit_model.pth").exists()
@@ -67,12 +67,12 @@ def test_lora_run_keeps_only_lora_weights_and_its_settings(lit_base, tmp_path):
     assert (
         hparams["lora_r"] == 4 and hparams["lora_mlp"] is True and hparams["checkpoint_dir"] == str(lit_base.resolve())
     )
-    assert inspect_checkpoint(run).lora == lora  # nobody repeats --lora_r to load it
+    assert inspect_checkpoint(run).settings == lora  # nobody repeats --lora_r to load it
 
 
 def test_merged_lora_equals_base_plus_lora(lit_base, tmp_path):
     run, expected = trained_run(
-        "lora", lit_base, tmp_path / "run", lora=LoRASettings(r=4, alpha=8, mlp=True, head=True)
+        "lora", lit_base, tmp_path / "run", settings=LoRASettings(r=4, alpha=8, mlp=True, head=True)
     )
     assert torch.allclose(logits(run), expected, atol=1e-5)  # unmerged reload
 
@@ -85,7 +85,7 @@ def test_merged_lora_equals_base_plus_lora(lit_base, tmp_path):
 def test_litgpt_merges_a_litft_lora_run_to_the_same_weights(lit_base, tmp_path):
     from litgpt.scripts.merge_lora import merge_lora as litgpt_merge_lora
 
-    run, expected = trained_run("lora", lit_base, tmp_path / "run", lora=LoRASettings(r=4, alpha=8))
+    run, expected = trained_run("lora", lit_base, tmp_path / "run", settings=LoRASettings(r=4, alpha=8))
     theirs_dir = tmp_path / "theirs"
     shutil.copytree(run, theirs_dir)
     litgpt_merge_lora(theirs_dir, precision="32-true")
@@ -98,7 +98,7 @@ def test_litgpt_merges_a_litft_lora_run_to_the_same_weights(lit_base, tmp_path):
 
 
 def test_lora_run_exports_to_transformers_merged(lit_base, tmp_path):
-    run, expected = trained_run("lora", lit_base, tmp_path / "run", lora=LoRASettings(r=4, alpha=8))
+    run, expected = trained_run("lora", lit_base, tmp_path / "run", settings=LoRASettings(r=4, alpha=8))
     convert_lit_checkpoint(run, tmp_path / "hf")
     hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "hf").eval()
     with torch.no_grad():
@@ -107,20 +107,20 @@ def test_lora_run_exports_to_transformers_merged(lit_base, tmp_path):
 
 def test_adapter_v2_run_reloads_to_identical_output(lit_base, tmp_path):
     run, expected = trained_run(
-        "adapter_v2", lit_base, tmp_path / "run", adapter=AdapterV2Settings(prompt_length=4, start_layer=1)
+        "adapter_v2", lit_base, tmp_path / "run", settings=AdapterV2Settings(prompt_length=4, start_layer=1)
     )
     saved = load_state_dict(run / "lit_model.pth.adapter_v2")
     assert any("adapter_wte" in key for key in saved) and not any(
         key.endswith("attn.qkv.linear.weight") for key in saved
     )
-    assert inspect_checkpoint(run).adapter == AdapterV2Settings(prompt_length=4, start_layer=1)
+    assert inspect_checkpoint(run).settings == AdapterV2Settings(prompt_length=4, start_layer=1)
     assert torch.equal(logits(run), expected)
 
 
 def test_base_moved_is_found_with_base_dir(lit_base, tmp_path):
     moved = tmp_path / "moved-base"
     shutil.copytree(lit_base, moved)
-    run, expected = trained_run("lora", moved, tmp_path / "run", lora=LoRASettings(r=2))
+    run, expected = trained_run("lora", moved, tmp_path / "run", settings=LoRASettings(r=2))
     shutil.move(moved, tmp_path / "elsewhere")
     model, _ = load_model(run, base_dir=tmp_path / "elsewhere")
     with torch.no_grad():
@@ -128,7 +128,7 @@ def test_base_moved_is_found_with_base_dir(lit_base, tmp_path):
 
 
 def test_a_run_directory_stands_for_its_final_checkpoint(lit_base, tmp_path):
-    _, expected = trained_run("lora", lit_base, tmp_path / "out" / "lora" / "final", lora=LoRASettings(r=2))
+    _, expected = trained_run("lora", lit_base, tmp_path / "out" / "lora" / "final", settings=LoRASettings(r=2))
     info = inspect_checkpoint(tmp_path / "out" / "lora")
     assert info.path == tmp_path / "out" / "lora" / "final" and info.method == "lora"
     assert torch.allclose(logits(tmp_path / "out" / "lora"), expected, atol=1e-6)
@@ -139,7 +139,7 @@ def test_changing_loaded_weights_never_writes_the_checkpoint_file(lit_base, tmp_
     base = tmp_path / "base"
     shutil.copytree(lit_base, base)
     before = (base / "lit_model.pth").read_bytes()
-    run, expected = trained_run("lora", base, tmp_path / "run", lora=LoRASettings(r=2))
+    run, expected = trained_run("lora", base, tmp_path / "run", settings=LoRASettings(r=2))
     merge_lora(run)  # merges LoRA into the loaded base weights in place
     model, _ = load_model(base)
     with torch.no_grad():
@@ -164,7 +164,7 @@ def test_outputs_never_replace_what_litft_did_not_write(lit_base, tmp_path, caps
     from litft.cli import main
 
     project = tmp_path / "proj"
-    run, _ = trained_run("lora", lit_base, project / "lora", lora=LoRASettings(r=4, alpha=8))
+    run, _ = trained_run("lora", lit_base, project / "lora", settings=LoRASettings(r=4, alpha=8))
     (project / "split").mkdir()
     (project / "split" / "train.json").write_text("[]")
     (tmp_path / "report.txt").write_text("mine")

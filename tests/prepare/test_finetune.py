@@ -49,7 +49,7 @@ def test_tokens_and_prompt_lengths_are_exact(tokenizer_dir, tmp_path):
     for split, expected_records in (("train", records), ("val", _alpaca(5, start=30))):
         tokens, index = _read(tmp_path / "out", split)
         assert len(index) == splits[split]["records"] == len(expected_records)
-        for (offset, length, prompt_length), record in zip(index, expected_records):
+        for (offset, length, prompt_length), record in zip(index, expected_records, strict=True):
             prompt = tokenizer.encode(render_prompt(style, record["instruction"], record["input"])).tolist()
             response = tokenizer.encode(record["output"], bos=False, eos=True).tolist()
             assert tokens[offset : offset + length].tolist() == prompt + response

@@ -24,7 +24,7 @@ def _prepare(data, out: Path, tokenizer_dir: Path, **kwargs) -> dict:
 def _expected(tokenizer_dir: Path, documents: list[str], is_val: np.ndarray) -> dict[str, list[int]]:
     tokenizer = load_tokenizer(tokenizer_dir)
     expected: dict[str, list[int]] = {"train": [], "val": []}
-    for document, val in zip(documents, is_val):
+    for document, val in zip(documents, is_val, strict=True):
         expected["val" if val else "train"].extend(tokenizer.encode(document, eos=True).tolist())
     return expected
 
@@ -45,7 +45,7 @@ def test_round_trip_is_the_tokenizers_own_encoding_with_eos_between_documents(to
     assert read_meta(tmp_path / "out", "pretrain")["splits"] == meta["splits"]
     tokenizer = load_tokenizer(tokenizer_dir)
     decoded = tokenizer.decode(torch.tensor(expected["train"][: expected["train"].index(tokenizer.eos_id)]))
-    assert decoded == next(line for line, val in zip(lines, choose_validation(400, 0.1, 42)) if not val)
+    assert decoded == next(line for line, val in zip(lines, choose_validation(400, 0.1, 42), strict=True) if not val)
 
 
 def test_split_is_seeded_exact_and_deterministic(tokenizer_dir, tmp_path):

@@ -91,7 +91,7 @@ def test_packing_fills_bins_and_marks_record_boundaries(finetune_dir):
     members = packed.bins[0]
     starts = np.cumsum([0, *dataset.lengths[members][:-1]])
     assert item["segment_ids"].unique().tolist() == list(range(1, len(members) + 1))
-    for start, member in zip(starts, members):
+    for start, member in zip(starts, members, strict=True):
         length = int(dataset.lengths[member])
         assert item["position_ids"][start : start + length].tolist() == list(range(length))
         assert item["labels"][start] == IGNORE_INDEX  # no record learns to predict the next one's start

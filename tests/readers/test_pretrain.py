@@ -51,7 +51,9 @@ def test_shuffle_is_seeded_per_epoch(pretrain_dir):
 
 
 def test_resume_from_state_dict_continues_exactly_across_epochs(pretrain_dir):
-    make = lambda rank: PretrainDataset(pretrain_dir, block_size=32, rank=rank, world_size=2, seed=3)
+    def make(rank: int) -> PretrainDataset:
+        return PretrainDataset(pretrain_dir, block_size=32, rank=rank, world_size=2, seed=3)
+
     steps = len(make(0)) // 4 + 2  # crosses an epoch boundary
     uninterrupted = {}
     for rank in (0, 1):

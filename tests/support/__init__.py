@@ -1,1 +1,4 @@
-"""Helpers the tests share: a local site server, a fake OpenAI-compatible API, tiny corpora, tiny training runs, disk faults."""
+"""Helpers the tests share.
+
+A local site server, a fake OpenAI-compatible API, tiny corpora, tiny training runs, disk faults.
+"""

@@ -193,10 +193,16 @@ class FakeOpenAI:
         if "Grade the answer on this scale" in prompt:  # litft.evaluation.judge
             return json.dumps({"score": 2, "reason": "fake grade"})
         if "Class label:" in prompt:
-            return "Class label: Positive\nInput: I loved every minute of it.\nClass label: Negative\nInput: It was a waste of time."
+            return (
+                "Class label: Positive\nInput: I loved every minute of it.\n"
+                "Class label: Negative\nInput: It was a waste of time."
+            )
         if "Come up with examples for the following tasks" in prompt:
             task = prompt.rsplit("Task:", 1)[-1].strip().splitlines()[0]
-            return f"Example 1\nInput: {task[:20]}\nOutput: An answer to {task}.\n\nExample 2\nInput:\nOutput: Another answer."
+            return (
+                f"Example 1\nInput: {task[:20]}\nOutput: An answer to {task}.\n\n"
+                "Example 2\nInput:\nOutput: Another answer."
+            )
         body = json.dumps(qa_pairs_for(request.passage), indent=1)
         if behaviour == "malformed":
             return body[: len(body) // 2]

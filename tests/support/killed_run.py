@@ -1,6 +1,7 @@
 """Run a `litft` command and SIGKILL the process in the middle of a training step (a real, unclean death).
 
-Usage: python killed_run.py KILL_AT_FORWARD litft-args...   KILL_AT_FORWARD counts training forward passes (micro batches);
+Usage: python killed_run.py KILL_AT_FORWARD litft-args...
+KILL_AT_FORWARD counts training forward passes (micro batches);
 `save:N` instead kills while the N-th checkpoint writes its rank file (a checkpoint half on disk).
 LITFT_TEST_THREADS sets torch's thread count: the run it is compared with happened in the test process, and a
 different thread count changes CPU float summation order, so the weights would differ by rounding.
@@ -12,6 +13,7 @@ import sys
 
 import torch
 
+from litft.cli import main
 from litft.train import loop, state
 
 torch.set_num_threads(int(os.environ["LITFT_TEST_THREADS"]))
@@ -45,7 +47,5 @@ def token_loss_sum(model, batch):
 
 loop.token_loss_sum = token_loss_sum
 state.torch.save = save
-
-from litft.cli import main
 
 main(sys.argv[2:])

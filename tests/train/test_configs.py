@@ -106,3 +106,13 @@ def test_print_config_works(capsys):
         main(["finetune", "lora", "--config", str(CONFIGS / "demo/lora.yaml"), "--print_config"])
     assert exit_info.value.code == 0
     assert "lora:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method", FUNCTIONS)
+def test_a_missing_data_dir_names_the_methods_prepare_command(method, tmp_path):
+    """entry.py repeats each method's data kind (to answer before torch loads); it must agree with the method's."""
+    from litft.common.errors import LitftError
+    from litft.models.methods import get_method
+
+    with pytest.raises(LitftError, match=f"run `litft prepare {get_method(method).data_kind}` first"):
+        FUNCTIONS[method](checkpoint_dir=tmp_path, data_dir=tmp_path / "missing")

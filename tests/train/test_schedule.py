@@ -56,7 +56,7 @@ def test_tiny_run_warns_once_when_warmup_exceeds_its_steps(lit_base, ft_data, tm
 def test_no_weight_decay_on_biases_norms_and_gates():
     from litft.models.build import AdapterV2Settings, build_model, resolve_config
 
-    model = build_model("adapter_v2", resolve_config("litft-tiny-pythia"), adapter=AdapterV2Settings(start_layer=1))
+    model = build_model("adapter_v2", resolve_config("litft-tiny-pythia"), settings=AdapterV2Settings(start_layer=1))
     groups = {group["weight_decay"]: group["params"] for group in parameter_groups(model.named_parameters(), 0.1)}
     names = {id(p): n for n, p in model.named_parameters()}
     decayed = {names[id(p)] for p in groups[0.1]}

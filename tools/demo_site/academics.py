@@ -263,7 +263,12 @@ def program_page(Page, prog: d.Program):
             h2("Facilities"),
             p(PROGRAM_EXTRA[prog.key][2]),
             h2("Research and laboratories"),
-            ul([f"{lab(l.key)}: {l.focus}. The {l.name} is located in {l.location}." for l in labs]),
+            ul(
+                [
+                    f"{lab(laboratory.key)}: {laboratory.focus}. The {laboratory.name} is located in {laboratory.location}."
+                    for laboratory in labs
+                ]
+            ),
             h2("Faculty"),
             p(
                 f"{dept} has {len(faculty)} faculty members listed in the directory, and many more lecturers and visiting professors."
@@ -877,7 +882,7 @@ def profile_page(Page, who: d.Person):
     summary, projects, honours = PROFILE_EXTRA[who.key]
     short = f"{who.name.split()[0]} {who.surname}"
     courses = [c for c in d.COURSES.values() if c.instructor == who.key]
-    labs = [l for l in d.LABS.values() if l.director == who.key]
+    labs = [laboratory for laboratory in d.LABS.values() if laboratory.director == who.key]
     degree, university, year = who.phd.split(", ")
     body = "\n".join(
         [
@@ -907,7 +912,12 @@ def profile_page(Page, who: d.Person):
             *(
                 [
                     h2("Laboratory"),
-                    ul([f"{lab(l.key)}, located in {l.location}, founded in {l.founded}." for l in labs]),
+                    ul(
+                        [
+                            f"{lab(laboratory.key)}, located in {laboratory.location}, founded in {laboratory.founded}."
+                            for laboratory in labs
+                        ]
+                    ),
                 ]
                 if labs
                 else []
@@ -946,7 +956,7 @@ def profile_page(Page, who: d.Person):
         sidebar(
             "Related",
             [("/faculty/index.html", "Faculty directory"), (dept_program.href, f"{who.department} programs")]
-            + [(l.href, l.name) for l in labs],
+            + [(laboratory.href, laboratory.name) for laboratory in labs],
         ),
     )
 
@@ -956,19 +966,19 @@ def profile_page(Page, who: d.Person):
 
 def research_index(Page):
     blocks = []
-    for l in d.LABS.values():
-        director = d.PEOPLE[l.director]
+    for laboratory in d.LABS.values():
+        director = d.PEOPLE[laboratory.director]
         blocks += [
-            f'<section id="{l.key}">',
-            h2(a(l.href, l.name) if l.page else l.name),
+            f'<section id="{laboratory.key}">',
+            h2(a(laboratory.href, laboratory.name) if laboratory.page else laboratory.name),
             p(
-                f"The {l.name} is located in {l.location}.",
-                f"The {l.name} was founded in {l.founded} and is directed by {person(l.director)}.",
-                f"The {l.name}'s research covers {l.focus}.",
-                f"The {l.name}'s equipment includes {l.equipment}.",
+                f"The {laboratory.name} is located in {laboratory.location}.",
+                f"The {laboratory.name} was founded in {laboratory.founded} and is directed by {person(laboratory.director)}.",
+                f"The {laboratory.name}'s research covers {laboratory.focus}.",
+                f"The {laboratory.name}'s equipment includes {laboratory.equipment}.",
             ),
             p(
-                f'Students who want to join the {l.name} should contact {director.name} at <a href="mailto:{director.email}">{director.email}</a>.'
+                f'Students who want to join the {laboratory.name} should contact {director.name} at <a href="mailto:{director.email}">{director.email}</a>.'
             ),
             "</section>",
         ]
@@ -982,7 +992,15 @@ def research_index(Page):
             ),
             table(
                 ["Laboratory", "Director", "Location", "Founded"],
-                [(a(l.href, l.name), person(l.director), l.location, str(l.founded)) for l in d.LABS.values()],
+                [
+                    (
+                        a(laboratory.href, laboratory.name),
+                        person(laboratory.director),
+                        laboratory.location,
+                        str(laboratory.founded),
+                    )
+                    for laboratory in d.LABS.values()
+                ],
                 "Research laboratories",
             ),
             *blocks,
@@ -1059,46 +1077,51 @@ LAB_EXTRA = {
 }
 
 
-def lab_page(Page, l: d.Lab):
-    projects, history, people = LAB_EXTRA[l.key]
-    director = d.PEOPLE[l.director]
-    courses = [c for c in d.COURSES.values() if c.instructor == l.director]
+def lab_page(Page, laboratory: d.Lab):
+    projects, history, people = LAB_EXTRA[laboratory.key]
+    director = d.PEOPLE[laboratory.director]
+    courses = [c for c in d.COURSES.values() if c.instructor == laboratory.director]
     body = "\n".join(
         [
-            f"<h1>{l.name}</h1>",
+            f"<h1>{laboratory.name}</h1>",
             facts(
                 [
-                    ("Director", person(l.director)),
-                    ("Location", l.location),
-                    ("Founded", str(l.founded)),
+                    ("Director", person(laboratory.director)),
+                    ("Location", laboratory.location),
+                    ("Founded", str(laboratory.founded)),
                     ("Department", f"Department of {director.department}"),
                     ("Contact", f'<a href="mailto:{director.email}">{director.email}</a>'),
                 ]
             ),
             p(
-                f"The {l.name} is a research laboratory of the Department of {director.department} at {d.SCHOOL}.",
-                f"The {l.name} is located in {l.location}.",
-                f"The {l.name}'s research covers {l.focus}.",
-                f"The {l.name} uses {l.equipment}.",
+                f"The {laboratory.name} is a research laboratory of the Department of {director.department} at {d.SCHOOL}.",
+                f"The {laboratory.name} is located in {laboratory.location}.",
+                f"The {laboratory.name}'s research covers {laboratory.focus}.",
+                f"The {laboratory.name} uses {laboratory.equipment}.",
             ),
             h2("History"),
             p(history),
             h2("Current projects"),
             ul(projects),
             h2("People"),
-            p(f"The {l.name} is directed by {person(l.director)}.", people),
+            p(f"The {laboratory.name} is directed by {person(laboratory.director)}.", people),
             h2("Teaching"),
             ul([f"{course(c.code)} is taught by the lab director {term_phrase(c)}." for c in courses]),
             h2("Join the lab"),
             p(
-                f"Undergraduates can join the {l.name} through the Summer Research Program or a senior design project.",
+                f"Undergraduates can join the {laboratory.name} through the Summer Research Program or a senior design project.",
                 f"Prospective MSc students should apply to the {d.PROGRAMS[next(k for k, pr in d.PROGRAMS.items() if pr.name == director.department)].msc} "
                 f"by the priority deadline of {d.GRAD_PRIORITY} and name the lab in their statement of purpose.",
             ),
         ]
     )
     return Page(
-        f"research/{l.key}.html", l.name, f"The {l.name} at {d.SCHOOL}.", RESEARCH_CRUMB, body, RESEARCH_SIDEBAR
+        f"research/{laboratory.key}.html",
+        laboratory.name,
+        f"The {laboratory.name} at {d.SCHOOL}.",
+        RESEARCH_CRUMB,
+        body,
+        RESEARCH_SIDEBAR,
     )
 
 
@@ -1112,6 +1135,6 @@ def pages(Page):
         faculty_index(Page),
         *(profile_page(Page, w) for w in d.PEOPLE.values() if w.profile),
         research_index(Page),
-        *(lab_page(Page, l) for l in d.LABS.values() if l.page),
+        *(lab_page(Page, laboratory) for laboratory in d.LABS.values() if laboratory.page),
     ]
     return out

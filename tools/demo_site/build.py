@@ -60,7 +60,9 @@ COOKIE_BANNER = """<div class="cookie-banner" id="cookie-banner" role="dialog" a
   <button type="button" class="cookie-reject">Only essential cookies</button>
 </div>"""
 
-HEADER = """<header class="site-header">
+NAV_ITEMS = "\n".join(f'      <li><a href="{href}">{label}</a></li>' for href, label in NAV)
+
+HEADER = f"""<header class="site-header">
   <div class="utility-bar">
     <ul>
       <li><a href="/admissions/index.html">Apply</a></li>
@@ -73,10 +75,10 @@ HEADER = """<header class="site-header">
   <a class="logo" href="/"><span class="logo-mark">NIT</span> <span class="logo-text">Northbridge Institute of Technology</span></a>
   <nav class="main-nav" aria-label="Main navigation">
     <ul>
-%s
+{NAV_ITEMS}
     </ul>
   </nav>
-</header>""" % "\n".join(f'      <li><a href="{href}">{label}</a></li>' for href, label in NAV)
+</header>"""
 
 FOOTER = f"""<footer class="site-footer">
   <div class="footer-columns">

@@ -455,7 +455,7 @@ def campus(Page):
             h2("Academic buildings"),
             p(*(f"{b.name} was opened in {b.opened} and houses {b.houses}." for b in d.BUILDINGS.values())),
             h2("Laboratories by building"),
-            ul([f"{lab(l.key)}: {l.location}." for l in d.LABS.values()]),
+            ul([f"{lab(laboratory.key)}: {laboratory.location}." for laboratory in d.LABS.values()]),
             h2("Getting around"),
             p(
                 "The campus is car-free inside the ring road, and most buildings are within a ten-minute walk of each other.",

@@ -222,7 +222,8 @@ def crawl(
     records = list(iter_jsonl(state_path, skip_torn_tail=True)) if state_path.exists() else []
     if records and records[0].get("start") != start:
         raise LitftError(
-            f"{work_dir} holds a crawl of {records[0].get('start')}, not {start}; choose another --out or delete that folder."
+            f"{work_dir} holds a crawl of {records[0].get('start')}, not {start}; "
+            "choose another --out or delete that folder."
         )
     state.replay(records, start)
 
@@ -250,7 +251,8 @@ def crawl(
             atomic_write_json(out, state.listed[:max_pages])
     if not state.listed and state.start_problem:
         raise LitftError(
-            f"the start URL {start} could not be crawled ({state.start_problem}); check it, or start from where it redirects."
+            f"the start URL {start} could not be crawled ({state.start_problem}); "
+            "check it, or start from where it redirects."
         )
     if not quiet:
         print(

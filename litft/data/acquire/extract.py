@@ -71,5 +71,8 @@ def extract_page(html: str, url: str | None = None, extractor: Extractor = "traf
 
 
 def extract_text(html: str, url: str | None = None, extractor: Extractor = "trafilatura") -> str:
-    """Main text of one HTML page, each heading, list item and paragraph on a line of its own; "" when the page has none."""
+    """Main text of one HTML page, each heading, list item and paragraph on a line of its own.
+
+    "" when the page has none.
+    """
     return extract_page(html, url, extractor).text

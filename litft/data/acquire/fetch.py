@@ -129,7 +129,10 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 def decode_html(body: bytes, content_type: str = "") -> str:
-    """Bytes to text: the header charset if given, else BOM, <meta charset>, detection, UTF-8, cp1252 (bs4's UnicodeDammit)."""
+    """Bytes to text: the header charset if given, else BOM, <meta charset>, detection, UTF-8, cp1252.
+
+    The fallbacks are bs4's UnicodeDammit.
+    """
     declared = (
         requests.utils.get_encoding_from_headers({"content-type": content_type}) if "charset" in content_type else None
     )
@@ -162,7 +165,10 @@ class Fetcher:
     # robots.txt -------------------------------------------------------------------------------------
 
     def robots(self, url: str) -> Protego:
-        """The parsed robots.txt of the URL's origin, fetched once (RFC 9309: 4xx allows all, 5xx or no answer disallows all)."""
+        """The parsed robots.txt of the URL's origin, fetched once.
+
+        RFC 9309: 4xx allows all, 5xx or no answer disallows all.
+        """
         origin = _origin(url)
         with self._robots_guard:
             if origin in self._robots:

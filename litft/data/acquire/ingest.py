@@ -18,7 +18,7 @@ from bs4.dammit import UnicodeDammit
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from litft.common.errors import LitftError
+from litft.common.errors import LitftError, os_errors_as_user_errors
 from litft.common.io import append_jsonl, atomic_write_text, check_output_file, progress
 from litft.data.acquire.extract import Extracted, Extractor, extract_page
 from litft.data.acquire.fetch import decode_html
@@ -29,7 +29,6 @@ from litft.data.pages import (
     page_record,
     txt_name,
 )
-from litft.data.records import os_errors_as_user_errors
 
 SUFFIXES = {
     ".html": "html",
@@ -139,7 +138,8 @@ def find_documents(directory: Path, exclude: Path, follow_symlinks: bool = False
         target = path.resolve()
         if not follow_symlinks and not target.is_relative_to(root):
             raise LitftError(
-                f"{path} links to {target}, outside {directory}; remove the link, or pass --follow_symlinks true to ingest it."
+                f"{path} links to {target}, outside {directory}; "
+                "remove the link, or pass --follow_symlinks true to ingest it."
             )
         if target not in seen:
             seen.add(target)

@@ -16,7 +16,7 @@ SITEMAP_MAX_BYTES = 50_000_000  # the sitemaps.org limit for one uncompressed si
 
 @dataclass
 class PageLinks:
-    """What a page tells the crawler: where it links, what it calls itself, and whether it may be indexed or followed."""
+    """What a page tells the crawler: where it links, what it calls itself, whether it may be indexed or followed."""
 
     links: list[str] = field(default_factory=list)
     canonical: str | None = None

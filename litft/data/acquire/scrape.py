@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from litft.common.errors import LitftError
+from litft.common.errors import LitftError, os_errors_as_user_errors
 from litft.common.io import (
     append_jsonl,
     atomic_write_text,
@@ -26,7 +28,9 @@ from litft.data.pages import (
     page_record,
     txt_name,
 )
-from litft.data.records import os_errors_as_user_errors
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def read_url_list(path: Path) -> list[str]:
@@ -81,14 +85,7 @@ def scrape(
         done = load_pages(pages_path)
     todo = [url for url in listed if url not in done]
 
-    cached: list[tuple[str, str, str]] = []
-    to_fetch: list[str] = []
-    for url in todo:
-        entry = read_cached(cache_dir, url)
-        if entry is None:
-            to_fetch.append(url)
-        else:
-            cached.append((url, *entry))
+    cached, to_fetch = _split_by_cache(cache_dir, todo)
 
     counts = {"written": 0, "empty": 0, "failed": 0}
     bar = progress(total=len(todo), quiet=quiet, unit="page", desc="scrape")
@@ -109,20 +106,8 @@ def scrape(
 
         for url, html, fetched_at in cached:
             keep(url, html, fetched_at)
-        if to_fetch:
-            fetcher = Fetcher(fetch, pool_size=max(10, concurrency))
-            with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="litft-scrape") as pool:
-                futures = {pool.submit(fetcher.get, url): url for url in to_fetch}
-                for future in as_completed(futures):
-                    try:
-                        page = future.result()
-                    except FetchError as error:
-                        counts["failed"] += 1
-                        bar.update(1)
-                        if not quiet:
-                            print(f"scrape: {futures[future]} skipped: {error}", file=sys.stderr)
-                        continue
-                    keep(futures[future], page.html, page.fetched_at)
+        for url, html, fetched_at in _fetched_pages(to_fetch, fetch, concurrency, counts, bar, quiet):
+            keep(url, html, fetched_at)
     bar.close()
     if not counts["written"] and not done:
         if created:
@@ -137,3 +122,37 @@ def scrape(
             f"{len(cached)} from the crawl cache, {counts['empty']} without text, {counts['failed']} failed)",
             file=sys.stderr,
         )
+
+
+def _split_by_cache(cache_dir: Path, urls: list[str]) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """`(url, html, fetched_at)` of the URLs the crawl cached, and the URLs still to fetch, each in order."""
+    cached: list[tuple[str, str, str]] = []
+    to_fetch: list[str] = []
+    for url in urls:
+        entry = read_cached(cache_dir, url)
+        if entry is None:
+            to_fetch.append(url)
+        else:
+            cached.append((url, *entry))
+    return cached, to_fetch
+
+
+def _fetched_pages(
+    urls: list[str], fetch: FetchSettings, concurrency: int, counts: dict[str, int], bar: tqdm, quiet: bool
+) -> Iterator[tuple[str, str, str]]:
+    """`(url, html, fetched_at)` of each URL as its fetch completes; a failed one is counted, ticked and told."""
+    if not urls:
+        return
+    fetcher = Fetcher(fetch, pool_size=max(10, concurrency))
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="litft-scrape") as pool:
+        futures = {pool.submit(fetcher.get, url): url for url in urls}
+        for future in as_completed(futures):
+            try:
+                page = future.result()
+            except FetchError as error:
+                counts["failed"] += 1
+                bar.update(1)
+                if not quiet:
+                    print(f"scrape: {futures[future]} skipped: {error}", file=sys.stderr)
+                continue
+            yield futures[future], page.html, page.fetched_at

@@ -27,7 +27,8 @@ LINE = re.compile(r"[^\n]+")
 # A short line without a sentence end ("About us", "Our services") or one ending in ":" introduces what follows.
 MAX_HEADING_WORDS = 12
 SENTENCE_END = (".", "!", "?", "\u2026", '."', ".\u201d", "!\u201d", "?\u201d")
-# List-item marks as extractors write them ("- ", "* ", "1. "): the item is no heading, and its text starts after the mark.
+# List-item marks as extractors write them ("- ", "* ", "1. "): the item is no heading, and its text starts
+# after the mark.
 LIST_ITEM = re.compile(r"^(?:[-*+\u2022\u25aa\u25e6]|\d{1,3}[.)])\s+")
 # pysbd's cost grows with its input; a long block is segmented a window at a time.
 WINDOW_CHARS = 20_000
@@ -170,7 +171,8 @@ def render(chunk: list[Piece]) -> str:
 def check_sizes(chunk_words: int, overlap_words: int) -> None:
     if chunk_words < 1 or not 0 <= overlap_words < chunk_words:
         raise LitftError(
-            f"chunk_words must be at least 1 and overlap_words in [0, chunk_words) (got {chunk_words}, {overlap_words}); fix them."
+            "chunk_words must be at least 1 and overlap_words in [0, chunk_words) "
+            f"(got {chunk_words}, {overlap_words}); fix them."
         )
 
 

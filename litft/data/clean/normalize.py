@@ -29,7 +29,9 @@ def _table_row_as_text(line: str) -> str:
 
 def clean_text(text: str) -> str:
     """Mojibake and entities fixed (ftfy), tags, URLs, stray angle brackets, control and invalid characters removed,
-    whitespace collapsed, markdown table rows turned into plain text; non-empty lines (paragraphs) kept, one per line."""
+    whitespace collapsed, markdown table rows turned into plain text; non-empty lines (paragraphs) kept, one per
+    line.
+    """
     text = ftfy.fix_text(text, unescape_html=True, uncurl_quotes=False)  # curly quotes are text, not damage
     text = COMMENT_OR_TAG.sub(" ", text)
     text = URL.sub("", text)

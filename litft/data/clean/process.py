@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from litft.common.errors import LitftError
+from litft.common.errors import LitftError, os_errors_as_user_errors
 from litft.common.io import (
     atomic_path,
     atomic_write_json,
@@ -26,7 +27,6 @@ from litft.data.clean.chunk import check_sizes, iter_chunks
 from litft.data.clean.dedup import ExactDeduper, NearDeduper
 from litft.data.clean.normalize import clean_text
 from litft.data.pages import PAGES_FILE, load_pages
-from litft.data.records import os_errors_as_user_errors
 
 CHUNKS_FILE = "chunks.jsonl"
 PRETRAIN_FILE = "pretrain.txt"
@@ -62,7 +62,8 @@ def process(
         language: pysbd language code for sentence splitting.
         boilerplate_share: A line on more than this share of one site's pages is removed.
         boilerplate_min_pages: Sites with fewer pages are not checked for boilerplate.
-        near_duplicate_threshold: Estimated Jaccard similarity of 5-word shingles at which a page or chunk is a near duplicate.
+        near_duplicate_threshold: Estimated Jaccard similarity of 5-word shingles at which a page or chunk is a
+            near duplicate.
         overwrite: Replace a chunks.jsonl / pretrain.txt / process_stats.json in out_dir that litft did not write.
         quiet: No progress bar or summary.
     """
@@ -70,20 +71,13 @@ def process(
     pages_path = directory if directory.is_file() else directory / PAGES_FILE
     if not pages_path.is_file():
         raise LitftError(
-            f"{pages_path} does not exist; run `litft scrape` or `litft ingest` first, or give the folder holding pages.jsonl."
+            f"{pages_path} does not exist; run `litft scrape` or `litft ingest` first, "
+            "or give the folder holding pages.jsonl."
         )
     if not 0 < boilerplate_share <= 1 or not 0 < near_duplicate_threshold <= 1:
         raise LitftError("boilerplate_share and near_duplicate_threshold must be in (0, 1]; fix the values.")
     check_sizes(chunk_words, overlap_words)
-    out_dir = Path(out_dir) if out_dir is not None else pages_path.parent
-    if out_dir.exists() and not out_dir.is_dir():
-        raise LitftError(
-            f"--out_dir {out_dir} is a file, not a folder; give a folder for chunks.jsonl and pretrain.txt."
-        )
-    for name in OUTPUT_FILES:
-        refuse_same_path(pages_path, out_dir / name, "--directory", "--out_dir")
-        check_output_file(out_dir / name, "--out_dir")
-    check_in_place_files(out_dir, OUTPUT_FILES, overwrite, "--out_dir")
+    out_dir = _checked_out_dir(pages_path, out_dir, overwrite)
 
     with os_errors_as_user_errors("read", pages_path):
         by_url = load_pages(pages_path)
@@ -92,20 +86,8 @@ def process(
         raise LitftError(
             f"{pages_path} holds no pages; run `litft scrape` or `litft ingest` again and check what it reports."
         )
-
-    # One cleaned copy of each page is held (the raw text is let go as soon as it is cleaned): boilerplate
-    # needs every page of a site before the first can be stripped.
-    exact_pages = ExactDeduper()
-    cleaned: list[tuple[str, str]] = []
-    for url in list(by_url):
-        text = clean_text(by_url.pop(url)["text"])
-        if not text:
-            stats["empty_pages"] += 1
-        elif exact_pages.is_new(text):
-            cleaned.append((url, text))
-    stats["exact_duplicate_pages"] = stats["pages"] - len(cleaned) - stats["empty_pages"]
+    cleaned = _clean_unique_pages(by_url, stats)
     boilerplate = find_boilerplate(cleaned, boilerplate_share, boilerplate_min_pages)
-
     stats.update(
         boilerplate_lines_removed=0,
         boilerplate_only_pages=0,
@@ -116,11 +98,8 @@ def process(
         chunks=0,
         words=0,
     )
-    near_pages, exact_chunks, near_chunks = (
-        NearDeduper(near_duplicate_threshold),
-        ExactDeduper(),
-        NearDeduper(near_duplicate_threshold),
-    )
+    pages = _kept_pages(cleaned, boilerplate, near_duplicate_threshold, stats, quiet)
+    records = _unique_chunks(pages, chunk_words, overlap_words, language, near_duplicate_threshold, stats)
     out_dir.mkdir(parents=True, exist_ok=True)
     with (
         os_errors_as_user_errors("write", out_dir),
@@ -129,50 +108,110 @@ def process(
         open(chunks_tmp, "w", encoding="utf-8") as chunks_file,
         open(pretrain_tmp, "w", encoding="utf-8") as pretrain_file,
     ):
-        for index in progress(range(len(cleaned)), quiet=quiet, unit="page", desc="chunk"):
-            url, text = cleaned[index]
-            cleaned[index] = ("", "")  # memory goes down as the pages are chunked
-            text, removed = strip_boilerplate(url, text, boilerplate)
-            stats["boilerplate_lines_removed"] += removed
-            if not text.strip():
-                stats["boilerplate_only_pages"] += 1
-                continue
-            if not near_pages.is_new(text):
-                stats["near_duplicate_pages"] += 1
-                continue
-            stats["pages_kept"] += 1
-            url_id = hashlib.sha1(url.encode("utf-8")).hexdigest()[:10]
-            for number, chunk in enumerate(iter_chunks(text, chunk_words, overlap_words, language)):
-                if not exact_chunks.is_new(chunk):
-                    stats["exact_duplicate_chunks"] += 1
-                elif not near_chunks.is_new(chunk):
-                    stats["near_duplicate_chunks"] += 1
-                else:
-                    n_words = len(chunk.split())
-                    record = {"id": f"{url_id}-{number:04d}", "url": url, "text": chunk, "n_words": n_words}
-                    chunks_file.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    pretrain_file.write(" ".join(chunk.split("\n")) + "\n")  # one chunk per line, as `prepare` reads it
-                    stats["chunks"] += 1
-                    stats["words"] += n_words
+        for record in records:
+            chunks_file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            # One chunk per line, as `prepare` reads it.
+            pretrain_file.write(" ".join(record["text"].split("\n")) + "\n")
+            stats["chunks"] += 1
+            stats["words"] += record["n_words"]
         if not stats["chunks"]:  # raised before the new files replace any earlier ones
             raise LitftError(_no_chunks_reason(pages_path, stats))
     with os_errors_as_user_errors("write", out_dir / STATS_FILE):
         atomic_write_json(out_dir / STATS_FILE, stats)
     record_own_files(out_dir, OUTPUT_FILES, PROCESS_KIND)
     if not quiet:
-        print(
-            f"process: {stats['chunks']} chunks ({stats['words']} words) from {stats['pages_kept']} of {stats['pages']} pages "
-            f"into {out_dir / CHUNKS_FILE}; removed {stats['exact_duplicate_pages']} duplicate and "
-            f"{stats['near_duplicate_pages']} near-duplicate pages, {stats['boilerplate_lines_removed']} boilerplate lines, "
-            f"{stats['exact_duplicate_chunks'] + stats['near_duplicate_chunks']} duplicate chunks",
-            file=sys.stderr,
-        )
+        print(_summary(stats, out_dir), file=sys.stderr)
     return stats
+
+
+def _checked_out_dir(pages_path: Path, out_dir: Path | None, overwrite: bool) -> Path:
+    """The output folder (by default beside pages.jsonl), once no output would replace an input or a user's file."""
+    out_dir = Path(out_dir) if out_dir is not None else pages_path.parent
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LitftError(
+            f"--out_dir {out_dir} is a file, not a folder; give a folder for chunks.jsonl and pretrain.txt."
+        )
+    for name in OUTPUT_FILES:
+        refuse_same_path(pages_path, out_dir / name, "--directory", "--out_dir")
+        check_output_file(out_dir / name, "--out_dir")
+    check_in_place_files(out_dir, OUTPUT_FILES, overwrite, "--out_dir")
+    return out_dir
+
+
+def _clean_unique_pages(by_url: dict[str, dict], stats: dict[str, int]) -> list[tuple[str, str]]:
+    """`(url, cleaned text)` of each non-empty page whose text no earlier page had; empties `by_url` as it goes.
+
+    One cleaned copy of each page is held (the raw text is let go as soon as it is cleaned): boilerplate
+    needs every page of a site before the first can be stripped.
+    """
+    exact_pages = ExactDeduper()
+    cleaned: list[tuple[str, str]] = []
+    for url in list(by_url):
+        text = clean_text(by_url.pop(url)["text"])
+        if not text:
+            stats["empty_pages"] += 1
+        elif exact_pages.is_new(text):
+            cleaned.append((url, text))
+    stats["exact_duplicate_pages"] = stats["pages"] - len(cleaned) - stats["empty_pages"]
+    return cleaned
+
+
+def _kept_pages(
+    cleaned: list[tuple[str, str]],
+    boilerplate: dict[str, set[bytes]],
+    near_duplicate_threshold: float,
+    stats: dict[str, int],
+    quiet: bool,
+) -> Iterator[tuple[str, str]]:
+    """Each page with its site's boilerplate stripped, unless nothing is left or it nearly repeats an earlier page."""
+    near_pages = NearDeduper(near_duplicate_threshold)
+    for index in progress(range(len(cleaned)), quiet=quiet, unit="page", desc="chunk"):
+        url, text = cleaned[index]
+        cleaned[index] = ("", "")  # memory goes down as the pages are chunked
+        text, removed = strip_boilerplate(url, text, boilerplate)
+        stats["boilerplate_lines_removed"] += removed
+        if not text.strip():
+            stats["boilerplate_only_pages"] += 1
+        elif not near_pages.is_new(text):
+            stats["near_duplicate_pages"] += 1
+        else:
+            stats["pages_kept"] += 1
+            yield url, text
+
+
+def _unique_chunks(
+    pages: Iterator[tuple[str, str]],
+    chunk_words: int,
+    overlap_words: int,
+    language: str,
+    near_duplicate_threshold: float,
+    stats: dict[str, int],
+) -> Iterator[dict]:
+    """The pages' `{id, url, text, n_words}` chunk records, less chunks that repeat or nearly repeat an earlier one."""
+    exact_chunks, near_chunks = ExactDeduper(), NearDeduper(near_duplicate_threshold)
+    for url, text in pages:
+        url_id = hashlib.sha1(url.encode("utf-8")).hexdigest()[:10]
+        for number, chunk in enumerate(iter_chunks(text, chunk_words, overlap_words, language)):
+            if not exact_chunks.is_new(chunk):
+                stats["exact_duplicate_chunks"] += 1
+            elif not near_chunks.is_new(chunk):
+                stats["near_duplicate_chunks"] += 1
+            else:
+                yield {"id": f"{url_id}-{number:04d}", "url": url, "text": chunk, "n_words": len(chunk.split())}
+
+
+def _summary(stats: dict[str, int], out_dir: Path) -> str:
+    return (
+        f"process: {stats['chunks']} chunks ({stats['words']} words) from {stats['pages_kept']} of "
+        f"{stats['pages']} pages into {out_dir / CHUNKS_FILE}; removed {stats['exact_duplicate_pages']} duplicate "
+        f"and {stats['near_duplicate_pages']} near-duplicate pages, {stats['boilerplate_lines_removed']} "
+        f"boilerplate lines, {stats['exact_duplicate_chunks'] + stats['near_duplicate_chunks']} duplicate chunks"
+    )
 
 
 def _no_chunks_reason(pages_path: Path, stats: dict[str, int]) -> str:
     return (
-        f"process made no chunks from the {stats['pages']} pages of {pages_path}: {stats['empty_pages']} were empty after "
-        f"cleaning and {stats['boilerplate_only_pages']} held only lines repeated across their site; check the pages' text "
-        "(scrape or ingest with --extractor html2text keeps whole pages) or raise --boilerplate_share."
+        f"process made no chunks from the {stats['pages']} pages of {pages_path}: {stats['empty_pages']} were empty "
+        f"after cleaning and {stats['boilerplate_only_pages']} held only lines repeated across their site; check the "
+        "pages' text (scrape or ingest with --extractor html2text keeps whole pages) or raise --boilerplate_share."
     )

@@ -143,7 +143,8 @@ def filter_records(
     Args:
         input: Records to filter (qa.jsonl from synthesize, self-instruct output, any Alpaca-form JSONL).
         output: Kept records, in input order.
-        rouge_threshold: Drop an instruction whose ROUGE-L F-measure with an earlier kept one is above this (1 disables).
+        rouge_threshold: Drop an instruction whose ROUGE-L F-measure with an earlier kept one is above this
+            (1 disables).
         rouge_use_stemmer: Porter-stem words before ROUGE-L, as rouge-score's use_stemmer (Self-Instruct did not).
         min_instruction_words: Drop instructions with fewer words (Self-Instruct used 4; 3 keeps "What is X?").
         max_instruction_words: Drop instructions with more words.
@@ -176,6 +177,39 @@ def filter_records(
     )
     chunk_texts = _read_chunk_texts(Path(chunks)) if chunks else None
 
+    reasons, ungrounded_unchecked = _rule_reasons(records, rules, chunk_texts, min_grounding, quiet)
+    reasons = _with_rouge_reasons(records, reasons, rouge_threshold, rouge_use_stemmer, quiet)
+
+    kept = [record for record, why in zip(records, reasons, strict=True) if why is None]
+    counts = Counter(why for why in reasons if why)
+    if removed:  # written even when nothing is kept: it shows why
+        write_jsonl(
+            removed, [{**record, "removed_because": why} for record, why in zip(records, reasons, strict=True) if why]
+        )
+    if not kept:  # an empty output would only fail the next stage; the older output, if any, stays
+        by_reason = ", ".join(f"{reason}: {count}" for reason, count in counts.most_common())
+        options = list(dict.fromkeys(RELAXING_OPTIONS[reason] for reason in counts if reason in RELAXING_OPTIONS))
+        advice = f"relax {' or '.join(options)}, or check the input" if options else "check the input"
+        raise LitftError(f"filter removed all {len(records)} records of {input} (by reason: {by_reason}); {advice}.")
+    write_jsonl(output, kept)
+    lines = [f"filter: kept {len(kept)} of {len(records)} records in {output}"]
+    lines += [f"  {reason}: {count}" for reason, count in counts.most_common()]
+    if ungrounded_unchecked:
+        lines.append(f"  ({ungrounded_unchecked} records have no source chunk in {chunks}; grounding not checked)")
+    print("\n".join(lines))
+
+
+def _rule_reasons(
+    records: list[dict],
+    rules: RecordRules,
+    chunk_texts: dict[str, str] | None,
+    min_grounding: float,
+    quiet: bool,
+) -> tuple[list[str | None], int]:
+    """Per record, the rule it breaks, "ungrounded" or "duplicate" (None: it passes).
+
+    Also how many records had no source chunk to check grounding against.
+    """
     reasons: list[str | None] = []
     ungrounded_unchecked = 0
     seen: set[tuple[str, str]] = set()
@@ -193,26 +227,20 @@ def filter_records(
             reason = "duplicate" if key in seen else None
             seen.add(key)
         reasons.append(reason)
+    return reasons, ungrounded_unchecked
 
-    # ROUGE-L over distinct instruction texts of the surviving records, in order of first appearance.
-    distinct = list(dict.fromkeys(r["instruction"] for r, why in zip(records, reasons) if why is None))
+
+def _with_rouge_reasons(
+    records: list[dict], reasons: list[str | None], rouge_threshold: float, rouge_use_stemmer: bool, quiet: bool
+) -> list[str | None]:
+    """`reasons`, with "rouge_similar" for each surviving record whose instruction is too close to an earlier one.
+
+    ROUGE-L runs over the distinct instruction texts of the surviving records, in order of first appearance.
+    """
+    distinct = list(dict.fromkeys(r["instruction"] for r, why in zip(records, reasons, strict=True) if why is None))
     tokenize = make_tokenizer(rouge_use_stemmer)
     tokens = [tokenize(text) for text in progress(distinct, quiet=quiet, desc="tokenize", unit="instruction")]
-    novel = dict(zip(distinct, rouge_novel_mask(tokens, rouge_threshold)))
-    reasons = [why or (None if novel[r["instruction"]] else "rouge_similar") for r, why in zip(records, reasons)]
-
-    kept = [record for record, why in zip(records, reasons) if why is None]
-    counts = Counter(why for why in reasons if why)
-    if removed:  # written even when nothing is kept: it shows why
-        write_jsonl(removed, [{**record, "removed_because": why} for record, why in zip(records, reasons) if why])
-    if not kept:  # an empty output would only fail the next stage; the older output, if any, stays
-        by_reason = ", ".join(f"{reason}: {count}" for reason, count in counts.most_common())
-        options = list(dict.fromkeys(RELAXING_OPTIONS[reason] for reason in counts if reason in RELAXING_OPTIONS))
-        advice = f"relax {' or '.join(options)}, or check the input" if options else "check the input"
-        raise LitftError(f"filter removed all {len(records)} records of {input} (by reason: {by_reason}); {advice}.")
-    write_jsonl(output, kept)
-    lines = [f"filter: kept {len(kept)} of {len(records)} records in {output}"]
-    lines += [f"  {reason}: {count}" for reason, count in counts.most_common()]
-    if ungrounded_unchecked:
-        lines.append(f"  ({ungrounded_unchecked} records have no source chunk in {chunks}; grounding not checked)")
-    print("\n".join(lines))
+    novel = dict(zip(distinct, rouge_novel_mask(tokens, rouge_threshold), strict=True))
+    return [
+        why or (None if novel[r["instruction"]] else "rouge_similar") for r, why in zip(records, reasons, strict=True)
+    ]

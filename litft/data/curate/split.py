@@ -11,7 +11,7 @@ import json
 import random
 from pathlib import Path
 
-from litft.common.errors import LitftError
+from litft.common.errors import LitftError, os_errors_as_user_errors
 from litft.common.io import (
     atomic_path,
     atomic_write_json,
@@ -19,7 +19,7 @@ from litft.common.io import (
     refuse_same_path,
 )
 from litft.common.outputs import check_in_place_files, record_own_files
-from litft.data.records import os_errors_as_user_errors, read_records
+from litft.data.records import read_records
 from litft.llm.cache import text_sha256
 
 SIDES = ("train.json", "test.json")
@@ -56,7 +56,9 @@ def assign_test_groups(group_sizes: dict[str, int], test_fraction: float, seed: 
 
 
 def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42, overwrite: bool = False) -> None:
-    """Split instruction records (JSONL) into out_dir/train.json and out_dir/test.json, keeping each source chunk on one side.
+    """Split instruction records (JSONL) into out_dir/train.json and out_dir/test.json.
+
+    Each source chunk's records all land on one side.
 
     Args:
         input: Records with instruction and output (and source_id to group by), e.g. the output of `litft filter`.

@@ -124,11 +124,11 @@ def _output_records(result: ChunkResult, model: str, template_name: str) -> list
 
 
 def _run_openai(
-    chunks: list[dict], client: LLMClient, template: Template, parse_retries: int, workers: int, quiet: bool
+    chunks: list[dict], client: LLMClient, template: Template, parse_retries: int, quiet: bool
 ) -> list[ChunkResult]:
     results: list[ChunkResult | None] = [None] * len(chunks)
     with (
-        ThreadPoolExecutor(max_workers=workers) as pool,
+        ThreadPoolExecutor(max_workers=client.settings.workers) as pool,
         progress(total=len(chunks), quiet=quiet, desc="synthesize", unit="chunk") as bar,
     ):
         futures = {
@@ -147,23 +147,10 @@ def _run_openai(
 def synthesize(
     input: Path,
     output: Path,
-    model: str | None = None,
+    llm: LLMSettings = LLMSettings(),
     backend: Literal["openai", "heuristic"] = "openai",
-    base_url: str | None = None,
-    api_key_env: str = "OPENAI_API_KEY",
     template: str = "faq",
-    workers: int = 4,
     parse_retries: int = 2,
-    requests_per_minute: int | None = None,
-    tokens_per_minute: int | None = None,
-    max_requests: int | None = None,
-    max_tokens: int | None = None,
-    max_retries: int = 6,
-    retry_base_delay: float = 1.0,
-    retry_max_delay: float = 60.0,
-    timeout: float = 120.0,
-    temperature: float = 0.7,
-    max_response_tokens: int = 1024,
     cache: Path | None = None,
     failures: Path | None = None,
     quiet: bool = False,
@@ -173,29 +160,16 @@ def synthesize(
     Args:
         input: chunks.jsonl with records {id, url, text}.
         output: JSONL of {instruction, input, output, source_id, source_url, model, template}.
-        model: Model name the endpoint serves (required with the openai backend).
+        llm: The model and how to ask it (`--llm.model` is required with the openai backend).
         backend: ``openai`` (any OpenAI-compatible endpoint) or ``heuristic`` (offline, no key; see litft.data.synthesize.heuristic).
-        base_url: Endpoint URL (OpenAI, Groq, vLLM, Ollama ...); default $OPENAI_BASE_URL, then OpenAI.
-        api_key_env: Environment variable holding the API key (never written anywhere). Not needed for a loopback URL.
         template: ``faq``, ``triples`` or a text file with a {passage} placeholder.
-        workers: Requests in flight at once.
         parse_retries: New requests for a chunk whose response holds no usable JSON before it is recorded as failed.
-        requests_per_minute: Client-side request rate limit (none by default).
-        tokens_per_minute: Client-side token rate limit (none by default).
-        max_requests: Stop sending requests after this many (cached answers are still used).
-        max_tokens: Stop before a request could take the total tokens in+out over this.
-        max_retries: Retries of one request on 429, 5xx, timeouts and connection errors.
-        retry_base_delay: First backoff delay in seconds (doubled per retry, with jitter); a server's Retry-After wins.
-        retry_max_delay: Longest wait in seconds before a retry, our backoff or a server's Retry-After alike.
-        timeout: Seconds to wait for one response.
-        temperature: Sampling temperature.
-        max_response_tokens: Longest response, in tokens.
         cache: Response cache (JSONL); default OUTPUT_STEM.cache.jsonl beside the output.
         failures: Chunks without records and why; default OUTPUT_STEM.failures.jsonl beside the output.
         quiet: No progress bar.
     """
-    if workers < 1 or parse_retries < 0:
-        raise LitftError("--workers must be at least 1 and --parse_retries at least 0.")
+    if parse_retries < 0:
+        raise LitftError(f"--parse_retries must be at least 0, got {parse_retries}.")
     input, output = Path(input), Path(output)
     failures = Path(failures) if failures else default_sidecar(output, "failures")
     cache = Path(cache) if cache else default_sidecar(output, "cache")
@@ -209,27 +183,12 @@ def synthesize(
             synthesize_heuristic(chunk) for chunk in progress(chunks, quiet=quiet, desc="synthesize", unit="chunk")
         ]
     else:
-        settings = LLMSettings(
-            model=model or "",
-            base_url=base_url,
-            api_key_env=api_key_env,
-            temperature=temperature,
-            max_response_tokens=max_response_tokens,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry_base_delay=retry_base_delay,
-            retry_max_delay=retry_max_delay,
-            requests_per_minute=requests_per_minute,
-            tokens_per_minute=tokens_per_minute,
-            max_requests=max_requests,
-            max_tokens=max_tokens,
-        )
-        settings.validate()
+        llm.validate()
         prompt = load_template(template)
-        model_name, template_name = settings.model, prompt.name
+        model_name, template_name = llm.model, prompt.name
         with ResponseCache(cache) as response_cache:
-            client = LLMClient(settings, response_cache)
-            results = _run_openai(chunks, client, prompt, parse_retries, workers, quiet)
+            client = LLMClient(llm, response_cache)
+            results = _run_openai(chunks, client, prompt, parse_retries, quiet)
 
     write_jsonl(
         failures,

@@ -1,6 +1,6 @@
 """`litft self-instruct`: bootstrap new instructions and their instances from a seed task pool.
 
-Rounds of `workers` instruction-generation requests run until `--num_instructions` new ones pass the
+Rounds of `--llm.workers` instruction-generation requests run until `--num_instructions` new ones pass the
 filters (length, blacklist, punctuation, "Write a program", ROUGE-L <= threshold against the whole
 pool). Then each new instruction is classified (classification or not) and given instances, output-first
 or input-first. Everything goes through the same client, cache and limits as `synthesize`.
@@ -201,25 +201,12 @@ def _instances(
 def self_instruct(
     seed_tasks: Path,
     output: Path,
-    model: str,
+    llm: LLMSettings = LLMSettings(),
     num_instructions: int = 100,
     chunks: Path | None = None,
-    base_url: str | None = None,
-    api_key_env: str = "OPENAI_API_KEY",
     rouge_threshold: float = 0.7,
     max_instances: int = 3,
-    workers: int = 4,
     seed: int = 42,
-    requests_per_minute: int | None = None,
-    tokens_per_minute: int | None = None,
-    max_requests: int | None = None,
-    max_tokens: int | None = None,
-    max_retries: int = 6,
-    retry_base_delay: float = 1.0,
-    retry_max_delay: float = 60.0,
-    timeout: float = 120.0,
-    temperature: float = 0.7,
-    max_response_tokens: int = 1024,
     cache: Path | None = None,
     quiet: bool = False,
 ) -> None:
@@ -228,30 +215,18 @@ def self_instruct(
     Args:
         seed_tasks: Seed pool, one {instruction, instances: [{input, output}], is_classification} per line.
         output: JSONL of {instruction, input, output, source_id, source_url, model, template, is_classification}.
-        model: Model name the endpoint serves.
+        llm: The model and how to ask it (`--llm.model` is required; `--llm.workers` is also the prompts per
+            generation round).
         num_instructions: New instructions to generate (the run may stop earlier at a budget cap).
         chunks: Optional chunks.jsonl; each generation prompt then shows one chunk so tasks fit the domain.
-        base_url: Endpoint URL; default $OPENAI_BASE_URL, then OpenAI.
-        api_key_env: Environment variable holding the API key (never written anywhere).
         rouge_threshold: A new instruction is kept only if its ROUGE-L F-measure with every pool instruction is at most this.
         max_instances: Instances kept per instruction.
-        workers: Requests in flight at once (also the prompts per generation round).
         seed: Random seed for example sampling; with the cache, a re-run repeats the same prompts.
-        requests_per_minute: Client-side request rate limit.
-        tokens_per_minute: Client-side token rate limit.
-        max_requests: Stop sending requests after this many.
-        max_tokens: Stop before a request could take the total tokens in+out over this.
-        max_retries: Retries of one request on 429, 5xx, timeouts and connection errors.
-        retry_base_delay: First backoff delay in seconds (doubled per retry, with jitter).
-        retry_max_delay: Longest wait in seconds before a retry, our backoff or a server's Retry-After alike.
-        timeout: Seconds to wait for one response.
-        temperature: Sampling temperature.
-        max_response_tokens: Longest response, in tokens.
         cache: Response cache (JSONL); default OUTPUT_STEM.cache.jsonl beside the output.
         quiet: No progress bar.
     """
-    if num_instructions < 1 or workers < 1 or max_instances < 1:
-        raise LitftError("--num_instructions, --workers and --max_instances must be at least 1.")
+    if num_instructions < 1 or max_instances < 1:
+        raise LitftError("--num_instructions and --max_instances must be at least 1.")
     if not 0.0 <= rouge_threshold <= 1.0:
         raise LitftError("--rouge_threshold must be between 0 and 1.")
     output = Path(output)
@@ -260,31 +235,18 @@ def self_instruct(
     check_paths(inputs, {"--output": output, "--cache": cache})
     seeds = load_seed_tasks(Path(seed_tasks))
     chunk_texts = [chunk["text"] for chunk in read_chunks(Path(chunks))] if chunks else []
-    settings = LLMSettings(
-        model=model,
-        base_url=base_url,
-        api_key_env=api_key_env,
-        temperature=temperature,
-        max_response_tokens=max_response_tokens,
-        timeout=timeout,
-        max_retries=max_retries,
-        retry_base_delay=retry_base_delay,
-        retry_max_delay=retry_max_delay,
-        requests_per_minute=requests_per_minute,
-        tokens_per_minute=tokens_per_minute,
-        max_requests=max_requests,
-        max_tokens=max_tokens,
-    )
-    settings.validate()
+    llm.validate()
     rules = RecordRules(min_instruction_words=4, max_instruction_words=150, blacklist=DEFAULT_BLACKLIST)
     dropped: Counter[str] = Counter()
     with ResponseCache(cache) as response_cache:
-        client = LLMClient(settings, response_cache)
+        client = LLMClient(llm, response_cache)
         asker = _Asker(client)
         instructions, report = _generate_instructions(
-            asker, seeds, chunk_texts, rules, rouge_threshold, num_instructions, workers, seed, quiet, dropped
+            asker, seeds, chunk_texts, rules, rouge_threshold, num_instructions, llm.workers, seed, quiet, dropped
         )
-        tasks, instances_stopped_because = _instances(asker, instructions, seeds, workers, seed, max_instances, quiet)
+        tasks, instances_stopped_because = _instances(
+            asker, instructions, seeds, llm.workers, seed, max_instances, quiet
+        )
 
     records = []
     for number, (instruction, is_classification, instances) in enumerate(tasks):
@@ -296,7 +258,7 @@ def self_instruct(
                     "output": output_text,
                     "source_id": f"self-instruct-{number}",
                     "source_url": "",
-                    "model": settings.model,
+                    "model": llm.model,
                     "template": TEMPLATE_NAME,
                     "is_classification": is_classification,
                 }

@@ -41,7 +41,10 @@ class SeedTask:
 
 
 def load_seed_tasks(path: Path) -> list[SeedTask]:
-    """Seed tasks in Self-Instruct's seed_tasks.jsonl form: instruction, instances [{input, output}], is_classification."""
+    """Seed tasks in Self-Instruct's seed_tasks.jsonl form.
+
+    Each has an instruction, instances [{input, output}] and is_classification.
+    """
     tasks = []
     for number, record in read_records(
         path, ("instruction",), "seed task ({instruction, instances, is_classification})"

@@ -20,11 +20,14 @@ SYSTEM_PROMPT = (
     "You write training data for a question-answering assistant. You answer with a JSON array only, no commentary."
 )
 
-FAQ_PROMPT = """Read the passage below and write an FAQ section for it: the questions a visitor of this page would ask, each answered from the passage alone.
+# A backslash ending a line inside these prompts joins it to the next: the text is one line, the source stays short.
+FAQ_PROMPT = """Read the passage below and write an FAQ section for it: the questions a visitor of this page would \
+ask, each answered from the passage alone.
 
 Rules:
 - Write between 3 and 8 questions, depending on how much the passage says.
-- Each question must make sense on its own, without seeing the passage (name the product, organisation or topic instead of saying "it" or "the passage").
+- Each question must make sense on its own, without seeing the passage (name the product, organisation or topic \
+instead of saying "it" or "the passage").
 - Each answer is one to three complete sentences using only facts stated in the passage.
 - Answer with a JSON array of objects with the keys "question" and "answer", and nothing else.
 
@@ -34,11 +37,14 @@ Passage:
 \"\"\"
 """
 
-TRIPLES_PROMPT = """Read the passage below, taken from a paper, and write instruction-tuning examples that teach its content.
+TRIPLES_PROMPT = """Read the passage below, taken from a paper, and write instruction-tuning examples that teach \
+its content.
 
 Rules:
-- Write between 3 and 8 examples: explanations of its concepts, questions about its methods and findings, and tasks applying them.
-- "instruction" states the task on its own (no "according to the passage"); "input" holds any material the task needs, or "" when none; "output" is the correct response using only facts stated in the passage.
+- Write between 3 and 8 examples: explanations of its concepts, questions about its methods and findings, and \
+tasks applying them.
+- "instruction" states the task on its own (no "according to the passage"); "input" holds any material the task \
+needs, or "" when none; "output" is the correct response using only facts stated in the passage.
 - Answer with a JSON array of objects with the keys "instruction", "input" and "output", and nothing else.
 
 Passage:

@@ -86,7 +86,7 @@ def build_site(server, external) -> None:
             "noindex",
             "mailto:x@example.org",
             "javascript:void(0)",
-            "HTTP://127.0.0.1:%d/site/a#again" % server.httpd.server_address[1],
+            f"HTTP://127.0.0.1:{server.httpd.server_address[1]}/site/a#again",
         ]
     )
     duplicate = html_response("Duplicate", article("duplicate"))
@@ -138,8 +138,8 @@ def build_site(server, external) -> None:
                 {"Content-Type": "text/html; charset=iso-8859-1"},
                 html_page(
                     "Latin",
-                    "<p>Caf\u00e9 in Z\u00fcrich, die Stra\u00dfe und das Gr\u00fc\u00dfen der Professoren am Institut.</p>"
-                    + article("latin"),
+                    "<p>Caf\u00e9 in Z\u00fcrich, die Stra\u00dfe und das Gr\u00fc\u00dfen "
+                    "der Professoren am Institut.</p>" + article("latin"),
                 )
                 .decode()
                 .encode("latin-1"),
@@ -246,7 +246,7 @@ def test_crawl_allow_and_deny(site, tmp_path):
     urls = crawl(
         server.url("/site/"),
         out=tmp_path / "u.json",
-        allow=["127.0.0.1:%d" % external.httpd.server_address[1]],
+        allow=[f"127.0.0.1:{external.httpd.server_address[1]}"],
         deny=["*/nested/*", "re:dup-[ab]$", "*/slow"],
         sitemaps=False,
         fetch=FetchSettings(**FAST),

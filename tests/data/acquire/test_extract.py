@@ -55,8 +55,10 @@ def test_headings_list_items_and_paragraphs_stay_on_lines_of_their_own(extractor
     page = (
         "<html><head><title>About us</title></head><body><main><article><h1>About Harbor Valley Water Cooperative</h1>"
         "<p>Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley and still serves it.</p>"
-        "<h2>Our services</h2><ul><li>Drinking water for twelve thousand homes.</li><li>Leak repairs at night.</li></ul>"
-        "<p>The Millbrook treatment plant is located in the north of the valley, beside the river.</p></article></main></body></html>"
+        "<h2>Our services</h2>"
+        "<ul><li>Drinking water for twelve thousand homes.</li><li>Leak repairs at night.</li></ul>"
+        "<p>The Millbrook treatment plant is located in the north of the valley, beside the river.</p>"
+        "</article></main></body></html>"
     )
     lines = [line.strip() for line in extract_text(page, extractor=extractor).splitlines() if line.strip()]
     assert lines == [

@@ -33,8 +33,10 @@ def small_site(server) -> None:
                 200,
                 {"Content-Type": "text/html; charset=iso-8859-1"},
                 "<html><head><title>Z\u00fcrich</title></head><body><nav>Menu Home Contact</nav><article>"
-                "<p>Die Professoren in Z\u00fcrich gr\u00fc\u00dfen die Studierenden und erkl\u00e4ren die Stra\u00dfenbahn ausf\u00fchrlich.</p>"
-                "<p>Das Institut liegt an der gro\u00dfen Stra\u00dfe neben dem Caf\u00e9, und jeder Besuch lohnt sich sehr.</p>"
+                "<p>Die Professoren in Z\u00fcrich gr\u00fc\u00dfen die Studierenden "
+                "und erkl\u00e4ren die Stra\u00dfenbahn ausf\u00fchrlich.</p>"
+                "<p>Das Institut liegt an der gro\u00dfen Stra\u00dfe neben dem Caf\u00e9, "
+                "und jeder Besuch lohnt sich sehr.</p>"
                 "</article><footer>Impressum</footer></body></html>".encode("latin-1"),
             ),
         }
@@ -114,7 +116,8 @@ def make_pdf(lines: list[str], title: str) -> bytes:
     objects = [
         "<< /Type /Catalog /Pages 2 0 R >>",
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        "/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         f"<< /Length {len(content)} >>\nstream\n{content}\nendstream",
         f"<< /Title ({title}) >>",
@@ -199,9 +202,13 @@ def test_ingest_keeps_headings_list_items_and_paragraphs_on_lines_of_their_own(t
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "guide.md").write_text(
-        "# Water guide\n\nThe cooperative was founded\nin 1962 by farmers.\n\n## Services\n- Drinking water\n- Leak repair\n"
+        "# Water guide\n\nThe cooperative was founded\nin 1962 by farmers.\n\n"
+        "## Services\n- Drinking water\n- Leak repair\n"
     )
-    wrapped = "Harbor Valley Water Cooperative supplies the valley with drinking water and\nrepairs leaks at any hour of the day.\n"
+    wrapped = (
+        "Harbor Valley Water Cooperative supplies the valley with drinking water and\n"
+        "repairs leaks at any hour of the day.\n"
+    )
     (docs / "notes.txt").write_text(f"About the cooperative\n{wrapped}Opening hours\nThe office opens at nine.\n")
     (docs / "paper.pdf").write_bytes(
         make_pdf(

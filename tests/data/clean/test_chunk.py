@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,7 +34,7 @@ def check_chunks(text: str, chunks: list[str], size: int, overlap: int) -> None:
     for text_of_chunk in chunks:  # each line of a chunk is a run of words from one line of the text
         assert all(any(f" {line} " in source for source in lines) for line in text_of_chunk.split("\n"))
     rebuilt = list(chunk_words[0]) if chunk_words else []
-    for previous, current in zip(chunk_words, chunk_words[1:]):
+    for previous, current in itertools.pairwise(chunk_words):
         shared = min(overlap, len(previous))
         assert current[:shared] == previous[len(previous) - shared :]  # overlap exactly as set
         assert len(current) > shared  # every chunk brings new words
@@ -105,12 +107,14 @@ def test_blocks_stay_lines_and_a_heading_moves_to_its_section():
         "- Anyone in the valley can join."
     )
     assert chunk_text(text, chunk_words=20, overlap_words=0) == [
-        "About Harbor Valley Water Cooperative\nHarbor Valley Water Cooperative was founded in 1962 by farmers of the valley.",
+        "About Harbor Valley Water Cooperative\n"
+        "Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.",
         "Our history\nThe cooperative is owned by the households it serves.\n- Members vote once a year.",
         "- Anyone in the valley can join.",
     ]
     assert chunk_text(text, chunk_words=20, overlap_words=3)[1] == (
-        "of the valley.\nOur history\nThe cooperative is owned by the households it serves.\n- Members vote once a year."
+        "of the valley.\nOur history\n"
+        "The cooperative is owned by the households it serves.\n- Members vote once a year."
     )
     assert chunk_text(text, chunk_words=250) == [text]
 

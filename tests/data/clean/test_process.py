@@ -34,12 +34,18 @@ def test_clean_text():
 
 
 def test_clean_text_turns_table_rows_into_text():
-    table = "Facts\n| Department | Electrical Engineering |\n|---|---|\n| Founded | 1911 |\n| a | b | c |\n|:--|--:|\nA | pipe in prose"
+    table = (
+        "Facts\n| Department | Electrical Engineering |\n|---|---|\n| Founded | 1911 |\n"
+        "| a | b | c |\n|:--|--:|\nA | pipe in prose"
+    )
     assert clean_text(table) == "Facts\nDepartment: Electrical Engineering\nFounded: 1911\na; b; c\nA | pipe in prose"
 
 
 def test_clean_text_keeps_ordinary_text_intact():
-    text = "Na\u00efve r\u00e9sum\u00e9s cost \u20ac5 \u2014 \u201cquoted\u201d (really).\n\u65e5\u672c\u8a9e\u306e\u6587\u3002"
+    text = (
+        "Na\u00efve r\u00e9sum\u00e9s cost \u20ac5 \u2014 \u201cquoted\u201d (really).\n"
+        "\u65e5\u672c\u8a9e\u306e\u6587\u3002"
+    )
     assert clean_text(text) == text
 
 
@@ -200,12 +206,14 @@ def test_process_keeps_blocks_as_lines_and_pretrain_txt_one_chunk_a_line(tmp_pat
     )
     process(tmp_path, chunk_words=20, overlap_words=0, quiet=True)
     assert [c["text"] for c in iter_jsonl(tmp_path / "chunks.jsonl")] == [
-        "About Harbor Valley Water Cooperative\nHarbor Valley Water Cooperative was founded in 1962 by farmers of the valley.",
+        "About Harbor Valley Water Cooperative\n"
+        "Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.",
         "Our services\n- Drinking water for 12,000 homes.\n- Leak repairs day and night.",
         "News\nThe new plant opens in May.",
     ]
     assert (tmp_path / "pretrain.txt").read_text() == (
-        "About Harbor Valley Water Cooperative Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.\n"
+        "About Harbor Valley Water Cooperative "
+        "Harbor Valley Water Cooperative was founded in 1962 by farmers of the valley.\n"
         "Our services - Drinking water for 12,000 homes. - Leak repairs day and night.\n"
         "News The new plant opens in May.\n"
     )

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from litft.cli import run_function
-from litft.common.errors import LitftError
+from litft.common.errors import LitftError, os_errors_as_user_errors
 from litft.data.curate.split import split
-from litft.data.records import os_errors_as_user_errors
 
 
 def make_records(groups: int, seed: int = 0) -> list[dict]:
@@ -52,7 +51,10 @@ def test_same_seed_same_split_whatever_the_order_and_another_seed_differs(tmp_pa
     _, test_a = run_split(tmp_path, records, "a", seed=3)
     _, test_b = run_split(tmp_path, shuffled, "b", seed=3)
     _, test_c = run_split(tmp_path, records, "c", seed=4)
-    ids = lambda side: {r["source_id"] for r in side}
+
+    def ids(side: list[dict]) -> set[str]:
+        return {r["source_id"] for r in side}
+
     assert ids(test_a) == ids(test_b) != ids(test_c)
 
 
@@ -88,7 +90,7 @@ def test_outputs_over_the_input_or_under_a_file_are_refused_before_work(tmp_path
 
 def test_a_full_disk_is_one_sentence():
     with (
-        pytest.raises(LitftError, match="cannot write /dev/full: no space left on device; free some disk space"),
+        pytest.raises(LitftError, match="cannot write /dev/full: no space left on device; free some space and re-run"),
         os_errors_as_user_errors("write", "/dev/full"),
         open("/dev/full", "w") as fh,
     ):

@@ -18,11 +18,16 @@ from litft.common.errors import LitftError
 from litft.common.io import iter_jsonl
 from litft.data.synthesize.qa import synthesize
 from litft.data.synthesize.templates import load_template
+from litft.llm.client import LLMSettings
 from tests.support.disks import mounted_tmpfs, read_only_folder
 from tests.support.fake_openai import FakeOpenAI, qa_pairs_for
 
 SECRET = "sk-test-0123456789-do-not-leak"
-FAST = {"retry_base_delay": 0.01, "retry_max_delay": 0.05, "timeout": 0.5, "quiet": True}
+
+
+def fast_llm(**settings) -> LLMSettings:
+    """`--llm` settings whose retries and timeouts are quick."""
+    return LLMSettings(retry_base_delay=0.01, retry_max_delay=0.05, timeout=0.5, **settings)
 
 
 def write_chunks(path: Path, scripts: dict[str, str]) -> dict[str, str]:
@@ -89,7 +94,12 @@ def test_every_chunk_ends_with_records_or_a_recorded_failure_and_rerun_retries_o
     texts = write_chunks(tmp_path / "chunks.jsonl", SCRIPTS)
     output = tmp_path / "qa.jsonl"
     with FakeOpenAI(hang_seconds=1.5) as server:
-        synthesize(tmp_path / "chunks.jsonl", output, model="fake-model", base_url=server.base_url, workers=4, **FAST)
+        synthesize(
+            tmp_path / "chunks.jsonl",
+            output,
+            llm=fast_llm(model="fake-model", base_url=server.base_url, workers=4),
+            quiet=True,
+        )
         first_run = list(server.requests)
         summary, warnings = capsys.readouterr()
 
@@ -116,7 +126,7 @@ def test_every_chunk_ends_with_records_or_a_recorded_failure_and_rerun_retries_o
         assert warnings.splitlines() == [
             (
                 f"warning: {server.base_url} asked to wait 1 s before retrying (Retry-After); "
-                "waiting 0.05 s instead, the --retry_max_delay cap."
+                "waiting 0.05 s instead, the --llm.retry_max_delay cap."
             )
         ]
         assert len(requests_for("server-error", first_run)) == 2
@@ -130,7 +140,12 @@ def test_every_chunk_ends_with_records_or_a_recorded_failure_and_rerun_retries_o
         assert len(read_jsonl(tmp_path / "qa.cache.jsonl")) == len(first_run) - 5
 
         # Second run: only the two failed chunks are asked again; the server now answers them well.
-        synthesize(tmp_path / "chunks.jsonl", output, model="fake-model", base_url=server.base_url, workers=4, **FAST)
+        synthesize(
+            tmp_path / "chunks.jsonl",
+            output,
+            llm=fast_llm(model="fake-model", base_url=server.base_url, workers=4),
+            quiet=True,
+        )
         second_run = server.requests[len(first_run) :]
         assert {r.passage for r in second_run} == {texts["always-malformed"], texts["bad-request"]}
         assert len(second_run) == 2
@@ -150,11 +165,11 @@ def test_missing_key_for_a_remote_endpoint_is_one_clear_error(tmp_path, monkeypa
         str(tmp_path / "chunks.jsonl"),
         "--output",
         str(tmp_path / "qa.jsonl"),
-        "--model",
+        "--llm.model",
         "m",
-        "--base_url",
+        "--llm.base_url",
         "https://api.example.com/v1",
-        "--api_key_env",
+        "--llm.api_key_env",
         "MY_PROVIDER_KEY",
     ]
     with pytest.raises(SystemExit) as exit_info:
@@ -170,7 +185,10 @@ def test_a_loopback_server_needs_no_key(tmp_path, monkeypatch):
     texts = write_chunks(tmp_path / "chunks.jsonl", {"a": "", "b": ""})
     with FakeOpenAI() as server:
         synthesize(
-            tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", model="fake-model", base_url=server.base_url, **FAST
+            tmp_path / "chunks.jsonl",
+            tmp_path / "qa.jsonl",
+            llm=fast_llm(model="fake-model", base_url=server.base_url),
+            quiet=True,
         )
     assert read_jsonl(tmp_path / "qa.jsonl") == expected_records("a", texts["a"]) + expected_records("b", texts["b"])
 
@@ -180,7 +198,12 @@ def test_budget_caps_stop_requests_and_a_rerun_continues(tmp_path, monkeypatch, 
     texts = write_chunks(tmp_path / "chunks.jsonl", {f"c{i}": "" for i in range(6)})
     chunks, output = tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl"
     with FakeOpenAI() as server:
-        synthesize(chunks, output, model="fake-model", base_url=server.base_url, workers=2, max_requests=3, **FAST)
+        synthesize(
+            chunks,
+            output,
+            llm=fast_llm(model="fake-model", base_url=server.base_url, workers=2, max_requests=3),
+            quiet=True,
+        )
         assert len(server.requests) == 3
         pending = read_jsonl(tmp_path / "qa.failures.jsonl")
         assert [p["status"] for p in pending] == ["pending"] * 3 and "--max_requests" in pending[0]["reason"]
@@ -193,17 +216,19 @@ def test_budget_caps_stop_requests_and_a_rerun_continues(tmp_path, monkeypatch, 
         synthesize(
             chunks,
             output,
-            model="fake-model",
-            base_url=server.base_url,
-            workers=1,
-            max_response_tokens=200,
-            max_tokens=estimate + used_per_request,
-            **FAST,
+            llm=fast_llm(
+                model="fake-model",
+                base_url=server.base_url,
+                workers=1,
+                max_response_tokens=200,
+                max_tokens=estimate + used_per_request,
+            ),
+            quiet=True,
         )
         assert len(server.requests) == 5
         assert "--max_tokens" in read_jsonl(tmp_path / "qa.failures.jsonl")[0]["reason"]
 
-        synthesize(chunks, output, model="fake-model", base_url=server.base_url, workers=2, **FAST)
+        synthesize(chunks, output, llm=fast_llm(model="fake-model", base_url=server.base_url, workers=2), quiet=True)
         assert len(server.requests) == 6  # only the last chunk was still missing
         assert len({r.passage for r in server.requests}) == 6
     assert {r["source_id"] for r in read_jsonl(output)} == set(texts)
@@ -214,7 +239,10 @@ def test_a_key_echoed_by_the_server_is_redacted_from_failures(tmp_path, monkeypa
     write_chunks(tmp_path / "chunks.jsonl", {"a": "echokey,echokey"})
     with FakeOpenAI() as server, pytest.raises(LitftError) as error:
         synthesize(
-            tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", model="m", base_url=server.base_url, max_retries=1, **FAST
+            tmp_path / "chunks.jsonl",
+            tmp_path / "qa.jsonl",
+            llm=fast_llm(model="m", base_url=server.base_url, max_retries=1),
+            quiet=True,
         )
     assert "Bearer [redacted]" in str(error.value) and SECRET not in str(error.value)
     [failure] = read_jsonl(tmp_path / "qa.failures.jsonl")
@@ -231,18 +259,16 @@ def test_templates_builtin_and_user_file(tmp_path, monkeypatch):
         synthesize(
             tmp_path / "chunks.jsonl",
             tmp_path / "qa.jsonl",
-            model="m",
-            base_url=server.base_url,
+            llm=fast_llm(model="m", base_url=server.base_url),
             template=str(template),
-            **FAST,
+            quiet=True,
         )
         synthesize(
             tmp_path / "chunks.jsonl",
             tmp_path / "triples.jsonl",
-            model="m",
-            base_url=server.base_url,
+            llm=fast_llm(model="m", base_url=server.base_url),
             template="triples",
-            **FAST,
+            quiet=True,
         )
         prompts = [r.user_prompt for r in server.requests]
     assert (
@@ -275,11 +301,11 @@ def test_bad_template_and_model_are_user_errors(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     write_chunks(tmp_path / "chunks.jsonl", {"a": ""})
     (tmp_path / "no_placeholder.txt").write_text("Write questions.")
-    base = [str(tmp_path / "chunks.jsonl"), str(tmp_path / "qa.jsonl"), "--base_url", "http://127.0.0.1:9/v1"]
+    base = [str(tmp_path / "chunks.jsonl"), str(tmp_path / "qa.jsonl"), "--llm.base_url", "http://127.0.0.1:9/v1"]
     cases = [
-        (["--model", "m", "--template", str(tmp_path / "no_placeholder.txt")], "has no {passage} placeholder"),
-        (["--model", "m", "--template", "nonexistent"], "neither a built-in template"),
-        ([], "--model is required"),
+        (["--llm.model", "m", "--template", str(tmp_path / "no_placeholder.txt")], "has no {passage} placeholder"),
+        (["--llm.model", "m", "--template", "nonexistent"], "neither a built-in template"),
+        ([], "--llm.model is required"),
     ]
     for extra, message in cases:
         with pytest.raises(SystemExit) as exit_info:
@@ -325,11 +351,11 @@ def test_killed_run_loses_no_paid_response_and_rerun_repeats_none(tmp_path, monk
             str(tmp_path / "chunks.jsonl"),
             "--output",
             str(tmp_path / "qa.jsonl"),
-            "--model",
+            "--llm.model",
             "fake-model",
-            "--base_url",
+            "--llm.base_url",
             server.base_url,
-            "--workers",
+            "--llm.workers",
             "2",
             "--quiet",
             "true",
@@ -369,17 +395,17 @@ def synthesize_command(tmp_path: Path, base_url: str, *extra: str, model: str = 
         str(tmp_path / "chunks.jsonl"),
         "--output",
         str(tmp_path / "qa.jsonl"),
-        "--model",
+        "--llm.model",
         model,
-        "--base_url",
+        "--llm.base_url",
         base_url,
-        "--max_retries",
+        "--llm.max_retries",
         "1",
-        "--retry_base_delay",
+        "--llm.retry_base_delay",
         "0.01",
-        "--retry_max_delay",
+        "--llm.retry_max_delay",
         "0.05",
-        "--timeout",
+        "--llm.timeout",
         "2",
         "--quiet",
         "true",
@@ -403,7 +429,7 @@ def test_a_retry_after_of_a_day_waits_only_the_cap_and_says_so(tmp_path, monkeyp
     assert capsys.readouterr().err.splitlines() == [
         (
             f"warning: {server.base_url} asked to wait 100000 s before retrying (Retry-After); "
-            "waiting 0.05 s instead, the --retry_max_delay cap."
+            "waiting 0.05 s instead, the --llm.retry_max_delay cap."
         )
     ]
 
@@ -461,10 +487,8 @@ def test_malformed_replies_are_retried_then_recorded_as_the_chunks_failure(tmp_p
         synthesize(
             tmp_path / "chunks.jsonl",
             tmp_path / "qa.jsonl",
-            model="fake-model",
-            base_url=server.base_url,
-            max_retries=1,
-            **FAST,
+            llm=fast_llm(model="fake-model", base_url=server.base_url, max_retries=1),
+            quiet=True,
         )
     assert read_jsonl(tmp_path / "qa.jsonl") == [
         record
@@ -533,12 +557,12 @@ def test_a_disk_that_fills_up_mid_run_is_exit_2_and_leaves_the_cache_whole(tmp_p
     texts = write_chunks(tmp_path / "chunks.jsonl", {f"c{i:02d}": "" for i in range(60)})
     with mounted_tmpfs(tmp_path / "disk", size="16k") as disk, FakeOpenAI() as server:
         cache = disk / "qa.cache.jsonl"
-        argv = synthesize_command(tmp_path, server.base_url, "--output", str(disk / "qa.jsonl"), "--workers", "1")
+        argv = synthesize_command(tmp_path, server.base_url, "--output", str(disk / "qa.jsonl"), "--llm.workers", "1")
         code, error = exit_code_and_stderr(argv, capsys)
         assert (
             code == 2
             and error
-            == f"error: cannot write {cache}: no space left on device; free some disk space or choose another disk.\n"
+            == f"error: cannot write {cache}: no space left on device; free some space and re-run; what was already written is intact.\n"
         )
         assert cache.read_bytes().endswith(b"\n")  # no torn line: every answer on disk is whole
         cached = [entry["chunk_id"] for entry in iter_jsonl(cache)]

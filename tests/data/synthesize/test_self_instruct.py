@@ -19,6 +19,7 @@ from litft.data.synthesize.self_instruct_prompts import (
     parse_instructions,
     parse_is_classification,
 )
+from litft.llm.client import LLMSettings
 from tests.support.fake_openai import FakeOpenAI
 
 SEED_TASKS = Path("/work/shared/data/self-instruct/seed_tasks.jsonl")
@@ -39,7 +40,8 @@ def test_bootstraps_novel_instructions_with_instances_and_reruns_from_cache(tmp_
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     output = tmp_path / "self_instruct.jsonl"
     with FakeOpenAI() as server:
-        arguments = dict(model="fake-model", num_instructions=20, base_url=server.base_url, workers=2, quiet=True)
+        llm = LLMSettings(model="fake-model", base_url=server.base_url, workers=2)
+        arguments = dict(llm=llm, num_instructions=20, quiet=True)
         self_instruct(seed_tasks, output, **arguments)
         requests = list(server.requests)
         records = read_jsonl(output)
@@ -95,11 +97,8 @@ def test_a_request_cap_stops_early_and_says_so(tmp_path, seed_tasks, monkeypatch
         self_instruct(
             seed_tasks,
             tmp_path / "out.jsonl",
-            model="m",
+            llm=LLMSettings(model="m", base_url=server.base_url, workers=2, max_requests=3),
             num_instructions=50,
-            base_url=server.base_url,
-            workers=2,
-            max_requests=3,
             quiet=True,
         )
     assert len(server.requests) == 3
@@ -125,19 +124,19 @@ def self_instruct_command(seed_tasks: Path, output: Path, base_url: str, *extra:
         str(seed_tasks),
         "--output",
         str(output),
-        "--model",
+        "--llm.model",
         "m",
         "--num_instructions",
         "5",
-        "--workers",
+        "--llm.workers",
         "2",
-        "--base_url",
+        "--llm.base_url",
         base_url,
-        "--max_retries",
+        "--llm.max_retries",
         "1",
-        "--retry_base_delay",
+        "--llm.retry_base_delay",
         "0.01",
-        "--retry_max_delay",
+        "--llm.retry_max_delay",
         "0.05",
         "--quiet",
         "true",
