@@ -17,7 +17,7 @@ WINDOW_SECONDS = 60.0
 
 
 class BudgetExhausted(Exception):
-    """No new request may be sent: a --max_requests or --max_tokens cap is reached."""
+    """No new request may be sent: a request or token cap (e.g. --llm.max_requests) is reached."""
 
 
 @dataclass
@@ -107,7 +107,8 @@ class Budget:
     tokens the server reported.
     """
 
-    def __init__(self, max_requests: int | None = None, max_tokens: int | None = None):
+    def __init__(self, max_requests: int | None = None, max_tokens: int | None = None, flag_prefix: str = "--llm."):
+        self.flag_prefix = flag_prefix  # how the caps are named in messages (the judge's are --judge.*)
         self.max_requests = max_requests
         self.max_tokens = max_tokens
         self._lock = threading.Lock()
@@ -118,9 +119,11 @@ class Budget:
     def reserve(self, estimated_tokens: int) -> None:
         with self._lock:
             if self.max_requests is not None and self.requests >= self.max_requests:
-                raise BudgetExhausted(f"the cap of {self.max_requests} requests (--max_requests) is reached")
+                raise BudgetExhausted(
+                    f"the cap of {self.max_requests} requests ({self.flag_prefix}max_requests) is reached"
+                )
             if self.max_tokens is not None and self.tokens + self._reserved_tokens + estimated_tokens > self.max_tokens:
-                raise BudgetExhausted(f"the cap of {self.max_tokens} tokens (--max_tokens) is reached")
+                raise BudgetExhausted(f"the cap of {self.max_tokens} tokens ({self.flag_prefix}max_tokens) is reached")
             self.requests += 1
             self._reserved_tokens += estimated_tokens
 

@@ -1,7 +1,7 @@
 """The 0-3 review scale, the answers.csv review sheet (written and read back) and the table of percentages per model.
 
 `answers.csv` holds, per test question, each model's `answer_<model>` beside an empty `score_<model>`
-for a person to fill in; `--judge` writes its scores into separate `judge_<model>` columns (with
+for a person to fill in; `--judge.model` writes its scores into separate `judge_<model>` columns (with
 `judge_reason_<model>`), so human and judge scores never overwrite each other and the table tells them apart.
 """
 

@@ -253,7 +253,7 @@ class LLMClient:
         )
         self._sleep = sleep
         self._warned_capped_wait = threading.Event()
-        self.budget = Budget(settings.max_requests, settings.max_tokens)
+        self.budget = Budget(settings.max_requests, settings.max_tokens, flag_prefix=f"--{group}.")
         self.stats = RequestStats()
         self._random = random.Random()
 

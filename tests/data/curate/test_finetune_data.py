@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,27 @@ def test_script_without_chunks_is_a_user_error(tmp_path):
         timeout=120,
     )
     assert result.returncode == 2 and "chunks.jsonl does not exist" in result.stderr
+
+
+def test_script_hands_its_llm_group_to_synthesize(tmp_path):
+    (tmp_path / "chunks.jsonl").write_text(json.dumps({"id": "c0", "url": "u", "text": CHUNKS[0]}) + "\n")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            str(tmp_path),
+            "--llm.model",
+            "m",
+            "--llm.base_url",
+            url,
+            "--llm.max_retries",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and f"could not connect to {url}: connection refused" in result.stderr
