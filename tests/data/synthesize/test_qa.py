@@ -206,7 +206,7 @@ def test_budget_caps_stop_requests_and_a_rerun_continues(tmp_path, monkeypatch, 
         )
         assert len(server.requests) == 3
         pending = read_jsonl(tmp_path / "qa.failures.jsonl")
-        assert [p["status"] for p in pending] == ["pending"] * 3 and "--max_requests" in pending[0]["reason"]
+        assert [p["status"] for p in pending] == ["pending"] * 3 and "--llm.max_requests" in pending[0]["reason"]
         assert "a budget cap stopped the run" in capsys.readouterr().out
 
         # A token cap: a request may go when the tokens used so far plus its estimate (prompt characters / 4

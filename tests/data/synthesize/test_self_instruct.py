@@ -104,7 +104,7 @@ def test_a_request_cap_stops_early_and_says_so(tmp_path, seed_tasks, monkeypatch
     assert len(server.requests) == 3
     # The cap came before any instruction got its instances: no records, so no output and a non-zero exit.
     assert str(error.value) == (
-        "self-instruct wrote no records: the cap of 3 requests (--max_requests) is reached; "
+        "self-instruct wrote no records: the cap of 3 requests (--llm.max_requests) is reached; "
         "run again once that is fixed (cached answers are reused)."
     )
     assert "self-instruct: 11 new instructions (0 classification) -> 0 records\n" in capsys.readouterr().out
