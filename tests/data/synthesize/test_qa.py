@@ -226,7 +226,7 @@ def test_budget_caps_stop_requests_and_a_rerun_continues(tmp_path, monkeypatch, 
             quiet=True,
         )
         assert len(server.requests) == 5
-        assert "--max_tokens" in read_jsonl(tmp_path / "qa.failures.jsonl")[0]["reason"]
+        assert "--llm.max_tokens" in read_jsonl(tmp_path / "qa.failures.jsonl")[0]["reason"]
 
         synthesize(chunks, output, llm=fast_llm(model="fake-model", base_url=server.base_url, workers=2), quiet=True)
         assert len(server.requests) == 6  # only the last chunk was still missing
