@@ -130,137 +130,102 @@ def training_configs(out: Path, size: Size) -> dict[str, dict[str, Any]]:
     }
 
 
+def _args(template: str, **paths: object) -> list[str]:
+    """Split a command template on spaces, then fill in each word: paths with spaces stay one argument."""
+    return [word.format(**paths) for word in template.split()]
+
+
 def stage_commands(
     out: Path, base_url: str, size: Size, model: str | None, llm_url: str | None
 ) -> list[tuple[str, list[str]]]:
     """(title, litft arguments) of every stage, in order."""
-    configs = out / "configs"
+    return _data_stages(out, base_url, model, llm_url) + _model_stages(out, size)
+
+
+def _data_stages(out: Path, base_url: str, model: str | None, llm_url: str | None) -> list[tuple[str, list[str]]]:
+    site, chunks = out / "site", out / "site" / "chunks.jsonl"
     if model:
-        synthesize = ["--backend", "openai", "--llm.model", model, "--cache", str(out / LLM_CACHE)]
+        synthesize = _args("--backend openai --llm.model {model} --cache {cache}", model=model, cache=out / LLM_CACHE)
         synthesize += ["--llm.base_url", llm_url] if llm_url else []
     else:
         synthesize = ["--backend", "heuristic"]
-    evaluate = [
-        "evaluate",
-        "--test_file",
-        str(out / "split" / "test.json"),
-        "--runs",
-        *(str(out / m) for m in FINETUNE_METHODS),
-        "--out_dir",
-        str(out / "evaluate"),
-        "--sampling.max_new_tokens",
-        str(size.max_new_tokens),
-        "--batch_size",
-        "16",
-    ]
-    evaluate += ["--limit", str(size.eval_limit)] if size.eval_limit else []
     return [
         (
             "crawl the site (loopback server: no rate limit)",
-            [
-                "crawl",
-                "--url",
-                f"{base_url}/",
-                "--out",
-                str(out / "urls.json"),
-                "--fetch.rate_limit",
-                "0",
-                "--fetch.contact",
-                "litft-demo@localhost",
-                "--fetch.retries",
-                "1",
-                "--quiet",
-                "true",
-            ],
+            _args(
+                "crawl --url {url}/ --out {urls} --fetch.rate_limit 0 --fetch.contact litft-demo@localhost "
+                "--fetch.retries 1 --quiet true",
+                url=base_url,
+                urls=out / "urls.json",
+            ),
         ),
         (
             "scrape the main text of each page",
-            ["scrape", "--urls", str(out / "urls.json"), "--out_dir", str(out / "site"), "--quiet", "true"],
+            _args("scrape --urls {urls} --out_dir {site} --quiet true", urls=out / "urls.json", site=site),
         ),
-        ("clean, dedup and chunk", ["process", "--directory", str(out / "site"), "--quiet", "true"]),
+        ("clean, dedup and chunk", _args("process --directory {site} --quiet true", site=site)),
         (
             "synthesize question/answer records",
-            [
-                "synthesize",
-                "--input",
-                str(out / "site" / "chunks.jsonl"),
-                "--output",
-                str(out / "qa.jsonl"),
-                *synthesize,
-                "--quiet",
-                "true",
-            ],
+            _args("synthesize --input {chunks} --output {qa}", chunks=chunks, qa=out / "qa.jsonl")
+            + synthesize
+            + ["--quiet", "true"],
         ),
         (
             "filter duplicate and ungrounded records (the heuristic's questions share templates: ROUGE-L cut at 0.9)",
-            [
-                "filter",
-                "--input",
-                str(out / "qa.jsonl"),
-                "--output",
-                str(out / "qa.filtered.jsonl"),
-                "--rouge_threshold",
-                "0.9",
-                "--chunks",
-                str(out / "site" / "chunks.jsonl"),
-                "--removed",
-                str(out / "qa.removed.jsonl"),
-                "--quiet",
-                "true",
-            ],
+            _args(
+                "filter --input {qa} --output {kept} --rouge_threshold 0.9 --chunks {chunks} --removed {removed} "
+                "--quiet true",
+                qa=out / "qa.jsonl",
+                kept=out / "qa.filtered.jsonl",
+                chunks=chunks,
+                removed=out / "qa.removed.jsonl",
+            ),
         ),
         (
             "split train/test by source chunk",
-            ["split", "--input", str(out / "qa.filtered.jsonl"), "--out_dir", str(out / "split")],
+            _args("split --input {kept} --out_dir {split}", kept=out / "qa.filtered.jsonl", split=out / "split"),
         ),
+    ]
+
+
+def _model_stages(out: Path, size: Size) -> list[tuple[str, list[str]]]:
+    configs, pretrain_txt, tokenizer = out / "configs", out / "site" / "pretrain.txt", out / "tokenizer"
+    evaluate = _args("evaluate --test_file {test} --runs", test=out / "split" / "test.json") + [
+        str(out / method) for method in FINETUNE_METHODS
+    ]
+    evaluate += _args(
+        "--out_dir {out} --sampling.max_new_tokens {tokens} --batch_size 16",
+        out=out / "evaluate",
+        tokens=size.max_new_tokens,
+    )
+    evaluate += ["--limit", str(size.eval_limit)] if size.eval_limit else []
+    return [
         (
             "train a 1024-token BPE tokenizer",
-            [
-                "tokenizer",
-                "train",
-                "--data",
-                str(out / "site" / "pretrain.txt"),
-                "--vocab_size",
-                "1024",
-                "--out",
-                str(out / "tokenizer"),
-                "--quiet",
-                "true",
-            ],
+            _args(
+                "tokenizer train --data {text} --vocab_size 1024 --out {tokenizer} --quiet true",
+                text=pretrain_txt,
+                tokenizer=tokenizer,
+            ),
         ),
         (
             "tokenize the pretraining text",
-            [
-                "prepare",
-                "pretrain",
-                "--data",
-                str(out / "site" / "pretrain.txt"),
-                "--tokenizer_dir",
-                str(out / "tokenizer"),
-                "--out",
-                str(out / "pretrain_data"),
-                "--quiet",
-                "true",
-            ],
+            _args(
+                "prepare pretrain --data {text} --tokenizer_dir {tokenizer} --out {data} --quiet true",
+                text=pretrain_txt,
+                tokenizer=tokenizer,
+                data=out / "pretrain_data",
+            ),
         ),
         (
             "tokenize the instruction records (validation: 10% of train; test.json stays held out)",
-            [
-                "prepare",
-                "finetune",
-                "--data",
-                str(out / "split"),
-                "--tokenizer_dir",
-                str(out / "tokenizer"),
-                "--prompt_style",
-                "alpaca",
-                "--val_fraction",
-                "0.1",
-                "--out",
-                str(out / "finetune_data"),
-                "--quiet",
-                "true",
-            ],
+            _args(
+                "prepare finetune --data {split} --tokenizer_dir {tokenizer} --prompt_style alpaca --val_fraction 0.1 "
+                "--out {data} --quiet true",
+                split=out / "split",
+                tokenizer=tokenizer,
+                data=out / "finetune_data",
+            ),
         ),
         (
             f"pretrain {MODEL} from random init on pretrain.txt",

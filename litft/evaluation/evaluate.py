@@ -168,15 +168,14 @@ def plan_models(runs: list[Path], base: Path | None) -> list[ModelSpec]:
             if recorded:
                 named.add(Path(recorded).resolve())
         if len(named) > 1:
-            raise LitftError(
-                f"the runs were trained from different bases ({', '.join(map(str, sorted(named)))}); pass --base to choose one."
-            )
+            bases = ", ".join(map(str, sorted(named)))
+            raise LitftError(f"the runs were trained from different bases ({bases}); pass --base to choose one.")
         base = next(iter(named), None)
     if base is None and not runs:
         raise LitftError("nothing to evaluate; give one or more run directories and/or --base CHECKPOINT_DIR.")
     base_spec = [ModelSpec("base", Path(base), "base")] if base is not None else []
     labels = run_labels(runs, reserved=("base",) if base_spec else ())
-    return base_spec + [ModelSpec(label, run, "run") for label, run in zip(labels, runs)]
+    return base_spec + [ModelSpec(label, run, "run") for label, run in zip(labels, runs, strict=True)]
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -256,29 +255,7 @@ def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quie
     )
     log = GenerationLog(out_dir / "generations" / f"{spec.label}.jsonl", model_key)
     keys = [log.key(prompt) for prompt in prompts]
-    missing = sorted({i for i, key in enumerate(keys) if key not in log.entries})
-    unique_missing = list({keys[i]: i for i in missing}.values())  # the same prompt twice is generated once
-    from_cache = len(prompts) - len(missing)
-    if unique_missing:
-        last = [loaded.timing.seconds]
-
-        def save(batch: list[int], completions) -> None:
-            seconds, last[0] = loaded.timing.seconds - last[0], loaded.timing.seconds
-            tokens = sum(c.generated_tokens for c in completions) or 1
-            log.append(
-                [
-                    {
-                        "key": keys[unique_missing[i]],
-                        "answer": c.text,
-                        "generated_tokens": c.generated_tokens,
-                        "finish_reason": c.finish_reason,
-                        "seconds": seconds * c.generated_tokens / tokens,
-                    }
-                    for i, c in zip(batch, completions)
-                ]
-            )
-
-        loaded.complete([prompts[i] for i in unique_missing], settings, options["batch_size"], quiet, on_batch=save)
+    from_cache = _generate_missing(loaded, log, prompts, keys, settings, options["batch_size"], quiet)
     entries = [log.entries[key] for key in keys]
     answers = [entry["answer"].strip() for entry in entries]
     scores = rouge_scores(answers, [record.reference or "" for record in records])
@@ -311,6 +288,37 @@ def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quie
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return result
+
+
+def _generate_missing(
+    loaded, log: GenerationLog, prompts: list[str], keys: list[str], settings, batch_size: int, quiet: bool
+) -> int:
+    """Generate the answers `log` does not hold yet, appending each batch as it finishes (a kill loses at most one
+    batch); returns how many prompts were answered from the log."""
+    missing = sorted({i for i, key in enumerate(keys) if key not in log.entries})
+    unique_missing = list({keys[i]: i for i in missing}.values())  # the same prompt twice is generated once
+    if not unique_missing:
+        return len(prompts)
+    last = [loaded.timing.seconds]
+
+    def save(batch: list[int], completions) -> None:
+        seconds, last[0] = loaded.timing.seconds - last[0], loaded.timing.seconds
+        tokens = sum(c.generated_tokens for c in completions) or 1
+        log.append(
+            [
+                {
+                    "key": keys[unique_missing[i]],
+                    "answer": c.text,
+                    "generated_tokens": c.generated_tokens,
+                    "finish_reason": c.finish_reason,
+                    "seconds": seconds * c.generated_tokens / tokens,
+                }
+                for i, c in zip(batch, completions, strict=True)
+            ]
+        )
+
+    loaded.complete([prompts[i] for i in unique_missing], settings, batch_size, quiet, on_batch=save)
+    return len(prompts) - len(missing)
 
 
 def _results_table(results: list[ModelResult]) -> str:
@@ -406,20 +414,7 @@ def evaluate(
             grader = stack.enter_context(Judge(judge, out_dir / "judge.cache.jsonl"))
         results = [_evaluate_model(spec, specs, records, settings, options, out_dir, quiet) for spec in specs]
         if grader is not None:
-            verdicts = {
-                r.label: grader.judge_all(
-                    [(rec.question, rec.reference, a) for rec, a in zip(records, r.answers)],
-                    quiet,
-                    f"judging {r.label}",
-                )
-                for r in results
-            }
-            judge_report = {
-                **grader.settings(),
-                "requests_sent": grader.asked,
-                "verdicts_from_cache": grader.from_cache,
-                "unscored": {label: sum(v.score is None for v in vs) for label, vs in verdicts.items()},
-            }
+            verdicts, judge_report = _judge_answers(grader, records, results, quiet)
     answers_csv = out_dir / "answers.csv"
     note = write_answers_csv(
         answers_csv,
@@ -434,12 +429,42 @@ def evaluate(
         review = [row for row in review_rows(fields, rows) if row.source == "judge"]
         judge_report["review"] = [row.as_dict() for row in review]
 
+    report = _report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir)
+    report["seconds"] = round(time.time() - started, 3)
+    atomic_write_json(out_dir / "report.json", report)
+    record_own_files(out_dir, EVALUATION_FILES, EVALUATION_KIND)
+
+    _print_summary(results, report, review, judge.model, answers_csv, note)
+    return report
+
+
+def _judge_answers(grader: Judge, records: list, results: list[ModelResult], quiet: bool) -> tuple[dict, dict]:
+    """Every model's answers scored 0-3 by the judge, and what report.json says about the judging."""
+    verdicts = {
+        r.label: grader.judge_all(
+            [(rec.question, rec.reference, a) for rec, a in zip(records, r.answers, strict=True)],
+            quiet,
+            f"judging {r.label}",
+        )
+        for r in results
+    }
+    judge_report = {
+        **grader.settings(),
+        "requests_sent": grader.asked,
+        "verdicts_from_cache": grader.from_cache,
+        "unscored": {label: sum(v.score is None for v in vs) for label, vs in verdicts.items()},
+    }
+    return verdicts, judge_report
+
+
+def _report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir) -> dict:
+    """report.json: what was evaluated, with which settings and versions, and every model's numbers."""
     import rouge_score
     import torch
 
     from litft import __version__
 
-    report = {
+    return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "litft_version": __version__,
         "torch_version": torch.__version__,
@@ -452,12 +477,12 @@ def evaluate(
         "settings": {
             "sampling": asdict(settings),
             "greedy": settings.greedy,
-            "batch_size": batch_size,
-            "device": device,
-            "precision": precision,
-            "quantize": quantize,
-            "prompt_style": prompt_style,
-            "base_dir": str(base_dir) if base_dir else None,
+            "batch_size": options["batch_size"],
+            "device": options["device"],
+            "precision": options["precision"],
+            "quantize": options["quantize"],
+            "prompt_style": options["prompt_style"],
+            "base_dir": str(options["base_dir"]) if options["base_dir"] else None,
         },
         "rouge": {
             "types": list(ROUGE_TYPES),
@@ -470,25 +495,25 @@ def evaluate(
         "models": [r.summary() for r in results],
         "judge": judge_report,
         "outputs": {"answers_csv": str(answers_csv), "generations": str(out_dir / "generations")},
-        "seconds": round(time.time() - started, 3),
     }
-    atomic_write_json(out_dir / "report.json", report)
-    record_own_files(out_dir, EVALUATION_FILES, EVALUATION_KIND)
 
+
+def _print_summary(results, report, review, judge_model, answers_csv: Path, note: str) -> None:
     print(_results_table(results))
-    print(
-        f"references: {len(records)} records, mean {report['reference_mean_words']:.1f} words; ROUGE F-measure, stemmer on"
-    )
+    words = report["reference_mean_words"]
+    records = report["test_file"]["records_used"]
+    print(f"references: {records} records, mean {words:.1f} words; ROUGE F-measure, stemmer on")
     if any(r.from_cache == r.n for r in results):
         print("* answers reused from generations/ (tokens/s as measured when they were generated)")
     if review:
-        print(f"\njudge {judge.model} (0-3 review scale):\n{format_review_table(review)}")
+        print(f"\njudge {judge_model} (0-3 review scale):\n{format_review_table(review)}")
+    report_path = Path(report["outputs"]["answers_csv"]).with_name("report.json")
     print(
-        f"\nwrote {out_dir / 'report.json'} and {answers_csv} (fill in the score_ columns, then `litft evaluate summarize {answers_csv}`)"
+        f"\nwrote {report_path} and {answers_csv} "
+        f"(fill in the score_ columns, then `litft evaluate summarize {answers_csv}`)"
     )
     if note:
         print(note)
-    return report
 
 
 def summarize(answers_csv: Path, out: Path | None = None) -> dict:
