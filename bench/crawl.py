@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 
 import requests
@@ -44,7 +45,9 @@ class SlowSite(ThreadingHTTPServer):
             return f"<html><head><title>Index</title></head><body><ul>{links}</ul></body></html>".encode()
         if path.startswith("/b/p") and path[4:].isdigit() and 0 < int(path[4:]) < self.pages:
             text = " ".join(f"Paragraph {j} of page {path[4:]} about research." for j in range(20))
-            return f"<html><head><title>{path}</title></head><body><p>{text}</p><a href='/b/'>home</a></body></html>".encode()
+            return (
+                f"<html><head><title>{path}</title></head><body><p>{text}</p><a href='/b/'>home</a></body></html>"
+            ).encode()
         return None
 
 
@@ -119,8 +122,9 @@ def main() -> None:
                     "baseline": round(baseline_rate, 1),
                     "ratio": round(litft_rate / baseline_rate, 2),
                     "unit": "pages/s",
-                    "notes": f"{pages} pages, +{DELAY * 1000:.0f} ms per response, concurrency 8, no rate limit; litft includes robots.txt, "
-                    f"link extraction, state file and HTML cache; {crawl_seconds:.2f}s vs {sequential_seconds:.2f}s",
+                    "notes": f"{pages} pages, +{DELAY * 1000:.0f} ms per response, concurrency 8, no rate limit; "
+                    "litft includes robots.txt, link extraction, state file and HTML cache; "
+                    f"{crawl_seconds:.2f}s vs {sequential_seconds:.2f}s",
                 }
             )
         )
@@ -130,7 +134,7 @@ def main() -> None:
         site = serve(limited_pages)
         crawled, seconds = run_crawl(site, Path(tmp), "limited", rate_limit=limit)
         starts = sorted(site.starts)
-        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        gaps = [b - a for a, b in pairwise(starts)]
         # The least-squares slope of start time against request number: unlike (n-1)/span it is not swayed by one
         # late first or early last request (the first one also opens the connection).
         observed = 1 / statistics.linear_regression(range(len(starts)), starts).slope
@@ -142,8 +146,10 @@ def main() -> None:
                     "baseline": limit,
                     "ratio": round(limit / observed, 3),
                     "unit": "requests/s (observed vs limit; ratio >= 1 means the limit held)",
-                    "notes": f"{crawled} pages + robots.txt, concurrency 8, rate_limit {limit}/s; rate = 1/slope of server-side start times; "
-                    f"mean rate over the whole span {(len(starts) - 1) / (starts[-1] - starts[0]):.3f}/s; smallest gap {min(gaps) * 1000:.1f} ms "
+                    "notes": f"{crawled} pages + robots.txt, concurrency 8, rate_limit {limit}/s; "
+                    "rate = 1/slope of server-side start times; "
+                    f"mean rate over the whole span {(len(starts) - 1) / (starts[-1] - starts[0]):.3f}/s; "
+                    f"smallest gap {min(gaps) * 1000:.1f} ms "
                     f"(limit {1000 / limit:.0f} ms; gaps shrink only by how late the earlier request left)",
                 }
             )

@@ -216,10 +216,11 @@ def main() -> None:
                 "unit": "instructions/s",
                 "notes": (
                     f"{count} generated instructions, ROUGE-L threshold {THRESHOLD}; litft filter end to end "
-                    f"{litft_seconds:.1f} s, kept {kept_by_litft}. Naive rouge-score loop timed on the first {len(sample)} "
-                    f"instructions reaching the ROUGE stage ({naive_sample_seconds:.1f} s, {sample_pairs} pairs, identical kept "
-                    f"set: {sum(naive_mask)} of {len(sample)}) and extrapolated to the {full_pairs} pairs it would score on "
-                    f"all {len(stage)}: {naive_seconds:.0f} s (estimate)."
+                    f"{litft_seconds:.1f} s, kept {kept_by_litft}. Naive rouge-score loop timed on the first "
+                    f"{len(sample)} instructions reaching the ROUGE stage ({naive_sample_seconds:.1f} s, "
+                    f"{sample_pairs} pairs, identical kept set: {sum(naive_mask)} of {len(sample)}) "
+                    f"and extrapolated to the {full_pairs} pairs it would score on all {len(stage)}: "
+                    f"{naive_seconds:.0f} s (estimate)."
                 ),
             }
         )

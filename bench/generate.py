@@ -154,8 +154,9 @@ def main() -> None:
     litft_rate, hf_rate = new_tokens / litft_seconds, new_tokens / hf_seconds
     parameters = sum(p.numel() for p in ours.model.parameters())
     notes = (
-        f"random Llama-shaped model ({parameters / 1e6:.1f}M parameters, {args.layers} layers, dim {args.dim}, GQA 8/4), fp32, CPU, "
-        f"{args.threads} thread(s); prompt {len(prompt_ids)} tokens, {new_tokens} new tokens greedy, best of {repeats} alternating rounds after a warm-up; "
+        f"random Llama-shaped model ({parameters / 1e6:.1f}M parameters, {args.layers} layers, dim {args.dim}, "
+        f"GQA 8/4), fp32, CPU, {args.threads} thread(s); prompt {len(prompt_ids)} tokens, "
+        f"{new_tokens} new tokens greedy, best of {repeats} alternating rounds after a warm-up; "
         f"tokens identical: {identical}; transformers {transformers.__version__}, torch {torch.__version__}"
     )
     print(
@@ -171,9 +172,10 @@ def main() -> None:
         )
     )
     if not identical:
-        first = next(i for i, (a, b) in enumerate(zip(litft_ids, hf_ids)) if a != b)
+        first = next(i for i, (a, b) in enumerate(zip(litft_ids, hf_ids, strict=True)) if a != b)
         print(
-            f"token mismatch from position {first}: litft {litft_ids[first : first + 5]} vs transformers {hf_ids[first : first + 5]}",
+            f"token mismatch from position {first}: litft {litft_ids[first : first + 5]} "
+            f"vs transformers {hf_ids[first : first + 5]}",
             file=sys.stderr,
         )
         raise SystemExit(1)

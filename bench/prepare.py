@@ -101,7 +101,9 @@ LITFT = """
 import json, time
 from litft.prepare.pretrain import prepare_pretrain
 start = time.perf_counter()
-meta = prepare_pretrain(data={corpus!r}, out={out!r}, checkpoint_dir={tokenizer_dir!r}, val_fraction=0.05, split_lines=True, quiet=True)
+meta = prepare_pretrain(
+    data={corpus!r}, out={out!r}, checkpoint_dir={tokenizer_dir!r}, val_fraction=0.05, split_lines=True, quiet=True
+)
 seconds = time.perf_counter() - start
 splits = meta["splits"].values()
 result = {{"seconds": seconds, "tokens": sum(s["tokens"] - s["documents"] for s in splits)}}
@@ -123,7 +125,9 @@ dataset = load_dataset("text", data_files={corpus!r}, cache_dir={cache!r})["trai
 split = dataset.train_test_split(test_size=0.05, seed=42, shuffle=True)
 total = 0; documents = 0
 for name, part in split.items():
-    part = part.map(tokenize, batched=True, remove_columns=["text"], num_proc=os.cpu_count(), load_from_cache_file=False)
+    part = part.map(
+        tokenize, batched=True, remove_columns=["text"], num_proc=os.cpu_count(), load_from_cache_file=False
+    )
     length = int(np.sum(part["len"], dtype=np.uint64))
     array = np.memmap(os.path.join({out!r}, name + ".bin"), dtype=np.uint16, mode="w+", shape=(length,))
     index = 0
@@ -203,8 +207,8 @@ def main() -> None:
             for name, result in (("litft", litft), ("bound", bound), ("hf", hf))
         }
         common = (
-            f"{megabytes} MB generated text, {bound['tokens']:,} tokens, {VOCAB_SIZE}-token BPE, {os.cpu_count()} cores "
-            f"(shared machine), best of {args.rounds}"
+            f"{megabytes} MB generated text, {bound['tokens']:,} tokens, {VOCAB_SIZE}-token BPE, "
+            f"{os.cpu_count()} cores (shared machine), best of {args.rounds}"
         )
         report(
             "prepare_vs_tokenizer_bound",
@@ -218,7 +222,8 @@ def main() -> None:
             rate["litft"],
             rate["hf"],
             f"{common}; datasets load_dataset('text') + map(num_proc={os.cpu_count()}) + memmap write, "
-            f"peak RSS {rss['hf']:.0f} MB + {max(r['peak_worker_rss_mb'] for r in results['hf']):.0f} MB per map worker",
+            f"peak RSS {rss['hf']:.0f} MB "
+            f"+ {max(r['peak_worker_rss_mb'] for r in results['hf']):.0f} MB per map worker",
         )
         if args.rss_gb:
             big = work / f"corpus_{args.rss_gb:g}gb.txt"

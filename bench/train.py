@@ -235,8 +235,9 @@ def lora_bench(root: Path, checkpoint: Path, records: int) -> list[dict]:
         line(
             "lora_packed_useful_tokens_vs_litgpt",
             "packed",
-            f"--data.packing: micro batch {PACKED_MICRO_BATCH} rows of 1025 tokens (about the tokens of 8 records); an explicit "
-            "block-diagonal mask rules out the flash/efficient SDPA kernels and each row attends over all 1024 positions",
+            f"--data.packing: micro batch {PACKED_MICRO_BATCH} rows of 1025 tokens (about the tokens of 8 records); "
+            "an explicit block-diagonal mask rules out the flash/efficient SDPA kernels "
+            "and each row attends over all 1024 positions",
         ),
     ]
 
@@ -330,8 +331,8 @@ def pretrain_bench(root: Path, checkpoint: Path, steps: int) -> dict:
         "baseline": round(litgpt_rate, 1),
         "ratio": round(litft_rate / litgpt_rate, 3),
         "unit": "tokens/s",
-        "notes": f"{steps} steps of {micro} x {seq} windows, fp32 CPU; litgpt timed around its fit (2-batch sanity validation included), "
-        "litft's loop time from its metrics",
+        "notes": f"{steps} steps of {micro} x {seq} windows, fp32 CPU; "
+        "litgpt timed around its fit (2-batch sanity validation included), litft's loop time from its metrics",
     }
 
 

@@ -153,7 +153,7 @@ _VALUELESS = {"-h", "--help", "--print_config"}
 
 
 def _is_value(token: str) -> bool:
-    """A token that is a value rather than an option: anything not starting with '-', '-' itself, or a negative number."""
+    """A token that is a value, not an option: anything not starting with '-', '-' itself, or a negative number."""
     return not token.startswith("-") or token == "-" or bool(_NUMBER.match(token))
 
 
@@ -231,7 +231,10 @@ def _description(function: Callable, prog: str | None) -> str:
     if not required:
         return summary
     usage = " ".join(name.upper() for name in required)
-    return f"{summary} Required arguments may also be given in order without their flags: {prog or function.__name__} {usage} [options]."
+    return (
+        f"{summary} Required arguments may also be given in order without their flags: "
+        f"{prog or function.__name__} {usage} [options]."
+    )
 
 
 def run_function(function: Callable, args: Sequence[str] | None = None, prog: str | None = None) -> None:

@@ -1,4 +1,7 @@
-"""Extract the main text of listed pages: `python scripts/scrape.py URLS.json OUT_DIR [--extractor html2text] [--txt true]`."""
+"""Extract the main text of listed pages.
+
+Usage: `python scripts/scrape.py URLS.json OUT_DIR [--extractor html2text] [--txt true]`.
+"""
 
 from litft.cli import run_function
 from litft.data.acquire.scrape import scrape

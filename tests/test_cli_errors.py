@@ -1,4 +1,4 @@
-"""User errors at the command line: one `error: ` line, exit 2, no traceback, and no torch import for what needs no model.
+"""User errors at the command line: one `error: ` line, exit 2, no traceback, no torch import for what needs no model.
 
 Every command in `litft.cli.COMMANDS` is walked with inputs that do not exist, so a new command is covered as soon as
 it is registered. Also: unknown keys and wrong value types, environment OSErrors (full disk, a file as a folder,
@@ -178,18 +178,18 @@ def run_error(capsys, function, *args: str) -> str:
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, the always-full device")
 def test_full_disk_names_the_file_and_says_the_output_is_intact(capsys):
     line = run_error(capsys, write_report, "/dev/full")
-    assert (
-        line
-        == "error: could not write /dev/full: No space left on device (free some space and re-run; what was already written is intact)."
+    assert line == (
+        "error: could not write /dev/full: No space left on device "
+        "(free some space and re-run; what was already written is intact)."
     )
 
 
 def test_a_file_used_as_a_folder_names_the_path(capsys, tmp_path):
     (tmp_path / "notes.txt").write_text("a file")
     line = run_error(capsys, write_report, str(tmp_path / "notes.txt" / "report.json"))
-    assert (
-        line
-        == f"error: could not open {tmp_path}/notes.txt/report.json: Not a directory (a part of the path is a file, not a folder; choose another path)."
+    assert line == (
+        f"error: could not open {tmp_path}/notes.txt/report.json: Not a directory "
+        "(a part of the path is a file, not a folder; choose another path)."
     )
 
 
@@ -207,9 +207,8 @@ def test_a_read_only_folder_names_the_file(capsys, tmp_path):
         line = run_error(capsys, write_report, str(folder / "report.json"))
     finally:
         folder.chmod(0o755)
-    assert (
-        line
-        == f"error: could not open {folder}/report.json: Permission denied (fix its permissions or choose another path)."
+    assert line == (
+        f"error: could not open {folder}/report.json: Permission denied (fix its permissions or choose another path)."
     )
 
 

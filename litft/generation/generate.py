@@ -160,12 +160,14 @@ class LoadedModel:
         block_size = self.info.config.block_size
         if len(ids) >= block_size:
             raise LitftError(
-                f"a prompt is {len(ids)} tokens but the model's context is {block_size}; shorten it (it starts {text[:60]!r})."
+                f"a prompt is {len(ids)} tokens but the model's context is {block_size}; "
+                f"shorten it (it starts {text[:60]!r})."
             )
         window = self.info.config.sliding_window_size
         if window is not None and len(ids) > window:  # litgpt's ring-buffer KV cache cannot prefill past its window
             raise LitftError(
-                f"a prompt is {len(ids)} tokens but the model's sliding attention window is {window}; shorten it (it starts {text[:60]!r})."
+                f"a prompt is {len(ids)} tokens but the model's sliding attention window is {window}; "
+                f"shorten it (it starts {text[:60]!r})."
             )
         return ids
 
@@ -203,7 +205,7 @@ class LoadedModel:
             self.timing.seconds += time.perf_counter() - start
             self.timing.tokens += sum(row.generated_tokens for row in rows)
             done = []
-            for i, row in zip(batch, rows):
+            for i, row in zip(batch, rows, strict=True):
                 results[i] = Completion(
                     prompts[i], row.text, len(encoded[i]), row.generated_tokens, row.finish_reason or "length"
                 )
@@ -237,7 +239,10 @@ class LoadedModel:
     def describe(self) -> str:
         base = f" on base {self.info.base_dir}" if self.info.base_dir else ""
         quantized = f", {self.quantize}" if self.quantize else ""
-        return f"{self.info.path} ({self.info.method}{base}; {self.device}, {self.precision}{quantized}; prompt style {self.style_name})"
+        return (
+            f"{self.info.path} ({self.info.method}{base}; {self.device}, {self.precision}{quantized}; "
+            f"prompt style {self.style_name})"
+        )
 
 
 def stop_strings(stop: list[str] | None) -> list[str]:
@@ -300,7 +305,7 @@ def generate(
         completions = loaded.complete(texts, settings, batch_size=batch_size, quiet=quiet)
         if output is not None:
             with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-                for instruction, completion in zip(instructions, completions):
+                for instruction, completion in zip(instructions, completions, strict=True):
                     fh.write(
                         dumps_record(
                             instruction,
@@ -314,7 +319,7 @@ def generate(
         elif prompt is not None:
             print(completions[0].text)
         else:
-            for number, (instruction, completion) in enumerate(zip(instructions, completions), start=1):
+            for number, (instruction, completion) in enumerate(zip(instructions, completions, strict=True), start=1):
                 print(f"### {number}: {instruction.question}\n{completion.text}\n")
     if not quiet:
         written = f"; answers in {output}" if output else ""

@@ -316,7 +316,8 @@ class LLMClient:
                 status = error.status_code
                 if status in (401, 403):
                     raise LitftError(
-                        f"{self.base_url} refused the API key from {self.settings.api_key_env} (HTTP {status}); check the key."
+                        f"{self.base_url} refused the API key from {self.settings.api_key_env} "
+                        f"(HTTP {status}); check the key."
                     ) from None
                 if status == 404:
                     raise LitftError(
@@ -328,7 +329,10 @@ class LLMClient:
                     raise RequestFailed(problem) from None
                 wait = _retry_after_seconds(error.response.headers)
             except MalformedReply as error:
-                problem = f"the server at {self.base_url} answered with something that is not an OpenAI chat completion ({error})"
+                problem = (
+                    f"the server at {self.base_url} answered with something that is not "
+                    f"an OpenAI chat completion ({error})"
+                )
             else:
                 prompt_estimate = estimate - self.settings.max_response_tokens
                 usage = {

@@ -65,7 +65,9 @@ def copy_tokenizer_files(source_dir: Path | None, target_dir: Path) -> list[str]
                 shutil.copy2(source_dir / name, target_dir / name)
                 copied.append(name)
     if not any(name in TOKENIZER_FILES for name in copied):
-        warnings.warn(f"no tokenizer files found in {source_dir}; {target_dir} will hold weights and config only.")
+        warnings.warn(
+            f"no tokenizer files found in {source_dir}; {target_dir} will hold weights and config only.", stacklevel=2
+        )
     return copied
 
 
@@ -138,11 +140,11 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise LitftError(
             f"weights file {path} is empty (an interrupted copy or download); re-create or re-download it."
         )
-    if path.suffix != ".safetensors" and not zipfile.is_zipfile(
-        path
-    ):  # torch.save's format; a cut-off copy lacks its end
+    # torch.save's format is a zip archive; a cut-off copy lacks its end
+    if path.suffix != ".safetensors" and not zipfile.is_zipfile(path):
         raise LitftError(
-            f"{path} is not a readable checkpoint, truncated or damaged (no complete PyTorch archive); re-create or re-download it."
+            f"{path} is not a readable checkpoint, truncated or damaged (no complete PyTorch archive); "
+            "re-create or re-download it."
         )
     try:
         if path.suffix == ".safetensors":
@@ -150,7 +152,8 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     except pickle.UnpicklingError:  # weights_only refused a pickled object, which could run code
         raise LitftError(
-            f"{path} holds Python objects besides tensors, which litft never unpickles; re-save it as a plain state dict."
+            f"{path} holds Python objects besides tensors, which litft never unpickles; "
+            "re-save it as a plain state dict."
         ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, SafetensorError, ValueError) as error:
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
@@ -192,7 +195,8 @@ def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
     config_path = path / "model_config.yaml"
     if not config_path.is_file():
         raise LitftError(
-            f"{path} has no model_config.yaml; it is not a litgpt checkpoint (convert an HF model with `litft convert hf_to_lit`)."
+            f"{path} has no model_config.yaml; it is not a litgpt checkpoint "
+            "(convert an HF model with `litft convert hf_to_lit`)."
         )
     hparams_path = path / "hyperparameters.yaml"
     hparams = _read_yaml(hparams_path) if hparams_path.is_file() else {}
@@ -209,7 +213,8 @@ def inspect_checkpoint(checkpoint_dir: str | Path) -> CheckpointInfo:
             raise LitftError(f"{hparams_path} does not name the base checkpoint_dir this {method} run was trained on.")
         if not isinstance(hparams["checkpoint_dir"], str):
             raise LitftError(
-                f"{hparams_path} sets checkpoint_dir to {hparams['checkpoint_dir']!r}; it must be the base checkpoint's path."
+                f"{hparams_path} sets checkpoint_dir to {hparams['checkpoint_dir']!r}; "
+                "it must be the base checkpoint's path."
             )
         info.base_dir = Path(hparams["checkpoint_dir"])
         info.settings = spec.read_settings(hparams, str(hparams_path))

@@ -89,7 +89,8 @@ def _indexed_shards(checkpoint_dir: Path, index_path: Path) -> list[Path]:
         relative = PurePosixPath(name)
         if relative.is_absolute() or ".." in relative.parts or "\\" in name or not relative.parts:
             raise LitftError(
-                f"{index_path} points at {name!r}, outside {checkpoint_dir}; refusing it, re-download the index from the model's repository."
+                f"{index_path} points at {name!r}, outside {checkpoint_dir}; "
+                "refusing it, re-download the index from the model's repository."
             )
         shard = checkpoint_dir / relative
         if not shard.is_file():
@@ -127,7 +128,8 @@ def hf_model_config(checkpoint_dir: Path, model_name: str | None) -> tuple[Confi
     config_json = checkpoint_dir / "config.json"
     if not config_json.is_file():
         raise LitftError(
-            f"{checkpoint_dir.name!r} is not a litgpt config name and {checkpoint_dir} has no config.json; pass --model_name."
+            f"{checkpoint_dir.name!r} is not a litgpt config name and {checkpoint_dir} has no config.json; "
+            "pass --model_name."
         )
     hf = read_json(config_json)
     if not isinstance(hf, dict):
@@ -206,7 +208,10 @@ def convert_hf_checkpoint(
     save_config(config, checkpoint_dir / "model_config.yaml")
     record_own_files(checkpoint_dir, CONVERTED_FILES, CHECKPOINT_KIND)
     if not any((checkpoint_dir / name).is_file() for name in TOKENIZER_FILES):
-        warnings.warn(f"{checkpoint_dir} has no tokenizer files; the converted checkpoint has weights and config only.")
+        warnings.warn(
+            f"{checkpoint_dir} has no tokenizer files; the converted checkpoint has weights and config only.",
+            stacklevel=2,
+        )
     print(f"Converted {checkpoint_dir} to litgpt format ({config.name}, {family}).")
 
 

@@ -9,14 +9,14 @@ settings, so their help text is written once, in `_finetune_doc`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from litft.common.checks import require_dir, require_file
 from litft.common.settings import AdapterV2Settings, LoRASettings
 from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, validate_args
 
 LoggerChoice = Literal["csv", "tensorboard"]
-PrecisionChoice = Optional[Literal["32-true", "bf16-true", "bf16-mixed", "16-mixed", "16-true"]]
+PrecisionChoice = Literal["32-true", "bf16-true", "bf16-mixed", "16-mixed", "16-true"] | None
 StrategyChoice = Literal["auto", "ddp", "fsdp"]
 
 

@@ -122,7 +122,9 @@ def make_fabric(
                 and str(ours[name]) != value
                 and str(ours[name]) not in ("auto", "1")
             ):
-                warnings.warn(f"`fabric run --{name} {value}` overrides --{name} {ours[name]} given to the script.")
+                warnings.warn(
+                    f"`fabric run --{name} {value}` overrides --{name} {ours[name]} given to the script.", stacklevel=2
+                )
         accelerator = env["accelerator"] or accelerator
         devices = env["devices"] or devices
         num_nodes = int(env["num_nodes"] or num_nodes)

@@ -113,7 +113,8 @@ def _check_job(job: Job, method: Method) -> None:
         given = [name for name in ("checkpoint_dir", "model_name", "model_config") if getattr(job, name) is not None]
         if len(given) != 1:
             raise LitftError(
-                "pass exactly one of --checkpoint_dir (continue pretraining), --model_name or --model_config (random init)."
+                "pass exactly one of --checkpoint_dir (continue pretraining), --model_name "
+                "or --model_config (random init)."
             )
     if job.data.packing and method.data_kind != "finetune":
         raise LitftError("--data.packing applies to fine-tuning only (pretraining windows are already full); drop it.")
@@ -242,7 +243,8 @@ def train_in_process(fabric: L.Fabric, job: Job) -> Any:
     tokenizer_dir = _tokenizer_dir(job, meta)
     if int(meta["vocab_size"]) > config.padded_vocab_size:
         raise LitftError(
-            f"the data uses token ids up to {meta['vocab_size'] - 1} but the model's vocabulary has {config.padded_vocab_size}; "
+            f"the data uses token ids up to {meta['vocab_size'] - 1} "
+            f"but the model's vocabulary has {config.padded_vocab_size}; "
             "choose a model config with a larger vocab_size."
         )
     seq_len = job.train.max_seq_length or config.block_size

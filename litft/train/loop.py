@@ -92,7 +92,7 @@ def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
         logits = [logits]
     targets = batch.targets.split(LM_HEAD_CHUNK, dim=1) if len(logits) > 1 else [batch.targets]
     total = logits[0].new_zeros((), dtype=torch.float32)
-    for chunk, target in zip(logits, targets):
+    for chunk, target in zip(logits, targets, strict=True):
         total = total + F.cross_entropy(
             chunk.reshape(-1, chunk.size(-1)).float(), target.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
         )
@@ -144,21 +144,20 @@ def accumulate_gradients(fabric: L.Fabric, model: torch.nn.Module, micro_batches
 
 def fit(fabric: L.Fabric, run: Run) -> Result:
     """Train until the run's length is reached: validate, checkpoint and log on the way; see the module docstring."""
-    train, model, optimizer, stream = run.train, run.model, run.optimizer, run.train_stream
-    accumulation = train.gradient_accumulation_iters(fabric.world_size)
     progress = Progress(world_size=fabric.world_size)
-    is_rank_zero = fabric.global_rank == 0
-
-    if is_rank_zero:
+    if fabric.global_rank == 0:
         clean_partials(run.out_dir)
     if run.resume_from is not None:
-        data_state = load_training_state(fabric, run.resume_from, model=model, optimizer=optimizer, progress=progress)
-        stream.load_state_dict(data_state)
+        data_state = load_training_state(
+            fabric, run.resume_from, model=run.model, optimizer=run.optimizer, progress=progress
+        )
+        run.train_stream.load_state_dict(data_state)
         fabric.print(f"resumed from {run.resume_from} at step {progress.step}")
-    steps = total_steps(train, stream, accumulation, fabric.world_size)
-    warmup = train.warmup_steps(steps)
+    accumulation = run.train.gradient_accumulation_iters(fabric.world_size)
+    steps = total_steps(run.train, run.train_stream, accumulation, fabric.world_size)
+    warmup = run.train.warmup_steps(steps)
     warning = warmup_warning(warmup, steps, run.optimizer_args.lr)
-    if warning and is_rank_zero:
+    if warning and fabric.global_rank == 0:
         print(warning, file=sys.stderr, flush=True)
     if steps is not None and steps <= progress.step:
         fabric.print(f"nothing to do: the run already reached step {progress.step} of {steps}")
@@ -169,130 +168,157 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
             and read_progress(final).step == progress.step
         ):
             # final/ is complete; saving it again would only replace what came after it (e.g. merged weights).
-            return Result(progress=progress, final_dir=final, model=model)
+            return Result(progress=progress, final_dir=final, model=run.model)
 
-    metrics_log = MetricsLog(
-        run.out_dir, enabled=is_rank_zero, logger=run.logger, resume_step=progress.step if run.resume_from else None
-    )
-    console = Console(enabled=is_rank_zero, quiet=run.quiet, total_steps=steps, initial_step=progress.step)
-    meter = ThroughputMeter(fabric, flops_per_sample=run.flops_per_sample, dtype=run.dtype)
-    result = Result(progress=progress, final_dir=None)
-    last_good = run.resume_from
+    session = _Session(fabric, run, progress, accumulation, steps, warmup)
+    try:
+        session.train()
+    finally:
+        session.close()
+    result = session.result
+    result.model = run.model
+    if fabric.global_rank == 0 and result.weight_checksums:
+        atomic_write_json(result.final_dir / "rank_checksums.json", result.weight_checksums)
+    return result
 
-    def checkpoint(target: Path) -> Path:
-        progress.epoch = stream.epoch
+
+class _Session:
+    """One call of `fit` after set-up: the step loop with its validation, checkpoints and logs."""
+
+    def __init__(
+        self, fabric: L.Fabric, run: Run, progress: Progress, accumulation: int, steps: int | None, warmup: int
+    ) -> None:
+        self.fabric, self.run, self.progress = fabric, run, progress
+        self.accumulation, self.steps, self.warmup = accumulation, steps, warmup
+        is_rank_zero = fabric.global_rank == 0
+        resume_step = progress.step if run.resume_from else None
+        self.metrics_log = MetricsLog(run.out_dir, enabled=is_rank_zero, logger=run.logger, resume_step=resume_step)
+        self.console = Console(enabled=is_rank_zero, quiet=run.quiet, total_steps=steps, initial_step=progress.step)
+        self.meter = ThroughputMeter(fabric, flops_per_sample=run.flops_per_sample, dtype=run.dtype)
+        self.result = Result(progress=progress, final_dir=None)
+        self.last_good = run.resume_from
+
+    def train(self) -> None:
+        run, progress, result = self.run, self.progress, self.result
+        if run.eval.initial_validation and not self.finished():
+            result.val_loss = self.evaluate()
+        run.model.train()
+        self.meter.start()
+        while not self.finished():
+            self.step()
+            if progress.step % run.eval.interval == 0 and not self.finished():
+                result.val_loss = self.evaluate()
+                run.model.train()
+            interval = run.train.save_interval
+            if interval is not None and progress.step % interval == 0 and not self.finished():
+                self.last_good = self.checkpoint(run.out_dir / step_dir_name(progress.step))
+        if run.eval.final_validation:
+            result.val_loss = self.evaluate()
+        result.weight_checksums = check_ranks_in_sync(self.fabric, run.model)
+        result.final_dir = self.checkpoint(run.out_dir / FINAL_DIR)
+        self.console.print(f"saved {result.final_dir} (step {progress.step}, {progress.tokens:,} tokens)")
+
+    def step(self) -> None:
+        """One optimizer step over `accumulation` micro batches, then the counters and the step's log line."""
+        fabric, run, progress, train = self.fabric, self.run, self.progress, self.run.train
+        lr = learning_rate(
+            progress.step,
+            lr=run.optimizer_args.lr,
+            warmup_steps=self.warmup,
+            total_steps=self.steps,
+            schedule=train.lr_schedule,
+            min_lr=train.min_lr,
+        )
+        set_learning_rate(run.optimizer, lr)
+        micro_batches = [run.train_stream.next_batch().to(fabric.device) for _ in range(self.accumulation)]
+        loss, targets_global = accumulate_gradients(fabric, run.model, micro_batches)
+        if not math.isfinite(loss):
+            raise NonFiniteLoss(loss, progress.step + 1, self.last_good)
+        grad_norm = None
+        if train.max_norm is not None:
+            grad_norm = float(
+                fabric.clip_gradients(run.model, run.optimizer, max_norm=train.max_norm, error_if_nonfinite=False)
+            )
+            if not math.isfinite(grad_norm):
+                raise NonFiniteLoss(grad_norm, progress.step + 1, self.last_good, what="gradient norm")
+        run.optimizer.step()
+        run.optimizer.zero_grad(set_to_none=True)
+
+        progress.step += 1
+        progress.micro_batches += self.accumulation
+        progress.tokens += targets_global
+        progress.epoch = run.train_stream.epoch
+        self.result.losses.append(loss)
+        self.meter.update(
+            padded_tokens=sum(b.input_ids.numel() for b in micro_batches),
+            useful_tokens=sum(b.target_tokens for b in micro_batches),
+            samples=sum(len(b.input_ids) for b in micro_batches),
+        )
+        if progress.step % train.log_interval == 0 or self.finished():
+            metrics = {
+                "step": progress.step,
+                "epoch": run.train_stream.epoch,
+                "tokens": progress.tokens,
+                "loss": loss,
+                "lr": lr,
+                "grad_norm": grad_norm,
+                **self.meter.compute(),
+            }
+            self.metrics_log.log(metrics)
+            self.console.step(progress.step, metrics)
+
+    def finished(self) -> bool:
+        train, progress = self.run.train, self.progress
+        if train.max_steps is not None and progress.step >= train.max_steps:
+            return True
+        if train.epochs is not None and progress.step >= epoch_steps(
+            train.epochs, self.run.train_stream, self.accumulation
+        ):
+            return True
+        return train.max_tokens is not None and progress.tokens >= train.max_tokens
+
+    def checkpoint(self, target: Path) -> Path:
+        run = self.run
+        self.progress.epoch = run.train_stream.epoch
         path = save_training_checkpoint(
-            fabric,
+            self.fabric,
             target,
-            model=model,
-            optimizer=optimizer,
+            model=run.model,
+            optimizer=run.optimizer,
             keep=run.method.trains,
             spec=run.checkpoint,
-            progress=progress,
-            data_state=stream.state_dict(),
+            progress=self.progress,
+            data_state=run.train_stream.state_dict(),
         )
-        if is_rank_zero and target.name != FINAL_DIR:
-            prune_checkpoints(run.out_dir, train.keep_last)
+        if self.fabric.global_rank == 0 and target.name != FINAL_DIR:
+            prune_checkpoints(run.out_dir, run.train.keep_last)
         return path
 
-    def evaluate() -> float | None:
+    def evaluate(self) -> float | None:
+        run, progress = self.run, self.progress
         if run.val_source is None:
             return None
         started = time.perf_counter()
-        val_loss = validate(fabric, model, run.val_source, run.eval.max_iters)
-        seconds = time.perf_counter() - started
-        console.print(eval_summary(progress.step, val_loss, seconds))
-        metrics_log.log(
+        val_loss = validate(self.fabric, run.model, run.val_source, run.eval.max_iters)
+        self.console.print(eval_summary(progress.step, val_loss, time.perf_counter() - started))
+        self.metrics_log.log(
             {
                 "step": progress.step,
-                "epoch": stream.epoch,
+                "epoch": run.train_stream.epoch,
                 "tokens": progress.tokens,
                 "val_loss": val_loss,
                 "val_ppl": math.exp(min(val_loss, 50.0)),
             }
         )
         if run.method.sample_generation and run.eval.max_new_tokens > 0:
-            sample = generate_sample(fabric, model, run.val_source, run.tokenizer, run.eval.max_new_tokens)
+            sample = generate_sample(self.fabric, run.model, run.val_source, run.tokenizer, run.eval.max_new_tokens)
             if sample is not None:
-                console.print(f"sample: {sample}")
+                self.console.print(f"sample: {sample}")
         return val_loss
 
-    def finished() -> bool:
-        if train.max_steps is not None and progress.step >= train.max_steps:
-            return True
-        if train.epochs is not None and progress.step >= epoch_steps(train.epochs, stream, accumulation):
-            return True
-        return train.max_tokens is not None and progress.tokens >= train.max_tokens
-
-    try:
-        if run.eval.initial_validation and not finished():
-            result.val_loss = evaluate()
-        model.train()
-        meter.start()
-        while not finished():
-            lr = learning_rate(
-                progress.step,
-                lr=run.optimizer_args.lr,
-                warmup_steps=warmup,
-                total_steps=steps,
-                schedule=train.lr_schedule,
-                min_lr=train.min_lr,
-            )
-            set_learning_rate(optimizer, lr)
-            micro_batches = [stream.next_batch().to(fabric.device) for _ in range(accumulation)]
-            loss, targets_global = accumulate_gradients(fabric, model, micro_batches)
-            if not math.isfinite(loss):
-                raise NonFiniteLoss(loss, progress.step + 1, last_good)
-            grad_norm = None
-            if train.max_norm is not None:
-                grad_norm = float(
-                    fabric.clip_gradients(model, optimizer, max_norm=train.max_norm, error_if_nonfinite=False)
-                )
-                if not math.isfinite(grad_norm):
-                    raise NonFiniteLoss(grad_norm, progress.step + 1, last_good, what="gradient norm")
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-
-            progress.step += 1
-            progress.micro_batches += accumulation
-            progress.tokens += targets_global
-            progress.epoch = stream.epoch
-            result.losses.append(loss)
-            meter.update(
-                padded_tokens=sum(b.input_ids.numel() for b in micro_batches),
-                useful_tokens=sum(b.target_tokens for b in micro_batches),
-                samples=sum(len(b.input_ids) for b in micro_batches),
-            )
-
-            if progress.step % train.log_interval == 0 or finished():
-                metrics = {
-                    "step": progress.step,
-                    "epoch": stream.epoch,
-                    "tokens": progress.tokens,
-                    "loss": loss,
-                    "lr": lr,
-                    "grad_norm": grad_norm,
-                    **meter.compute(),
-                }
-                metrics_log.log(metrics)
-                console.step(progress.step, metrics)
-            if progress.step % run.eval.interval == 0 and not finished():
-                result.val_loss = evaluate()
-                model.train()
-            if train.save_interval is not None and progress.step % train.save_interval == 0 and not finished():
-                last_good = checkpoint(run.out_dir / step_dir_name(progress.step))
-        if run.eval.final_validation:
-            result.val_loss = evaluate()
-        result.weight_checksums = check_ranks_in_sync(fabric, model)
-        result.final_dir = checkpoint(run.out_dir / FINAL_DIR)
-        console.print(f"saved {result.final_dir} (step {progress.step}, {progress.tokens:,} tokens)")
-    finally:
-        console.close()
-        metrics_log.close()
-    result.model = model
-    if is_rank_zero and result.weight_checksums:
-        atomic_write_json(result.final_dir / "rank_checksums.json", result.weight_checksums)
-    return result
+    def close(self) -> None:
+        self.console.close()
+        self.metrics_log.close()
 
 
 def check_ranks_in_sync(fabric: L.Fabric, model: torch.nn.Module) -> list[float]:
@@ -316,7 +342,8 @@ class NonFiniteLoss(LitftError):
         where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
         super().__init__(
             f"the training {what} became {value} at step {step}, so training stopped; {where}. "
-            "Lower --optimizer.lr, raise --train.lr_warmup_steps or use --precision 32-true/bf16-mixed, then resume or restart."
+            "Lower --optimizer.lr, raise --train.lr_warmup_steps or use --precision 32-true/bf16-mixed, "
+            "then resume or restart."
         )
 
 

@@ -258,7 +258,8 @@ def find_resume_dir(resume: str | Path | None, out_dir: Path) -> Path | None:
         path = Path(resume)
         if not (path / TRAINING_STATE).exists() or not (path / PROGRESS_FILE).is_file():
             raise LitftError(
-                f"--resume {path} is not a training checkpoint (no {TRAINING_STATE}); pass a step-* directory of a litft run or 'auto'."
+                f"--resume {path} is not a training checkpoint (no {TRAINING_STATE}); "
+                "pass a step-* directory of a litft run or 'auto'."
             )
     check_resume_dir(path)
     return path

@@ -60,7 +60,7 @@ def test_rouge_equals_rouge_scores_own_numbers():
     references = ["the cat ran", "a student runs on the campus", "anything", "tuition and scholarships"]
     ours = rouge_scores(predictions, references)
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    for mine, prediction, reference in zip(ours, predictions, references):
+    for mine, prediction, reference in zip(ours, predictions, references, strict=True):
         theirs = scorer.score(reference, prediction)
         assert mine == {name: theirs[name].fmeasure for name in ("rouge1", "rouge2", "rougeL")}
     # Hand-checked values: 2 of 3 unigrams, 1 of 2 bigrams; the stemmer matches running/runs and student/students.

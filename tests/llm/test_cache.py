@@ -58,9 +58,9 @@ def test_a_full_disk_stops_appends_with_one_sentence_and_keeps_every_earlier_lin
             for number in range(100):
                 cache.append(f"k{number}", "x" * 1000, {"prompt_tokens": number})
                 written.append(number)
-        assert (
-            str(error.value)
-            == f"cannot write {path}: no space left on device; free some space and re-run; what was already written is intact."
+        assert str(error.value) == (
+            f"cannot write {path}: no space left on device; free some space and re-run; "
+            "what was already written is intact."
         )
         assert 0 < len(written) < 100
         with pytest.raises(LitftError, match="no space left"):

@@ -244,8 +244,9 @@ def test_a_model_config_that_does_not_fit_the_weights(lit_base, tmp_path, capsys
     )
     error = cli_error(capsys, "convert", "lit_to_hf", str(checkpoint), str(tmp_path / "hf"))
     assert re.fullmatch(
-        rf"error: transformer\.h\.\d\.mlp\.\w+\.weight in {re.escape(str(checkpoint))} has shape \((176, 64|64, 176)\) but its "
-        r"model_config.yaml builds \((184, 64|64, 184)\); check that model_config.yaml belongs to these weights.",
+        rf"error: transformer\.h\.\d\.mlp\.\w+\.weight in {re.escape(str(checkpoint))} "
+        r"has shape \((176, 64|64, 176)\) but its model_config.yaml builds \((184, 64|64, 184)\); "
+        r"check that model_config.yaml belongs to these weights.",
         error,
     ), error
     assert not (tmp_path / "hf").exists()

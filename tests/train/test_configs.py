@@ -1,4 +1,4 @@
-"""Every YAML under configs/ parses against its entry point, passes argument validation, and names its launch command."""
+"""Every YAML under configs/ parses against its entry point, passes argument validation and names its launch command."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ def test_fsdp_two_processes_on_cpu(method, tmp_path, lit_base, ft_data):
         ft_data, max_length=129, micro_batch_size=2, rank=0, world_size=1, seed=0, shuffle=False, group_by_length=True
     )
     with torch.no_grad():
-        batches = [batch for _, batch in zip(range(4), val.batches())]  # 2 batches per rank x 2 ranks
+        batches = list(islice(val.batches(), 4))  # 2 batches per rank x 2 ranks
         loss = sum(float(token_loss_sum(model, b)) for b in batches) / sum(b.target_tokens for b in batches)
     assert loss == pytest.approx(val_losses(fsdp)[-1][1], rel=1e-5)
 

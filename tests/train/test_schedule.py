@@ -28,8 +28,9 @@ def test_warmup_then_cosine_linear_constant():
 def test_warmup_longer_than_the_run_is_named_with_its_fix():
     # The case of the issue: 91 records gave 5 steps, so 100 warmup steps left the rate at 5/100 of 3e-4.
     assert warmup_warning(100, 5, 3e-4) == (
-        "warning: --train.lr_warmup_steps 100 is longer than this run's 5 optimizer steps, so the learning rate peaks at "
-        "1.5e-05 instead of --optimizer.lr 0.0003; pass --train.lr_warmup_steps 0 (any value up to 5) or "
+        "warning: --train.lr_warmup_steps 100 is longer than this run's 5 optimizer steps, "
+        "so the learning rate peaks at 1.5e-05 instead of --optimizer.lr 0.0003; "
+        "pass --train.lr_warmup_steps 0 (any value up to 5) or "
         "--train.lr_warmup_fraction 0.1."
     )
     assert warmup_warning(5, 5, 3e-4) is None  # the last step reaches the full rate
@@ -44,8 +45,9 @@ def test_tiny_run_warns_once_when_warmup_exceeds_its_steps(lit_base, ft_data, tm
     warnings = [line for line in capsys.readouterr().err.splitlines() if "--train.lr_warmup_steps" in line]
     assert warnings == [
         (
-            "warning: --train.lr_warmup_steps 100 is longer than this run's 6 optimizer steps, so the learning rate peaks at "
-            "6e-05 instead of --optimizer.lr 0.001; pass --train.lr_warmup_steps 0 (any value up to 6) or "
+            "warning: --train.lr_warmup_steps 100 is longer than this run's 6 optimizer steps, "
+            "so the learning rate peaks at 6e-05 instead of --optimizer.lr 0.001; "
+            "pass --train.lr_warmup_steps 0 (any value up to 6) or "
             "--train.lr_warmup_fraction 0.1."
         )
     ]

@@ -161,7 +161,8 @@ def synthesize(
         input: chunks.jsonl with records {id, url, text}.
         output: JSONL of {instruction, input, output, source_id, source_url, model, template}.
         llm: The model and how to ask it (`--llm.model` is required with the openai backend).
-        backend: ``openai`` (any OpenAI-compatible endpoint) or ``heuristic`` (offline, no key; see litft.data.synthesize.heuristic).
+        backend: ``openai`` (any OpenAI-compatible endpoint) or ``heuristic`` (offline, no key; see
+            litft.data.synthesize.heuristic).
         template: ``faq``, ``triples`` or a text file with a {passage} placeholder.
         parse_retries: New requests for a chunk whose response holds no usable JSON before it is recorded as failed.
         cache: Response cache (JSONL); default OUTPUT_STEM.cache.jsonl beside the output.

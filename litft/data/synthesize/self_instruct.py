@@ -219,7 +219,8 @@ def self_instruct(
             generation round).
         num_instructions: New instructions to generate (the run may stop earlier at a budget cap).
         chunks: Optional chunks.jsonl; each generation prompt then shows one chunk so tasks fit the domain.
-        rouge_threshold: A new instruction is kept only if its ROUGE-L F-measure with every pool instruction is at most this.
+        rouge_threshold: A new instruction is kept only if its ROUGE-L F-measure with every pool instruction is at
+            most this.
         max_instances: Instances kept per instruction.
         seed: Random seed for example sampling; with the cache, a re-run repeats the same prompts.
         cache: Response cache (JSONL); default OUTPUT_STEM.cache.jsonl beside the output.

@@ -102,8 +102,8 @@ def test_ordinary_pages_with_headings_give_records_through_ingest_process_and_sy
     docs.mkdir()
     for name, (h1, first, h2, second) in FIVE_PAGES.items():
         (docs / f"{name}.html").write_text(
-            f"<html><head><title>{h1}</title></head><body><nav><a href='/'>Home</a> <a href='/about'>About</a></nav><main><article>"
-            f"<h1>{h1}</h1><p>{first}</p><h2>{h2}</h2><p>{second}</p></article></main>"
+            f"<html><head><title>{h1}</title></head><body><nav><a href='/'>Home</a> <a href='/about'>About</a></nav>"
+            f"<main><article><h1>{h1}</h1><p>{first}</p><h2>{h2}</h2><p>{second}</p></article></main>"
             "<footer>Harbor Valley Water Cooperative, 1 Main Street</footer></body></html>"
         )
     ingest(docs, out_dir=tmp_path / "site", quiet=True)

@@ -121,7 +121,8 @@ def test_every_chunk_ends_with_records_or_a_recorded_failure_and_rerun_retries_o
         def requests_for(chunk_id: str, requests) -> list:
             return [r for r in requests if r.passage == texts[chunk_id]]
 
-        # Retries: a 429 is retried after its Retry-After (1 s here, cut to the 0.05 s cap); 500 and timeout are retried.
+        # Retries: a 429 is retried after its Retry-After (1 s here, cut to the 0.05 s cap); 500 and timeout are
+        # retried.
         assert len(requests_for("rate-limited", first_run)) == 2
         assert warnings.splitlines() == [
             (
@@ -500,8 +501,8 @@ def test_malformed_replies_are_retried_then_recorded_as_the_chunks_failure(tmp_p
             "source_id": "never-choices",
             "source_url": "https://example.org/never-choices",
             "status": "failed",
-            "reason": f"gave up after 2 attempts, last: the server at {server.base_url} answered with something that is not "
-            "an OpenAI chat completion (it has no 'choices' list)",
+            "reason": f"gave up after 2 attempts, last: the server at {server.base_url} "
+            "answered with something that is not an OpenAI chat completion (it has no 'choices' list)",
         }
     ]
 
@@ -559,10 +560,9 @@ def test_a_disk_that_fills_up_mid_run_is_exit_2_and_leaves_the_cache_whole(tmp_p
         cache = disk / "qa.cache.jsonl"
         argv = synthesize_command(tmp_path, server.base_url, "--output", str(disk / "qa.jsonl"), "--llm.workers", "1")
         code, error = exit_code_and_stderr(argv, capsys)
-        assert (
-            code == 2
-            and error
-            == f"error: cannot write {cache}: no space left on device; free some space and re-run; what was already written is intact.\n"
+        assert code == 2 and error == (
+            f"error: cannot write {cache}: no space left on device; free some space and re-run; "
+            "what was already written is intact.\n"
         )
         assert cache.read_bytes().endswith(b"\n")  # no torn line: every answer on disk is whole
         cached = [entry["chunk_id"] for entry in iter_jsonl(cache)]

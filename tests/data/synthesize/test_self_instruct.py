@@ -147,7 +147,10 @@ def self_instruct_command(seed_tasks: Path, output: Path, base_url: str, *extra:
 def test_an_endpoint_that_never_answers_well_is_exit_2_with_the_reason(tmp_path, seed_tasks, monkeypatch, capsys):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     url = free_port_url()
-    stopped = "error: self-instruct wrote no records: all 2 requests of round 1 failed (the first failed request: gave up after 2 attempts, last:"
+    stopped = (
+        "error: self-instruct wrote no records: all 2 requests of round 1 failed "
+        "(the first failed request: gave up after 2 attempts, last:"
+    )
     with FakeOpenAI(default="nochoices") as garbling, FakeOpenAI(default="401") as refusing:
         cases = [
             (url, f"{stopped} could not connect to {url}: connection refused);"),
