@@ -59,24 +59,12 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
         mlp_class_name="GptNeoxMLP",
         rotary_percentage=0.25,
     ),
-    "litft-small-llama": dict(
-        name="litft-small-llama",
-        block_size=512,
-        n_layer=4,
-        n_embd=128,
-        n_head=4,
-        n_query_groups=4,
-        vocab_size=2048,
-        padding_multiple=64,
-        norm_class_name="RMSNorm",
-        norm_eps=1e-5,
-        parallel_residual=False,
-        bias=False,
-        mlp_class_name="LLaMAMLP",
-        intermediate_size=352,
-        rotary_percentage=1.0,
-        rope_base=10000,
-    ),
+}
+# The tiny Llama at twice the width and depth: small enough for CPU tests that need a less trivial model.
+TINY_CONFIGS["litft-small-llama"] = {
+    **TINY_CONFIGS["litft-tiny-llama"],
+    **dict(name="litft-small-llama", block_size=512, n_layer=4, n_embd=128, n_query_groups=4, vocab_size=2048),
+    "intermediate_size": 352,
 }
 
 

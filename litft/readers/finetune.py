@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, Sampler
 
 from litft.common.errors import LitftError
 from litft.prepare.format import open_tokens, read_meta
+from litft.readers.position import restored_count
 
 IGNORE_INDEX = -100
 
@@ -192,19 +193,5 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
             "world_size": self.world_size,
             "records": len(self.lengths),
         }
-        for key, value in current.items():
-            saved = (
-                state.get(key, value) if key == "records" else state.get(key)
-            )  # states from before `records` was saved
-            if saved != value:
-                raise LitftError(
-                    f"cannot resume the data position: it was saved with {key}={saved!r} but this run has "
-                    f"{value!r}; resume with the same data and settings."
-                )
-        consumed = state.get("batches_consumed")
-        if not isinstance(consumed, int) or isinstance(consumed, bool) or consumed < 0:
-            raise LitftError(
-                f"cannot resume the data position: the saved batch count is {consumed!r}, not a whole number; "
-                "the checkpoint is damaged, resume from an earlier step."
-            )
-        self.batches_consumed = consumed
+        state = {"records": current["records"], **state}  # states from before `records` was saved
+        self.batches_consumed = restored_count(state, current, "batches_consumed", "batch")

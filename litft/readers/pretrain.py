@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from litft.common.errors import LitftError
 from litft.prepare.format import open_tokens, read_meta
+from litft.readers.position import restored_count
 
 
 class PretrainDataset(Dataset):
@@ -126,17 +127,6 @@ class PretrainDataset(Dataset):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the position; refuses a state from a different data layout, which could not resume exactly."""
-        for key in ("seed", "block_size", "world_size", "num_windows", "shuffle"):
-            if state.get(key) != getattr(self, key):
-                raise LitftError(
-                    f"cannot resume the data position: it was saved with {key}={state.get(key)!r} but this run has "
-                    f"{getattr(self, key)!r}; resume with the same data and settings."
-                )
-        consumed = state.get("windows_consumed")
-        if not isinstance(consumed, int) or isinstance(consumed, bool) or consumed < 0:
-            raise LitftError(
-                f"cannot resume the data position: the saved window count is {consumed!r}, not a whole number; "
-                "the checkpoint is damaged, resume from an earlier step."
-            )
-        self.windows_consumed = consumed
+        expected = {key: getattr(self, key) for key in ("seed", "block_size", "world_size", "num_windows", "shuffle")}
+        self.windows_consumed = restored_count(state, expected, "windows_consumed", "window")
         self.set_epoch(self.windows_consumed // len(self))
