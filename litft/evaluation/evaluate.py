@@ -6,6 +6,10 @@ Outputs in --out_dir: a table on stdout, `report.json` (every setting and number
 reference, each model's answer beside an empty score column for reviewers) and `generations/` (each
 model's answers, appended per batch: a re-run with the same model, settings and prompts reuses them).
 `litft evaluate summarize answers.csv` turns the filled-in sheet into percentages per model and score.
+
+Fine-tune or retrieve? With `--rag INDEX_DIR` every model is asked again with the top `--rag_k` chunks of a
+`litft index build` index in its prompt (rows `<label>+rag`), and with `--api.model` an OpenAI-compatible model
+answers the same questions, closed-book and with retrieval (rows `api:<model>`, `api:<model>+rag`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from litft.common.checks import require_dir, require_file
 from litft.common.errors import LitftError
 from litft.common.io import append_jsonl, atomic_write_json, iter_jsonl
 from litft.common.outputs import check_in_place_files, record_own_files
+from litft.common.ratelimit import BudgetExhausted
 from litft.common.settings import SamplingSettings
 from litft.evaluation.judge import JUDGE_SETTINGS, Judge
 from litft.evaluation.review import (
@@ -36,13 +41,29 @@ from litft.evaluation.review import (
     review_rows,
     write_answers_csv,
 )
-from litft.llm.client import LLMSettings
-from litft.models.instructions import read_instructions
+from litft.llm.cache import ResponseCache, cache_key
+from litft.llm.client import LLMClient, LLMSettings, RequestFailed
+from litft.models.instructions import Instruction, read_instructions
+from litft.retrieval.settings import check_index_dir, check_k
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 EVALUATION_KIND = "evaluation"
 EVALUATION_FILES = ("report.json", "answers.csv")
 GENERIC_RUN_NAMES = re.compile(r"^(final|latest|checkpoint.*|step-\d+|iter-\d+|epoch-\d+)$")
+RAG_SUFFIX = "+rag"
+# The retrieved chunks as a model sees them with --rag: best first, numbered so an answer can point at one,
+#   Context:
+#   [1] first chunk's text
+#   [2] second chunk's text
+# For prompt styles with an input field (alpaca, qa) this block is the input, followed by a blank line and the
+# record's own input if it has one; other styles get it before the question, a blank line between.
+CONTEXT_TEMPLATE = "Context:\n{passages}"
+PASSAGE_TEMPLATE = "[{number}] {text}"
+API_GROUP = "api"  # `litft evaluate --api.model ...`
+API_SYSTEM = "Answer the question briefly and factually. When context passages are given, base the answer on them."
+API_TEMPLATE_ID = hashlib.sha256(API_SYSTEM.encode()).hexdigest()[:12]
+# Greedy like the local models' default, and answers of a few sentences.
+API_SETTINGS = LLMSettings(temperature=0.0, max_response_tokens=256)
 
 
 def rouge_scores(predictions: list[str], references: list[str]) -> list[dict[str, float]]:
@@ -86,6 +107,7 @@ class ModelResult:
     seconds: float
     tokens_per_second: float
     from_cache: int
+    rag: dict | None = None  # with --rag: the index, k and retriever the prompts' passages came from
     answers: list[str] = field(repr=False, default_factory=list)
 
     def summary(self) -> dict[str, Any]:
@@ -234,7 +256,53 @@ class GenerationLog:
                 self.entries[entry["key"]] = entry
 
 
-def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quiet: bool) -> ModelResult:
+@dataclass
+class Variant:
+    """One way of asking the test questions: closed-book (`hits` None) or with each question's retrieved chunks."""
+
+    suffix: str
+    hits: list | None = None
+    rag: dict | None = None
+
+
+def format_context(hits: list) -> str:
+    """The retrieved chunks as the prompt shows them (see CONTEXT_TEMPLATE)."""
+    passages = "\n".join(PASSAGE_TEMPLATE.format(number=n, text=hit.text) for n, hit in enumerate(hits, start=1))
+    return CONTEXT_TEMPLATE.format(passages=passages)
+
+
+def with_context(record: Instruction, hits: list | None, has_input_field: bool) -> Instruction:
+    """`record` with its retrieved chunks in the prompt: in the input field, else before the question (as it is
+    when closed-book or when no chunk matched)."""
+    if not hits:
+        return record
+    context = format_context(hits)
+    if has_input_field:
+        return replace(record, input=f"{context}\n\n{record.input}" if record.input else context)
+    return replace(record, instruction=f"{context}\n\n{record.instruction}")
+
+
+def _has_input_field(style) -> bool:
+    from litft.models.prompts import QA, Alpaca
+
+    return isinstance(style, (Alpaca, QA))  # the styles `render_prompt` gives the input to
+
+
+def _retrieved_ids(hits: list | None, count: int) -> list[list[str] | None]:
+    """Each question's retrieved chunk ids, best first (None for every question when closed-book)."""
+    return [[hit.id for hit in found] for found in hits] if hits is not None else [None] * count
+
+
+def _prompt_details(prompts: list[str], hits: list | None) -> list[dict]:
+    """What each generations/ line records beside its answer: the prompt, and the chunks retrieved for it."""
+    return [
+        {"prompt": prompt} if ids is None else {"prompt": prompt, "retrieved": ids}
+        for prompt, ids in zip(prompts, _retrieved_ids(hits, len(prompts)), strict=True)
+    ]
+
+
+def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: Path, quiet: bool) -> list:
+    """The model's results, one per variant (closed-book, then with retrieval), from one load of its weights."""
     import torch
 
     from litft.generation.generate import LoadedModel
@@ -249,27 +317,54 @@ def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quie
     )
     if not quiet:
         print(f"[{spec.label}] {loaded.describe()}", file=sys.stderr)
-    prompts = [loaded.format(record) for record in records]
     model_key = _fingerprint(
         _weights_identity(loaded.info), asdict(settings), loaded.precision, loaded.quantize, loaded.device.type
     )
-    log = GenerationLog(out_dir / "generations" / f"{spec.label}.jsonl", model_key)
-    keys = [log.key(prompt) for prompt in prompts]
-    from_cache = _generate_missing(loaded, log, prompts, keys, settings, options["batch_size"], quiet)
-    entries = [log.entries[key] for key in keys]
+    has_input = _has_input_field(loaded.style)
+    results = []
+    for variant in variants:
+        label = spec.label + variant.suffix
+        prompts = [loaded.format(with_context(r, h, has_input)) for r, h in _with_hits(records, variant.hits)]
+        # The key is the prompt's fingerprint and the prompt holds the context, so answers never mix.
+        log = GenerationLog(out_dir / "generations" / f"{label}.jsonl", model_key)
+        keys = [log.key(prompt) for prompt in prompts]
+        details = _prompt_details(prompts, variant.hits)
+        from_cache = _generate_missing(loaded, log, prompts, keys, details, settings, options["batch_size"], quiet)
+        results.append(
+            _scored_result(
+                records,
+                [log.entries[key] for key in keys],
+                from_cache,
+                label=label,
+                role=spec.role,
+                checkpoint=str(loaded.info.path),
+                method=method_name(loaded.info),
+                base_dir=str(loaded.info.base_dir) if loaded.info.base_dir else None,
+                prompt_style=loaded.style_name,
+                rag=variant.rag,
+            )
+        )
+    del loaded
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return results
+
+
+def _with_hits(records: list[Instruction], hits: list | None) -> list[tuple[Instruction, list | None]]:
+    return list(zip(records, hits if hits is not None else [None] * len(records), strict=True))
+
+
+def _scored_result(records, entries: list[dict], from_cache: int, **identity) -> ModelResult:
+    """A model's row: ROUGE of its answers (`entries`, one per record) against the references, and its counts."""
     answers = [entry["answer"].strip() for entry in entries]
     scores = rouge_scores(answers, [record.reference or "" for record in records])
     reasons: dict[str, int] = {}
     for entry in entries:
         reasons[entry["finish_reason"]] = reasons.get(entry["finish_reason"], 0) + 1
     tokens, seconds = sum(e["generated_tokens"] for e in entries), sum(e["seconds"] for e in entries)
-    result = ModelResult(
-        label=spec.label,
-        role=spec.role,
-        checkpoint=str(loaded.info.path),
-        method=method_name(loaded.info),
-        base_dir=str(loaded.info.base_dir) if loaded.info.base_dir else None,
-        prompt_style=loaded.style_name,
+    return ModelResult(
+        **identity,
         n=len(records),
         rouge1=mean([s["rouge1"] for s in scores]),
         rouge2=mean([s["rouge2"] for s in scores]),
@@ -283,18 +378,20 @@ def _evaluate_model(spec, specs, records, settings, options, out_dir: Path, quie
         from_cache=from_cache,
         answers=answers,
     )
-    del loaded
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return result
 
 
 def _generate_missing(
-    loaded, log: GenerationLog, prompts: list[str], keys: list[str], settings, batch_size: int, quiet: bool
+    loaded,
+    log: GenerationLog,
+    prompts: list[str],
+    keys: list[str],
+    details: list[dict],
+    settings,
+    batch_size: int,
+    quiet: bool,
 ) -> int:
     """Generate the answers `log` does not hold yet, appending each batch as it finishes (a kill loses at most one
-    batch); returns how many prompts were answered from the log."""
+    batch) with each prompt's `details`; returns how many prompts were answered from the log."""
     missing = sorted({i for i, key in enumerate(keys) if key not in log.entries})
     unique_missing = list({keys[i]: i for i in missing}.values())  # the same prompt twice is generated once
     if not unique_missing:
@@ -312,6 +409,7 @@ def _generate_missing(
                     "generated_tokens": c.generated_tokens,
                     "finish_reason": c.finish_reason,
                     "seconds": seconds * c.generated_tokens / tokens,
+                    **details[unique_missing[i]],
                 }
                 for i, c in zip(batch, completions, strict=True)
             ]
@@ -319,6 +417,115 @@ def _generate_missing(
 
     loaded.complete([prompts[i] for i in unique_missing], settings, batch_size, quiet, on_batch=save)
     return len(prompts) - len(missing)
+
+
+class ApiModel:
+    """An OpenAI-compatible model answering the test questions (`--api.*`), every answer cached on disk first."""
+
+    def __init__(self, settings: LLMSettings, cache_path: Path):
+        self.settings = settings
+        self.cache = ResponseCache(cache_path)
+        self.client = LLMClient(settings, self.cache, API_GROUP)
+        self.failures: list[str] = []
+
+    def describe(self) -> dict:
+        return {
+            "model": self.settings.model,
+            "base_url": self.client.base_url,
+            "system": API_SYSTEM,
+            "temperature": self.settings.temperature,
+            "max_response_tokens": self.settings.max_response_tokens,
+            "cache": str(self.cache.path),
+        }
+
+    def answer(self, question: str, retrieved: list[str] | None) -> tuple[dict, bool]:
+        """(the cache entry, or a failed stand-in with an empty answer; whether it came from the cache)."""
+        key = cache_key(
+            self.settings.model,
+            API_TEMPLATE_ID,
+            str(self.settings.temperature),
+            str(self.settings.max_response_tokens),
+            question,
+        )
+        cached = self.client.cached(key)
+        if cached:
+            return cached[-1], True
+        messages = [{"role": "system", "content": API_SYSTEM}, {"role": "user", "content": question}]
+        started = time.perf_counter()
+        try:
+            entry = self.client.complete(key, messages, kind="answer", retrieved=retrieved)
+        except (RequestFailed, BudgetExhausted) as error:
+            self.failures.append(str(error))
+            return {"text": "", "usage": {}, "finish_reason": "failed"}, False
+        return {**entry, "seconds": time.perf_counter() - started}, False
+
+    def evaluate(self, records: list[Instruction], variants: list[Variant], quiet: bool) -> list[ModelResult]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from litft.common.io import progress
+
+        results = []
+        for variant in variants:
+            label = f"api:{self.settings.model}{variant.suffix}"
+            questions = [
+                with_context(r, h, has_input_field=False).question for r, h in _with_hits(records, variant.hits)
+            ]
+            retrieved = _retrieved_ids(variant.hits, len(questions))
+            bar = progress(total=len(questions), quiet=quiet, desc=f"asking {label}", unit="question")
+            with ThreadPoolExecutor(max_workers=self.settings.workers) as pool:
+                answered = []
+                for pair in pool.map(self.answer, questions, retrieved):
+                    answered.append(pair)
+                    bar.update(1)
+            bar.close()
+            entries = [
+                {
+                    "answer": entry["text"] or "",
+                    "finish_reason": entry.get("finish_reason") or "stop",
+                    "generated_tokens": entry.get("usage", {}).get("completion_tokens", 0),
+                    "seconds": 0.0 if from_cache else entry.get("seconds", 0.0),
+                }
+                for entry, from_cache in answered
+            ]
+            results.append(
+                _scored_result(
+                    records,
+                    entries,
+                    sum(from_cache for _, from_cache in answered),
+                    label=label,
+                    role="api",
+                    checkpoint=self.client.base_url,
+                    method="api",
+                    base_dir=None,
+                    prompt_style="system + user message",
+                    rag=variant.rag,
+                )
+            )
+        return results
+
+    def close(self) -> None:
+        self.cache.close()
+
+    def __enter__(self) -> ApiModel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _rag_variants(rag: Path | None, rag_k: int, records: list[Instruction], quiet: bool) -> list[Variant]:
+    """Closed-book, and with --rag the variant whose prompts hold each question's top `rag_k` chunks."""
+    closed = Variant("")
+    if rag is None:
+        return [closed]
+    from litft.retrieval.index import RetrievalIndex
+
+    index = RetrievalIndex.load(rag)
+    hits = index.search_many([record.question for record in records], rag_k)
+    if not quiet:
+        print(f"retrieved {rag_k} chunks per question from {rag} ({index.default_retriever})", file=sys.stderr)
+    described = {"index": str(Path(rag).resolve()), "k": rag_k, "retriever": index.default_retriever}
+    return [closed, Variant(RAG_SUFFIX, hits, described)]
 
 
 def _results_table(results: list[ModelResult]) -> str:
@@ -339,6 +546,20 @@ def _results_table(results: list[ModelResult]) -> str:
     return format_table(headers, rows)
 
 
+def _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k: int, limit: int | None) -> None:
+    """The user's mistakes that need no model, said before torch loads."""
+    require_file(test_file, "--test_file")
+    for run in runs:
+        require_dir(run, "--runs", "check the path of the fine-tuning run")
+    require_dir(base, "--base", "check the path or download/convert a model first")
+    require_dir(base_dir, "--base_dir", "check the path or download/convert a model first")
+    if rag is not None:
+        check_index_dir(rag, "--rag")
+    check_k(rag_k, "--rag_k")
+    if limit is not None and limit < 1:
+        raise LitftError(f"--limit must be at least 1, got {limit}.")
+
+
 def evaluate(
     test_file: Path,
     runs: list[Path],
@@ -353,6 +574,9 @@ def evaluate(
     precision: str | None = None,
     quantize: str | None = None,
     judge: LLMSettings = JUDGE_SETTINGS,
+    rag: Path | None = None,
+    rag_k: int = 3,
+    api: LLMSettings = API_SETTINGS,
     overwrite: bool = False,
     quiet: bool = False,
 ) -> dict:
@@ -375,22 +599,22 @@ def evaluate(
         quantize: bitsandbytes quantization on a CUDA GPU (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8).
         judge: With `--judge.model`, also score each answer 0-3 with that OpenAI-compatible model (into
             judge_<model> columns; temperature 0 and 200-token replies by default; cached verdicts are reused).
+        rag: A retrieval index (`litft index build`): every model is also asked with each question's top --rag_k
+            chunks in its prompt (rows `<model>+rag`; see CONTEXT_TEMPLATE), the query being the question.
+        rag_k: Chunks retrieved per question with --rag.
+        api: With `--api.model`, an OpenAI-compatible model answers the same questions too, closed-book and with
+            --rag (rows `api:<model>`, `api:<model>+rag`; temperature 0 and 256-token answers by default; answers
+            are cached in api.cache.jsonl, so a re-run asks nothing twice).
         overwrite: Replace a report.json / answers.csv in out_dir that litft did not write.
         quiet: No progress bars.
     """
-    require_file(test_file, "--test_file")
-    for run in runs:
-        require_dir(run, "--runs", "check the path of the fine-tuning run")
-    require_dir(base, "--base", "check the path or download/convert a model first")
-    require_dir(base_dir, "--base_dir", "check the path or download/convert a model first")
+    _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k, limit)
     from litft.generation.generate import (
         stop_strings,  # imports torch: only once the paths are known to exist
     )
 
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
-    if limit is not None and limit < 1:
-        raise LitftError(f"--limit must be at least 1, got {limit}.")
     records = read_instructions(test_file, need_reference=True)[:limit]
     specs = plan_models(runs, base)
     out_dir = Path(out_dir)
@@ -407,14 +631,10 @@ def evaluate(
         base_dir=base_dir,
     )
     started = time.time()
-    verdicts, judge_report = None, None
-    with contextlib.ExitStack() as stack:
-        grader = None
-        if judge.model:  # built first, so a missing key or a bad URL is said before hours of generation
-            grader = stack.enter_context(Judge(judge, out_dir / "judge.cache.jsonl"))
-        results = [_evaluate_model(spec, specs, records, settings, options, out_dir, quiet) for spec in specs]
-        if grader is not None:
-            verdicts, judge_report = _judge_answers(grader, records, results, quiet)
+    variants = _rag_variants(rag, rag_k, records, quiet)
+    results, verdicts, judge_report, api_report = _answer_and_judge(
+        specs, records, variants, settings, options, out_dir, judge, api, quiet
+    )
     answers_csv = out_dir / "answers.csv"
     note = write_answers_csv(
         answers_csv,
@@ -430,12 +650,37 @@ def evaluate(
         judge_report["review"] = [row.as_dict() for row in review]
 
     report = _report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir)
+    report["api"] = api_report
     report["seconds"] = round(time.time() - started, 3)
     atomic_write_json(out_dir / "report.json", report)
     record_own_files(out_dir, EVALUATION_FILES, EVALUATION_KIND)
 
     _print_summary(results, report, review, judge.model, answers_csv, note)
     return report
+
+
+def _answer_and_judge(specs, records, variants, settings, options, out_dir: Path, judge, api, quiet: bool):
+    """Every row's answers (each model per variant, then the API model's), the judge's verdicts on them, and what
+    report.json says about the judge and the API model."""
+    verdicts, judge_report, api_report = None, None, None
+    with contextlib.ExitStack() as stack:
+        grader, api_model = None, None
+        if judge.model:  # built first, so a missing key or a bad URL is said before hours of generation
+            grader = stack.enter_context(Judge(judge, out_dir / "judge.cache.jsonl"))
+        if api.model:
+            api_model = stack.enter_context(ApiModel(api, out_dir / "api.cache.jsonl"))
+        results = [
+            result
+            for spec in specs
+            for result in _evaluate_model(spec, specs, records, variants, settings, options, out_dir, quiet)
+        ]
+        if api_model is not None:
+            results += api_model.evaluate(records, variants, quiet)
+            api_report = {**api_model.describe(), "requests": api_model.client.stats.requests}
+            api_report["failed"] = api_model.failures
+        if grader is not None:
+            verdicts, judge_report = _judge_answers(grader, records, results, quiet)
+    return results, verdicts, judge_report, api_report
 
 
 def _judge_answers(grader: Judge, records: list, results: list[ModelResult], quiet: bool) -> tuple[dict, dict]:
@@ -505,6 +750,9 @@ def _print_summary(results, report, review, judge_model, answers_csv: Path, note
     print(f"references: {records} records, mean {words:.1f} words; ROUGE F-measure, stemmer on")
     if any(r.from_cache == r.n for r in results):
         print("* answers reused from generations/ (tokens/s as measured when they were generated)")
+    if report["api"] and report["api"]["failed"]:
+        failed = report["api"]["failed"]
+        print(f"warning: {len(failed)} API answers failed and count as empty (first: {failed[0]}); re-run to retry")
     if review:
         print(f"\njudge {judge_model} (0-3 review scale):\n{format_review_table(review)}")
     report_path = Path(report["outputs"]["answers_csv"]).with_name("report.json")
