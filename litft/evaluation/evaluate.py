@@ -33,7 +33,9 @@ from litft.common.io import append_jsonl, atomic_write_json, iter_jsonl
 from litft.common.outputs import check_in_place_files, record_own_files
 from litft.common.ratelimit import BudgetExhausted
 from litft.common.settings import SamplingSettings
+from litft.evaluation.contamination import contaminated
 from litft.evaluation.judge import JUDGE_SETTINGS, Judge
+from litft.evaluation.no_answer import is_no_answer
 from litft.evaluation.review import (
     format_review_table,
     format_table,
@@ -41,12 +43,14 @@ from litft.evaluation.review import (
     review_rows,
     write_answers_csv,
 )
+from litft.evaluation.statistics import paired_bootstrap
 from litft.llm.cache import ResponseCache, cache_key
 from litft.llm.client import LLMClient, LLMSettings, RequestFailed
 from litft.models.instructions import Instruction, read_instructions
 from litft.retrieval.settings import check_index_dir, check_k
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+CONTAMINATION_N = 8  # words: a shared run this long is copied text, not a common phrase
 EVALUATION_KIND = "evaluation"
 EVALUATION_FILES = ("report.json", "answers.csv")
 GENERIC_RUN_NAMES = re.compile(r"^(final|latest|checkpoint.*|step-\d+|iter-\d+|epoch-\d+)$")
@@ -108,10 +112,13 @@ class ModelResult:
     tokens_per_second: float
     from_cache: int
     rag: dict | None = None  # with --rag: the index, k and retriever the prompts' passages came from
+    vs_base: dict | None = None  # paired bootstrap intervals of the per-question difference to the base row
+    no_answer: dict[str, int] = field(default_factory=dict)  # answers that are empty, a refusal or the question
     answers: list[str] = field(repr=False, default_factory=list)
+    rougeL_per_question: list[float] = field(repr=False, default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k != "answers"}
+        return {k: v for k, v in asdict(self).items() if k not in ("answers", "rougeL_per_question")}
 
 
 def _run_name(path: Path) -> tuple[tuple[str, ...], str]:
@@ -363,8 +370,14 @@ def _scored_result(records, entries: list[dict], from_cache: int, **identity) ->
     for entry in entries:
         reasons[entry["finish_reason"]] = reasons.get(entry["finish_reason"], 0) + 1
     tokens, seconds = sum(e["generated_tokens"] for e in entries), sum(e["seconds"] for e in entries)
+    no_answer: dict[str, int] = {}
+    for answer, record in zip(answers, records, strict=True):
+        reason = is_no_answer(answer, record.question)
+        if reason:
+            no_answer[reason] = no_answer.get(reason, 0) + 1
     return ModelResult(
         **identity,
+        no_answer=no_answer,
         n=len(records),
         rouge1=mean([s["rouge1"] for s in scores]),
         rouge2=mean([s["rouge2"] for s in scores]),
@@ -377,6 +390,7 @@ def _scored_result(records, entries: list[dict], from_cache: int, **identity) ->
         tokens_per_second=tokens / seconds if seconds else 0.0,
         from_cache=from_cache,
         answers=answers,
+        rougeL_per_question=[s["rougeL"] for s in scores],
     )
 
 
@@ -528,8 +542,45 @@ def _rag_variants(rag: Path | None, rag_k: int, records: list[Instruction], quie
     return [closed, Variant(RAG_SUFFIX, hits, described)]
 
 
+def compare_to_base_row(results: list[ModelResult], verdicts: dict[str, list] | None) -> None:
+    """Give every row its paired bootstrap interval of the per-question difference to the closed-book base: ROUGE-L,
+    and the judge's 0-3 score on the questions both answers were scored on. Test sets are small (often 50
+    questions), so a mean gain alone cannot tell a real improvement from noise; the interval can."""
+    base = next((r for r in results if r.role == "base" and r.rag is None), None)
+    if base is None:
+        return
+    for result in results:
+        if result is base:
+            continue
+        deltas = [m - b for m, b in zip(result.rougeL_per_question, base.rougeL_per_question, strict=True)]
+        result.vs_base = {"rougeL": asdict(paired_bootstrap(deltas))}
+        if verdicts:
+            pairs = zip(verdicts[result.label], verdicts[base.label], strict=True)
+            scored = [m.score - b.score for m, b in pairs if m.score is not None and b.score is not None]
+            result.vs_base["judge"] = asdict(paired_bootstrap(scored)) if scored else None
+
+
+def _difference(interval: dict | None) -> str:
+    """`+0.1464 [+0.09, +0.20]*`: the mean difference, its 95% interval, and `*` when the interval excludes 0."""
+    if interval is None:
+        return ""
+    mark = "*" if interval["excludes_zero"] else ""
+    return f"{interval['mean']:+.4f} [{interval['low']:+.2f}, {interval['high']:+.2f}]{mark}"
+
+
 def _results_table(results: list[ModelResult]) -> str:
-    headers = ["model", "method", "n", "rouge1", "rouge2", "rougeL", "answer words", "tokens/s"]
+    headers = [
+        "model",
+        "method",
+        "n",
+        "rouge1",
+        "rouge2",
+        "rougeL",
+        "L vs base [95% CI]",
+        "no answer",
+        "answer words",
+        "tokens/s",
+    ]
     rows = [
         [
             r.label,
@@ -538,6 +589,8 @@ def _results_table(results: list[ModelResult]) -> str:
             f"{r.rouge1:.4f}",
             f"{r.rouge2:.4f}",
             f"{r.rougeL:.4f}",
+            _difference((r.vs_base or {}).get("rougeL")),
+            str(sum(r.no_answer.values())),
             f"{r.mean_answer_words:.1f}",
             f"{r.tokens_per_second:.1f}" + ("*" if r.from_cache == r.n else ""),
         ]
@@ -577,6 +630,8 @@ def evaluate(
     rag: Path | None = None,
     rag_k: int = 3,
     api: LLMSettings = API_SETTINGS,
+    train_file: Path | None = None,
+    decontaminate: bool = False,
     overwrite: bool = False,
     quiet: bool = False,
 ) -> dict:
@@ -605,6 +660,9 @@ def evaluate(
         api: With `--api.model`, an OpenAI-compatible model answers the same questions too, closed-book and with
             --rag (rows `api:<model>`, `api:<model>+rag`; temperature 0 and 256-token answers by default; answers
             are cached in api.cache.jsonl, so a re-run asks nothing twice).
+        train_file: The training records, to find test records that share a run of 8 or more words with one of them
+            (default: train.json beside --test_file, when there is one).
+        decontaminate: Leave those test records out of the scores.
         overwrite: Replace a report.json / answers.csv in out_dir that litft did not write.
         quiet: No progress bars.
     """
@@ -616,6 +674,12 @@ def evaluate(
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
     records = read_instructions(test_file, need_reference=True)[:limit]
+    contamination = _contamination(records, test_file, train_file)
+    if decontaminate and contamination:
+        flagged = {item["index"] for item in contamination["flagged"]}
+        records = [record for index, record in enumerate(records) if index not in flagged]
+        if not records:
+            raise LitftError("every test record overlaps a training record; --decontaminate would leave none to score.")
     specs = plan_models(runs, base)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -635,6 +699,7 @@ def evaluate(
     results, verdicts, judge_report, api_report = _answer_and_judge(
         specs, records, variants, settings, options, out_dir, judge, api, quiet
     )
+    compare_to_base_row(results, verdicts)
     answers_csv = out_dir / "answers.csv"
     note = write_answers_csv(
         answers_csv,
@@ -651,12 +716,29 @@ def evaluate(
 
     report = _report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir)
     report["api"] = api_report
+    report["contamination"] = contamination and {**contamination, "decontaminated": decontaminate}
     report["seconds"] = round(time.time() - started, 3)
     atomic_write_json(out_dir / "report.json", report)
     record_own_files(out_dir, EVALUATION_FILES, EVALUATION_KIND)
 
     _print_summary(results, report, review, judge.model, answers_csv, note)
     return report
+
+
+def _contamination(records: list[Instruction], test_file: Path, train_file: Path | None) -> dict | None:
+    """Test records that share a long word run with a training record: their scores measure recall, not answering."""
+    if train_file is None:
+        beside = Path(test_file).with_name("train.json")
+        if not beside.is_file() or beside.resolve() == Path(test_file).resolve():
+            return None
+        train_file = beside
+    flagged = contaminated(records, read_instructions(train_file, need_reference=False), n=CONTAMINATION_N)
+    return {
+        "train_file": str(train_file),
+        "n": CONTAMINATION_N,
+        "count": len(flagged),
+        "flagged": [{"index": index, "overlap": overlap} for index, overlap in flagged],
+    }
 
 
 def _answer_and_judge(specs, records, variants, settings, options, out_dir: Path, judge, api, quiet: bool):
@@ -748,6 +830,19 @@ def _print_summary(results, report, review, judge_model, answers_csv: Path, note
     words = report["reference_mean_words"]
     records = report["test_file"]["records_used"]
     print(f"references: {records} records, mean {words:.1f} words; ROUGE F-measure, stemmer on")
+    if any(r.vs_base for r in results):
+        print(
+            "L vs base: mean per-question ROUGE-L difference to the closed-book base, paired bootstrap 95% interval "
+            f"(10,000 resamples); * the interval excludes 0, so the difference is unlikely to be noise at n={records}"
+        )
+    print("no answer: answers that are empty, a refusal or a repeat of the question (report.json has the reasons)")
+    if report["contamination"]:
+        found = report["contamination"]
+        dropped = "left out of the scores" if found["decontaminated"] else "--decontaminate leaves them out"
+        print(
+            f"contamination: {found['count']} test records share a run of {found['n']}+ words with "
+            f"{found['train_file']} ({dropped})"
+        )
     if any(r.from_cache == r.n for r in results):
         print("* answers reused from generations/ (tokens/s as measured when they were generated)")
     if report["api"] and report["api"]["failed"]:
