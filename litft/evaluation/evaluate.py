@@ -673,19 +673,9 @@ def evaluate(
 
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
-    records = read_instructions(test_file, need_reference=True)[:limit]
-    contamination = _contamination(records, test_file, train_file)
-    if decontaminate and contamination:
-        flagged = {item["index"] for item in contamination["flagged"]}
-        records = [record for index, record in enumerate(records) if index not in flagged]
-        if not records:
-            raise LitftError("every test record overlaps a training record; --decontaminate would leave none to score.")
+    records, contamination = _records_to_score(test_file, train_file, limit, decontaminate)
     specs = plan_models(runs, base)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise LitftError(f"--out_dir {out_dir} is a file, not a folder; choose another --out_dir.")
-    check_in_place_files(out_dir, EVALUATION_FILES, overwrite, "--out_dir")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _claimed_out_dir(Path(out_dir), overwrite)
     options = dict(
         device=device,
         precision=precision,
@@ -723,6 +713,27 @@ def evaluate(
 
     _print_summary(results, report, review, judge.model, answers_csv, note)
     return report
+
+
+def _records_to_score(test_file: Path, train_file: Path | None, limit: int | None, decontaminate: bool):
+    """The test records to score (the first --limit; without those copied from training with --decontaminate),
+    and what the contamination check found."""
+    records = read_instructions(test_file, need_reference=True)[:limit]
+    contamination = _contamination(records, test_file, train_file)
+    if decontaminate and contamination:
+        flagged = {item["index"] for item in contamination["flagged"]}
+        records = [record for index, record in enumerate(records) if index not in flagged]
+        if not records:
+            raise LitftError("every test record overlaps a training record; --decontaminate would leave none to score.")
+    return records, contamination
+
+
+def _claimed_out_dir(out_dir: Path, overwrite: bool) -> Path:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise LitftError(f"--out_dir {out_dir} is a file, not a folder; choose another --out_dir.")
+    check_in_place_files(out_dir, EVALUATION_FILES, overwrite, "--out_dir")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
 
 
 def _contamination(records: list[Instruction], test_file: Path, train_file: Path | None) -> dict | None:
