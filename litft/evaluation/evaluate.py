@@ -289,12 +289,6 @@ def with_context(record: Instruction, hits: list | None, has_input_field: bool) 
     return replace(record, instruction=f"{context}\n\n{record.instruction}")
 
 
-def _has_input_field(style) -> bool:
-    from litft.models.prompts import QA, Alpaca
-
-    return isinstance(style, (Alpaca, QA))  # the styles `render_prompt` gives the input to
-
-
 def _retrieved_ids(hits: list | None, count: int) -> list[list[str] | None]:
     """Each question's retrieved chunk ids, best first (None for every question when closed-book)."""
     return [[hit.id for hit in found] for found in hits] if hits is not None else [None] * count
@@ -313,6 +307,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     import torch
 
     from litft.generation.generate import LoadedModel
+    from litft.models.prompts import takes_input
 
     loaded = LoadedModel(
         spec.path,
@@ -327,7 +322,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     model_key = _fingerprint(
         _weights_identity(loaded.info), asdict(settings), loaded.precision, loaded.quantize, loaded.device.type
     )
-    has_input = _has_input_field(loaded.style)
+    has_input = takes_input(loaded.style)
     results = []
     for variant in variants:
         label = spec.label + variant.suffix

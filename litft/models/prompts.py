@@ -123,10 +123,15 @@ def style_name(style: PromptStyle) -> str:
     return f"{type(style).__module__}.{type(style).__name__}"
 
 
+def takes_input(style: PromptStyle) -> bool:
+    """Whether the style has a field of its own for a record's input (alpaca and qa); others ignore `input`."""
+    return isinstance(style, (Alpaca, QA))
+
+
 def render_prompt(style: PromptStyle, instruction: str, input: str = "") -> str:
     """The prompt text for one record. Styles that ignore `input` (all but alpaca and qa) get it appended
     to the instruction, so no record content is silently dropped (litgpt's own data modules drop it)."""
-    if input and not isinstance(style, (Alpaca, QA)):
+    if input and not takes_input(style):
         return style.apply(f"{instruction}\n\n{input}")
     return style.apply(instruction, input=input)
 
