@@ -34,6 +34,7 @@ from litft.common.outputs import check_in_place_files, record_own_files
 from litft.common.ratelimit import BudgetExhausted
 from litft.common.settings import SamplingSettings
 from litft.evaluation.contamination import contaminated
+from litft.evaluation.context import Variant, prompt_details, rag_variants, retrieved_ids, with_context, with_hits
 from litft.evaluation.judge import JUDGE_SETTINGS, Judge
 from litft.evaluation.no_answer import is_no_answer
 from litft.evaluation.review import (
@@ -54,15 +55,6 @@ CONTAMINATION_N = 8  # words: a shared run this long is copied text, not a commo
 EVALUATION_KIND = "evaluation"
 EVALUATION_FILES = ("report.json", "answers.csv")
 GENERIC_RUN_NAMES = re.compile(r"^(final|latest|checkpoint.*|step-\d+|iter-\d+|epoch-\d+)$")
-RAG_SUFFIX = "+rag"
-# The retrieved chunks as a model sees them with --rag: best first, numbered so an answer can point at one,
-#   Context:
-#   [1] first chunk's text
-#   [2] second chunk's text
-# For prompt styles with an input field (alpaca, qa) this block is the input, followed by a blank line and the
-# record's own input if it has one; other styles get it before the question, a blank line between.
-CONTEXT_TEMPLATE = "Context:\n{passages}"
-PASSAGE_TEMPLATE = "[{number}] {text}"
 API_GROUP = "api"  # `litft evaluate --api.model ...`
 API_SYSTEM = "Answer the question briefly and factually. When context passages are given, base the answer on them."
 API_TEMPLATE_ID = hashlib.sha256(API_SYSTEM.encode()).hexdigest()[:12]
@@ -263,45 +255,6 @@ class GenerationLog:
                 self.entries[entry["key"]] = entry
 
 
-@dataclass
-class Variant:
-    """One way of asking the test questions: closed-book (`hits` None) or with each question's retrieved chunks."""
-
-    suffix: str
-    hits: list | None = None
-    rag: dict | None = None
-
-
-def format_context(hits: list) -> str:
-    """The retrieved chunks as the prompt shows them (see CONTEXT_TEMPLATE)."""
-    passages = "\n".join(PASSAGE_TEMPLATE.format(number=n, text=hit.text) for n, hit in enumerate(hits, start=1))
-    return CONTEXT_TEMPLATE.format(passages=passages)
-
-
-def with_context(record: Instruction, hits: list | None, has_input_field: bool) -> Instruction:
-    """`record` with its retrieved chunks in the prompt: in the input field, else before the question (as it is
-    when closed-book or when no chunk matched)."""
-    if not hits:
-        return record
-    context = format_context(hits)
-    if has_input_field:
-        return replace(record, input=f"{context}\n\n{record.input}" if record.input else context)
-    return replace(record, instruction=f"{context}\n\n{record.instruction}")
-
-
-def _retrieved_ids(hits: list | None, count: int) -> list[list[str] | None]:
-    """Each question's retrieved chunk ids, best first (None for every question when closed-book)."""
-    return [[hit.id for hit in found] for found in hits] if hits is not None else [None] * count
-
-
-def _prompt_details(prompts: list[str], hits: list | None) -> list[dict]:
-    """What each generations/ line records beside its answer: the prompt, and the chunks retrieved for it."""
-    return [
-        {"prompt": prompt} if ids is None else {"prompt": prompt, "retrieved": ids}
-        for prompt, ids in zip(prompts, _retrieved_ids(hits, len(prompts)), strict=True)
-    ]
-
-
 def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: Path, quiet: bool) -> list:
     """The model's results, one per variant (closed-book, then with retrieval), from one load of its weights."""
     import torch
@@ -326,11 +279,11 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     results = []
     for variant in variants:
         label = spec.label + variant.suffix
-        prompts = [loaded.format(with_context(r, h, has_input)) for r, h in _with_hits(records, variant.hits)]
+        prompts = [loaded.format(with_context(r, h, has_input)) for r, h in with_hits(records, variant.hits)]
         # The key is the prompt's fingerprint and the prompt holds the context, so answers never mix.
         log = GenerationLog(out_dir / "generations" / f"{label}.jsonl", model_key)
         keys = [log.key(prompt) for prompt in prompts]
-        details = _prompt_details(prompts, variant.hits)
+        details = prompt_details(prompts, variant.hits)
         from_cache = _generate_missing(loaded, log, prompts, keys, details, settings, options["batch_size"], quiet)
         results.append(
             _scored_result(
@@ -351,10 +304,6 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return results
-
-
-def _with_hits(records: list[Instruction], hits: list | None) -> list[tuple[Instruction, list | None]]:
-    return list(zip(records, hits if hits is not None else [None] * len(records), strict=True))
 
 
 def _scored_result(records, entries: list[dict], from_cache: int, **identity) -> ModelResult:
@@ -477,9 +426,9 @@ class ApiModel:
         for variant in variants:
             label = f"api:{self.settings.model}{variant.suffix}"
             questions = [
-                with_context(r, h, has_input_field=False).question for r, h in _with_hits(records, variant.hits)
+                with_context(r, h, has_input_field=False).question for r, h in with_hits(records, variant.hits)
             ]
-            retrieved = _retrieved_ids(variant.hits, len(questions))
+            retrieved = retrieved_ids(variant.hits, len(questions))
             bar = progress(total=len(questions), quiet=quiet, desc=f"asking {label}", unit="question")
             with ThreadPoolExecutor(max_workers=self.settings.workers) as pool:
                 answered = []
@@ -520,21 +469,6 @@ class ApiModel:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _rag_variants(rag: Path | None, rag_k: int, records: list[Instruction], quiet: bool) -> list[Variant]:
-    """Closed-book, and with --rag the variant whose prompts hold each question's top `rag_k` chunks."""
-    closed = Variant("")
-    if rag is None:
-        return [closed]
-    from litft.retrieval.index import RetrievalIndex
-
-    index = RetrievalIndex.load(rag)
-    hits = index.search_many([record.question for record in records], rag_k)
-    if not quiet:
-        print(f"retrieved {rag_k} chunks per question from {rag} ({index.default_retriever})", file=sys.stderr)
-    described = {"index": str(Path(rag).resolve()), "k": rag_k, "retriever": index.default_retriever}
-    return [closed, Variant(RAG_SUFFIX, hits, described)]
 
 
 def compare_to_base_row(results: list[ModelResult], verdicts: dict[str, list] | None) -> None:
@@ -650,7 +584,7 @@ def evaluate(
         judge: With `--judge.model`, also score each answer 0-3 with that OpenAI-compatible model (into
             judge_<model> columns; temperature 0 and 200-token replies by default; cached verdicts are reused).
         rag: A retrieval index (`litft index build`): every model is also asked with each question's top --rag_k
-            chunks in its prompt (rows `<model>+rag`; see CONTEXT_TEMPLATE), the query being the question.
+            chunks in its prompt (rows `<model>+rag`; see litft.evaluation.context), the query being the question.
         rag_k: Chunks retrieved per question with --rag.
         api: With `--api.model`, an OpenAI-compatible model answers the same questions too, closed-book and with
             --rag (rows `api:<model>`, `api:<model>+rag`; temperature 0 and 256-token answers by default; answers
@@ -680,7 +614,7 @@ def evaluate(
         base_dir=base_dir,
     )
     started = time.time()
-    variants = _rag_variants(rag, rag_k, records, quiet)
+    variants = rag_variants(rag, rag_k, records, quiet)
     results, verdicts, judge_report, api_report = _answer_and_judge(
         specs, records, variants, settings, options, out_dir, judge, api, quiet
     )
