@@ -1,23 +1,16 @@
-"""The test questions with retrieved passages, for `litft evaluate --rag`: the context block a prompt carries, the
-variants a model is asked in (closed-book, then with retrieval) and what each answer records about its passages."""
+"""The test questions with retrieved passages, for `litft evaluate --rag`: the variants a model is asked in
+(closed-book, then with retrieval) and what each answer records about its passages. The prompt layout itself is
+`litft.models.context`, shared with RAFT training data and `generate --rag`."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from litft.models.instructions import Instruction
 
 RAG_SUFFIX = "+rag"
-# The retrieved chunks as a model sees them with --rag: best first, numbered so an answer can point at one,
-#   Context:
-#   [1] first chunk's text
-#   [2] second chunk's text
-# For prompt styles with an input field (alpaca, qa) this block is the input, followed by a blank line and the
-# record's own input if it has one; other styles get it before the question, a blank line between.
-CONTEXT_TEMPLATE = "Context:\n{passages}"
-PASSAGE_TEMPLATE = "[{number}] {text}"
 
 
 @dataclass
@@ -27,23 +20,6 @@ class Variant:
     suffix: str
     hits: list | None = None
     rag: dict | None = None
-
-
-def format_context(hits: list) -> str:
-    """The retrieved chunks as the prompt shows them (see CONTEXT_TEMPLATE)."""
-    passages = "\n".join(PASSAGE_TEMPLATE.format(number=n, text=hit.text) for n, hit in enumerate(hits, start=1))
-    return CONTEXT_TEMPLATE.format(passages=passages)
-
-
-def with_context(record: Instruction, hits: list | None, has_input_field: bool) -> Instruction:
-    """`record` with its retrieved chunks in the prompt: in the input field, else before the question (as it is
-    when closed-book or when no chunk matched)."""
-    if not hits:
-        return record
-    context = format_context(hits)
-    if has_input_field:
-        return replace(record, input=f"{context}\n\n{record.input}" if record.input else context)
-    return replace(record, instruction=f"{context}\n\n{record.instruction}")
 
 
 def retrieved_ids(hits: list | None, count: int) -> list[list[str] | None]:

@@ -34,7 +34,7 @@ from litft.common.outputs import check_in_place_files, record_own_files
 from litft.common.ratelimit import BudgetExhausted
 from litft.common.settings import SamplingSettings
 from litft.evaluation.contamination import contaminated
-from litft.evaluation.context import Variant, prompt_details, rag_variants, retrieved_ids, with_context, with_hits
+from litft.evaluation.context import Variant, prompt_details, rag_variants, retrieved_ids, with_hits
 from litft.evaluation.judge import JUDGE_SETTINGS, Judge
 from litft.evaluation.no_answer import is_no_answer
 from litft.evaluation.review import (
@@ -47,6 +47,7 @@ from litft.evaluation.review import (
 from litft.evaluation.statistics import paired_bootstrap
 from litft.llm.cache import ResponseCache, cache_key
 from litft.llm.client import LLMClient, LLMSettings, RequestFailed
+from litft.models.context import with_context
 from litft.models.instructions import Instruction, read_instructions
 from litft.retrieval.settings import check_index_dir, check_k
 
@@ -584,7 +585,7 @@ def evaluate(
         judge: With `--judge.model`, also score each answer 0-3 with that OpenAI-compatible model (into
             judge_<model> columns; temperature 0 and 200-token replies by default; cached verdicts are reused).
         rag: A retrieval index (`litft index build`): every model is also asked with each question's top --rag_k
-            chunks in its prompt (rows `<model>+rag`; see litft.evaluation.context), the query being the question.
+            chunks in its prompt (rows `<model>+rag`; see litft.models.context), the query being the question.
         rag_k: Chunks retrieved per question with --rag.
         api: With `--api.model`, an OpenAI-compatible model answers the same questions too, closed-book and with
             --rag (rows `api:<model>`, `api:<model>+rag`; temperature 0 and 256-token answers by default; answers
