@@ -35,6 +35,7 @@ from litft.common.ratelimit import BudgetExhausted
 from litft.common.settings import SamplingSettings
 from litft.evaluation.contamination import contaminated
 from litft.evaluation.context import Variant, prompt_details, rag_variants, retrieved_ids, with_hits
+from litft.evaluation.forgetting import MAX_TOKENS, read_general_text
 from litft.evaluation.judge import JUDGE_SETTINGS, Judge
 from litft.evaluation.no_answer import is_no_answer
 from litft.evaluation.review import (
@@ -107,6 +108,7 @@ class ModelResult:
     rag: dict | None = None  # with --rag: the index, k and retriever the prompts' passages came from
     vs_base: dict | None = None  # paired bootstrap intervals of the per-question difference to the base row
     no_answer: dict[str, int] = field(default_factory=dict)  # answers that are empty, a refusal or the question
+    general_text: dict | None = None  # with --general_text: perplexity, tokens, windows (on the closed-book row)
     answers: list[str] = field(repr=False, default_factory=list)
     rougeL_per_question: list[float] = field(repr=False, default_factory=list)
 
@@ -260,6 +262,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     """The model's results, one per variant (closed-book, then with retrieval), from one load of its weights."""
     import torch
 
+    from litft.evaluation.forgetting import perplexity
     from litft.generation.generate import LoadedModel
     from litft.models.prompts import takes_input
 
@@ -277,6 +280,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
         _weights_identity(loaded.info), asdict(settings), loaded.precision, loaded.quantize, loaded.device.type
     )
     has_input = takes_input(loaded.style)
+    general = perplexity(loaded, options["general_text"]) if options["general_text"] is not None else None
     results = []
     for variant in variants:
         label = spec.label + variant.suffix
@@ -291,6 +295,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
                 records,
                 [log.entries[key] for key in keys],
                 from_cache,
+                general_text=None if variant.hits else general,
                 label=label,
                 role=spec.role,
                 checkpoint=str(loaded.info.path),
@@ -511,6 +516,8 @@ def _results_table(results: list[ModelResult]) -> str:
         "answer words",
         "tokens/s",
     ]
+    forgetting = any(r.general_text for r in results)
+    headers += ["general ppl"] if forgetting else []
     rows = [
         [
             r.label,
@@ -524,14 +531,16 @@ def _results_table(results: list[ModelResult]) -> str:
             f"{r.mean_answer_words:.1f}",
             f"{r.tokens_per_second:.1f}" + ("*" if r.from_cache == r.n else ""),
         ]
+        + ([f"{r.general_text['perplexity']:.2f}" if r.general_text else ""] if forgetting else [])
         for r in results
     ]
     return format_table(headers, rows)
 
 
-def _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k: int, limit: int | None) -> None:
+def _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k: int, limit: int | None, general_text) -> None:
     """The user's mistakes that need no model, said before torch loads."""
     require_file(test_file, "--test_file")
+    require_file(general_text, "--general_text")
     for run in runs:
         require_dir(run, "--runs", "check the path of the fine-tuning run")
     require_dir(base, "--base", "check the path or download/convert a model first")
@@ -562,6 +571,7 @@ def evaluate(
     api: LLMSettings = API_SETTINGS,
     train_file: Path | None = None,
     decontaminate: bool = False,
+    general_text: Path | None = None,
     overwrite: bool = False,
     quiet: bool = False,
 ) -> dict:
@@ -593,10 +603,13 @@ def evaluate(
         train_file: The training records, to find test records that share a run of 8 or more words with one of them
             (default: train.json beside --test_file, when there is one).
         decontaminate: Leave those test records out of the scores.
+        general_text: A UTF-8 file of general (not domain) text: each model's perplexity on it (column
+            `general ppl`; lower is better), to see what domain tuning cost in general ability. The demo uses
+            litft's public-domain sample (litft/demo/general_text.txt).
         overwrite: Replace a report.json / answers.csv in out_dir that litft did not write.
         quiet: No progress bars.
     """
-    _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k, limit)
+    _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k, limit, general_text)
     from litft.generation.generate import (
         stop_strings,  # imports torch: only once the paths are known to exist
     )
@@ -605,6 +618,7 @@ def evaluate(
     settings.validate()
     records, contamination = _records_to_score(test_file, train_file, limit, decontaminate)
     specs = plan_models(runs, base)
+    general = read_general_text(general_text) if general_text is not None else None
     out_dir = _claimed_out_dir(Path(out_dir), overwrite)
     options = dict(
         device=device,
@@ -613,6 +627,7 @@ def evaluate(
         prompt_style=prompt_style,
         batch_size=batch_size,
         base_dir=base_dir,
+        general_text=general,
     )
     started = time.time()
     variants = rag_variants(rag, rag_k, records, quiet)
@@ -636,6 +651,7 @@ def evaluate(
 
     report = _report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir)
     report["api"] = api_report
+    report["general_text"] = general_text and {"path": str(Path(general_text).resolve()), "max_tokens": MAX_TOKENS}
     report["contamination"] = contamination and {**contamination, "decontaminated": decontaminate}
     report["seconds"] = round(time.time() - started, 3)
     atomic_write_json(out_dir / "report.json", report)
@@ -777,6 +793,12 @@ def _print_summary(results, report, review, judge_model, answers_csv: Path, note
             f"(10,000 resamples); * the interval excludes 0, so the difference is unlikely to be noise at n={records}"
         )
     print("no answer: answers that are empty, a refusal or a repeat of the question (report.json has the reasons)")
+    if report["general_text"]:
+        scored = report["general_text"]
+        print(
+            f"general ppl: perplexity on {scored['path']} (at most {scored['max_tokens']:,} tokens), lower is better; "
+            "a rise over the base is what tuning cost in general text"
+        )
     if report["contamination"]:
         found = report["contamination"]
         dropped = "left out of the scores" if found["decontaminated"] else "--decontaminate leaves them out"
