@@ -46,11 +46,15 @@ OUTPUTS = (
     "lora",
     "adapter_v2",
     "full",
+    "index",
     "evaluate",
     "loss_curves.png",
 )
 FINETUNE_METHODS = ("lora", "adapter_v2", "full")
-MODEL = "litft-tiny-llama"  # 2 layers, dim 64, vocab 1024, block 256: seconds per epoch on one CPU core
+MODEL = "litft-demo-llama"  # 2 layers, dim 64, vocab 1024, context 1536: seconds per epoch on one CPU core
+PRETRAIN_WINDOW = 256  # pretraining windows; the context's rest holds retrieved passages when fine-tuned and asked
+RAG_K = 2  # retrieved chunks per question in the `+rag` rows (two of the longest demo chunks fit the context)
+GENERAL_TEXT = Path(__file__).with_name("general_text.txt")  # public domain, see general_text.SOURCE.md
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ def training_configs(out: Path, size: Size) -> dict[str, dict[str, Any]]:
                 global_batch_size=16,
                 micro_batch_size=16,
                 max_steps=size.pretrain_steps,
+                max_seq_length=PRETRAIN_WINDOW,
                 lr_warmup_steps=20,
                 lr_schedule="cosine",
                 min_lr=3e-4,
@@ -194,9 +199,13 @@ def _model_stages(out: Path, size: Size) -> list[tuple[str, list[str]]]:
         str(out / method) for method in FINETUNE_METHODS
     ]
     evaluate += _args(
-        "--out_dir {out} --sampling.max_new_tokens {tokens} --batch_size 16",
+        "--out_dir {out} --sampling.max_new_tokens {tokens} --batch_size 16 --rag {index} --rag_k {k} "
+        "--general_text {general}",
         out=out / "evaluate",
         tokens=size.max_new_tokens,
+        index=out / "index",
+        k=RAG_K,
+        general=GENERAL_TEXT,
     )
     evaluate += ["--limit", str(size.eval_limit)] if size.eval_limit else []
     return [
@@ -234,7 +243,18 @@ def _model_stages(out: Path, size: Size) -> list[tuple[str, list[str]]]:
         ("LoRA fine-tuning of the pretrained checkpoint", ["finetune", "lora", "--config", str(configs / "lora.yaml")]),
         ("adapter-v2 fine-tuning", ["finetune", "adapter_v2", "--config", str(configs / "adapter_v2.yaml")]),
         ("full fine-tuning", ["finetune", "full", "--config", str(configs / "full.yaml")]),
-        ("evaluate base vs fine-tuned on the held-out test split", evaluate),
+        (
+            "build the retrieval index over the chunks (BM25)",
+            _args(
+                "index build --chunks {chunks} --out {index} --quiet true",
+                chunks=out / "site" / "chunks.jsonl",
+                index=out / "index",
+            ),
+        ),
+        (
+            "evaluate base vs fine-tuned, closed-book and with retrieval, on the held-out test split",
+            evaluate,
+        ),
     ]
 
 
@@ -336,7 +356,7 @@ def demo(
             main(args)
             timings.append(
                 (
-                    args[0] if args[0] not in ("tokenizer", "prepare", "finetune") else " ".join(args[:2]),
+                    args[0] if args[0] not in ("tokenizer", "prepare", "finetune", "index") else " ".join(args[:2]),
                     time.perf_counter() - stage_started,
                 )
             )
@@ -360,16 +380,30 @@ def demo(
 
 def _print_summary(out: Path, report: dict, timings: list[tuple[str, float]], seconds: float) -> None:
     models = report["models"]
-    base = next((m for m in models if m["role"] == "base"), None)
     print(
         "\n== litft demo: results on the held-out test split "
-        f"({models[0]['n']} questions whose source chunks no training record came from)"
+        f"({models[0]['n']} questions whose source chunks no training record came from; "
+        f"+rag: the top {RAG_K} retrieved chunks in the prompt)"
     )
     width = max(len(row["label"]) for row in models) + 2
-    print(f"{'model':<{width}}{'ROUGE-1':>9}{'ROUGE-2':>9}{'ROUGE-L':>9}{'L vs base':>11}")
+    print(f"{'model':<{width}}{'ROUGE-1':>9}{'ROUGE-2':>9}{'ROUGE-L':>9}{'L vs base [95% CI]':>26}{'general ppl':>13}")
     for row in models:
-        delta = "" if base is None or row is base else f"{row['rougeL'] - base['rougeL']:+.4f}"
-        print(f"{row['label']:<{width}}{row['rouge1']:>9.4f}{row['rouge2']:>9.4f}{row['rougeL']:>9.4f}{delta:>11}")
+        interval = (row["vs_base"] or {}).get("rougeL")
+        delta = (
+            f"{interval['mean']:+.4f} [{interval['low']:+.2f}, {interval['high']:+.2f}]"
+            + ("*" if interval["excludes_zero"] else " ")
+            if interval
+            else ""
+        )
+        ppl = f"{row['general_text']['perplexity']:.2f}" if row["general_text"] else ""
+        print(
+            f"{row['label']:<{width}}{row['rouge1']:>9.4f}{row['rouge2']:>9.4f}{row['rougeL']:>9.4f}{delta:>26}"
+            f"{ppl:>13}"
+        )
+    print(
+        "* the 95% interval excludes 0; general ppl: perplexity on a public-domain sample of general English "
+        "(a rise over the base is what tuning cost outside the domain)"
+    )
     print("\nstage times: " + ", ".join(f"{name} {secs:.0f}s" for name, secs in timings) + f"; total {seconds:.0f}s")
     print(f"\nwritten under {out}{os.sep}:")
     for path, what in (
@@ -380,6 +414,7 @@ def _print_summary(out: Path, report: dict, timings: list[tuple[str, float]], se
         ("configs/", "the training configs the commands above used"),
         ("pretrain/final/", "the pretrained base checkpoint (a litgpt checkpoint)"),
         ("lora/, adapter_v2/, full/", "fine-tuning runs: final/ checkpoints and logs/metrics.csv"),
+        ("index/", "the BM25 retrieval index over the chunks (`litft index search`)"),
         ("evaluate/", "report.json, answers.csv (a review sheet) and generations/"),
         ("loss_curves.png", "training and validation loss of every run"),
     ):

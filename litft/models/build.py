@@ -60,6 +60,9 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
         rotary_percentage=0.25,
     ),
 }
+# The demo's tiny Llama: pretrained on 256-token windows, with room in its context for a retrieved passage (a
+# demo chunk is up to ~600 of its tokens) in the `+rag` rows and RAFT records.
+TINY_CONFIGS["litft-demo-llama"] = {**TINY_CONFIGS["litft-tiny-llama"], "name": "litft-demo-llama", "block_size": 1536}
 # The tiny Llama at twice the width and depth: small enough for CPU tests that need a less trivial model.
 TINY_CONFIGS["litft-small-llama"] = {
     **TINY_CONFIGS["litft-tiny-llama"],

@@ -33,6 +33,7 @@ STAGE_FILES = (
     "lora/final/lit_model.pth.lora",
     "adapter_v2/final/lit_model.pth.adapter_v2",
     "full/final/lit_model.pth",
+    "index/meta.json",
     "evaluate/report.json",
     "evaluate/answers.csv",
     *(f"{run}/logs/metrics.csv" for run in ("pretrain", "lora", "adapter_v2", "full")),
@@ -52,6 +53,7 @@ COMMANDS = (
     "finetune lora",
     "finetune adapter_v2",
     "finetune full",
+    "index build",
     "evaluate",
 )
 
@@ -77,8 +79,11 @@ def test_fast_demo_writes_every_stage_and_the_table(tmp_path):
 
     report = json.loads((out / "evaluate" / "report.json").read_text())
     labels = [model["label"] for model in report["models"]]
-    assert labels == ["base", "lora", "adapter_v2", "full"]
+    assert labels == [f"{model}{rag}" for model in ("base", "lora", "adapter_v2", "full") for rag in ("", "+rag")]
     assert all(model["n"] == 8 and 0 <= model["rougeL"] <= 1 for model in report["models"])
+    assert all(model["rag"]["k"] == 2 for model in report["models"][1::2])
+    perplexities = [model["general_text"]["perplexity"] for model in report["models"][::2]]
+    assert all(ppl > 1 for ppl in perplexities) and not any(model["general_text"] for model in report["models"][1::2])
     assert "ROUGE-1  ROUGE-2  ROUGE-L" in result.stdout
     for label in labels:
         assert any(line.startswith(label + " ") for line in result.stdout.splitlines()), label
