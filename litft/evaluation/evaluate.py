@@ -38,7 +38,7 @@ from litft.evaluation.context import Variant, prompt_details, rag_variants, retr
 from litft.evaluation.forgetting import MAX_TOKENS, read_general_text
 from litft.evaluation.judge import JUDGE_SETTINGS, Judge
 from litft.evaluation.no_answer import is_no_answer
-from litft.evaluation.review import (
+from litft.evaluation.review.table import (
     format_review_table,
     format_table,
     read_csv,
@@ -48,7 +48,7 @@ from litft.evaluation.review import (
 from litft.evaluation.statistics import paired_bootstrap
 from litft.llm.cache import ResponseCache, cache_key
 from litft.llm.client import LLMClient, LLMSettings, RequestFailed
-from litft.models.context import with_context
+from litft.models.context import fit_context, with_context
 from litft.models.instructions import Instruction, read_instructions
 from litft.retrieval.settings import check_index_dir, check_k
 
@@ -281,14 +281,17 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     )
     has_input = takes_input(loaded.style)
     general = perplexity(loaded, options["general_text"]) if options["general_text"] is not None else None
+    fits = _leaves_room_to_answer(loaded, settings.max_new_tokens)
     results = []
     for variant in variants:
         label = spec.label + variant.suffix
-        prompts = [loaded.format(with_context(r, h, has_input)) for r, h in with_hits(records, variant.hits)]
+        fitted = [fit_context(r, h, has_input, fits) for r, h in with_hits(records, variant.hits)]
+        prompts = [loaded.format(record) for record, _ in fitted]
+        used = variant.hits and [hits[: len(hits) - d] for hits, (_, d) in zip(variant.hits, fitted, strict=True)]
         # The key is the prompt's fingerprint and the prompt holds the context, so answers never mix.
         log = GenerationLog(out_dir / "generations" / f"{label}.jsonl", model_key)
         keys = [log.key(prompt) for prompt in prompts]
-        details = prompt_details(prompts, variant.hits)
+        details = prompt_details(prompts, used)
         from_cache = _generate_missing(loaded, log, prompts, keys, details, settings, options["batch_size"], quiet)
         results.append(
             _scored_result(
@@ -302,7 +305,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
                 method=method_name(loaded.info),
                 base_dir=str(loaded.info.base_dir) if loaded.info.base_dir else None,
                 prompt_style=loaded.style_name,
-                rag=variant.rag,
+                rag=variant.rag and {**variant.rag, "passages_dropped": sum(d for _, d in fitted)},
             )
         )
     del loaded
@@ -310,6 +313,16 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return results
+
+
+def _leaves_room_to_answer(loaded, max_new_tokens: int):
+    """Whether a record's prompt leaves `max_new_tokens` of the model's context for its answer."""
+    room = loaded.info.config.block_size - max_new_tokens
+
+    def fits(record: Instruction) -> bool:
+        return len(loaded.tokenizer.encode(loaded.format(record))) <= room
+
+    return fits
 
 
 def _scored_result(records, entries: list[dict], from_cache: int, **identity) -> ModelResult:
@@ -596,6 +609,8 @@ def evaluate(
             judge_<model> columns; temperature 0 and 200-token replies by default; cached verdicts are reused).
         rag: A retrieval index (`litft index build`): every model is also asked with each question's top --rag_k
             chunks in its prompt (rows `<model>+rag`; see litft.models.context), the query being the question.
+            Lowest-ranked chunks that would not leave --sampling.max_new_tokens of the model's context for the
+            answer are left out of that prompt (counted as passages_dropped in report.json).
         rag_k: Chunks retrieved per question with --rag.
         api: With `--api.model`, an OpenAI-compatible model answers the same questions too, closed-book and with
             --rag (rows `api:<model>`, `api:<model>+rag`; temperature 0 and 256-token answers by default; answers

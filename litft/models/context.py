@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from litft.models.instructions import Instruction
@@ -32,3 +33,16 @@ def with_context(record: Instruction, passages: list | None, has_input_field: bo
     if has_input_field:
         return replace(record, input=f"{context}\n\n{record.input}" if record.input else context)
     return replace(record, instruction=f"{context}\n\n{record.instruction}")
+
+
+def fit_context(
+    record: Instruction, passages: list | None, has_input_field: bool, fits: Callable[[Instruction], bool]
+) -> tuple[Instruction, int]:
+    """`record` with as many of its best passages as `fits` accepts (the model's context is finite: a prompt
+    that overflows it cannot be answered), and how many of the lowest-ranked passages were left out."""
+    passages = list(passages or [])
+    dropped = 0
+    while passages and not fits(with_context(record, passages, has_input_field)):
+        passages.pop()
+        dropped += 1
+    return with_context(record, passages, has_input_field), dropped

@@ -72,7 +72,12 @@ def test_rag_rows_sit_beside_closed_book_rows_with_the_passages_in_their_prompts
     assert [m["label"] for m in report["models"]] == ["base", "base+rag"]
     closed, rag = report["models"]
     assert closed["rag"] is None
-    assert rag["rag"] == {"index": str(rag_setup["index"].resolve()), "k": 1, "retriever": "bm25"}
+    assert rag["rag"] == {
+        "index": str(rag_setup["index"].resolve()),
+        "k": 1,
+        "retriever": "bm25",
+        "passages_dropped": 0,
+    }
     with open(out / "answers.csv", encoding="utf-8", newline="") as fh:
         assert list(next(csv.DictReader(fh))) == [
             "question",
@@ -94,6 +99,27 @@ def test_rag_rows_sit_beside_closed_book_rows_with_the_passages_in_their_prompts
 
     run_function(evaluate, _args(lit_base, rag_setup, out))  # both rows come from generations/ now
     assert [m["from_cache"] for m in json.loads((out / "report.json").read_text())["models"]] == [2, 2]
+
+
+def test_passages_that_would_crowd_out_the_answer_are_left_out_lowest_ranked_first(lit_base, tmp_path):
+    # lit_base's context is 128 tokens: a long second-best chunk cannot fit beside the best one and a 16-token answer.
+    chunks = tmp_path / "chunks.jsonl"
+    long_text = "The deadline office " + "also lists many forms and rules for late applications " * 12
+    rows = [{"id": "deadline", "url": "u1", "text": "The application deadline is March 1."}]
+    rows.append({"id": "long", "url": "u2", "text": long_text})
+    chunks.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    build_index(chunks, tmp_path / "index", quiet=True)
+    test_file = tmp_path / "test.json"
+    test_file.write_text(json.dumps(RECORDS[:1]))
+    setup = {"index": tmp_path / "index", "test": test_file}
+    out = tmp_path / "eval"
+    args = _args(lit_base, setup, out, "--sampling.max_new_tokens", "16")
+    run_function(evaluate, [*args[: args.index("--rag_k")], "--rag_k", "2", *args[args.index("--rag_k") + 2 :]])
+    rag_row = json.loads((out / "report.json").read_text())["models"][1]
+    assert rag_row["rag"]["passages_dropped"] == 1
+    (line,) = [json.loads(line) for line in (out / "generations" / "base+rag.jsonl").read_text().splitlines()]
+    assert line["retrieved"] == ["deadline"]
+    assert "[1] The application deadline is March 1." in line["prompt"] and "[2]" not in line["prompt"]
 
 
 def test_api_rows_ask_the_same_questions_with_the_passages_and_cache_every_answer(
