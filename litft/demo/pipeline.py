@@ -420,3 +420,4 @@ def _print_summary(out: Path, report: dict, timings: list[tuple[str, float]], se
     ):
         print(f"  {path:<44}{what}")
     print(f"\nask a model: litft generate --checkpoint_dir {out / 'lora' / 'final'} --prompt 'Who teaches CS 320?'")
+    print(f"review the answers blind: litft review serve {out / 'evaluate'} --reviewer YOUR_NAME")

@@ -650,6 +650,22 @@ def evaluate(
         specs, records, variants, settings, options, out_dir, judge, api, quiet
     )
     compare_to_base_row(results, verdicts)
+    answers_csv, note, review = _write_answers(out_dir, records, results, verdicts, judge_report)
+    report = _report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir)
+    report["api"] = api_report
+    report["general_text"] = general_text and {"path": str(Path(general_text).resolve()), "max_tokens": MAX_TOKENS}
+    report["contamination"] = contamination and {**contamination, "decontaminated": decontaminate}
+    report["seconds"] = round(time.time() - started, 3)
+    atomic_write_json(out_dir / "report.json", report)
+    record_own_files(out_dir, EVALUATION_FILES, EVALUATION_KIND)
+
+    _print_summary(results, report, review, judge.model, answers_csv, note)
+    return report
+
+
+def _write_answers(out_dir: Path, records, results, verdicts, judge_report):
+    """answers.csv (every row's answers, the judge's scores, empty score_ columns to review), a note on what it
+    merged, and the judge's 0-3 review table (into judge_report) when answers were judged."""
     answers_csv = out_dir / "answers.csv"
     note = write_answers_csv(
         answers_csv,
@@ -663,17 +679,7 @@ def evaluate(
         fields, rows = read_csv(answers_csv)
         review = [row for row in review_rows(fields, rows) if row.source == "judge"]
         judge_report["review"] = [row.as_dict() for row in review]
-
-    report = _report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir)
-    report["api"] = api_report
-    report["general_text"] = general_text and {"path": str(Path(general_text).resolve()), "max_tokens": MAX_TOKENS}
-    report["contamination"] = contamination and {**contamination, "decontaminated": decontaminate}
-    report["seconds"] = round(time.time() - started, 3)
-    atomic_write_json(out_dir / "report.json", report)
-    record_own_files(out_dir, EVALUATION_FILES, EVALUATION_KIND)
-
-    _print_summary(results, report, review, judge.model, answers_csv, note)
-    return report
+    return answers_csv, note, review
 
 
 def _records_to_score(test_file: Path, train_file: Path | None, limit: int | None, decontaminate: bool):
