@@ -1,4 +1,5 @@
-"""Reading instruction records for generation and evaluation: Alpaca or question/answer, JSON or JSONL.
+"""Reading instruction records for generation and evaluation: Alpaca or question/answer, JSON or JSONL (or
+CSV/TSV, Parquet, a saved dataset or a Hub id `hf:owner/name`, read by litft.data.tables).
 
 The split stage writes `test.json` as a JSON array of Alpaca records ({instruction, input, output});
 synthesized files are JSONL, and hand-made sets often use {question, answer} (optionally `context`).
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from litft.common.errors import LitftError
 from litft.common.io import iter_jsonl, read_json
+from litft.data.conversations import read_conversation
+from litft.data.tables import is_hub_id, is_saved_dataset, read_table
 
 # (prompt field, context field, reference field) for each accepted record form, first match wins.
 FORMS = (("instruction", "input", "output"), ("question", "context", "answer"))
@@ -31,6 +34,8 @@ class Instruction:
 
 
 def _load(path: Path) -> list:
+    if is_hub_id(path) or is_saved_dataset(path) or path.suffix.lower() in (".csv", ".tsv", ".parquet"):
+        return [record for _, record in read_table(path)]  # the forms of litft.data.tables
     if not path.is_file():
         raise LitftError(f"{path} does not exist or is not a file; check the path.")
     text = path.read_bytes().decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
@@ -108,3 +113,31 @@ def dumps_record(instruction: Instruction, **fields: object) -> str:
     return json.dumps(
         {"instruction": instruction.instruction, "input": instruction.input, **fields}, ensure_ascii=False
     )
+
+
+def read_messages(path: str | Path) -> list[list[dict[str, str]]]:
+    """Conversations for `litft generate --messages`: a {"messages": [...]} (or ShareGPT "conversations") object,
+    a bare list of {role, content} turns, or a JSON list / JSONL of such records. Each must end with a user turn."""
+    path = Path(path)
+    if not path.is_file():
+        raise LitftError(f"{path} does not exist or is not a file; check the path.")
+    if path.suffix.lower() == ".json":
+        data = read_json(path)
+        if isinstance(data, dict):
+            data = [data]
+        if isinstance(data, list) and data and isinstance(data[0], dict) and "role" in data[0]:
+            data = [{"messages": data}]  # one conversation written as its list of turns
+        records = [(f"record {number}", record) for number, record in enumerate(data or [], start=1)]
+    else:
+        records = read_table(path)
+    if not records:
+        raise LitftError(f'{path} holds no conversation; give {{"messages": [{{"role": "user", ...}}]}}.')
+    conversations = []
+    for where, record in records:
+        messages = read_conversation(record, f"{path} {where}", need_reply=False)
+        if messages[-1]["role"] != "user":
+            raise LitftError(
+                f"{path} {where} ends with a {messages[-1]['role']} turn; end it with the user's turn to answer."
+            )
+        conversations.append(list(messages))
+    return conversations

@@ -61,8 +61,15 @@ class ChatTemplate(PromptStyle):
         messages = ([{"role": "system", "content": sys_prompt}] if sys_prompt else []) + [
             {"role": "user", "content": prompt}
         ]
+        return self.render_messages(messages, add_generation_prompt=True)
+
+    def render_messages(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
+        """A whole conversation as the template writes it (multi-turn data, chat history)."""
         return self._compiled.render(
-            messages=messages, add_generation_prompt=True, bos_token=self.bos_token, eos_token=self.eos_token
+            messages=messages,
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
         )
 
     def init_args(self) -> dict[str, str]:

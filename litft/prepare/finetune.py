@@ -5,11 +5,14 @@ prompt style, BOS per the tokenizer) then the response and EOS -- and `{split}.i
 array of rows `(offset, length, prompt_length)`. `meta.json` and `prompt_style.yaml` complete it.
 Prompt and response are encoded separately, as litgpt's SFT data does, so the prompt length is exact.
 Records longer than `max_seq_length` are truncated and counted, never dropped.
+
+Multi-turn records (`messages` / `conversations`) are rendered with the prompt style (a chat template or a
+named style) and split into pieces; `{split}.mask.bin` (one uint8 per token, 1 = trained) then marks the
+assistant turns, and truncation drops whole trailing turns where it can (counted as `turns_cut`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +20,12 @@ import numpy as np
 import yaml
 
 from litft.common.errors import LitftError
-from litft.common.io import iter_jsonl, read_json
 from litft.common.settings import DEFAULT_PROMPT_STYLE
+from litft.data.conversations import Message, is_conversation, read_conversation
+from litft.data.tables import is_hub_id, is_saved_dataset, read_table
 from litft.models.tokenizer import encode_batch, load_tokenizer
 from litft.prepare.format import staging_dir, tokenizer_meta, write_meta
+from litft.prepare.mixture import check_mix, choose_mixture
 from litft.prepare.pretrain import choose_validation, resolve_tokenizer_dir
 
 ALPACA_FIELDS = {"instruction": "instruction", "input": "input", "output": "output"}
@@ -31,31 +36,37 @@ TRAIN_NAMES = ("train.json", "train.jsonl")
 VAL_NAMES = ("val.json", "val.jsonl")
 
 Record = tuple[str, str, str]  # instruction, input, output
+Example = Record | list[Message]  # a single-turn record or a conversation
 # The shortest record that trains: one prompt token and one answer token (the first token is never a target).
 MIN_SEQ_LENGTH = 2
 
 
-def load_records(path: Path, fields: dict[str, str] | None) -> tuple[list[Record], dict[str, str]]:
-    """Read a JSON list or JSONL file and map each record's fields to (instruction, input, output)."""
-    path = Path(path)
-    if path.suffix.lower() == ".jsonl":
-        raw = [(f"line {number}", record) for number, record in _numbered_jsonl(path)]
-    else:
-        data = read_json(path)
-        if not isinstance(data, list):
-            raise LitftError(f"{path} must hold a JSON list of records (or be a .jsonl file with one record per line).")
-        raw = [(f"record {i + 1}", record) for i, record in enumerate(data)]
+def load_records(
+    path: Path | str, fields: dict[str, str] | str | None, split: str | None = None, subset: str | None = None
+) -> tuple[list[Example], dict[str, str]]:
+    """Read records in any form `litft.data.tables` reads and map each to (instruction, input, output), or,
+    for `messages` / `conversations` records, to a list of turns."""
+    raw = read_table(path, split, subset)
     if not raw:
         raise LitftError(f"{path} holds no records; give a file with at least one instruction record.")
+    fields = parse_fields(fields)
+    if is_conversation(raw[0][1]) and not fields:
+        return [read_conversation(record, f"{path} {where}") for where, record in raw], {"messages": "messages"}
     mapping = _field_mapping(raw[0][1], fields)
     records = [_record(record, mapping, path, where) for where, record in raw]
     return records, mapping
 
 
-def _numbered_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, record) pairs: iter_jsonl skips blank lines, so their numbers come from a byte scan."""
-    numbers = [i for i, line in enumerate(path.read_bytes().split(b"\n"), start=1) if line.strip()]
-    return zip(numbers, iter_jsonl(path), strict=True)
+def parse_fields(fields: dict[str, str] | str | None) -> dict[str, str] | None:
+    """`--fields instruction=Input,output=Output` (or a JSON object, which jsonargparse hands over as a dict)."""
+    if fields is None or isinstance(fields, dict):
+        return fields or None
+    pairs = [pair.partition("=") for pair in fields.split(",") if pair.strip()]
+    if not pairs or any(not sep or not role.strip() or not key.strip() for role, sep, key in pairs):
+        raise LitftError(
+            f"--fields {fields!r} must read role=column[,role=column], e.g. instruction=Input,output=Output."
+        )
+    return {role.strip(): key.strip() for role, _, key in pairs}
 
 
 def _field_mapping(first: Any, fields: dict[str, str] | None) -> dict[str, str]:
@@ -80,8 +91,8 @@ def _record(record: Any, mapping: dict[str, str], path: Path, where: str) -> Rec
         value = record.get(key) if key else None
         if value is None and role != "input":
             raise LitftError(
-                f"{path} {where} has no {key!r} field (the {role}); map your field names with "
-                f'--fields \'{{"instruction": ..., "output": ...}}\'.'
+                f"{path} {where} has no {key!r} field (the {role}; it has {', '.join(map(str, record)) or 'none'}); "
+                "map your field names with --fields instruction=COLUMN,output=COLUMN."
             )
         if value is not None and not isinstance(value, str):
             raise LitftError(f"{path} {where} field {key!r} is {type(value).__name__}, not text; make it a string.")
@@ -89,11 +100,16 @@ def _record(record: Any, mapping: dict[str, str], path: Path, where: str) -> Rec
     return values[0], values[1], values[2]
 
 
-def find_inputs(data: Path | None, val_data: Path | None) -> tuple[Path, Path | None]:
-    """The train file and optional validation file: a folder's train.json(l) + val.json(l), or files as given."""
+def find_inputs(data: Path | str | None, val_data: Path | str | None) -> tuple[Path | str, Path | str | None]:
+    """The train input and optional validation input: a folder's train.json(l) + val.json(l), a Hub id or a saved
+    dataset folder, or files as given."""
     if data is None:
         raise LitftError("no input given; pass --data with a JSON/JSONL file or a folder holding train.json.")
+    if is_hub_id(data):
+        return str(data), val_data
     data = Path(data)
+    if is_saved_dataset(data):
+        return data, val_data
     if data.is_dir():
         train = next((data / name for name in TRAIN_NAMES if (data / name).is_file()), None)
         if train is None:
@@ -105,7 +121,7 @@ def find_inputs(data: Path | None, val_data: Path | None) -> tuple[Path, Path | 
         return train, val_data
     if not data.is_file():
         raise LitftError(f"input {data} does not exist; check the path.")
-    return data, Path(val_data) if val_data is not None else None
+    return data, val_data
 
 
 def default_max_seq_length(tokenizer_path: Path) -> int | None:
@@ -128,13 +144,16 @@ def default_max_seq_length(tokenizer_path: Path) -> int | None:
 
 
 def prepare_finetune(
-    data: Path | None = None,
+    data: list[str] | str | None = None,
     out: Path | None = None,
-    val_data: Path | None = None,
+    val_data: str | None = None,
     checkpoint_dir: Path | None = None,
     tokenizer_dir: Path | None = None,
     prompt_style: str = DEFAULT_PROMPT_STYLE,
-    fields: dict[str, str] | None = None,
+    fields: dict[str, str] | str | None = None,
+    split: str | None = None,
+    subset: str | None = None,
+    mix: list[float] | None = None,
     max_seq_length: int | None = None,
     mask_prompt: bool = True,
     val_fraction: float = 0.0,
@@ -142,42 +161,46 @@ def prepare_finetune(
     overwrite: bool = False,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Tokenize instruction records into train/val `.bin` + `.index.npy`, `meta.json` and `prompt_style.yaml`.
+    """Tokenize instruction records or conversations into train/val `.bin` + `.index.npy`, `meta.json` and
+    `prompt_style.yaml`.
 
     Args:
-        data: A JSON list or JSONL file of records, or a folder with train.json(l) (and optionally val.json(l);
-            its test.json is left for `litft evaluate`).
+        data: Records: JSON/JSONL, CSV/TSV, Parquet, a `datasets.save_to_disk` folder, a Hub dataset
+            `hf:owner/name`, or a folder with train.json(l) (and optionally val.json(l); its test.json is left
+            for `litft evaluate`). Several sources (`--data A B`) are concatenated, or mixed with --mix.
         out: Output directory; it appears only when complete.
-        val_data: Validation records (default: the folder's val.json, else a --val_fraction split of the train records).
+        val_data: Validation records, in any of the forms of --data (default: the folder's val.json, else a
+            --val_fraction split of the train records).
         checkpoint_dir: Checkpoint directory whose tokenizer (and block_size) to use.
         tokenizer_dir: Same as --checkpoint_dir (give one of the two).
         prompt_style: alpaca, qa, a litgpt prompt style name, or chat_template[:NAME] from the tokenizer.
-        fields: Record keys for each role, e.g. '{"instruction": "prompt", "output": "completion"}'
+        fields: Record keys (columns) for each role: instruction=Input,output=Output, or a JSON object
             (default: instruction/input/output, or question/context/answer when records have "question").
+        split: The split of a Hub or saved dataset (default: train).
+        subset: The subset (configuration) of a Hub dataset.
+        mix: Proportions of the --data sources, e.g. --mix 0.8 0.2: seeded samples, the scarcest source whole.
         max_seq_length: Truncate longer records to this many tokens (default: the checkpoint's block_size if
-            it has a model_config.yaml, else no limit). Truncated records are counted in meta.json.
-        mask_prompt: Leave prompt tokens out of the loss (the reader can override it).
+            it has a model_config.yaml, else no limit). Truncated records are counted in meta.json;
+            conversations lose whole trailing turns where they can.
+        mask_prompt: Leave prompt tokens (in conversations: all but the assistant turns) out of the loss.
         val_fraction: Fraction of records held out when no validation file is given.
-        seed: Seed of that split.
+        seed: Seed of that split and of the mixture.
         overwrite: Replace `out` if it exists.
         quiet: No summary.
     """
-    train_path, val_path = find_inputs(data, val_data)  # input paths first: litgpt (torch) is imported below
-    tokenizer_path = resolve_tokenizer_dir(checkpoint_dir, tokenizer_dir)
+    entries = [data] if isinstance(data, (str, Path)) or data is None else list(data)
+    inputs = [find_inputs(entry, val_data if len(entries) == 1 else None) for entry in entries or [None]]
+    val_path = val_data if len(entries) > 1 else inputs[0][1]  # with several sources, only --val_data validates
+    proportions = check_mix(len(inputs), mix)
+    tokenizer_path = resolve_tokenizer_dir(checkpoint_dir, tokenizer_dir)  # input paths first: litgpt loads torch
     tokenizer = load_tokenizer(tokenizer_path)
     from litft.models.prompts import get_prompt_style, save_prompt_style, style_name
 
     style = get_prompt_style(prompt_style, tokenizer_path)
-    if max_seq_length is None:
-        max_seq_length = default_max_seq_length(tokenizer_path)
-    if max_seq_length is not None and max_seq_length < MIN_SEQ_LENGTH:
-        raise LitftError(
-            f"--max_seq_length {max_seq_length} must be at least {MIN_SEQ_LENGTH}: "
-            "a record needs a prompt token and an answer token."
-        )
-    train_records, mapping = load_records(train_path, fields)
+    max_seq_length = _check_max_seq_length(max_seq_length, tokenizer_path)
+    train_records, mapping, mixture = _read_train(inputs, fields, split, subset, proportions, seed)
     if val_path is not None:
-        val_records, _ = load_records(val_path, fields)
+        val_records, _ = load_records(val_path, fields, split, subset)
     else:
         is_val = choose_validation(
             len(train_records), val_fraction, seed, "record", "pass --val_fraction 0 or a --val_data file"
@@ -186,13 +209,15 @@ def prepare_finetune(
         train_records = [record for record, flag in zip(train_records, is_val, strict=True) if not flag]
     tokenizer_fields = tokenizer_meta(tokenizer, tokenizer_path)
     dtype = np.dtype(tokenizer_fields["dtype"])
+    local_inputs = [Path(p) for p in [*(train for train, _ in inputs), val_path] if p is not None and not is_hub_id(p)]
 
-    with staging_dir(out, overwrite, inputs=(train_path, val_path, tokenizer_path)) as staging:
+    with staging_dir(out, overwrite, inputs=(*local_inputs, tokenizer_path)) as staging:
         splits = {
-            split: _write_split(tokenizer, style, records, max_seq_length, dtype, staging, split)
-            for split, records in (("train", train_records), ("val", val_records))
+            name: _write_split(tokenizer, style, records, max_seq_length, dtype, staging, name)
+            for name, records in (("train", train_records), ("val", val_records))
         }
         save_prompt_style(style, staging)
+        sources = [str(train) for train, _ in inputs]
         meta = {
             "kind": "finetune",
             **tokenizer_fields,
@@ -201,62 +226,127 @@ def prepare_finetune(
             "max_seq_length": max_seq_length,
             "fields": mapping,
             "splits": splits,
-            "sources": {"train": str(train_path), "val": str(val_path) if val_path else None},
+            "sources": {
+                "train": sources[0] if len(sources) == 1 else sources,
+                "val": str(val_path) if val_path else None,
+            },
+            "mixture": mixture,
             "val_fraction": val_fraction if val_path is None else None,
             "seed": seed,
         }
         meta = write_meta(staging, meta)
     if not quiet:
-        train, val = splits["train"], splits["val"]
-        limit = (
-            f"{train['truncated'] + val['truncated']} truncated to {max_seq_length}"
-            if max_seq_length
-            else "no length limit"
-        )
-        print(
-            f"wrote {train['records']:,} train and {val['records']:,} val records "
-            f"({train['tokens'] + val['tokens']:,} tokens, {limit}) to {out}"
-        )
+        _print_summary(splits, max_seq_length, out)
     return meta
+
+
+def _check_max_seq_length(max_seq_length: int | None, tokenizer_path: Path) -> int | None:
+    if max_seq_length is None:
+        max_seq_length = default_max_seq_length(tokenizer_path)
+    if max_seq_length is not None and max_seq_length < MIN_SEQ_LENGTH:
+        raise LitftError(
+            f"--max_seq_length {max_seq_length} must be at least {MIN_SEQ_LENGTH}: "
+            "a record needs a prompt token and an answer token."
+        )
+    return max_seq_length
+
+
+def _read_train(
+    inputs: list[tuple[Path | str, Any]],
+    fields: dict[str, str] | str | None,
+    split: str | None,
+    subset: str | None,
+    proportions: list[float] | None,
+    seed: int,
+) -> tuple[list[Example], dict[str, str], list[dict[str, Any]] | None]:
+    """The train records of every source: concatenated, or sampled into the --mix proportions (then shuffled)."""
+    loaded = [load_records(train, fields, split, subset) for train, _ in inputs]
+    mapping = loaded[0][1]
+    if proportions is None:
+        return [record for records, _ in loaded for record in records], mapping, None
+    chosen = choose_mixture([len(records) for records, _ in loaded], proportions, seed)
+    mixed = [records[i] for (records, _), indices in zip(loaded, chosen, strict=True) for i in indices.tolist()]
+    order = np.random.default_rng(seed).permutation(len(mixed))
+    mixture = [
+        {"source": str(train), "proportion": share, "available": len(records), "used": len(indices)}
+        for (train, _), (records, _), share, indices in zip(inputs, loaded, proportions, chosen, strict=True)
+    ]
+    return [mixed[i] for i in order.tolist()], mapping, mixture
+
+
+def _print_summary(splits: dict[str, dict[str, Any]], max_seq_length: int | None, out: Path | None) -> None:
+    train, val = splits["train"], splits["val"]
+    if max_seq_length:
+        limit = f"{train['truncated'] + val['truncated']} truncated to {max_seq_length}"
+        if (turns := train.get("turns_cut", 0) + val.get("turns_cut", 0)) or "turns_cut" in train:
+            limit += f", {turns} assistant turn(s) cut"
+    else:
+        limit = "no length limit"
+    print(
+        f"wrote {train['records']:,} train and {val['records']:,} val records "
+        f"({train['tokens'] + val['tokens']:,} tokens, {limit}) to {out}"
+    )
+
+
+def _pieces(
+    tokenizer: Any, style: Any, records: list[Example], split: str
+) -> tuple[list[list[list[int]]], list[list[bool]]]:
+    """Each record's token pieces and which of them are trained: (prompt, response) for single-turn records."""
+    from litft.models.conversations import conversation_segments, encode_segments
+    from litft.models.prompts import render_prompt
+
+    if records and isinstance(records[0], list):
+        segments = [
+            conversation_segments(style, turns, getattr(turns, "where", f"{split} record {number}"))
+            for number, turns in enumerate(records, 1)
+        ]
+        return encode_segments(tokenizer, segments), [[trained for _, trained, _ in row] for row in segments]
+    prompts = encode_batch(tokenizer, [render_prompt(style, instruction, input) for instruction, input, _ in records])
+    responses = encode_batch(tokenizer, [output for _, _, output in records], bos=False, eos=True)
+    return [list(pair) for pair in zip(prompts, responses, strict=True)], [[False, True]] * len(records)
 
 
 def _write_split(
     tokenizer: Any,
     style: Any,
-    records: list[Record],
+    records: list[Example],
     max_seq_length: int | None,
     dtype: np.dtype,
     directory: Path,
     split: str,
 ) -> dict[str, Any]:
-    from litft.models.prompts import render_prompt
+    from litft.models.conversations import fit_whole_turns
 
-    prompts = encode_batch(tokenizer, [render_prompt(style, instruction, input) for instruction, input, _ in records])
-    responses = encode_batch(tokenizer, [output for _, _, output in records], bos=False, eos=True)
+    conversations = bool(records) and isinstance(records[0], list)
+    pieces, trained = _pieces(tokenizer, style, records, split)
     index = np.zeros((len(records), 3), dtype=np.int64)
-    sequences = []
-    truncated = prompt_only = 0
+    sequences, masks = [], []
+    truncated = prompt_only = turns_cut = 0
     offset = 0
-    for row, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
-        sequence = prompt + response
-        if max_seq_length is not None and len(sequence) > max_seq_length:
+    for row, (parts, flags) in enumerate(zip(pieces, trained, strict=True)):
+        if max_seq_length is not None and sum(map(len, parts)) > max_seq_length:
             truncated += 1
-            sequence = sequence[:max_seq_length]
-        prompt_length = min(len(prompt), len(sequence))
+            parts, cut = fit_whole_turns(parts, flags, max_seq_length) if conversations else _cut(parts, max_seq_length)
+            turns_cut += cut
+        sequence = [token for part in parts for token in part]
+        mask = [flag for part, flag in zip(parts, flags, strict=False) for _ in part]  # fewer parts once cut
+        prompt_length = next((i for i, flag in enumerate(mask) if flag), len(sequence))
         prompt_only += prompt_length == len(sequence)
         index[row] = (offset, len(sequence), prompt_length)
         offset += len(sequence)
         sequences.append(sequence)
+        masks.append(mask)
     if records and prompt_only == len(records):
+        longest = max(len(parts[0]) for parts in pieces)
         raise LitftError(
             f"--max_seq_length {max_seq_length} cuts every {split} record before its answer, "
             "so nothing would be learned; "
-            f"give a larger --max_seq_length (the longest prompt has {max(len(prompt) for prompt in prompts)} tokens)."
+            f"give a larger --max_seq_length (the longest prompt has {longest} tokens)."
         )
     tokens = np.fromiter((token for sequence in sequences for token in sequence), dtype=dtype, count=offset)
     tokens.tofile(directory / f"{split}.bin")
     np.save(directory / f"{split}.index.npy", index)
-    return {
+    info = {
         "file": f"{split}.bin",
         "index": f"{split}.index.npy",
         "records": len(records),
@@ -265,3 +355,15 @@ def _write_split(
         "without_response_tokens": prompt_only,
         "longest": int(index[:, 1].max()) if len(records) else 0,
     }
+    if conversations:
+        np.fromiter((flag for mask in masks for flag in mask), dtype=np.uint8, count=offset).tofile(
+            directory / f"{split}.mask.bin"
+        )
+        info |= {"mask": f"{split}.mask.bin", "turns_cut": turns_cut}
+    return info
+
+
+def _cut(parts: list[list[int]], limit: int) -> tuple[list[list[int]], int]:
+    """Right truncation of a single-turn record: the prompt first, then as much of the response as fits."""
+    prompt, response = parts
+    return [prompt[:limit], response[: max(0, limit - len(prompt))]], 0

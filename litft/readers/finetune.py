@@ -2,7 +2,8 @@
 
 Labels follow litgpt's convention: `labels` is aligned with `input_ids` (same length) and the loss
 shifts them, `chunked_cross_entropy(logits[..., :-1, :], labels[..., 1:])`. Masked positions
-(prompt tokens when `mask_prompt`, and padding) hold `IGNORE_INDEX` (-100).
+(prompt tokens when `mask_prompt` -- in conversations every token outside the assistant turns, from
+`{split}.mask.bin` -- and padding) hold `IGNORE_INDEX` (-100).
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ class FinetuneDataset(Dataset):
         self.path = self.data_dir / info["file"]
         self.dtype = np.dtype(self.meta["dtype"])
         self._tokens: np.ndarray | None = open_tokens(self.path, self.dtype, int(info["tokens"]))  # checks the size now
+        # Conversations: one uint8 per token, 1 where an assistant turn is trained (absent for single-turn data).
+        mask = info.get("mask")
+        if mask is not None and (not isinstance(mask, str) or Path(mask).name != mask):
+            raise LitftError(
+                f"{self.data_dir}/meta.json names {mask!r} as the {split} mask, not a file name; re-run prepare."
+            )
+        self.mask_path = self.data_dir / mask if mask else None
+        self._mask: np.ndarray | None = (
+            open_tokens(self.mask_path, np.uint8, int(info["tokens"])) if self.mask_path else None
+        )
 
     @property
     def tokens(self) -> np.ndarray:
@@ -50,8 +61,14 @@ class FinetuneDataset(Dataset):
             self._tokens = open_tokens(self.path, self.dtype)
         return self._tokens
 
+    @property
+    def mask(self) -> np.ndarray | None:
+        if self._mask is None and self.mask_path is not None:
+            self._mask = open_tokens(self.mask_path, np.uint8)
+        return self._mask
+
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_tokens": None}
+        return {**self.__dict__, "_tokens": None, "_mask": None}
 
     def __len__(self) -> int:
         return len(self.index)
@@ -60,7 +77,9 @@ class FinetuneDataset(Dataset):
         offset, length, prompt_length = (int(value) for value in self.index[i])
         input_ids = torch.from_numpy(self.tokens[offset : offset + length].astype(np.int64))
         labels = input_ids.clone()
-        if self.mask_prompt:
+        if self.mask_prompt and self.mask is not None:
+            labels[torch.from_numpy(self.mask[offset : offset + length] == 0)] = IGNORE_INDEX
+        elif self.mask_prompt:
             labels[:prompt_length] = IGNORE_INDEX
         return {"input_ids": input_ids, "labels": labels}
 

@@ -16,13 +16,17 @@ from litft.common.io import (
     atomic_path,
     atomic_write_json,
     check_output_file,
+    iter_jsonl,
     refuse_same_path,
 )
 from litft.common.outputs import check_in_place_files, record_own_files
+from litft.data.conversations import is_conversation, read_conversation
 from litft.data.records import read_records
+from litft.data.tables import read_table
 from litft.llm.cache import text_sha256
 
 SIDES = ("train.json", "test.json")
+REQUIRED = ("instruction", "output")
 SPLIT_KIND = "split"
 
 
@@ -55,14 +59,34 @@ def assign_test_groups(group_sizes: dict[str, int], test_fraction: float, seed: 
     return test
 
 
+def read_split_input(input: Path) -> list[tuple[str, dict]]:
+    """(where, record) pairs of Alpaca records or `messages` / `conversations` records, kept in their form;
+    JSONL, JSON, CSV/TSV or Parquet."""
+    input = Path(input)
+    if input.suffix.lower() == ".jsonl" and not (input.is_file() and is_conversation(next(iter_jsonl(input), None))):
+        return [(f"line {number}", record) for number, record in read_records(input, REQUIRED, "instruction record")]
+    numbered = read_table(input)
+    if not numbered:
+        raise LitftError(f"{input} holds no records; give a file with one instruction record per line.")
+    for where, record in numbered:
+        if is_conversation(numbered[0][1]):
+            read_conversation(record, f"{input} {where}")  # refuses an unknown role or a record without a reply
+            continue
+        for name in REQUIRED:
+            if not isinstance(record, dict) or not isinstance(record.get(name), str):
+                raise LitftError(f"{input} {where} has no text {name!r} field; each record needs instruction, output.")
+    return numbered
+
+
 def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42, overwrite: bool = False) -> None:
-    """Split instruction records (JSONL) into out_dir/train.json and out_dir/test.json.
+    """Split instruction records or conversations into out_dir/train.json and out_dir/test.json.
 
     Each source chunk's records all land on one side.
 
     Args:
-        input: Records with instruction and output (and source_id to group by), e.g. the output of `litft filter`.
-        out_dir: Directory for train.json and test.json (JSON arrays, Alpaca form).
+        input: Records with instruction and output, or `messages` / `conversations` records (and source_id to
+            group by), e.g. the output of `litft filter`: JSONL, JSON, CSV/TSV or Parquet.
+        out_dir: Directory for train.json and test.json (JSON arrays, in the form the records came in).
         test_fraction: Share of records to put in test.json (reached as closely as whole chunks allow).
         seed: Random seed; the same seed and records give the same split whatever their order.
         overwrite: Replace a train.json / test.json in out_dir that litft did not write.
@@ -76,7 +100,7 @@ def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42
         refuse_same_path(input, out_dir / name, "--input", "--out_dir")
         check_output_file(out_dir / name, "--out_dir")
     check_in_place_files(out_dir, SIDES, overwrite, "--out_dir")
-    numbered = read_records(input, ("instruction", "output"), "instruction record")
+    numbered = read_split_input(input)
     group_sizes: dict[str, int] = {}
     for _, record in numbered:
         key = group_key(record)

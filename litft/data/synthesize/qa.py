@@ -16,6 +16,7 @@ from typing import Literal
 from litft.common.errors import LitftError
 from litft.common.io import check_output_file, progress, refuse_same_path
 from litft.common.ratelimit import BudgetExhausted
+from litft.data.conversations import as_messages
 from litft.data.records import read_records, write_jsonl
 from litft.data.synthesize.heuristic import heuristic_pairs
 from litft.data.synthesize.parse import (
@@ -154,6 +155,7 @@ def synthesize(
     cache: Path | None = None,
     failures: Path | None = None,
     quiet: bool = False,
+    format: Literal["alpaca", "messages"] = "alpaca",
 ) -> None:
     """Generate question/answer records (Alpaca form) from chunks.jsonl with an LLM or the offline heuristic.
 
@@ -168,6 +170,8 @@ def synthesize(
         cache: Response cache (JSONL); default OUTPUT_STEM.cache.jsonl beside the output.
         failures: Chunks without records and why; default OUTPUT_STEM.failures.jsonl beside the output.
         quiet: No progress bar.
+        format: ``alpaca`` ({instruction, input, output}) or ``messages`` ({"messages": [user, assistant]}, the
+            OpenAI chat form), each with the provenance keys.
     """
     if parse_retries < 0:
         raise LitftError(f"--parse_retries must be at least 0, got {parse_retries}.")
@@ -201,7 +205,8 @@ def synthesize(
     )
     if not any(r.status == "ok" for r in results):  # the output of an earlier run, if any, stays as it was
         raise LitftError(_nothing_produced(results, input, failures, backend))
-    write_jsonl(output, [record for result in results for record in _output_records(result, model_name, template_name)])
+    records = [record for result in results for record in _output_records(result, model_name, template_name)]
+    write_jsonl(output, [as_messages(record) for record in records] if format == "messages" else records)
     print(_summary(results, output, failures, client))
 
 

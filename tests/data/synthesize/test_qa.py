@@ -336,6 +336,32 @@ def test_heuristic_backend_needs_no_server_or_key(tmp_path, monkeypatch):
     assert [f["source_id"] for f in read_jsonl(tmp_path / "qa.failures.jsonl")] == ["none"]
 
 
+def test_format_messages_writes_the_chat_form_with_provenance_and_split_keeps_it(tmp_path, monkeypatch):
+    from litft.data.curate.split import split
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    chunks = [
+        {"id": f"c{i}", "url": f"u{i}", "text": f"Acme Unit {i} is a company that builds warehouse robots."}
+        for i in range(4)
+    ]
+    (tmp_path / "chunks.jsonl").write_text("".join(json.dumps(c) + "\n" for c in chunks))
+    synthesize(tmp_path / "chunks.jsonl", tmp_path / "qa.jsonl", backend="heuristic", quiet=True, format="messages")
+    records = read_jsonl(tmp_path / "qa.jsonl")
+    assert records[0] == {
+        "messages": [
+            {"role": "user", "content": "What is Acme Unit 0?"},
+            {"role": "assistant", "content": "Acme Unit 0 is a company that builds warehouse robots."},
+        ],
+        "source_id": "c0",
+        "source_url": "u0",
+        "model": "heuristic",
+        "template": "heuristic",
+    }
+    split(tmp_path / "qa.jsonl", tmp_path / "split", test_fraction=0.25)
+    sides = [json.loads((tmp_path / "split" / name).read_text()) for name in ("train.json", "test.json")]
+    assert sorted(sides[0] + sides[1], key=lambda r: r["source_id"]) == records and len(sides[1]) == 1
+
+
 @pytest.mark.slow
 def test_killed_run_loses_no_paid_response_and_rerun_repeats_none(tmp_path, monkeypatch, capsys):
     """SIGKILL a real `litft synthesize` process mid-run; the re-run asks only for what was not cached."""
