@@ -27,6 +27,7 @@ from litft.models.tokenizer import encode_batch, load_tokenizer
 from litft.prepare.format import staging_dir, tokenizer_meta, write_meta
 from litft.prepare.mixture import check_mix, choose_mixture
 from litft.prepare.pretrain import choose_validation, resolve_tokenizer_dir
+from litft.prepare.raft import RaftSettings, with_raft_context
 
 ALPACA_FIELDS = {"instruction": "instruction", "input": "input", "output": "output"}
 QA_FIELDS = {"instruction": "question", "input": "context", "output": "answer"}
@@ -35,7 +36,19 @@ TRAIN_NAMES = ("train.json", "train.jsonl")
 # test.json is held out for `litft evaluate`: validating on it would let it steer training choices.
 VAL_NAMES = ("val.json", "val.jsonl")
 
-Record = tuple[str, str, str]  # instruction, input, output
+
+class Record(tuple):
+    """(instruction, input, output) of a single-turn record; `source_id` names the chunk it was made from, when the
+    record says (`litft synthesize` does), for RAFT context (`--rag`)."""
+
+    source_id: str | None
+
+    def __new__(cls, instruction: str, input: str, output: str, source_id: str | None = None) -> Record:
+        record = super().__new__(cls, (instruction, input, output))
+        record.source_id = source_id
+        return record
+
+
 Example = Record | list[Message]  # a single-turn record or a conversation
 # The shortest record that trains: one prompt token and one answer token (the first token is never a target).
 MIN_SEQ_LENGTH = 2
@@ -97,7 +110,8 @@ def _record(record: Any, mapping: dict[str, str], path: Path, where: str) -> Rec
         if value is not None and not isinstance(value, str):
             raise LitftError(f"{path} {where} field {key!r} is {type(value).__name__}, not text; make it a string.")
         values.append(value or "")
-    return values[0], values[1], values[2]
+    source_id = record.get("source_id")
+    return Record(values[0], values[1], values[2], source_id if isinstance(source_id, str) else None)
 
 
 def find_inputs(data: Path | str | None, val_data: Path | str | None) -> tuple[Path | str, Path | str | None]:
@@ -158,6 +172,9 @@ def prepare_finetune(
     mask_prompt: bool = True,
     val_fraction: float = 0.0,
     seed: int = 42,
+    rag: Path | None = None,
+    rag_k: int = 3,
+    distractors_only: float = 0.2,
     overwrite: bool = False,
     quiet: bool = False,
 ) -> dict[str, Any]:
@@ -184,7 +201,13 @@ def prepare_finetune(
             conversations lose whole trailing turns where they can.
         mask_prompt: Leave prompt tokens (in conversations: all but the assistant turns) out of the loss.
         val_fraction: Fraction of records held out when no validation file is given.
-        seed: Seed of that split and of the mixture.
+        seed: Seed of that split, of the mixture and of the RAFT context.
+        rag: A retrieval index (`litft index build`): RAFT-style training data, each single-turn record's prompt
+            carrying --rag_k retrieved chunks (its source chunk, named by the record's source_id, among the
+            best-ranked other chunks at a random position) in the layout `evaluate --rag` and `generate --rag`
+            use, so the model learns to answer from context and to ignore passages that do not help.
+        rag_k: Passages per record with --rag.
+        distractors_only: With --rag, the fraction of records whose passages leave their source chunk out.
         overwrite: Replace `out` if it exists.
         quiet: No summary.
     """
@@ -192,6 +215,9 @@ def prepare_finetune(
     inputs = [find_inputs(entry, val_data if len(entries) == 1 else None) for entry in entries or [None]]
     val_path = val_data if len(entries) > 1 else inputs[0][1]  # with several sources, only --val_data validates
     proportions = check_mix(len(inputs), mix)
+    raft = RaftSettings(rag, rag_k, distractors_only, seed) if rag is not None else None
+    if raft is not None:
+        raft.check()
     tokenizer_path = resolve_tokenizer_dir(checkpoint_dir, tokenizer_dir)  # input paths first: litgpt loads torch
     tokenizer = load_tokenizer(tokenizer_path)
     from litft.models.prompts import get_prompt_style, save_prompt_style, style_name
@@ -207,6 +233,11 @@ def prepare_finetune(
         )
         val_records = [record for record, flag in zip(train_records, is_val, strict=True) if flag]
         train_records = [record for record, flag in zip(train_records, is_val, strict=True) if not flag]
+    context = None
+    if raft is not None:
+        from litft.models.prompts import takes_input
+
+        train_records, val_records, context = with_raft_context(train_records, val_records, raft, takes_input(style))
     tokenizer_fields = tokenizer_meta(tokenizer, tokenizer_path)
     dtype = np.dtype(tokenizer_fields["dtype"])
     local_inputs = [Path(p) for p in [*(train for train, _ in inputs), val_path] if p is not None and not is_hub_id(p)]
@@ -231,6 +262,7 @@ def prepare_finetune(
                 "val": str(val_path) if val_path else None,
             },
             "mixture": mixture,
+            "rag": context,
             "val_fraction": val_fraction if val_path is None else None,
             "seed": seed,
         }

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from litft.common.errors import LitftError
+from litft.models.context import with_context
+from litft.models.instructions import Instruction
 from litft.retrieval.index import Hit, RetrievalIndex
 from litft.retrieval.settings import check_index_dir, check_k
 
@@ -75,3 +77,19 @@ def raft_passages(
         "records": dict(sorted(counts.items())),
     }
     return passages, described
+
+
+def with_raft_context(train: list, val: list, settings: RaftSettings, has_input_field: bool) -> tuple[list, list, dict]:
+    """Train and validation records (`litft.prepare.finetune.Record`) with their RAFT passages in the prompt, and
+    what meta.json records about them. Conversations are refused: their turns have no one question to retrieve for.
+    """
+    records = [*train, *val]
+    if any(isinstance(record, list) for record in records):
+        raise LitftError("--rag builds context for single-turn records; conversations (messages) cannot take it.")
+    questions = [Instruction(instruction, input).question for instruction, input, _ in records]
+    passages, described = raft_passages(questions, [record.source_id for record in records], settings)
+    with_passages = []
+    for record, chosen in zip(records, passages, strict=True):
+        prompt = with_context(Instruction(record[0], record[1]), chosen, has_input_field)
+        with_passages.append(type(record)(prompt.instruction, prompt.input, record[2], record.source_id))
+    return with_passages[: len(train)], with_passages[len(train) :], described

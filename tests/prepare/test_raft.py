@@ -75,3 +75,59 @@ def test_bad_settings_are_one_sentence(index, settings, message):
 def test_a_folder_that_is_no_index_is_refused(tmp_path):
     with pytest.raises(LitftError, match="is not a retrieval index"):
         RaftSettings(tmp_path).check()
+
+
+def test_prepare_finetune_rag_puts_the_passages_in_each_prompt_as_evaluate_does(index, tokenizer_dir, tmp_path):
+    import numpy as np
+
+    from litft.models.context import with_context
+    from litft.models.instructions import Instruction
+    from litft.models.prompts import get_prompt_style, render_prompt
+    from litft.models.tokenizer import load_tokenizer
+    from litft.prepare.finetune import prepare_finetune
+
+    records = [
+        {
+            "instruction": f"What does the {topic} page say?",
+            "input": "",
+            "output": f"{topic} facts.",
+            "source_id": topic,
+        }
+        for topic in TOPICS
+    ]
+    (tmp_path / "train.json").write_text(json.dumps(records))
+    settings = RaftSettings(index, k=2, distractors_only=0.25, seed=3)
+    meta = prepare_finetune(
+        data=tmp_path / "train.json",
+        out=tmp_path / "out",
+        checkpoint_dir=tokenizer_dir,
+        rag=index,
+        rag_k=2,
+        distractors_only=0.25,
+        seed=3,
+        quiet=True,
+    )
+    passages, described = raft_passages([r["instruction"] for r in records], TOPICS, settings)
+    assert meta["rag"] == described and sum(described["records"].values()) == len(TOPICS)
+    tokenizer, style = load_tokenizer(tokenizer_dir), get_prompt_style("alpaca")
+    tokens = np.fromfile(tmp_path / "out" / "train.bin", dtype=np.uint16)
+    index_rows = np.load(tmp_path / "out" / "train.index.npy")
+    for (offset, _, prompt_length), record, chosen in zip(index_rows, records, passages, strict=True):
+        prompt = with_context(Instruction(record["instruction"]), chosen, has_input_field=True)
+        assert prompt.input.startswith("Context:\n[1] ")
+        expected = tokenizer.encode(render_prompt(style, prompt.instruction, prompt.input)).tolist()
+        assert tokens[offset : offset + prompt_length].tolist() == expected
+
+
+def test_prepare_finetune_rag_refuses_a_bad_index_before_writing(tokenizer_dir, tmp_path, capsys):
+    from litft.cli import main
+
+    (tmp_path / "train.json").write_text(json.dumps([{"instruction": "q", "output": "a"}]))
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            ["prepare", "finetune", "--data", str(tmp_path / "train.json"), "--out", str(tmp_path / "out")]
+            + ["--checkpoint_dir", str(tokenizer_dir), "--rag", str(tmp_path), "--rag_k", "2"]
+        )
+    assert exit_info.value.code == 2
+    assert "is not a retrieval index" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
