@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from litft.common.checks import check_shard_size, require_dir, require_file
+from litft.common.errors import LitftError
 from litft.common.io import check_output_file, refuse_same_path
 from litft.common.settings import CHAT_SAMPLING, GENERATION_SAMPLING, DType, Precision, Quantize, SamplingSettings
 
@@ -43,7 +44,8 @@ def convert_lit_checkpoint(
 
     Args:
         checkpoint_dir: A litgpt checkpoint or a litft run (a LoRA run is merged on the fly; adapter-v2 has
-            no Hugging Face equivalent).
+            no Hugging Face equivalent). A QLoRA run is merged into its full-precision base, so the export is
+            full precision.
         output_dir: Receives config.json, model.safetensors (sharded above `max_shard_size`) and the tokenizer.
         max_shard_size: Largest safetensors shard, e.g. "5GB" or "500MB".
         overwrite: Write into an output_dir that holds files litft did not write (only the export's files are replaced).
@@ -55,13 +57,30 @@ def convert_lit_checkpoint(
     implementation(checkpoint_dir, output_dir, max_shard_size, overwrite)
 
 
+def convert_lit_to_peft(checkpoint_dir: Path, output_dir: Path, overwrite: bool = False) -> None:
+    """Export a LoRA run's weights as a PEFT adapter for its base's Hugging Face export (`litft convert lit_to_hf`
+    of the base): adapter_config.json + adapter_model.safetensors, as peft, transformers and vLLM load them.
+
+    Args:
+        checkpoint_dir: A LoRA run directory (lit_model.pth.lora + hyperparameters.yaml naming the base).
+        output_dir: Receives adapter_config.json and adapter_model.safetensors.
+        overwrite: Write into an output_dir that holds files litft did not write (only the adapter files are replaced).
+    """
+    require_dir(checkpoint_dir, "--checkpoint_dir", "check the path of the LoRA run")
+    refuse_same_path(checkpoint_dir, output_dir, "--checkpoint_dir", "--output_dir")
+    from litft.models.peft_export import convert_lit_to_peft as implementation
+
+    implementation(checkpoint_dir, output_dir, overwrite)
+
+
 def merge_lora(
     checkpoint_dir: Path, out_dir: Path | None = None, base_dir: Path | None = None, overwrite: bool = False
 ) -> None:
     """Merge a LoRA run's weights into its base model.
 
     Args:
-        checkpoint_dir: The LoRA run directory (lit_model.pth.lora + hyperparameters.yaml naming the base).
+        checkpoint_dir: The LoRA run directory (lit_model.pth.lora + hyperparameters.yaml naming the base). A QLoRA
+            run is merged into its full-precision base, so the result is full precision.
         out_dir: Where to write the merged full checkpoint; by default lit_model.pth is added to the run
             directory itself, as `litgpt merge_lora` does.
         base_dir: The base checkpoint, when it moved since training (default: the one the run recorded).
@@ -88,6 +107,7 @@ def generate(
     batch_size: int = 8,
     stream: bool = True,
     quiet: bool = False,
+    messages: Path | None = None,
 ) -> list[Any]:  # litft.generation.generate.Completion records
     """Generate text from a checkpoint or a fine-tuning run (full, LoRA or adapter-v2: read from the run dir).
 
@@ -102,19 +122,25 @@ def generate(
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved from where the run recorded it.
         device: auto, cpu, cuda, cuda:N or mps.
         precision: 32-true, 16-true or bf16-true (default: bf16/16-bit on GPU, 32-bit on CPU).
-        quantize: bitsandbytes quantization on a CUDA GPU (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8).
+        quantize: Load the frozen weights with bitsandbytes (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8; CPU or
+            CUDA) or `none` for full precision (default: as the run was trained, e.g. a QLoRA run's bnb.nf4).
         batch_size: Prompts decoded together with --prompts_file.
         stream: Print the answer to a single --prompt as it is generated.
         quiet: No progress bar or statistics on stderr.
+        messages: Answer conversations instead: a JSON {"messages": [...]} record (or its list of turns), or
+            JSONL of them, each ending with a user turn; rendered with the prompt style as training rendered them.
     """
     arguments = dict(locals())  # exactly the parameters, passed on unchanged
     require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
     require_dir(base_dir, "--base_dir", MODEL_HINT)
     require_file(prompts_file, "--prompts_file")
+    require_file(messages, "--messages")
     if output is not None:
         check_output_file(output, "--output")
         if prompts_file is not None:
             refuse_same_path(prompts_file, output, "--prompts_file", "--output")
+        if messages is not None:
+            refuse_same_path(messages, output, "--messages", "--output")
     sampling.validate()
     from litft.generation.generate import generate as implementation
 
@@ -129,9 +155,10 @@ def chat(
     device: str = "auto",
     precision: Precision | None = None,
     quantize: Quantize | None = None,
+    max_history_tokens: int | None = None,
 ) -> None:
-    """Chat interactively: each prompt's reply streams as it is generated. Ctrl-D or Ctrl-C at the prompt
-    exits; Ctrl-C during a reply stops that reply. Each turn is answered on its own (no history), as in training.
+    """Chat interactively: each prompt's reply streams as it is generated, with the conversation so far in the
+    prompt (`/reset` forgets it). Ctrl-D or Ctrl-C at the prompt exits; Ctrl-C during a reply stops that reply.
 
     Args:
         checkpoint_dir: A litgpt checkpoint or a fine-tuning output directory.
@@ -140,11 +167,15 @@ def chat(
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved.
         device: auto, cpu, cuda, cuda:N or mps.
         precision: 32-true, 16-true or bf16-true.
-        quantize: bitsandbytes quantization on a CUDA GPU.
+        quantize: bitsandbytes quantization of the frozen weights, or `none` (default: as the run was trained).
+        max_history_tokens: Most prompt tokens the conversation may take; the oldest turns are dropped first
+            (default: the model's context less --sampling.max_new_tokens).
     """
     arguments = dict(locals())  # exactly the parameters, passed on unchanged
     require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
     require_dir(base_dir, "--base_dir", MODEL_HINT)
+    if max_history_tokens is not None and max_history_tokens < 1:
+        raise LitftError(f"--max_history_tokens {max_history_tokens} must be a positive number of tokens.")
     sampling.validate()
     from litft.generation.generate import chat as implementation
 

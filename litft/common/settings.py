@@ -17,7 +17,8 @@ from litft.common.errors import LitftError
 DEFAULT_PROMPT_STYLE = "alpaca"
 DType = Literal["float32", "float16", "bfloat16"]
 Precision = Literal["32-true", "16-true", "bf16-true"]
-Quantize = Literal["bnb.nf4", "bnb.nf4-dq", "bnb.fp4", "bnb.fp4-dq", "bnb.int8"]
+# bitsandbytes quantization of a frozen base (litft.models.quantize); `none` loads it in full precision.
+Quantize = Literal["bnb.nf4", "bnb.nf4-dq", "bnb.fp4", "bnb.fp4-dq", "bnb.int8", "none"]
 
 
 @dataclass

@@ -7,6 +7,7 @@ Decoding is litgpt's GPT with its KV cache (see `litft.generation.sampling`); ma
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,8 +21,9 @@ from litft.common.errors import LitftError
 from litft.common.io import atomic_path, progress
 from litft.common.settings import CHAT_SAMPLING, GENERATION_SAMPLING, Precision, Quantize, SamplingSettings
 from litft.generation.sampling import RowDecoder, Sampler, decode_batch, plan_batches
-from litft.models.checkpoint import CheckpointInfo, load_model
-from litft.models.instructions import Instruction, dumps_record, read_prompts
+from litft.models.checkpoint import CheckpointInfo, inspect_checkpoint, load_model
+from litft.models.conversations import conversation_prompt, drop_oldest_turns, eos_text
+from litft.models.instructions import Instruction, dumps_record, read_messages, read_prompts
 from litft.models.methods import get_method
 from litft.models.prompts import (
     PROMPT_STYLE_FILE,
@@ -30,6 +32,7 @@ from litft.models.prompts import (
     render_prompt,
     style_name,
 )
+from litft.models.quantize import check_quantize, resolve_quantize
 from litft.models.tokenizer import load_tokenizer
 
 PRECISION_DTYPES = {"32-true": torch.float32, "16-true": torch.float16, "bf16-true": torch.bfloat16}
@@ -61,23 +64,6 @@ def resolve_precision(precision: str | None, device: torch.device) -> str:
             f"--precision {precision!r} is not supported for generation; choose one of {', '.join(PRECISION_DTYPES)}."
         )
     return precision
-
-
-def _quantize(model: torch.nn.Module, mode: str, dtype: torch.dtype, device: torch.device) -> torch.nn.Module:
-    """Swap Linear layers for bitsandbytes ones (as litgpt's generate does) and quantize them on the GPU."""
-    if device.type != "cuda":
-        raise LitftError(f"--quantize {mode} needs a CUDA GPU (bitsandbytes); drop --quantize or use --device cuda.")
-    if not mode.startswith("bnb."):
-        raise LitftError(
-            f"--quantize {mode!r} is unknown; choose one of bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8."
-        )
-    try:
-        from lightning.fabric.plugins import BitsandbytesPrecision
-
-        plugin = BitsandbytesPrecision(mode[4:], dtype)
-    except ModuleNotFoundError:
-        raise LitftError("--quantize needs the bitsandbytes package; `pip install bitsandbytes`.") from None
-    return plugin.convert_module(model).to(device)
 
 
 @dataclass
@@ -120,14 +106,20 @@ class LoadedModel:
     ):
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
-        self.quantize = quantize
+        # A QLoRA run records its base's quantization: the base is loaded the same way unless --quantize says.
+        recorded_run = inspect_checkpoint(checkpoint_dir)
+        recorded = recorded_run.hyperparameters.get("quantize") if get_method(recorded_run.method).delta_only else None
+        self.quantize = resolve_quantize(quantize if quantize is not None else recorded)
+        if self.quantize is not None:
+            check_quantize(self.quantize, self.device)
         dtype = PRECISION_DTYPES[self.precision]
-        load_device = "cpu" if quantize else self.device
-        model, info = load_model(checkpoint_dir, base_dir=base_dir, device=load_device, dtype=dtype)
+        model, info = load_model(
+            checkpoint_dir, base_dir=base_dir, device=self.device, dtype=dtype, quantize=self.quantize
+        )
         fold_weights = get_method(info.method).fold_weights
-        if fold_weights is not None:
-            fold_weights(model)  # LoRA: one matmul per layer instead of two while decoding
-        self.model = _quantize(model, quantize, dtype, self.device) if quantize else model
+        if fold_weights is not None and self.quantize is None:
+            fold_weights(model)  # LoRA: one matmul per layer instead of two while decoding (a quantized base keeps two)
+        self.model = model
         self.info: CheckpointInfo = info
         search = [info.path, info.base_dir]
         tokenizer_dir = _first_dir_with(search, ("tokenizer.json", "tokenizer.model"))
@@ -268,6 +260,7 @@ def generate(
     batch_size: int = 8,
     stream: bool = True,
     quiet: bool = False,
+    messages: Path | None = None,
 ) -> list[Completion]:
     """Generate text from a checkpoint or a fine-tuning run (full, LoRA or adapter-v2: read from the run dir).
 
@@ -282,17 +275,24 @@ def generate(
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved from where the run recorded it.
         device: auto, cpu, cuda, cuda:N or mps.
         precision: 32-true, 16-true or bf16-true (default: bf16/16-bit on GPU, 32-bit on CPU).
-        quantize: bitsandbytes quantization on a CUDA GPU (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8).
+        quantize: Load the frozen weights with bitsandbytes (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8; CPU or
+            CUDA) or `none` for full precision (default: as the run was trained, e.g. a QLoRA run's bnb.nf4).
         batch_size: Prompts decoded together with --prompts_file.
         stream: Print the answer to a single --prompt as it is generated.
         quiet: No progress bar or statistics on stderr.
+        messages: Answer conversations instead: a JSON {"messages": [...]} record (or its list of turns), or
+            JSONL of them, each ending with a user turn; rendered with the prompt style as training rendered them.
     """
-    if (prompt is None) == (prompts_file is None):
-        raise LitftError('give exactly one of --prompt "..." or --prompts_file FILE.')
-    if output is not None and prompts_file is None:
-        raise LitftError("--output goes with --prompts_file; a single --prompt prints its answer.")
+    if sum(given is not None for given in (prompt, prompts_file, messages)) != 1:
+        raise LitftError('give exactly one of --prompt "...", --prompts_file FILE or --messages FILE.')
+    if output is not None and prompt is not None:
+        raise LitftError("--output goes with --prompts_file or --messages; a single --prompt prints its answer.")
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
+    if messages is not None:
+        conversations = read_messages(messages)
+        loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
+        return answer_conversations(loaded, conversations, settings, output, batch_size, quiet)
     instructions = [Instruction(prompt)] if prompt is not None else read_prompts(prompts_file)
     loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
     if not quiet:
@@ -327,6 +327,33 @@ def generate(
     return completions
 
 
+def answer_conversations(
+    loaded: LoadedModel,
+    conversations: list[list[dict[str, str]]],
+    settings: SamplingSettings,
+    output: Path | None,
+    batch_size: int,
+    quiet: bool,
+) -> list[Completion]:
+    """The next assistant reply of each conversation: printed, or written to `output` as the conversation
+    with its reply appended (JSONL, one record per conversation)."""
+    eos = eos_text(loaded.tokenizer)
+    texts = [conversation_prompt(loaded.style, conversation, eos) for conversation in conversations]
+    completions = loaded.complete(texts, settings, batch_size=batch_size, quiet=quiet)
+    if output is None:
+        for completion in completions:
+            print(completion.text)
+        return completions
+    with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for conversation, completion in zip(conversations, completions, strict=True):
+            reply = {"role": "assistant", "content": completion.text}
+            record = {"messages": [*conversation, reply], "finish_reason": completion.finish_reason}
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if not quiet:
+        print(f"{_stats(loaded.timing)}; answers in {output}", file=sys.stderr)
+    return completions
+
+
 def chat(
     checkpoint_dir: Path,
     sampling: SamplingSettings = CHAT_SAMPLING,
@@ -335,9 +362,10 @@ def chat(
     device: str = "auto",
     precision: Precision | None = None,
     quantize: Quantize | None = None,
+    max_history_tokens: int | None = None,
 ) -> None:
-    """Chat interactively: each prompt's reply streams as it is generated. Ctrl-D or Ctrl-C at the prompt
-    exits; Ctrl-C during a reply stops that reply. Each turn is answered on its own (no history), as in training.
+    """Chat interactively: each prompt's reply streams as it is generated, with the conversation so far in the
+    prompt (`/reset` forgets it). Ctrl-D or Ctrl-C at the prompt exits; Ctrl-C during a reply stops that reply.
 
     Args:
         checkpoint_dir: A litgpt checkpoint or a fine-tuning output directory.
@@ -346,16 +374,19 @@ def chat(
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved.
         device: auto, cpu, cuda, cuda:N or mps.
         precision: 32-true, 16-true or bf16-true.
-        quantize: bitsandbytes quantization on a CUDA GPU.
+        quantize: bitsandbytes quantization of the frozen weights, or `none` (default: as the run was trained).
+        max_history_tokens: Most prompt tokens the conversation may take; the oldest turns are dropped first
+            (default: the model's context less --sampling.max_new_tokens).
     """
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
     loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
     print(
-        f"Now chatting with {loaded.describe()}.\nCtrl-D or Ctrl-C to exit; Ctrl-C during a reply stops it.",
+        f"Now chatting with {loaded.describe()}.\n"
+        "/reset forgets the conversation; Ctrl-D or Ctrl-C to exit; Ctrl-C during a reply stops it.",
         file=sys.stderr,
     )
-    chat_loop(loaded, settings)
+    chat_loop(loaded, settings, max_history_tokens=max_history_tokens)
 
 
 def _is_utf8(line: str) -> bool:
@@ -373,14 +404,19 @@ def chat_loop(
     read: Callable[[str], str] = input,
     write: Callable[[str], None] | None = None,
     log: Callable[[str], None] | None = None,
+    max_history_tokens: int | None = None,
 ) -> int:
-    """The interactive loop; returns the number of replies. `read`/`write`/`log` are the terminal."""
+    """The interactive loop; returns the number of replies. `read`/`write`/`log` are the terminal.
+
+    The conversation so far goes into each prompt, its oldest exchanges dropped to stay within
+    `max_history_tokens`; `/reset` starts over."""
     write = write or (lambda text: print(text, end="", flush=True))
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     if read is input and hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="surrogateescape")  # a non-UTF-8 line then costs only itself, not what follows
     not_utf8 = "skipped a line that is not UTF-8 text; set the terminal (or the piped file) to UTF-8 and type it again."
-    replies = 0
+    replies, history = 0, []
+    limit = max_history_tokens or loaded.info.config.block_size - settings.max_new_tokens
     while True:
         try:
             line = read(">> Prompt: ")
@@ -395,13 +431,34 @@ def chat_loop(
             continue
         if not line.strip():
             continue
+        if line.strip() == "/reset":
+            history = []
+            log("conversation reset.")
+            continue
         write(">> Reply: ")
         before = Timing(loaded.timing.tokens, loaded.timing.seconds)
         try:
-            loaded.stream(loaded.format(line), settings, write)
+            messages, prompt = history_prompt(loaded, [*history, {"role": "user", "content": line}], limit)
+            completion = loaded.stream(prompt, settings, write)
         except KeyboardInterrupt:
             write(" [stopped]\n")
             continue
+        except LitftError as error:  # a prompt too long for the model: this turn fails, the chat goes on
+            write("\n")
+            log(str(error))
+            continue
+        history = [*messages, {"role": "assistant", "content": completion.text}]
         replies += 1
         write("\n")
         log(_stats(Timing(loaded.timing.tokens - before.tokens, loaded.timing.seconds - before.seconds)))
+
+
+def history_prompt(loaded: LoadedModel, messages: list[dict[str, str]], limit: int) -> tuple[list[dict[str, str]], str]:
+    """The kept turns and their prompt text: the oldest exchanges go first until the prompt fits `limit` tokens."""
+    eos = eos_text(loaded.tokenizer)
+
+    def fits(turns: list[dict[str, str]]) -> bool:
+        return len(loaded.tokenizer.encode(conversation_prompt(loaded.style, turns, eos))) <= limit
+
+    kept = drop_oldest_turns(messages, fits)
+    return kept, conversation_prompt(loaded.style, kept, eos)

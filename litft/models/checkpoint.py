@@ -247,10 +247,12 @@ def load_model(
     base_dir: str | Path | None = None,
     device: torch.device | str = "cpu",
     dtype: torch.dtype | None = None,
+    quantize: str | None = None,
 ) -> tuple[torch.nn.Module, CheckpointInfo]:
     """Rebuild the model a checkpoint directory describes: full weights, or base + the run's trained weights.
 
-    `base_dir` overrides the base recorded in a run's hyperparameters (when the base was moved).
+    `base_dir` overrides the base recorded in a run's hyperparameters (when the base was moved). With `quantize`
+    (a litft.models.quantize mode) the frozen Linears are quantized layer by layer on `device` as they load.
     """
     info = inspect_checkpoint(checkpoint_dir)
     if base_dir is not None:
@@ -261,6 +263,14 @@ def load_model(
         base_weights, trained = load_state_dict(base.weights_path), load_state_dict(info.weights_path)
     else:
         base_weights, trained = load_state_dict(info.weights_path), None
+    if quantize is not None:
+        from litft.models.quantize import build_quantized_model
+
+        dtype = dtype or torch.get_default_dtype()
+        model = build_quantized_model(
+            info.method, info.config, info.settings, base_weights, trained, quantize, dtype, device
+        )
+        return model.eval(), info
     # The memory-mapped tensors become the parameters (copy-on-write), so the weights are never copied into a
     # second buffer: a 7B model costs one copy of RAM. A dtype cast or a move to a GPU copies once, as it must.
     load_weights(model, info.method, base_weights, trained, assign=True)

@@ -251,7 +251,8 @@ def convert_lit_checkpoint(
 
     Args:
         checkpoint_dir: A litgpt checkpoint or a litft run (a LoRA run is merged on the fly; adapter-v2 has
-            no Hugging Face equivalent).
+            no Hugging Face equivalent). A QLoRA run is merged into its full-precision base, so the export is
+            full precision.
         output_dir: Receives config.json, model.safetensors (sharded above `max_shard_size`) and the tokenizer.
         max_shard_size: Largest safetensors shard, e.g. "5GB" or "500MB".
         overwrite: Write into an output_dir that holds files litft did not write (only the export's files are replaced).
@@ -267,10 +268,12 @@ def convert_lit_checkpoint(
             f"{info.method} weights have no Hugging Face equivalent; export the base or a full/LoRA run instead."
         )
     if method.delta_only:
-        from litft.models.merge import merged_state_dict
+        from litft.models.merge import full_precision_note, merged_state_dict
 
         lit_weights = merged_state_dict(info)
     else:
+        from litft.models.merge import full_precision_note
+
         lit_weights = load_state_dict(info.weights_path)
     if any("lora_" in key or "adapter" in key for key in lit_weights):
         raise LitftError(f"{info.weights_path} holds LoRA/adapter weights; merge them with `litft merge_lora` first.")
@@ -292,7 +295,7 @@ def convert_lit_checkpoint(
         save_torch_state_dict(hf_state, staging, max_shard_size=max_shard_size)
         (staging / "config.json").write_text(json.dumps(hf_config, indent=2) + "\n", encoding="utf-8")
         copy_tokenizer_files(info.path if _has_tokenizer(info.path) else info.base_dir, staging)
-    print(f"Exported {info.path} ({family}) to {output_dir}.")
+    print(f"Exported {info.path} ({family}) to {output_dir}.{full_precision_note(info)}")
 
 
 def _owns_storage(tensor: torch.Tensor) -> bool:

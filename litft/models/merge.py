@@ -1,4 +1,9 @@
-"""Merge a LoRA run into its base: a full checkpoint anyone can load, convert or fine-tune again."""
+"""Merge a LoRA run into its base: a full checkpoint anyone can load, convert or fine-tune again.
+
+A QLoRA run (trained on a 4/8-bit base, litft.models.quantize) is merged into the full-precision base it was
+quantized from: the result is a full-precision model, which differs from the quantized base + LoRA the run
+trained by the quantization error only.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,14 @@ from litft.models.checkpoint import (
 from litft.models.methods import METHODS, get_method
 
 
+def full_precision_note(info: CheckpointInfo) -> str:
+    """The sentence that says a QLoRA run's merge/export is full precision; empty for other runs."""
+    mode = info.hyperparameters.get("quantize") if get_method(info.method).delta_only else None
+    if not mode:
+        return ""
+    return f" The run trained on a {mode} base; the merged weights are full precision (its unquantized base + LoRA)."
+
+
 @torch.inference_mode()
 def merged_state_dict(info: CheckpointInfo) -> dict[str, torch.Tensor]:
     """Base + a run's trained weights folded into plain litgpt GPT weights (LoRA: W + B·A·alpha/r)."""
@@ -37,7 +50,8 @@ def merge_lora(
     """Merge a LoRA run's weights into its base model.
 
     Args:
-        checkpoint_dir: The LoRA run directory (lit_model.pth.lora + hyperparameters.yaml naming the base).
+        checkpoint_dir: The LoRA run directory (lit_model.pth.lora + hyperparameters.yaml naming the base). A QLoRA
+            run is merged into its full-precision base, so the result is full precision.
         out_dir: Where to write the merged full checkpoint; by default lit_model.pth is added to the run
             directory itself, as `litgpt merge_lora` does.
         base_dir: The base checkpoint, when it moved since training (default: the one the run recorded).
@@ -61,9 +75,9 @@ def merge_lora(
     if out_dir is None:
         save_state_dict_file(state, info.path / FULL_WEIGHTS)
         record_own_files(info.path, [FULL_WEIGHTS], CHECKPOINT_KIND)
-        print(f"Merged weights written to {info.path / FULL_WEIGHTS}.")
+        print(f"Merged weights written to {info.path / FULL_WEIGHTS}.{full_precision_note(info)}")
         return
-    dropped = {"method", *method.settings_fields(info.settings)}
+    dropped = {"method", "quantize", *method.settings_fields(info.settings)}
     hparams = {k: v for k, v in info.hyperparameters.items() if k not in dropped}
     hparams["merged_from"] = str(info.path.resolve())
     save_checkpoint(
@@ -76,7 +90,7 @@ def merge_lora(
         source_dir=info.path,
         hyperparameters=hparams,
     )
-    print(f"Merged checkpoint written to {out_dir}.")
+    print(f"Merged checkpoint written to {out_dir}.{full_precision_note(info)}")
 
 
 def _holds_mergeable_weights(directory: Path) -> bool:

@@ -78,6 +78,8 @@ class Method:
     fold_weights: adds the trained weights into the base weights in place (faster decoding); None where they
         cannot be folded.
     merged_weights: the model's weights folded into plain litgpt GPT weights (a full checkpoint); None likewise.
+    quantizable_base: its frozen base may be loaded in 4/8 bits for training (`--quantize`, QLoRA): true for LoRA,
+        whose base Linears never train; full fine-tuning and pretraining train them, and adapter-v2 is not wired.
     """
 
     name: str
@@ -95,6 +97,7 @@ class Method:
     prepare: Callable[[torch.nn.Module], None] = _no_preparation
     fold_weights: Callable[[torch.nn.Module], None] | None = None
     merged_weights: Callable[[torch.nn.Module], dict[str, torch.Tensor]] | None = None
+    quantizable_base: bool = False
 
     def settings_fields(self, settings: MethodSettings | None = None) -> dict[str, Any]:
         """The litgpt fields (`lora_r`, ...) its Config and hyperparameters.yaml carry; defaults where None."""
@@ -107,6 +110,14 @@ class Method:
         if self.settings_class is None:
             return None
         return self.settings_class.from_litgpt_fields(hyperparameters, source)
+
+    def check_quantize(self, mode: str | None) -> None:
+        """One sentence for `--quantize` on a method whose base weights train (or that is not wired for it)."""
+        if mode not in (None, "none") and not self.quantizable_base:
+            raise LitftError(
+                f"--quantize {mode} works with LoRA fine-tuning (QLoRA) only: {self.name} keeps its base weights in "
+                "the run's precision, so drop --quantize or use `litft finetune lora`."
+            )
 
     def litgpt_config(self, config: Config, settings: MethodSettings | None = None) -> Config:
         """Its litgpt Config carrying the base architecture plus its settings."""
@@ -154,6 +165,7 @@ METHODS: dict[str, Method] = {
         settings_class=LoRASettings,
         fold_weights=litgpt_lora.merge_lora_weights,
         merged_weights=_merged_lora_weights,
+        quantizable_base=True,
     ),
     "adapter_v2": Method(
         "adapter_v2",

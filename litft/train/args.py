@@ -13,6 +13,8 @@ from typing import Literal
 from litft.common.errors import LitftError
 
 Schedule = Literal["cosine", "linear", "constant"]
+OptimizerName = Literal["adamw", "adamw8bit", "paged_adamw8bit"]
+PAGED_OPTIMIZERS = ("paged_adamw8bit",)
 
 
 @dataclass
@@ -92,12 +94,14 @@ class OptimizerArgs:
     """AdamW. Weight decay is applied to matrices only, never to biases, norms or embeddings' norms.
 
     Args:
+        name: `adamw` (torch), `adamw8bit` (bitsandbytes: 8-bit moments for tensors of 4096+ elements, CPU or CUDA)
+            or `paged_adamw8bit` (those moments in CUDA unified memory, paged out under memory pressure; CUDA only).
         lr: Peak learning rate.
         weight_decay: Decoupled weight decay on weight matrices.
         beta1: AdamW beta1.
         beta2: AdamW beta2.
         eps: AdamW epsilon.
-        fused: Use the fused AdamW kernel (default: on CUDA only).
+        fused: Use the fused AdamW kernel (default: on CUDA only; torch's adamw only).
     """
 
     lr: float = 3e-4
@@ -106,6 +110,7 @@ class OptimizerArgs:
     beta2: float = 0.95
     eps: float = 1e-8
     fused: bool | None = None
+    name: OptimizerName = "adamw"
 
 
 @dataclass
@@ -122,6 +127,15 @@ class DataArgs:
     shuffle: bool = True
     group_by_length: bool = True
     packing: bool = False
+
+
+def check_paged_optimizer(optimizer: OptimizerArgs, device_type: str) -> None:
+    """Paged optimizers page their state through CUDA unified memory, which no other device has."""
+    if optimizer.name in PAGED_OPTIMIZERS and device_type != "cuda":
+        raise LitftError(
+            f"--optimizer.name {optimizer.name} pages its state through CUDA memory and runs on a CUDA GPU only; "
+            "use --optimizer.name adamw8bit on this device."
+        )
 
 
 def validate_args(train: TrainArgs, eval: EvalArgs, optimizer: OptimizerArgs, world_size: int) -> None:

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from litft.common.checks import require_dir, require_file
-from litft.common.settings import AdapterV2Settings, LoRASettings
-from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, validate_args
+from litft.common.settings import AdapterV2Settings, LoRASettings, Quantize
+from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, check_paged_optimizer, validate_args
+from litft.train.logging import tracker_names
 
-LoggerChoice = Literal["csv", "tensorboard"]
+LoggerChoice = Literal["csv", "tensorboard", "wandb", "mlflow"]
 PrecisionChoice = Literal["32-true", "bf16-true", "bf16-mixed", "16-mixed", "16-true"] | None
 StrategyChoice = Literal["auto", "ddp", "fsdp"]
 
@@ -64,7 +65,7 @@ def pretrain(
     eval: EvalArgs = EvalArgs(interval=1000, max_iters=100, max_new_tokens=0),
     optimizer: OptimizerArgs = OptimizerArgs(lr=4e-4, weight_decay=0.1, beta1=0.9, beta2=0.95),
     data: DataArgs = DataArgs(),
-    logger: LoggerChoice = "csv",
+    logger: LoggerChoice | list[LoggerChoice] = "csv",
     quiet: bool = False,
 ) -> Any:
     """Pretrain from random init (--model_name / --model_config) or continue pretraining --checkpoint_dir.
@@ -89,7 +90,7 @@ def pretrain(
         eval: Validation interval and size.
         optimizer: AdamW settings.
         data: Shuffling (packing is for fine-tuning).
-        logger: csv, or tensorboard (also writes the CSV).
+        logger: csv, tensorboard, wandb, mlflow, or several (`--logger tensorboard wandb`); CSV is always written.
         quiet: Only errors and the final line.
     """
     return _run("pretrain", locals(), data_kind="pretrain")  # locals() here is exactly the parameters
@@ -108,6 +109,9 @@ def _run(method: str, arguments: dict[str, Any], data_kind: str = "finetune") ->
     require_dir(arguments.get("tokenizer_dir"), "--tokenizer_dir")
     # The device count is known only once Fabric starts; one device is the check every count must pass too.
     validate_args(arguments["train"], arguments["eval"], arguments["optimizer"], world_size=1)
+    if arguments["accelerator"] == "cpu":
+        check_paged_optimizer(arguments["optimizer"], "cpu")
+    tracker_names(arguments["logger"])  # a missing tracker package or W&B login: one sentence, before torch
     from litft.train.job import Job, run
 
     return run(Job.from_command(method, arguments))
@@ -125,12 +129,14 @@ devices: Devices per node.
 num_nodes: Nodes.
 strategy: auto, ddp or fsdp (transformer blocks wrapped; sharded optimizer state).
 activation_checkpointing: Recompute each block's activations in backward (FSDP only).
+quantize: Load the frozen base in 4 or 8 bits with bitsandbytes, on CPU or CUDA (QLoRA; LoRA only): bnb.nf4,
+    bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8; checkpoints record it and keep only the LoRA weights.
 seed: {seed}
 {method_group}train: Batch sizes, length, schedule, clipping, checkpoint interval.
 eval: Validation interval, size and sample length.
-optimizer: AdamW settings.
+optimizer: AdamW settings (--optimizer.name adamw, adamw8bit or paged_adamw8bit).
 data: Shuffling, length grouping and packing.
-logger: csv, or tensorboard (also writes the CSV).
+logger: csv, tensorboard, wandb, mlflow, or several (`--logger tensorboard wandb`); CSV is always written.
 quiet: Only errors and the final line."""
 
 
@@ -151,12 +157,13 @@ def finetune_full(
     num_nodes: int = 1,
     strategy: StrategyChoice = "auto",
     activation_checkpointing: bool = False,
+    quantize: Quantize | None = None,
     seed: int = 1337,
     train: TrainArgs = FINETUNE_TRAIN,
     eval: EvalArgs = EvalArgs(interval=600, max_iters=100, max_new_tokens=100),
     optimizer: OptimizerArgs = OptimizerArgs(lr=2e-5, weight_decay=0.02, beta1=0.9, beta2=0.95),
     data: DataArgs = DataArgs(),
-    logger: LoggerChoice = "csv",
+    logger: LoggerChoice | list[LoggerChoice] = "csv",
     quiet: bool = False,
 ) -> Any:
     return _run("full", locals())
@@ -174,13 +181,14 @@ def finetune_lora(
     num_nodes: int = 1,
     strategy: StrategyChoice = "auto",
     activation_checkpointing: bool = False,
+    quantize: Quantize | None = None,
     seed: int = 1337,
     lora: LoRASettings = LoRASettings(),
     train: TrainArgs = FINETUNE_TRAIN,
     eval: EvalArgs = EvalArgs(interval=100, max_iters=100, max_new_tokens=100),
     optimizer: OptimizerArgs = OptimizerArgs(lr=3e-4, weight_decay=0.0, beta1=0.9, beta2=0.95),
     data: DataArgs = DataArgs(),
-    logger: LoggerChoice = "csv",
+    logger: LoggerChoice | list[LoggerChoice] = "csv",
     quiet: bool = False,
 ) -> Any:
     return _run("lora", locals())
@@ -198,13 +206,14 @@ def finetune_adapter_v2(
     num_nodes: int = 1,
     strategy: StrategyChoice = "auto",
     activation_checkpointing: bool = False,
+    quantize: Quantize | None = None,
     seed: int = 1337,
     adapter: AdapterV2Settings = AdapterV2Settings(),
     train: TrainArgs = FINETUNE_TRAIN,
     eval: EvalArgs = EvalArgs(interval=600, max_iters=100, max_new_tokens=100),
     optimizer: OptimizerArgs = OptimizerArgs(lr=1e-3, weight_decay=0.02, beta1=0.9, beta2=0.95),
     data: DataArgs = DataArgs(),
-    logger: LoggerChoice = "csv",
+    logger: LoggerChoice | list[LoggerChoice] = "csv",
     quiet: bool = False,
 ) -> Any:
     return _run("adapter_v2", locals())

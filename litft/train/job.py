@@ -18,7 +18,8 @@ import torch
 from litft.common.errors import LitftError
 from litft.models.build import count_parameters
 from litft.models.methods import FULL_WEIGHTS, Method, MethodSettings, get_method
-from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, validate_args
+from litft.models.quantize import check_quantize, resolve_quantize
+from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, check_paged_optimizer, validate_args
 from litft.train.fabric_setup import is_fsdp, launch, make_fabric
 from litft.train.run_folder import check_run_dir, claim_run_dir, run_identity
 
@@ -42,13 +43,14 @@ class Job:
     num_nodes: int = 1
     strategy: str = "auto"
     activation_checkpointing: bool = False
+    quantize: str | None = None
     seed: int = 42
     train: TrainArgs = field(default_factory=TrainArgs)
     eval: EvalArgs = field(default_factory=EvalArgs)
     optimizer: OptimizerArgs = field(default_factory=OptimizerArgs)
     data: DataArgs = field(default_factory=DataArgs)
     settings: MethodSettings | None = None
-    logger: str = "csv"
+    logger: str | list[str] = "csv"
     quiet: bool = False
 
     @classmethod
@@ -64,7 +66,7 @@ class Job:
         values = {}
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
-            if item.name in ("settings", "method"):
+            if item.name in ("settings", "method") or (item.name == "quantize" and value is None):
                 continue
             if dataclasses.is_dataclass(value):
                 value = asdict(value)
@@ -78,6 +80,7 @@ def run(job: Job) -> Any:
     """Validate, build the Fabric and train in every process; returns rank 0's (or this rank's) `Result`."""
     method = get_method(job.method)
     _check_job(job, method)
+    job.quantize = resolve_quantize(job.quantize)
     fabric = make_fabric(
         accelerator=job.accelerator,
         devices=job.devices,
@@ -88,6 +91,14 @@ def run(job: Job) -> Any:
         block_class=method.block_class,
     )
     validate_args(job.train, job.eval, job.optimizer, fabric.world_size)
+    check_paged_optimizer(job.optimizer, fabric.device.type)
+    if job.quantize is not None:
+        check_quantize(job.quantize, fabric.device)
+        if fabric.world_size > 1:
+            raise LitftError(
+                "--quantize trains on one device: FSDP flattens parameters of one dtype while the 4/8-bit weights keep "
+                "their scales outside those tensors, and DDP over them is untested; use --devices 1 --num_nodes 1."
+            )
     check_run_dir(
         job.out_dir,
         _identity(job),
@@ -116,6 +127,7 @@ def _check_job(job: Job, method: Method) -> None:
                 "pass exactly one of --checkpoint_dir (continue pretraining), --model_name "
                 "or --model_config (random init)."
             )
+    method.check_quantize(job.quantize)
     if job.data.packing and method.data_kind != "finetune":
         raise LitftError("--data.packing applies to fine-tuning only (pretraining windows are already full); drop it.")
 
@@ -193,6 +205,8 @@ def _build_model(
         states.append(load_state_dict(Path(full_weights_dir) / FULL_WEIGHTS))
     if resume_dir is not None and method.delta_only:
         states.append(load_state_dict(resume_dir / method.weights_file))
+    if job.quantize is not None:
+        return _build_quantized_model(fabric, job, method, config, seq_len, states)
     # Initialising weights that are overwritten right away is wasted work (large models: minutes).
     with fabric.init_module(empty_init=fsdp or (bool(states) and not method.delta_only)):
         model = build_model(method.name, config, job.settings, device="meta" if fsdp else fabric.device)
@@ -211,6 +225,29 @@ def _build_model(
         for state in states:
             load_weights_into(fabric, model, state)
     return model
+
+
+def _build_quantized_model(
+    fabric: L.Fabric, job: Job, method: Method, config: Any, seq_len: int, states: list[dict[str, torch.Tensor]]
+) -> torch.nn.Module:
+    """QLoRA: the frozen base quantized layer by layer on the device as it loads (litft.models.quantize); the
+    LoRA weights (resumed, or freshly initialised) in the run's precision. Set up with Fabric like any model."""
+    from litft.models.packing import accept_packed_rows
+    from litft.models.quantize import build_quantized_model
+
+    with fabric.init_tensor():
+        dtype = torch.get_default_dtype()  # the run's precision, as Fabric would create the model in
+    trained = states[1] if len(states) > 1 else None
+    model = build_quantized_model(
+        method.name, config, job.settings, states[0], trained, job.quantize, dtype, fabric.device
+    )
+    model.max_seq_length = seq_len
+    method.prepare(model)
+    if job.data.packing:
+        accept_packed_rows(model)
+    if not job.quiet:
+        fabric.print(f"{method.name} on a {job.quantize} base: {count_parameters(model)}")
+    return fabric.setup_module(model)
 
 
 def _checkpoint_spec(job: Job, method: Method, config: Any, tokenizer_dir: Path) -> Any:

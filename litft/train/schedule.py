@@ -1,4 +1,5 @@
-"""Learning rate as a pure function of the step, and the AdamW optimizer with decay on matrices only.
+"""Learning rate as a pure function of the step, and the AdamW optimizer (torch's or bitsandbytes' 8-bit) with
+decay on matrices only.
 
 The learning rate depends on nothing but the step number, so resuming needs no scheduler state:
 restoring the step restores the schedule exactly.
@@ -11,7 +12,8 @@ from collections.abc import Iterable
 
 import torch
 
-from litft.train.args import OptimizerArgs
+from litft.common.errors import LitftError
+from litft.train.args import PAGED_OPTIMIZERS, OptimizerArgs, check_paged_optimizer
 
 
 def learning_rate(
@@ -73,13 +75,24 @@ def parameter_groups(named_parameters: Iterable[tuple[str, torch.nn.Parameter]],
     return groups
 
 
-def build_optimizer(model: torch.nn.Module, args: OptimizerArgs, device: torch.device) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters; fused on CUDA unless `args.fused` says otherwise."""
+def build_optimizer(model: torch.nn.Module, args: OptimizerArgs, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters: torch's (fused on CUDA unless `args.fused` says otherwise) or
+    bitsandbytes' 8-bit (paged) AdamW, chosen by `args.name`."""
     groups = parameter_groups(model.named_parameters(), args.weight_decay)
     if not groups:
         raise RuntimeError("the model has no trainable parameters")
-    fused = args.fused if args.fused is not None else device.type == "cuda"
-    return torch.optim.AdamW(groups, lr=args.lr, betas=(args.beta1, args.beta2), eps=args.eps, fused=fused or None)
+    if args.name == "adamw":
+        fused = args.fused if args.fused is not None else device.type == "cuda"
+        return torch.optim.AdamW(groups, lr=args.lr, betas=(args.beta1, args.beta2), eps=args.eps, fused=fused or None)
+    check_paged_optimizer(args, device.type)
+    try:
+        import bitsandbytes as bnb
+    except ModuleNotFoundError:
+        raise LitftError(
+            f"--optimizer.name {args.name} needs the bitsandbytes package; `pip install 'litft[quantize]'`."
+        ) from None
+    optimizer_class = bnb.optim.PagedAdamW8bit if args.name in PAGED_OPTIMIZERS else bnb.optim.AdamW8bit
+    return optimizer_class(groups, lr=args.lr, betas=(args.beta1, args.beta2), eps=args.eps)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:

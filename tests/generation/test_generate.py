@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 import torch
 from litgpt.generate.base import sample_top_p
 
-from litft.cli import run_function
+from litft.cli import main, run_function
 from litft.common.errors import LitftError
 from litft.generation.generate import LoadedModel, chat_loop, generate
 from litft.generation.sampling import (
@@ -21,6 +22,7 @@ from litft.generation.sampling import (
 )
 from litft.models.build import AdapterV2Settings, LoRASettings, build_model
 from litft.models.checkpoint import inspect_checkpoint, save_checkpoint
+from litft.models.conversations import conversation_prompt, eos_text
 from litft.models.convert import convert_lit_checkpoint
 from litft.models.merge import merge_lora
 from litft.models.prompts import save_prompt_style
@@ -369,7 +371,7 @@ def test_single_prompt_streams_the_same_answer(lit_base, capsys):
         (["--prompt", "x", "--prompts_file", "p.txt"], "exactly one of"),
         ([], "exactly one of"),
         (["--prompt", "x", "--sampling.top_p", "1.5"], "--sampling.top_p"),
-        (["--prompt", "x", "--quantize", "bnb.nf4", "--device", "cpu"], "CUDA GPU"),
+        (["--prompt", "x", "--quantize", "bnb.nf5"], "--quantize"),
         (["--prompt", "x", "--prompt_style", "nonsense"], "unknown prompt style"),
         (["--prompts_file", "missing.txt"], "does not exist"),
     ],
@@ -391,7 +393,7 @@ def test_missing_checkpoint_is_a_user_error(tmp_path):
 def test_chat_streams_replies_and_exits_cleanly_on_ctrl_d_and_ctrl_c(base):
     settings = SamplingSettings(max_new_tokens=10)
     expected = base.complete([PROMPTS[0]], settings)[0].text
-    lines = iter([PROMPTS[0], "   ", PROMPTS[0]])
+    lines = iter([PROMPTS[0], "   ", "/reset", PROMPTS[0]])  # after /reset the same prompt, the same reply
 
     def read(prompt: str) -> str:
         try:
@@ -402,7 +404,7 @@ def test_chat_streams_replies_and_exits_cleanly_on_ctrl_d_and_ctrl_c(base):
     written, logged = [], []
     assert chat_loop(base, settings, read, written.append, logged.append) == 2
     assert "".join(written) == f">> Reply: {expected}\n" * 2 + "\n"
-    assert len(logged) == 2 and "tokens/s" in logged[0]
+    assert len(logged) == 3 and "tokens/s" in logged[0] and logged[1] == "conversation reset."
 
     # Ctrl-C during a reply stops that reply only; Ctrl-C at the prompt ends the chat.
     prompts = iter([PROMPTS[0], PROMPTS[1]])
@@ -423,6 +425,48 @@ def test_chat_streams_replies_and_exits_cleanly_on_ctrl_d_and_ctrl_c(base):
 
     assert chat_loop(base, SamplingSettings(max_new_tokens=10), read_then_interrupt, write, lambda _: None) == 1
     assert " [stopped]\n" in out and out[-1] == "\n"
+
+
+def test_chat_keeps_the_conversation_through_the_cli_with_piped_input(lit_base, capsys, monkeypatch):
+    loaded = LoadedModel(lit_base, device="cpu", prompt_style="default")
+    greedy = SamplingSettings(max_new_tokens=6, temperature=0.0)
+    eos = eos_text(loaded.tokenizer)
+
+    def reply(*turns: str) -> str:
+        messages = [{"role": ("user", "assistant")[i % 2], "content": turn} for i, turn in enumerate(turns)]
+        return loaded.complete([conversation_prompt(loaded.style, messages, eos)], greedy)[0].text
+
+    first = reply(PROMPTS[0])
+    with_history, alone = reply(PROMPTS[0], first, PROMPTS[4]), reply(PROMPTS[4])
+    assert with_history != alone  # the history changes the answer, so the test below can tell
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PROMPTS[0]}\n{PROMPTS[4]}\n/reset\n{PROMPTS[4]}\n"))
+    args = ["chat", str(lit_base), "--prompt_style", "default", "--device", "cpu"]
+    main([*args, "--sampling.temperature", "0", "--sampling.max_new_tokens", "6"])
+    replies = [part.split("\n")[0] for part in capsys.readouterr().out.split(">> Reply: ")[1:]]
+    assert replies == [first, with_history, alone]
+    # A history budget that holds only the newest turn drops the oldest exchange first.
+    budget = len(loaded.tokenizer.encode(PROMPTS[4]))
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{PROMPTS[0]}\n{PROMPTS[4]}\n"))
+    main([*args, "--sampling.temperature", "0", "--sampling.max_new_tokens", "6", "--max_history_tokens", str(budget)])
+    replies = [part.split("\n")[0] for part in capsys.readouterr().out.split(">> Reply: ")[1:]]
+    assert replies == [first, alone]
+
+
+def test_generate_messages_answers_each_conversation(lit_base, tmp_path):
+    loaded = LoadedModel(lit_base, device="cpu", prompt_style="default")
+    greedy = SamplingSettings(max_new_tokens=6, temperature=0.0)
+    turns = [{"role": "user", "content": PROMPTS[0]}, {"role": "assistant", "content": "yes"}]
+    turns.append({"role": "user", "content": PROMPTS[1]})
+    (tmp_path / "chat.json").write_text(json.dumps({"messages": turns}), encoding="utf-8")
+    expected = loaded.complete([conversation_prompt(loaded.style, turns, eos_text(loaded.tokenizer))], greedy)[0].text
+    args = [str(lit_base), "--messages", str(tmp_path / "chat.json"), "--output", str(tmp_path / "out.jsonl")]
+    run_function(
+        generate,
+        [*args, "--prompt_style", "default", "--device", "cpu", "--quiet", "true"]
+        + ["--sampling.temperature", "0", "--sampling.max_new_tokens", "6"],
+    )
+    record = json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))
+    assert record["messages"] == [*turns, {"role": "assistant", "content": expected}]
 
 
 def test_sliding_window_model_batches_equal_lengths_and_matches_transformers(tmp_path, hf_models):

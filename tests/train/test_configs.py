@@ -26,7 +26,9 @@ FUNCTIONS = {
 
 def _method(path: Path) -> str:
     parts = path.relative_to(CONFIGS).parts
-    return path.stem if parts[0] == "demo" else ("pretrain" if parts[0] == "pretrain" else parts[1])
+    if parts[0] in ("demo", "pretrain"):
+        return path.stem if parts[0] == "demo" else "pretrain"
+    return "lora" if parts[1] == "qlora" else parts[1]  # QLoRA is LoRA on a quantized base
 
 
 def _parse(path: Path):
