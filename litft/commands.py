@@ -93,6 +93,14 @@ def merge_lora(
     implementation(checkpoint_dir, out_dir, base_dir, overwrite)
 
 
+def _check_rag(rag: Path | None, rag_k: int) -> None:
+    from litft.retrieval.settings import check_index_dir, check_k
+
+    if rag is not None:
+        check_index_dir(rag, "--rag")
+    check_k(rag_k, "--rag_k")
+
+
 def generate(
     checkpoint_dir: Path,
     prompt: str | None = None,
@@ -108,6 +116,8 @@ def generate(
     stream: bool = True,
     quiet: bool = False,
     messages: Path | None = None,
+    rag: Path | None = None,
+    rag_k: int = 3,
 ) -> list[Any]:  # litft.generation.generate.Completion records
     """Generate text from a checkpoint or a fine-tuning run (full, LoRA or adapter-v2: read from the run dir).
 
@@ -129,12 +139,17 @@ def generate(
         quiet: No progress bar or statistics on stderr.
         messages: Answer conversations instead: a JSON {"messages": [...]} record (or its list of turns), or
             JSONL of them, each ending with a user turn; rendered with the prompt style as training rendered them.
+        rag: A retrieval index (`litft index build`): each prompt carries its top --rag_k chunks in the layout
+            of `prepare finetune --rag` and `evaluate --rag` (sources are printed on stderr; --output records
+            their ids).
+        rag_k: Chunks retrieved per prompt with --rag.
     """
     arguments = dict(locals())  # exactly the parameters, passed on unchanged
     require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
     require_dir(base_dir, "--base_dir", MODEL_HINT)
     require_file(prompts_file, "--prompts_file")
     require_file(messages, "--messages")
+    _check_rag(rag, rag_k)
     if output is not None:
         check_output_file(output, "--output")
         if prompts_file is not None:
@@ -156,6 +171,8 @@ def chat(
     precision: Precision | None = None,
     quantize: Quantize | None = None,
     max_history_tokens: int | None = None,
+    rag: Path | None = None,
+    rag_k: int = 3,
 ) -> None:
     """Chat interactively: each prompt's reply streams as it is generated, with the conversation so far in the
     prompt (`/reset` forgets it). Ctrl-D or Ctrl-C at the prompt exits; Ctrl-C during a reply stops that reply.
@@ -170,10 +187,14 @@ def chat(
         quantize: bitsandbytes quantization of the frozen weights, or `none` (default: as the run was trained).
         max_history_tokens: Most prompt tokens the conversation may take; the oldest turns are dropped first
             (default: the model's context less --sampling.max_new_tokens).
+        rag: A retrieval index: each message is asked with its top --rag_k chunks before it (the conversation
+            keeps the message alone), their sources printed after the reply.
+        rag_k: Chunks retrieved per message with --rag.
     """
     arguments = dict(locals())  # exactly the parameters, passed on unchanged
     require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
     require_dir(base_dir, "--base_dir", MODEL_HINT)
+    _check_rag(rag, rag_k)
     if max_history_tokens is not None and max_history_tokens < 1:
         raise LitftError(f"--max_history_tokens {max_history_tokens} must be a positive number of tokens.")
     sampling.validate()

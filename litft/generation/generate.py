@@ -20,6 +20,7 @@ from litgpt.prompts import PromptStyle
 from litft.common.errors import LitftError
 from litft.common.io import atomic_path, progress
 from litft.common.settings import CHAT_SAMPLING, GENERATION_SAMPLING, Precision, Quantize, SamplingSettings
+from litft.generation.passages import PassageFinder, sources_line
 from litft.generation.sampling import RowDecoder, Sampler, decode_batch, plan_batches
 from litft.models.checkpoint import CheckpointInfo, inspect_checkpoint, load_model
 from litft.models.conversations import conversation_prompt, drop_oldest_turns, eos_text
@@ -261,6 +262,8 @@ def generate(
     stream: bool = True,
     quiet: bool = False,
     messages: Path | None = None,
+    rag: Path | None = None,
+    rag_k: int = 3,
 ) -> list[Completion]:
     """Generate text from a checkpoint or a fine-tuning run (full, LoRA or adapter-v2: read from the run dir).
 
@@ -282,6 +285,10 @@ def generate(
         quiet: No progress bar or statistics on stderr.
         messages: Answer conversations instead: a JSON {"messages": [...]} record (or its list of turns), or
             JSONL of them, each ending with a user turn; rendered with the prompt style as training rendered them.
+        rag: A retrieval index (`litft index build`): each prompt carries its top --rag_k chunks in the layout
+            of `prepare finetune --rag` and `evaluate --rag` (sources are printed on stderr; --output records
+            their ids).
+        rag_k: Chunks retrieved per prompt with --rag.
     """
     if sum(given is not None for given in (prompt, prompts_file, messages)) != 1:
         raise LitftError('give exactly one of --prompt "...", --prompts_file FILE or --messages FILE.')
@@ -289,15 +296,23 @@ def generate(
         raise LitftError("--output goes with --prompts_file or --messages; a single --prompt prints its answer.")
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
+    finder = PassageFinder(rag, rag_k) if rag is not None else None
     if messages is not None:
         conversations = read_messages(messages)
         loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
+        if finder is not None:
+            conversations = [_last_turn_with_passages(finder, loaded, turns, settings) for turns in conversations]
         return answer_conversations(loaded, conversations, settings, output, batch_size, quiet)
     instructions = [Instruction(prompt)] if prompt is not None else read_prompts(prompts_file)
     loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
     if not quiet:
         print(f"model: {loaded.describe()}", file=sys.stderr)
-    texts = [loaded.format(instruction) for instruction in instructions]
+    asked, sources = instructions, [[] for _ in instructions]
+    if finder is not None:
+        asked, sources = zip(*(finder.add_to(loaded, i, settings.max_new_tokens) for i in instructions), strict=True)
+    texts = [loaded.format(instruction) for instruction in asked]
+    if prompt is not None and sources[0] and not quiet:
+        print(sources_line(sources[0]), file=sys.stderr)
     if prompt is not None and stream:
         completions = [loaded.stream(texts[0], settings, lambda text: print(text, end="", flush=True))]
         print()
@@ -305,7 +320,7 @@ def generate(
         completions = loaded.complete(texts, settings, batch_size=batch_size, quiet=quiet)
         if output is not None:
             with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-                for instruction, completion in zip(instructions, completions, strict=True):
+                for instruction, completion, found in zip(instructions, completions, sources, strict=True):
                     fh.write(
                         dumps_record(
                             instruction,
@@ -313,6 +328,7 @@ def generate(
                             prompt_tokens=completion.prompt_tokens,
                             generated_tokens=completion.generated_tokens,
                             finish_reason=completion.finish_reason,
+                            **({"retrieved": [hit.id for hit in found]} if finder is not None else {}),
                         )
                         + "\n"
                     )
@@ -321,10 +337,18 @@ def generate(
         else:
             for number, (instruction, completion) in enumerate(zip(instructions, completions, strict=True), start=1):
                 print(f"### {number}: {instruction.question}\n{completion.text}\n")
+                if sources[number - 1]:
+                    print(sources_line(sources[number - 1]) + "\n")
     if not quiet:
         written = f"; answers in {output}" if output else ""
         print(f"{_stats(loaded.timing)}{written}", file=sys.stderr)
     return completions
+
+
+def _last_turn_with_passages(finder, loaded: LoadedModel, turns: list[dict], settings: SamplingSettings) -> list[dict]:
+    """The conversation with its last user turn asked with that turn's passages before it (see chat_loop)."""
+    asked, _ = finder.add_to(loaded, Instruction(turns[-1]["content"]), settings.max_new_tokens, input_field=False)
+    return [*turns[:-1], {**turns[-1], "content": asked.instruction}]
 
 
 def answer_conversations(
@@ -363,6 +387,8 @@ def chat(
     precision: Precision | None = None,
     quantize: Quantize | None = None,
     max_history_tokens: int | None = None,
+    rag: Path | None = None,
+    rag_k: int = 3,
 ) -> None:
     """Chat interactively: each prompt's reply streams as it is generated, with the conversation so far in the
     prompt (`/reset` forgets it). Ctrl-D or Ctrl-C at the prompt exits; Ctrl-C during a reply stops that reply.
@@ -377,6 +403,9 @@ def chat(
         quantize: bitsandbytes quantization of the frozen weights, or `none` (default: as the run was trained).
         max_history_tokens: Most prompt tokens the conversation may take; the oldest turns are dropped first
             (default: the model's context less --sampling.max_new_tokens).
+        rag: A retrieval index: each message is asked with its top --rag_k chunks before it (the conversation
+            keeps the message alone), their sources printed after the reply.
+        rag_k: Chunks retrieved per message with --rag.
     """
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
@@ -386,7 +415,8 @@ def chat(
         "/reset forgets the conversation; Ctrl-D or Ctrl-C to exit; Ctrl-C during a reply stops it.",
         file=sys.stderr,
     )
-    chat_loop(loaded, settings, max_history_tokens=max_history_tokens)
+    finder = PassageFinder(rag, rag_k) if rag is not None else None
+    chat_loop(loaded, settings, max_history_tokens=max_history_tokens, finder=finder)
 
 
 def _is_utf8(line: str) -> bool:
@@ -405,11 +435,14 @@ def chat_loop(
     write: Callable[[str], None] | None = None,
     log: Callable[[str], None] | None = None,
     max_history_tokens: int | None = None,
+    finder: PassageFinder | None = None,
 ) -> int:
     """The interactive loop; returns the number of replies. `read`/`write`/`log` are the terminal.
 
     The conversation so far goes into each prompt, its oldest exchanges dropped to stay within
-    `max_history_tokens`; `/reset` starts over."""
+    `max_history_tokens`; `/reset` starts over. With a `finder` (`--rag`) each message is asked with its
+    passages before it, and the conversation keeps the message alone (passages of earlier turns would crowd
+    the context out)."""
     write = write or (lambda text: print(text, end="", flush=True))
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     if read is input and hasattr(sys.stdin, "reconfigure"):
@@ -438,7 +471,10 @@ def chat_loop(
         write(">> Reply: ")
         before = Timing(loaded.timing.tokens, loaded.timing.seconds)
         try:
-            messages, prompt = history_prompt(loaded, [*history, {"role": "user", "content": line}], limit)
+            asked, hits = (Instruction(line), [])
+            if finder is not None:
+                asked, hits = finder.add_to(loaded, asked, settings.max_new_tokens, input_field=False)
+            messages, prompt = history_prompt(loaded, [*history, {"role": "user", "content": asked.instruction}], limit)
             completion = loaded.stream(prompt, settings, write)
         except KeyboardInterrupt:
             write(" [stopped]\n")
@@ -447,9 +483,11 @@ def chat_loop(
             write("\n")
             log(str(error))
             continue
-        history = [*messages, {"role": "assistant", "content": completion.text}]
+        history = [*messages[:-1], {"role": "user", "content": line}, {"role": "assistant", "content": completion.text}]
         replies += 1
         write("\n")
+        if hits:
+            log(sources_line(hits))
         log(_stats(Timing(loaded.timing.tokens - before.tokens, loaded.timing.seconds - before.seconds)))
 
 

@@ -1,0 +1,40 @@
+"""`--rag INDEX` for `generate` and `chat`: each question's top-k chunks from a retrieval index put into its prompt in
+the layout of litft.models.context, the one RAFT training records and `evaluate --rag` use, so a model tuned with
+`prepare finetune --rag` is asked the way it learned. Lowest-ranked passages are left out when they would crowd the
+answer out of the model's context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litft.models.context import fit_context
+from litft.models.instructions import Instruction
+from litft.models.prompts import takes_input
+
+
+class PassageFinder:
+    """An index and how many chunks to retrieve per question."""
+
+    def __init__(self, index_dir: Path, k: int):
+        from litft.retrieval.index import RetrievalIndex
+
+        self.index = RetrievalIndex.load(index_dir)
+        self.k = k
+
+    def add_to(self, loaded, instruction: Instruction, max_new_tokens: int, input_field: bool | None = None):
+        """`instruction` with its passages (in the prompt style's input field where it has one, unless
+        `input_field` says otherwise), and the passages it carries."""
+        hits = self.index.search(instruction.question, self.k)
+        room = loaded.info.config.block_size - max_new_tokens
+        has_input = takes_input(loaded.style) if input_field is None else input_field
+
+        def fits(candidate: Instruction) -> bool:
+            return len(loaded.tokenizer.encode(loaded.format(candidate))) <= room
+
+        with_passages, dropped = fit_context(instruction, hits, has_input, fits)
+        return with_passages, hits[: len(hits) - dropped]
+
+
+def sources_line(hits: list) -> str:
+    """Where an answer's passages came from, so a reader can check the answer against them ('' without any)."""
+    return "sources: " + "  ".join(f"[{n}] {hit.url or hit.id}" for n, hit in enumerate(hits, start=1)) if hits else ""
