@@ -215,9 +215,7 @@ def prepare_finetune(
     inputs = [find_inputs(entry, val_data if len(entries) == 1 else None) for entry in entries or [None]]
     val_path = val_data if len(entries) > 1 else inputs[0][1]  # with several sources, only --val_data validates
     proportions = check_mix(len(inputs), mix)
-    raft = RaftSettings(rag, rag_k, distractors_only, seed) if rag is not None else None
-    if raft is not None:
-        raft.check()
+    raft = RaftSettings(rag, rag_k, distractors_only, seed).checked() if rag is not None else None
     tokenizer_path = resolve_tokenizer_dir(checkpoint_dir, tokenizer_dir)  # input paths first: litgpt loads torch
     tokenizer = load_tokenizer(tokenizer_path)
     from litft.models.prompts import get_prompt_style, save_prompt_style, style_name
@@ -225,19 +223,8 @@ def prepare_finetune(
     style = get_prompt_style(prompt_style, tokenizer_path)
     max_seq_length = _check_max_seq_length(max_seq_length, tokenizer_path)
     train_records, mapping, mixture = _read_train(inputs, fields, split, subset, proportions, seed)
-    if val_path is not None:
-        val_records, _ = load_records(val_path, fields, split, subset)
-    else:
-        is_val = choose_validation(
-            len(train_records), val_fraction, seed, "record", "pass --val_fraction 0 or a --val_data file"
-        )
-        val_records = [record for record, flag in zip(train_records, is_val, strict=True) if flag]
-        train_records = [record for record, flag in zip(train_records, is_val, strict=True) if not flag]
-    context = None
-    if raft is not None:
-        from litft.models.prompts import takes_input
-
-        train_records, val_records, context = with_raft_context(train_records, val_records, raft, takes_input(style))
+    train_records, val_records = _split_validation(train_records, val_path, fields, split, subset, val_fraction, seed)
+    train_records, val_records, context = with_raft_context(train_records, val_records, raft, style)
     tokenizer_fields = tokenizer_meta(tokenizer, tokenizer_path)
     dtype = np.dtype(tokenizer_fields["dtype"])
     local_inputs = [Path(p) for p in [*(train for train, _ in inputs), val_path] if p is not None and not is_hub_id(p)]
@@ -304,6 +291,25 @@ def _read_train(
         for (train, _), (records, _), share, indices in zip(inputs, loaded, proportions, chosen, strict=True)
     ]
     return [mixed[i] for i in order.tolist()], mapping, mixture
+
+
+def _split_validation(
+    train_records: list[Example],
+    val_path: Path | str | None,
+    fields: dict[str, str] | str | None,
+    split: str | None,
+    subset: str | None,
+    val_fraction: float,
+    seed: int,
+) -> tuple[list[Example], list[Example]]:
+    """Train and validation records: the validation input's, or a seeded --val_fraction of the train records."""
+    if val_path is not None:
+        return train_records, load_records(val_path, fields, split, subset)[0]
+    is_val = choose_validation(
+        len(train_records), val_fraction, seed, "record", "pass --val_fraction 0 or a --val_data file"
+    )
+    val_records = [record for record, flag in zip(train_records, is_val, strict=True) if flag]
+    return [record for record, flag in zip(train_records, is_val, strict=True) if not flag], val_records
 
 
 def _print_summary(splits: dict[str, dict[str, Any]], max_seq_length: int | None, out: Path | None) -> None:

@@ -32,11 +32,12 @@ class RaftSettings:
     distractors_only: float = 0.2
     seed: int = 42
 
-    def check(self) -> None:
+    def checked(self) -> RaftSettings:
         check_index_dir(self.index, "--rag")
         check_k(self.k, "--rag_k")
         if not 0.0 <= self.distractors_only <= 1.0:
             raise LitftError(f"--distractors_only must lie between 0 and 1, got {self.distractors_only}.")
+        return self
 
 
 def raft_passages(
@@ -79,10 +80,15 @@ def raft_passages(
     return passages, described
 
 
-def with_raft_context(train: list, val: list, settings: RaftSettings, has_input_field: bool) -> tuple[list, list, dict]:
-    """Train and validation records (`litft.prepare.finetune.Record`) with their RAFT passages in the prompt, and
-    what meta.json records about them. Conversations are refused: their turns have no one question to retrieve for.
-    """
+def with_raft_context(train: list, val: list, settings: RaftSettings | None, style) -> tuple[list, list, dict | None]:
+    """Train and validation records (`litft.prepare.finetune.Record`) with their RAFT passages in the prompt style's
+    input field (before the question without one), and what meta.json records about them; unchanged without
+    `settings`. Conversations are refused: their turns have no one question to retrieve for."""
+    if settings is None:
+        return train, val, None
+    from litft.models.prompts import takes_input
+
+    has_input_field = takes_input(style)
     records = [*train, *val]
     if any(isinstance(record, list) for record in records):
         raise LitftError("--rag builds context for single-turn records; conversations (messages) cannot take it.")

@@ -69,12 +69,12 @@ def test_records_without_a_known_source_get_what_inference_retrieves(index):
 )
 def test_bad_settings_are_one_sentence(index, settings, message):
     with pytest.raises(LitftError, match=message):
-        RaftSettings(index, **settings).check()
+        RaftSettings(index, **settings).checked()
 
 
 def test_a_folder_that_is_no_index_is_refused(tmp_path):
     with pytest.raises(LitftError, match="is not a retrieval index"):
-        RaftSettings(tmp_path).check()
+        RaftSettings(tmp_path).checked()
 
 
 def test_prepare_finetune_rag_puts_the_passages_in_each_prompt_as_evaluate_does(index, tokenizer_dir, tmp_path):
