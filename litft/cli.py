@@ -85,12 +85,27 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     },
     "generate": ("litft.commands:generate", "Generate text from a checkpoint or a fine-tuning run."),
     "chat": ("litft.commands:chat", "Chat interactively with a checkpoint or a fine-tuning run."),
+    "serve": ("litft.serving.commands:serve", "Serve a checkpoint or run over an OpenAI-compatible HTTP API."),
     "evaluate": {
         "": (
             "litft.evaluation.evaluate:evaluate",
             "Score base and fine-tuned models on a test split (ROUGE, answers.csv).",
         ),
         "summarize": ("litft.evaluation.evaluate:summarize", "Turn a scored answers.csv into the 0-3 review table."),
+    },
+    "review": {
+        "serve": (
+            "litft.evaluation.review.commands:serve",
+            "Open the blind review page of an evaluation folder (0-3 scores, saved as given).",
+        ),
+        "import": (
+            "litft.evaluation.review.commands:import_sheet",
+            "Take a filled-in answers.csv's scores into a reviewer's review file.",
+        ),
+        "summarize": (
+            "litft.evaluation.review.commands:summarize",
+            "The human review table: % per score, mean with 95% interval, agreement, win rates.",
+        ),
     },
     "convert": {
         "hf_to_lit": (
@@ -100,6 +115,10 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
         "lit_to_hf": (
             "litft.commands:convert_lit_checkpoint",
             "Export a litgpt checkpoint as a transformers-loadable directory.",
+        ),
+        "lit_to_peft": (
+            "litft.commands:convert_lit_to_peft",
+            "Export a LoRA run as a PEFT adapter for the base's Hugging Face export.",
         ),
     },
     "merge_lora": ("litft.commands:merge_lora", "Merge a LoRA run's weights into its base as a full checkpoint."),

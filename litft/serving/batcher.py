@@ -1,0 +1,60 @@
+"""The one background thread that owns the model: it takes queued requests into the continuous batch between
+token steps (`litft.generation.continuous`), so requests arriving together decode together, a finished or
+abandoned row leaves at once and a waiting request takes its place at the next step."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from litft.generation.continuous import ContinuousDecoder, Row
+
+IDLE_POLL_SECONDS = 0.1  # how often an idle loop checks that the server is still running
+
+
+class Batcher:
+    """Queue rows with `submit`; each row's `on_step` runs in this thread after each of its tokens."""
+
+    def __init__(self, decoder: ContinuousDecoder):
+        self.decoder = decoder
+        self._waiting: queue.Queue[Row] = queue.Queue()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="litft-batcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def submit(self, row: Row) -> None:
+        self._waiting.put(row)
+
+    @property
+    def active_rows(self) -> int:
+        return len(self.decoder.rows)
+
+    def _take(self, block: bool) -> list[Row]:
+        """Waiting rows that fit the free cache rows (blocking for the first one when nothing decodes)."""
+        taken: list[Row] = []
+        try:
+            if block:
+                taken.append(self._waiting.get(timeout=IDLE_POLL_SECONDS))
+            while len(taken) < self.decoder.free:
+                taken.append(self._waiting.get_nowait())
+        except queue.Empty:
+            pass
+        return [row for row in taken if not row.cancelled]
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            joining = self._take(block=not self.decoder.rows)
+            try:
+                self.decoder.add(joining)
+                self.decoder.step()
+            except Exception as error:  # a bug or out of memory: every row in flight gets the error, the loop lives on
+                for row in {*self.decoder.rows, *joining}:
+                    row.error = error
+                    row.on_step(row)
+                self.decoder.reset()

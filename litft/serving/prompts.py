@@ -1,0 +1,49 @@
+"""Chat messages as the prompt the checkpoint was trained on, with retrieved passages when serving with --rag."""
+
+from __future__ import annotations
+
+from litgpt.prompts import PromptStyle
+
+from litft.models.context import with_context
+from litft.models.instructions import Instruction
+from litft.models.prompts import ChatTemplate, render_prompt, takes_input
+
+Message = dict[str, str]
+
+
+def last_user_message(messages: list[Message]) -> int:
+    """Index of the question: the last user message (the caller has checked there is one)."""
+    return max(i for i, message in enumerate(messages) if message["role"] == "user")
+
+
+def chat_prompt(style: PromptStyle, messages: list[Message], passages: list | None = None) -> str:
+    """The prompt for `messages`: a chat template renders the whole conversation; a named style renders each
+    user turn as training did, the assistant's replies after them, and the first system message as its system
+    prompt. `passages` go with the question (the last user message) in the shared `with_context` layout."""
+    question = last_user_message(messages)
+    system = next((m["content"] for m in messages if m["role"] == "system"), None)
+    if isinstance(style, ChatTemplate):
+        if passages:
+            content = with_context(Instruction(messages[question]["content"]), passages, False).instruction
+            messages = [*messages[:question], {**messages[question], "content": content}, *messages[question + 1 :]]
+        return style.render_messages(messages[: question + 1], add_generation_prompt=True)
+    parts = []
+    for number, message in enumerate(messages[: question + 1]):
+        if message["role"] == "assistant":
+            parts.append(message["content"] + "\n\n")
+        elif message["role"] == "user":
+            record = Instruction(message["content"])
+            if number == question:
+                record = with_context(record, passages, takes_input(style))
+            first = not any(m["role"] == "user" for m in messages[:number])
+            parts.append(_render(style, record, system if first else None))
+    return "".join(parts)
+
+
+def _render(style: PromptStyle, record: Instruction, system: str | None) -> str:
+    if system is None:
+        return render_prompt(style, record.instruction, record.input)
+    if record.input and takes_input(style):
+        return style.apply(record.instruction, sys_prompt=system, input=record.input)
+    text = f"{record.instruction}\n\n{record.input}" if record.input else record.instruction
+    return style.apply(text, sys_prompt=system)

@@ -1,0 +1,106 @@
+"""`litft serve`: load a checkpoint or run once, then answer OpenAI-style requests with uvicorn until stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+from litft.common.settings import Precision
+from litft.generation.continuous import ContinuousDecoder
+from litft.generation.generate import LoadedModel
+from litft.serving.app import Engine, create_app
+from litft.serving.batcher import Batcher
+from litft.serving.checks import check_api_key
+
+
+def build_engine(
+    checkpoint_dir: Path,
+    model_name: str | None = None,
+    max_batch_size: int = 8,
+    rag: Path | None = None,
+    rag_k: int = 3,
+    api_key: str | None = None,
+    prompt_style: str | None = None,
+    base_dir: Path | None = None,
+    device: str = "auto",
+    precision: Precision | None = None,
+) -> Engine:
+    """The model loaded and its batcher running (stop it with `engine.batcher.stop()`)."""
+    loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, None, prompt_style)
+    retrieve = None
+    if rag is not None:
+        from litft.retrieval.index import RetrievalIndex
+
+        index = RetrievalIndex.load(rag)
+        retrieve = lambda question: index.search(question, rag_k)  # noqa: E731
+    batcher = Batcher(ContinuousDecoder(loaded.model, max_batch_size))
+    batcher.start()
+    name = model_name or Path(checkpoint_dir).resolve().name
+    return Engine(name, loaded, batcher, api_key, retrieve)
+
+
+@contextlib.contextmanager
+def running_server(engine: Engine, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """The app served by uvicorn in a thread of this process; yields its base URL (`http://host:port/v1`)."""
+    config = uvicorn.Config(create_app(engine), host=host, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="litft-serve", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise OSError(f"the server could not listen on {host}:{port}")
+        threading.Event().wait(0.02)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound}/v1"
+    finally:
+        server.should_exit = True
+        thread.join()
+
+
+def serve(
+    checkpoint_dir: Path,
+    port: int = 8000,
+    host: str = "127.0.0.1",
+    rag: Path | None = None,
+    rag_k: int = 3,
+    max_batch_size: int = 8,
+    api_key_env: str | None = None,
+    model_name: str | None = None,
+    prompt_style: str | None = None,
+    base_dir: Path | None = None,
+    device: str = "auto",
+    precision: Precision | None = None,
+) -> None:
+    """Serve a checkpoint or a fine-tuning run over an OpenAI-compatible HTTP API (chat and completions,
+    streamed or not); concurrent requests decode together in one continuously batched KV cache.
+
+    Args:
+        checkpoint_dir: A litgpt checkpoint or a full, LoRA or adapter-v2 run directory.
+        port: TCP port to listen on.
+        host: Address to bind; anything but loopback needs --api_key_env.
+        rag: A retrieval index (`litft index build`): each question's best chunks go into its prompt.
+        rag_k: Chunks retrieved per question with --rag.
+        max_batch_size: Requests decoded together (rows of the KV cache).
+        api_key_env: Environment variable holding the key clients must send as `Authorization: Bearer KEY`.
+        model_name: The model id clients name (default: the checkpoint directory's name).
+        prompt_style: Override the prompt style saved with the checkpoint.
+        base_dir: Base checkpoint for a LoRA/adapter run, when it moved.
+        device: auto, cpu, cuda, cuda:N or mps.
+        precision: 32-true, 16-true or bf16-true.
+    """
+    api_key = check_api_key(host, api_key_env)
+    engine = build_engine(
+        checkpoint_dir, model_name, max_batch_size, rag, rag_k, api_key, prompt_style, base_dir, device, precision
+    )
+    print(f"serving {engine.loaded.describe()} as {engine.model_name!r}", file=sys.stderr)
+    print(f"OpenAI-compatible API at http://{host}:{port}/v1 (Ctrl-C stops)", file=sys.stderr)
+    try:
+        uvicorn.run(create_app(engine), host=host, port=port, log_level="warning")
+    finally:
+        engine.batcher.stop()
