@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     ),
     "filter": (
         "litft.data.curate.filter:filter_records",
-        "Filter instruction records (duplicates, ROUGE-L, heuristics).",
+        "Filter instruction records or conversations (duplicates, ROUGE-L, heuristics).",
     ),
     "split": (
         "litft.data.curate.split:split",

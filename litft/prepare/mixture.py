@@ -7,6 +7,7 @@ domain data this way is the usual remedy when a tuned model forgets what it knew
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ def check_mix(sources: int, mix: Sequence[float] | None) -> list[float] | None:
         return None
     if len(mix) != sources:
         raise LitftError(f"--mix gives {len(mix)} proportion(s) for {sources} --data source(s); give one per source.")
-    if any(not value > 0 for value in mix):
+    if any(not 0 < value < math.inf for value in mix):  # NaN and inf fail too
         raise LitftError(f"--mix {' '.join(map(str, mix))} must be positive proportions, e.g. --mix 0.8 0.2.")
     total = float(sum(mix))
     return [value / total for value in mix]

@@ -6,6 +6,12 @@ counted in a cheap first pass, so it is exact and identical across runs and mach
 encoding and writing stream in batches of a few MB: memory stays flat for inputs larger than RAM.
 Encoding runs in a background thread (the Rust/C++ tokenizer releases the GIL and spreads the batch
 over all cores) while the main thread reads the next batch and writes the last one.
+
+With `--data A B --mix 0.8 0.2` each --data entry (a file, folder or glob) is one source and the unit of the
+mixture is the document: `litft.prepare.mixture` chooses, seeded, which of each source's documents are kept
+(the scarcest source relative to its share whole), and the kept documents stream out in input order (the
+reader shuffles windows, so order does not matter for training). meta.json["mixture"] records, per source, its
+proportion, the documents available and used, and the tokens they became.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,6 +29,7 @@ from litft.common.errors import LitftError
 from litft.common.io import progress
 from litft.models.tokenizer import encode_batch, load_tokenizer
 from litft.prepare.format import open_tokens, staging_dir, tokenizer_meta, write_meta
+from litft.prepare.mixture import check_mix, choose_mixture
 from litft.prepare.sources import (
     Source,
     count_documents,
@@ -77,6 +84,7 @@ def prepare_pretrain(
     seed: int = 42,
     split_lines: bool | None = None,
     text_key: str = "text",
+    mix: list[float] | None = None,
     batch_bytes: int = 1 << 20,
     overwrite: bool = False,
     quiet: bool = False,
@@ -85,31 +93,39 @@ def prepare_pretrain(
 
     Args:
         data: Text files, folders (recursive), globs, `pretrain.txt` (one chunk per line) or `chunks.jsonl`
-            ({"text": ...} per line). Several: `--data '[a.txt,b.txt]'` or `--data a.txt --data+ b.txt`.
+            ({"text": ...} per line). Several: `--data a.txt b.txt` (concatenated, or mixed with --mix).
         out: Output directory; it appears only when complete.
         checkpoint_dir: Checkpoint directory whose tokenizer to use.
         tokenizer_dir: Same as --checkpoint_dir (give one of the two).
         val_fraction: Fraction of documents held out for validation, chosen by a seeded permutation.
-        seed: Seed of the validation split.
+        seed: Seed of the validation split and of the mixture.
         split_lines: Treat every line of a text file as one document (default: only for pretrain.txt).
         text_key: The JSONL field holding the text.
+        mix: Proportions of the --data sources by documents, e.g. --mix 0.8 0.2 to replay general text beside
+            domain text: seeded samples without repeats, the scarcest source whole; recorded in meta.json.
         batch_bytes: Bytes of text encoded per batch; larger uses more memory, smaller parallelises worse.
         overwrite: Replace `out` if it exists.
         quiet: No progress bar or summary.
     """
-    sources = resolve_sources(data, split_lines)  # input paths first: loading a tokenizer imports torch
+    entries = [data] if isinstance(data, (str, Path)) or data is None else list(data)
+    proportions = check_mix(len(entries), mix)
+    # Input paths first: loading a tokenizer imports torch.
+    groups = (
+        [resolve_sources(entry, split_lines) for entry in entries]
+        if proportions
+        else [resolve_sources(data, split_lines)]
+    )
+    sources = [source for group in groups for source in group]
     tokenizer_path = resolve_tokenizer_dir(checkpoint_dir, tokenizer_dir)
     tokenizer = load_tokenizer(tokenizer_path)
-    slots = count_documents(sources)
-    if slots == 0:
-        raise LitftError(f"the input {data} holds no documents; give a non-empty corpus.")
-    is_val = choose_validation(slots, val_fraction, seed)
+    available = [count_documents(group) for group in groups]
+    slot_flags = _choose_slots(available, proportions, val_fraction, seed, data)
     tokenizer_fields = tokenizer_meta(tokenizer, tokenizer_path)
     dtype = np.dtype(tokenizer_fields["dtype"])
 
     with staging_dir(out, overwrite, inputs=[source.path for source in sources] + [tokenizer_path]) as staging:
         started = time.perf_counter()
-        counts = _encode_to_files(tokenizer, sources, is_val, dtype, staging, batch_bytes, text_key, quiet)
+        counts = _encode_to_files(tokenizer, sources, slot_flags, dtype, staging, batch_bytes, text_key, quiet)
         seconds = time.perf_counter() - started
         if counts["train"]["tokens"] == 0:
             raise LitftError(f"the input {data} holds only empty documents; give a non-empty corpus.")
@@ -123,6 +139,7 @@ def prepare_pretrain(
             "sources": [str(source.path) for source in sources[:1000]],
             "source_files": len(sources),
             "source_bytes": total_bytes(sources),
+            "mixture": _mixture_meta(entries, proportions, available, slot_flags, counts) if proportions else None,
             "val_fraction": val_fraction,
             "seed": seed,
             "seconds": round(seconds, 3),
@@ -131,19 +148,71 @@ def prepare_pretrain(
             assert len(open_tokens(staging / f"{split}.bin", dtype)) == counts[split]["tokens"]
         meta = write_meta(staging, meta)
     if not quiet:
-        total = counts["train"]["tokens"] + counts["val"]["tokens"]
-        print(
-            f"wrote {counts['train']['tokens']:,} train and {counts['val']['tokens']:,} val tokens "
-            f"({counts['train']['documents']:,} + {counts['val']['documents']:,} documents) to {out} "
-            f"in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f} tokens/s)"
-        )
+        _print_summary(meta, seconds, out)
     return meta
+
+
+def _print_summary(meta: dict[str, Any], seconds: float, out: Path | None) -> None:
+    train, val = meta["splits"]["train"], meta["splits"]["val"]
+    total = train["tokens"] + val["tokens"]
+    print(
+        f"wrote {train['tokens']:,} train and {val['tokens']:,} val tokens "
+        f"({train['documents']:,} + {val['documents']:,} documents) to {out} "
+        f"in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f} tokens/s)"
+    )
+    for source in meta["mixture"] or []:
+        print(
+            f"  {source['source']}: {source['used']:,} of {source['available']:,} documents "
+            f"({source['proportion']:.0%} of the mixture), {source['tokens']:,} tokens"
+        )
+
+
+class _SlotFlags(NamedTuple):
+    """Per document slot of the input: which are validation (indexed over the slots kept), which the mixture keeps
+    (None: every slot) and the slot just past each source's last (`ends`, for per-source token counts)."""
+
+    is_val: np.ndarray
+    taken: np.ndarray | None
+    ends: np.ndarray
+
+
+def _choose_slots(
+    available: list[int], proportions: list[float] | None, val_fraction: float, seed: int, data: Any
+) -> _SlotFlags:
+    """The document slots the mixture keeps (all without one) and, among them, the validation ones."""
+    taken = None
+    if proportions is not None:
+        taken = np.zeros(sum(available), dtype=bool)
+        starts = np.cumsum([0, *available[:-1]])
+        for start, indices in zip(starts, choose_mixture(available, proportions, seed), strict=True):
+            taken[start + indices] = True
+    slots = sum(available) if taken is None else int(taken.sum())
+    if slots == 0:
+        raise LitftError(f"the input {data} holds no documents; give a non-empty corpus.")
+    return _SlotFlags(choose_validation(slots, val_fraction, seed), taken, np.cumsum(available))
+
+
+def _mixture_meta(
+    entries: list[Any], proportions: list[float], available: list[int], slots: _SlotFlags, counts: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "source": str(entry),
+            "proportion": share,
+            "available": count,
+            "used": int(slots.taken[end - count : end].sum()),
+            "tokens": int(tokens),
+        }
+        for entry, share, count, end, tokens in zip(
+            entries, proportions, available, slots.ends, counts["source_tokens"], strict=True
+        )
+    ]
 
 
 def _encode_to_files(
     tokenizer: Any,
     sources: list[Source],
-    is_val: np.ndarray,
+    slots: _SlotFlags,
     dtype: np.dtype,
     directory: Path,
     batch_bytes: int,
@@ -152,6 +221,7 @@ def _encode_to_files(
 ) -> dict[str, Any]:
     counts: dict[str, Any] = {split: {"tokens": 0, "documents": 0} for split in SPLITS}
     counts["empty"] = 0
+    counts["source_tokens"] = np.zeros(len(slots.ends), dtype=np.int64)
     bar = progress(total=total_bytes(sources), quiet=quiet, unit="B", unit_scale=True, desc="tokenizing")
     started = time.perf_counter()
     with open(directory / "train.bin", "wb") as train_file, open(directory / "val.bin", "wb") as val_file, bar:
@@ -159,38 +229,57 @@ def _encode_to_files(
         # Pipelining: batch i+1 is read and batch i-1 written while batch i encodes in the worker thread.
         with ThreadPoolExecutor(max_workers=1) as encoder:
             pending = None
-            for texts, flags, size in _slot_batches(sources, is_val, batch_bytes, text_key, counts):
+            for texts, flags, groups, size in _slot_batches(sources, slots, batch_bytes, text_key, counts):
                 future = encoder.submit(encode_batch, tokenizer, texts, None, True)
                 if pending is not None:
-                    _write(pending[0].result(), pending[1], files, dtype, counts)
-                    bar.update(pending[2])
+                    _write(pending[0].result(), *pending[1:3], files, dtype, counts)
+                    bar.update(pending[3])
                     tokens = counts["train"]["tokens"] + counts["val"]["tokens"]
                     bar.set_postfix(tokens_per_s=f"{tokens / (time.perf_counter() - started):,.0f}", refresh=False)
-                pending = (future, flags, size)
+                pending = (future, flags, groups, size)
             if pending is not None:
-                _write(pending[0].result(), pending[1], files, dtype, counts)
-                bar.update(pending[2])
+                _write(pending[0].result(), *pending[1:3], files, dtype, counts)
+                bar.update(pending[3])
     return counts
 
 
 def _slot_batches(
-    sources: list[Source], is_val: np.ndarray, batch_bytes: int, text_key: str, counts: dict[str, Any]
-) -> Iterator[tuple[list[str], np.ndarray, int]]:
-    """Non-empty documents with their validation flags, batch by batch; empty slots are counted and skipped."""
-    slot = 0
+    sources: list[Source], slots: _SlotFlags, batch_bytes: int, text_key: str, counts: dict[str, Any]
+) -> Iterator[tuple[list[str], np.ndarray, np.ndarray | None, int]]:
+    """Non-empty kept documents with their validation flags and (in a mixture) source numbers, batch by batch;
+    slots the mixture leaves out are dropped, empty ones counted and skipped."""
+    slot = kept = 0
+    total = len(slots.is_val) if slots.taken is None else len(slots.taken)
     for texts, size in iter_document_batches(sources, batch_bytes, text_key):
-        flags = is_val[slot : slot + len(texts)]
-        slot += len(texts)
-        if slot > len(is_val):
+        start, slot = slot, slot + len(texts)
+        if slot > total:
             raise LitftError("an input file changed while it was being read; run again on a file nobody is writing to.")
+        groups = None
+        if slots.taken is None:
+            flags = slots.is_val[start:slot]
+        else:
+            chosen = np.flatnonzero(slots.taken[start:slot])
+            texts = [texts[i] for i in chosen]
+            flags, kept = slots.is_val[kept : kept + len(chosen)], kept + len(chosen)
+            groups = np.searchsorted(slots.ends, start + chosen, side="right")
         keep = [i for i, text in enumerate(texts) if text]
         counts["empty"] += len(texts) - len(keep)
         if len(keep) < len(texts):
             texts, flags = [texts[i] for i in keep], flags[keep]
-        yield texts, flags, size
+            groups = groups[keep] if groups is not None else None
+        yield texts, flags, groups, size
 
 
-def _write(batch: list[list[int]], flags: np.ndarray, files: dict, dtype: np.dtype, counts: dict[str, Any]) -> None:
+def _write(
+    batch: list[list[int]],
+    flags: np.ndarray,
+    groups: np.ndarray | None,
+    files: dict,
+    dtype: np.dtype,
+    counts: dict[str, Any],
+) -> None:
+    if groups is not None:
+        np.add.at(counts["source_tokens"], groups, np.array([len(ids) for ids in batch], dtype=np.int64))
     for split, selected in (("train", ~flags), ("val", flags)):
         documents = (
             batch

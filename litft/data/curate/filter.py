@@ -7,6 +7,12 @@ to output, output ending with ':' (cut off), and optionally an answer not ground
 then exact duplicates (same normalised instruction and input); then ROUGE-L novelty: an instruction
 whose ROUGE-L F-measure with an instruction kept before it is above the threshold is dropped (records
 sharing one instruction text, e.g. several instances of a Self-Instruct task, stand or fall together).
+
+Conversations (OpenAI `messages`, ShareGPT `conversations`) go through the same rules, kept in their form.
+The first user turn is the instruction (the task, which the instruction rules and ROUGE-L look at: follow-up
+turns such as "Why?" are short by nature); every assistant turn is an output, checked against the user turn
+before it (empty, an echo of that turn, ending with ':'); grounding checks all assistant turns joined; and a
+duplicate has the same normalised system and user turns.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ import re
 import string
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 from litft.common.errors import LitftError
-from litft.common.io import check_output_file, progress, refuse_same_path
+from litft.common.io import check_output_file, iter_jsonl, progress, refuse_same_path
+from litft.data.conversations import is_conversation, read_conversation
 from litft.data.curate.rouge_dedup import make_tokenizer, rouge_novel_mask
 from litft.data.records import read_records, write_jsonl
 
@@ -105,18 +113,71 @@ class RecordRules:
             return "blacklisted_word"
         return None
 
-    def reason(self, record: dict) -> str | None:
-        instruction_reason = self.instruction_reason(record["instruction"])
+    def reason(self, view: FilterView) -> str | None:
+        instruction_reason = self.instruction_reason(view.instruction)
         if instruction_reason:
             return instruction_reason
-        output = record["output"].strip()
-        if not output:
-            return "empty_output"
-        if normalised(record.get("input", "")) == normalised(output):
-            return "input_equals_output"
-        if output.endswith(":"):
-            return "output_ends_with_colon"
+        for given, output in view.exchanges:
+            output = output.strip()
+            if not output:
+                return "empty_output"
+            if normalised(given) == normalised(output):
+                return "input_equals_output"
+            if output.endswith(":"):
+                return "output_ends_with_colon"
         return None
+
+
+class FilterView(NamedTuple):
+    """What the rules see of one record, whatever its form.
+
+    `exchanges` pairs each output with what it answers: (input, output) for an instruction record, (the user
+    turn before it, the reply) for each assistant turn of a conversation. `prompt` is what a duplicate repeats.
+    """
+
+    instruction: str
+    exchanges: list[tuple[str, str]]
+    prompt: tuple[str, ...]
+    answer: str
+
+
+def read_filter_input(input: Path) -> tuple[list[dict], list[FilterView]]:
+    """The records of a JSONL file of instruction records or of conversations, and their views."""
+    input = Path(input)
+    if not (input.is_file() and is_conversation(next(iter_jsonl(input), None))):
+        numbered = read_records(input, ("instruction", "output"), "instruction record")
+        for number, record in numbered:
+            if not isinstance(record.get("input", ""), str):
+                raise LitftError(
+                    f"{input} line {number}: field 'input' must be text, not {type(record['input']).__name__}."
+                )
+        records = [record for _, record in numbered]
+        views = [
+            FilterView(
+                r["instruction"],
+                [(r.get("input", ""), r["output"])],
+                (r["instruction"], r.get("input", "")),
+                r["output"],
+            )
+            for r in records
+        ]
+        return records, views
+    numbered = read_records(input, (), "conversation record")
+    return [record for _, record in numbered], [
+        _conversation_view(read_conversation(record, f"{input} line {number}")) for number, record in numbered
+    ]
+
+
+def _conversation_view(messages: list[dict[str, str]]) -> FilterView:
+    instruction = next((m["content"] for m in messages if m["role"] == "user"), "")
+    exchanges, last_user = [], ""
+    for message in messages:
+        if message["role"] == "user":
+            last_user = message["content"]
+        elif message["role"] == "assistant":
+            exchanges.append((last_user, message["content"]))
+    prompt = tuple(f"{m['role']}: {m['content']}" for m in messages if m["role"] != "assistant")
+    return FilterView(instruction, exchanges, prompt, "\n\n".join(output for _, output in exchanges))
 
 
 def _read_chunk_texts(path: Path) -> dict[str, str]:
@@ -138,11 +199,13 @@ def filter_records(
     removed: Path | None = None,
     quiet: bool = False,
 ) -> None:
-    """Filter instruction records (JSONL with instruction, output and optional input) and print counts by reason.
+    """Filter instruction records (JSONL with instruction, output and optional input) or conversations (`messages`
+    or `conversations` JSONL) and print counts by reason.
 
     Args:
-        input: Records to filter (qa.jsonl from synthesize, self-instruct output, any Alpaca-form JSONL).
-        output: Kept records, in input order.
+        input: Records to filter (qa.jsonl from synthesize, self-instruct output, any Alpaca-form JSONL), or
+            conversations: the first user turn is the instruction, each assistant turn an output (see above).
+        output: Kept records, in input order and in their form.
         rouge_threshold: Drop an instruction whose ROUGE-L F-measure with an earlier kept one is above this
             (1 disables).
         rouge_use_stemmer: Porter-stem words before ROUGE-L, as rouge-score's use_stemmer (Self-Instruct did not).
@@ -165,20 +228,14 @@ def filter_records(
         check_output_file(path, flag)
     if removed:
         refuse_same_path(output, removed, "--output", "--removed")
-    numbered = read_records(input, ("instruction", "output"), "instruction record")
-    for number, record in numbered:
-        if not isinstance(record.get("input", ""), str):
-            raise LitftError(
-                f"{input} line {number}: field 'input' must be text, not {type(record['input']).__name__}."
-            )
-    records = [record for _, record in numbered]
+    records, views = read_filter_input(input)
     rules = RecordRules(
         min_instruction_words, max_instruction_words, DEFAULT_BLACKLIST if blacklist is None else blacklist
     )
     chunk_texts = _read_chunk_texts(Path(chunks)) if chunks else None
 
-    reasons, ungrounded_unchecked = _rule_reasons(records, rules, chunk_texts, min_grounding, quiet)
-    reasons = _with_rouge_reasons(records, reasons, rouge_threshold, rouge_use_stemmer, quiet)
+    reasons, ungrounded_unchecked = _rule_reasons(records, views, rules, chunk_texts, min_grounding, quiet)
+    reasons = _with_rouge_reasons(views, reasons, rouge_threshold, rouge_use_stemmer, quiet)
 
     kept = [record for record, why in zip(records, reasons, strict=True) if why is None]
     counts = Counter(why for why in reasons if why)
@@ -201,6 +258,7 @@ def filter_records(
 
 def _rule_reasons(
     records: list[dict],
+    views: list[FilterView],
     rules: RecordRules,
     chunk_texts: dict[str, str] | None,
     min_grounding: float,
@@ -212,18 +270,20 @@ def _rule_reasons(
     """
     reasons: list[str | None] = []
     ungrounded_unchecked = 0
-    seen: set[tuple[str, str]] = set()
-    for record in progress(records, quiet=quiet, desc="filter rules", unit="record"):
-        reason = rules.reason(record)
+    seen: set[tuple[str, ...]] = set()
+    for record, view in progress(
+        zip(records, views, strict=True), total=len(records), quiet=quiet, desc="filter rules", unit="record"
+    ):
+        reason = rules.reason(view)
         if reason is None and chunk_texts is not None:
             source = chunk_texts.get(str(record.get("source_id")))
-            share = grounding_share(record["output"], source) if source is not None else None
+            share = grounding_share(view.answer, source) if source is not None else None
             if source is None:
                 ungrounded_unchecked += 1
             elif share is not None and share < min_grounding:
                 reason = "ungrounded"
         if reason is None:
-            key = (normalised(record["instruction"]), normalised(record.get("input", "")))
+            key = tuple(normalised(part) for part in view.prompt)
             reason = "duplicate" if key in seen else None
             seen.add(key)
         reasons.append(reason)
@@ -231,16 +291,14 @@ def _rule_reasons(
 
 
 def _with_rouge_reasons(
-    records: list[dict], reasons: list[str | None], rouge_threshold: float, rouge_use_stemmer: bool, quiet: bool
+    views: list[FilterView], reasons: list[str | None], rouge_threshold: float, rouge_use_stemmer: bool, quiet: bool
 ) -> list[str | None]:
     """`reasons`, with "rouge_similar" for each surviving record whose instruction is too close to an earlier one.
 
     ROUGE-L runs over the distinct instruction texts of the surviving records, in order of first appearance.
     """
-    distinct = list(dict.fromkeys(r["instruction"] for r, why in zip(records, reasons, strict=True) if why is None))
+    distinct = list(dict.fromkeys(v.instruction for v, why in zip(views, reasons, strict=True) if why is None))
     tokenize = make_tokenizer(rouge_use_stemmer)
     tokens = [tokenize(text) for text in progress(distinct, quiet=quiet, desc="tokenize", unit="instruction")]
     novel = dict(zip(distinct, rouge_novel_mask(tokens, rouge_threshold), strict=True))
-    return [
-        why or (None if novel[r["instruction"]] else "rouge_similar") for r, why in zip(records, reasons, strict=True)
-    ]
+    return [why or (None if novel[v.instruction] else "rouge_similar") for v, why in zip(views, reasons, strict=True)]
