@@ -9,6 +9,7 @@ the data layer stays light for commands that read plain JSON.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -79,15 +80,20 @@ def _read_csv(path: Path, delimiter: str) -> Numbered:
         text = path.read_text(encoding="utf-8-sig")  # Excel's UTF-8 export starts with a byte-order mark
     except UnicodeDecodeError:
         raise LitftError(f"{path} is not UTF-8 text; re-save it as UTF-8 (in Excel: CSV UTF-8).") from None
-    reader = csv.DictReader(text.splitlines(keepends=True), delimiter=delimiter, strict=True)
+    # The csv module splits rows itself: str.splitlines would also split at U+2028, form feeds and other characters
+    # CSV writers leave unquoted inside a cell.
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: Numbered = []
     try:
         for row in reader:
+            cells = len(reader.fieldnames or [])
             if None in row:  # more cells than the header has names
                 raise LitftError(
-                    f"{path} row {len(rows) + 1} has more cells than the header's {len(reader.fieldnames or [])}; "
+                    f"{path} row {len(rows) + 1} has more cells than the header's {cells}; "
                     "quote cells that hold the delimiter."
                 )
+            if None in row.values():  # fewer cells: a cut row, not an empty cell (which reads as "")
+                raise LitftError(f"{path} row {len(rows) + 1} has fewer cells than the header's {cells}; complete it.")
             rows.append((f"row {len(rows) + 1}", row))
     except csv.Error as error:
         raise LitftError(f"{path} row {len(rows) + 1} is malformed CSV ({error}); fix that row.") from None

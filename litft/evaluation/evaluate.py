@@ -625,6 +625,7 @@ def evaluate(
         quiet: No progress bars.
     """
     _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k, limit, general_text)
+    general = read_general_text(general_text) if general_text is not None else None
     from litft.generation.generate import (
         stop_strings,  # imports torch: only once the paths are known to exist
     )
@@ -633,7 +634,6 @@ def evaluate(
     settings.validate()
     records, contamination = _records_to_score(test_file, train_file, limit, decontaminate)
     specs = plan_models(runs, base)
-    general = read_general_text(general_text) if general_text is not None else None
     out_dir = _claimed_out_dir(Path(out_dir), overwrite)
     options = dict(
         device=device,

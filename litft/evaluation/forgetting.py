@@ -3,7 +3,8 @@ supplies, so a team sees what domain tuning cost in general ability beside what 
 
 Perplexity is exp of the token-weighted mean next-token loss over consecutive windows of the model's context
 (each window predicts its tokens from the ones before it in the window, as training does), on at most
-MAX_TOKENS tokens of the file: the same tokens for every model that shares a tokenizer, so rows compare.
+MAX_TOKENS tokens of the file. Rows compare when their models share a tokenizer and a context length, as a base
+and its fine-tuning runs do; each row records the tokens and windows it scored.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """`--rag INDEX` for `generate` and `chat`: each question's top-k chunks from a retrieval index put into its prompt in
-the layout of litft.models.context, the one RAFT training records and `evaluate --rag` use, so a model tuned with
-`prepare finetune --rag` is asked the way it learned. Lowest-ranked passages are left out when they would crowd the
-answer out of the model's context."""
+the layout of litft.models.context. `generate` uses it as RAFT training records and `evaluate --rag` do (in the
+prompt style's input field where it has one), so a model tuned with `prepare finetune --rag` is asked the way it
+learned; a conversation turn (`chat`, `generate --messages`) has no input field, so there the passages go before
+the message, as they do for chat-template styles everywhere. Lowest-ranked passages are left out when they would
+crowd the answer out of the model's context."""
 
 from __future__ import annotations
 

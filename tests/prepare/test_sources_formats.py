@@ -129,3 +129,19 @@ def test_fields_given_as_json_or_pairs_map_the_same(tokenizer_dir, tmp_path):
     assert np.array_equal(
         np.load(tmp_path / "pairs" / "train.index.npy"), np.load(tmp_path / "json" / "train.index.npy")
     )
+
+
+def test_csv_cells_keep_line_separators_and_a_short_row_is_refused(tmp_path):
+    from litft.common.errors import LitftError
+    from litft.data.tables import read_table
+
+    scraped = tmp_path / "scraped.csv"
+    scraped.write_text("instruction,output\nWhat is\u2028 up,fine\x0c answer\nq2,a2\n", encoding="utf-8")
+    assert [record for _, record in read_table(scraped)] == [
+        {"instruction": "What is\u2028 up", "output": "fine\x0c answer"},
+        {"instruction": "q2", "output": "a2"},
+    ]
+    short = tmp_path / "short.csv"
+    short.write_text("instruction,output\nq1\n", encoding="utf-8")
+    with pytest.raises(LitftError, match="row 1 has fewer cells than the header's 2"):
+        read_table(short)

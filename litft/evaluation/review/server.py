@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import threading
 from importlib import resources
 
 from fastapi import FastAPI, HTTPException, Request
@@ -41,15 +42,17 @@ class ReviewSession:
         self.evaluation, self.salt, self.reviewer = evaluation, salt, reviewer
         self.items = evaluation.items()
         self.stores: dict[str, ReviewStore] = {}
+        self._opening = threading.Lock()  # routes run in a thread pool: two first requests must share one store
 
     def store(self, reviewer: str) -> ReviewStore:
         try:
             name = check_reviewer(reviewer, "reviewer")
         except LitftError as error:
             raise HTTPException(400, str(error)) from None
-        if name not in self.stores:
-            self.stores[name] = ReviewStore(self.evaluation.reviews_dir, name)
-        return self.stores[name]
+        with self._opening:
+            if name not in self.stores:
+                self.stores[name] = ReviewStore(self.evaluation.reviews_dir, name)
+            return self.stores[name]
 
     def question(self, index: int) -> Question:
         if not 0 <= index < len(self.evaluation.questions):
