@@ -87,10 +87,14 @@ def worker(checkpoint: Path, side: str, steps: int) -> dict:
     import ctypes
     import gc
 
+    # bitsandbytes and litft imported before the baseline on both sides, as `litft finetune lora --quantize` imports
+    # bitsandbytes (check_quantize) before it loads the model: its import (with torch._dynamo, ~45 MiB) is a fixed
+    # cost of the process, not of the base; litft.models.quantize imports it lazily, so it is imported by name here
+    import bitsandbytes  # noqa: F401
     import torch
     import torch.nn.functional as F
 
-    import litft.models.quantize  # noqa: F401  (bitsandbytes and litft imported before the baseline)
+    import litft.models.quantize  # noqa: F401
     from litft.train.args import OptimizerArgs
     from litft.train.schedule import build_optimizer
 

@@ -3,6 +3,9 @@ dequantized weights, its layer-by-layer load, and the one-sentence refusals."""
 
 from __future__ import annotations
 
+import gc
+from pathlib import Path
+
 import bitsandbytes as bnb
 import pytest
 import torch
@@ -102,3 +105,60 @@ def test_unknown_mode_and_missing_avx2_are_one_sentence(monkeypatch):
     with pytest.raises(LitftError, match="needs a processor with AVX2") as error:
         check_quantize("bnb.nf4", torch.device("cpu"))
     assert str(error.value).count(". ") == 0  # one sentence
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads the process's mappings (Linux)")
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # gc.get_objects() holds torch.distributed's deprecated alias
+def test_no_full_precision_copy_of_a_quantized_weight_stays_alive_after_the_load(lit_base):
+    info = inspect_checkpoint(lit_base)
+    model, base = quantized_base(lit_base, "bnb.nf4")
+    shapes = {tuple(m.weight.quant_state.shape) for m in model.modules() if is_quantized(m)}
+    del base
+    gc.collect()
+    # the memory-mapped checkpoint is closed once the loader is done: no model tensor (or closure) still views it
+    assert str(info.weights_path.resolve()) not in Path("/proc/self/maps").read_text()
+    owned = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    leftovers = [
+        tuple(o.shape)
+        for o in gc.get_objects()
+        if isinstance(o, torch.Tensor)
+        and not o.is_meta
+        and o.is_floating_point()
+        and tuple(o.shape) in shapes
+        and o.untyped_storage().data_ptr() not in owned
+    ]
+    assert not leftovers  # each quantized layer keeps its packed weight only, not the weight it was made from
+
+
+def test_backward_through_a_quantized_layer_keeps_only_its_packed_weight(lit_base):
+    model, _ = quantized_base(lit_base, "bnb.nf4")
+    layers = [m for m in model.modules() if is_quantized(m)]
+    dequantized_shapes = {tuple(m.weight.quant_state.shape) for m in layers}
+    dequantized_shapes |= {shape[::-1] for shape in dequantized_shapes}
+    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved = []
+
+    def remember(tensor):
+        if tensor.untyped_storage().data_ptr() not in parameters:
+            saved.append(tensor)
+        return tensor
+
+    model.train()
+    with torch.autograd.graph.saved_tensors_hooks(remember, lambda tensor: tensor):
+        loss = model(TOKENS).float().logsumexp(-1).mean()
+    # the activations autograd saves: none is a full-precision weight of a quantized layer
+    assert saved and not [tuple(t.shape) for t in saved if tuple(t.shape) in dequantized_shapes]
+    # bitsandbytes' 4-bit matmul keeps its weight on the context, outside the hooks: it must be the packed one
+    nodes, seen, kept = [loss.grad_fn], set(), []
+    while nodes:
+        node = nodes.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        if type(node).__name__ == "MatMul4BitBackward":
+            kept.append(node.tensors[1])
+        nodes.extend(next_node for next_node, _ in node.next_functions)
+    packed_bytes = {m.weight.untyped_storage().nbytes() for m in layers}
+    assert kept and all(t.dtype == torch.uint8 and t.untyped_storage().nbytes() in packed_bytes for t in kept)
+    loss.backward()
+    assert all(p.grad is not None for n, p in model.named_parameters() if "lora_" in n)
