@@ -16,7 +16,8 @@ The tokenizer is a 16k byte-level BPE trained by `litft tokenizer train` on the 
 Each measured path runs in its own process so peak RSS is its own. Tokens are counted without the
 EOS litft appends per document, so all three count the same tokens.
 
-Bench-only dependency (not a runtime dependency of litft): `pip install "datasets>=3.6,<4"`.
+`datasets` is a dependency of litft itself (it reads users' Hugging Face datasets), so nothing beyond
+`pip install -e ".[bench]"` is needed.
 """
 
 from __future__ import annotations

@@ -1,21 +1,28 @@
-"""Benchmark litft's training loop against litgpt's, same model, data and batch settings, one process each.
+"""Benchmark litft's training loop against litgpt's, same model, data and batch settings, one process per run.
 
-    python bench/train.py            # 256 instruction records, 64 pretraining steps
-    python bench/train.py --quick    # 24 records, 6 steps: about a minute on 2 shared cores
+    python bench/train.py            # 256 instruction records, 64 pretraining steps, 3 rounds
+    python bench/train.py --quick    # 24 records, 16 steps, 3 rounds: a few minutes on 2 shared cores
+    python bench/train.py --only pretrain --rounds 5
 
-Prints one JSON object per line:
+Every measurement runs in its own process, and the two sides alternate over `--rounds` rounds (litft first in
+odd rounds, litgpt first in even ones), so a neighbour that loads the machine for a while hits both sides alike.
+Each line's `ratio` is the median of the per-round ratios; notes give every round's ratio, the spread (max - min),
+the steady-state window and the load average before and after. Prints one JSON object per line:
 - `lora_useful_tokens_vs_litgpt`: non-padding tokens/s of `litft finetune lora` against
   `litgpt finetune_lora --precision 32-true --devices 1 --data JSON` on the same records (log-normal lengths,
   median 150 / p95 600 tokens), micro batch 8, max length 1024, one epoch, fp32 CPU, a 4-layer dim-128
   Llama-shaped model. litgpt pads every random batch to its longest record; litft (its default) groups by length.
-  Final validation losses (same val records, same prompt masking: none, as litgpt's JSON default) go in notes.
+  The window is the whole epoch after process start and set-up on both sides (litgpt's own "Training Time",
+  which includes its 2-batch sanity validation; litft's loop clock). Final validation losses go in notes.
 - `lora_packed_useful_tokens_vs_litgpt`: the same with `--data.packing true` (records packed into rows of 1025
   tokens, attention kept within each record; micro batch 4 rows, about the tokens of 8 records).
 - `pretrain_tokens_vs_litgpt`: tokens/s of `litft pretrain` against litgpt's pretraining loop
   (`litgpt.pretrain.fit`, eager -- litgpt's `setup` would torch.compile, which on CPU costs minutes of
-  compilation) on the same fixed-length windows of the same train.bin.
+  compilation) on the same fixed-length windows of the same train.bin, both logging every step. Steady state only:
+  the clock starts at the end of step `WARMUP` (process start, set-up, litgpt's sanity validation and the first
+  steps excluded on both sides) and stops at the end of the last step.
 
-The machine may be shared: the numbers are ratios measured back to back in one run.
+Dependencies: `pip install -e ".[bench]"` (litgpt comes with litft).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import math
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,15 +95,48 @@ def run(argv: list[str], cwd: Path) -> str:
     return result.stdout + result.stderr
 
 
-def last_row(out: Path, key: str) -> float:
+def metric_rows(out: Path, key: str) -> list[dict[str, str]]:
     import csv
 
     with open(out / "logs" / "metrics.csv") as fh:
-        rows = [row for row in csv.DictReader(fh) if row[key]]
-    return float(rows[-1][key])
+        return [row for row in csv.DictReader(fh) if row[key]]
 
 
-def lora_bench(root: Path, checkpoint: Path, records: int) -> list[dict]:
+def last_row(out: Path, key: str) -> float:
+    return float(metric_rows(out, key)[-1][key])
+
+
+def litft_command(*args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "litft.cli",
+        *args,
+        "--accelerator",
+        "cpu",
+        "--precision",
+        "32-true",
+        "--quiet",
+        "true",
+    ]
+
+
+def summary(name: str, rounds: list[tuple[float, float]], unit: str, notes: str) -> dict:
+    """One JSON line: medians over the rounds of each side's rate and of their ratio, with the spread."""
+    ratios = [litft / baseline for litft, baseline in rounds]
+    return {
+        "name": name,
+        "litft": round(statistics.median(litft for litft, _ in rounds), 1),
+        "baseline": round(statistics.median(baseline for _, baseline in rounds), 1),
+        "ratio": round(statistics.median(ratios), 3),
+        "unit": unit,
+        "notes": f"{len(rounds)} rounds, sides alternating; ratio per round {[round(r, 3) for r in ratios]}, "
+        f"spread {max(ratios) - min(ratios):.3f}; {notes}",
+    }
+
+
+def prepare_lora(root: Path, checkpoint: Path, records: int) -> int:
+    """Records and their prepared form; returns the training split's non-padding token count."""
     from litft.prepare.finetune import prepare_finetune
 
     data = root / "json"
@@ -105,9 +146,12 @@ def lora_bench(root: Path, checkpoint: Path, records: int) -> list[dict]:
     prepare_finetune(
         data=data, out=root / "ft_data", checkpoint_dir=checkpoint, mask_prompt=False, max_seq_length=1024, quiet=True
     )
-    useful = json.loads((root / "ft_data" / "meta.json").read_text())["splits"]["train"]["tokens"]
-    common_lora = ["--lora_r", "8", "--lora_alpha", "16"]
-    litgpt = run(
+    return json.loads((root / "ft_data" / "meta.json").read_text())["splits"]["train"]["tokens"]
+
+
+def litgpt_lora(root: Path, checkpoint: Path, index: int) -> tuple[float, float]:
+    """(non-padding tokens/s over litgpt's own training time, final val loss) of one litgpt LoRA epoch."""
+    output = run(
         [
             str(Path(sys.executable).parent / "litgpt"),
             "finetune_lora",
@@ -115,11 +159,11 @@ def lora_bench(root: Path, checkpoint: Path, records: int) -> list[dict]:
             "--data",
             "JSON",
             "--data.json_path",
-            str(data),
+            str(root / "json"),
             "--data.mask_prompt",
             "false",
             "--out_dir",
-            str(root / "litgpt_lora"),
+            str(root / f"litgpt_lora_{index}"),
             "--precision",
             "32-true",
             "--devices",
@@ -150,119 +194,125 @@ def lora_bench(root: Path, checkpoint: Path, records: int) -> list[dict]:
             json.dumps({"class_path": "torch.optim.AdamW", "init_args": {"lr": 1e-3, "weight_decay": 0.0}}),
             "--seed",
             "1337",
-            *common_lora,
+            "--lora_r",
+            "8",
+            "--lora_alpha",
+            "16",
         ],
         cwd=root,
     )
-    litgpt_time = float(re.search(r"Training Time\s*:\s*([\d.]+)", litgpt).group(1))
-    litgpt_tokens = int(re.search(r"Tokens w/ Prompt\s*:\s*(\d+)", litgpt).group(1))
-    litgpt_val = float(re.search(r"Final evaluation \| val loss: ([\d.]+)", litgpt).group(1))
-    variants = {}
-    for variant, micro, extra in (("grouped", 8, []), ("packed", PACKED_MICRO_BATCH, ["--data.packing", "true"])):
-        out = root / f"litft_lora_{variant}"
-        run(
-            [
-                sys.executable,
-                "-m",
-                "litft.cli",
-                "finetune",
-                "lora",
-                str(checkpoint),
-                str(root / "ft_data"),
-                "--out_dir",
-                str(out),
-                "--accelerator",
-                "cpu",
-                "--precision",
-                "32-true",
-                "--train.micro_batch_size",
-                str(micro),
-                "--train.global_batch_size",
-                str(micro),
-                "--train.max_seq_length",
-                "1024",
-                "--train.epochs",
-                "1",
-                "--train.lr_warmup_steps",
-                "2",
-                "--train.save_interval",
-                "null",
-                "--train.log_interval",
-                "1",
-                "--eval.interval",
-                "100000",
-                "--eval.max_iters",
-                "2",
-                "--eval.max_new_tokens",
-                "0",
-                "--optimizer.lr",
-                "1e-3",
-                "--optimizer.weight_decay",
-                "0.0",
-                "--optimizer.beta2",
-                "0.999",
-                "--lora.r",
-                "8",
-                "--lora.alpha",
-                "16",
-                "--quiet",
-                "true",
-                *extra,
-            ],
-            cwd=root,
-        )
-        variants[variant] = (useful / last_row(out, "elapsed_s"), last_row(out, "val_loss"), int(last_row(out, "step")))
-    litgpt_rate = litgpt_tokens / litgpt_time
-    notes = (
-        f"{records} records, {useful} tokens, 1 epoch, fp32 CPU; litgpt: micro batch 8 records, random batches, "
-        f"{-(-records // 8)} steps; "
-        f"final val loss litgpt {litgpt_val:.4f} (first 2 val batches)"
-    )
+    seconds = float(re.search(r"Training Time\s*:\s*([\d.]+)", output).group(1))
+    tokens = int(re.search(r"Tokens w/ Prompt\s*:\s*(\d+)", output).group(1))
+    return tokens / seconds, float(re.search(r"Final evaluation \| val loss: ([\d.]+)", output).group(1))
 
-    def line(name: str, variant: str, how: str) -> dict:
-        rate, val, steps = variants[variant]
-        return {
-            "name": name,
-            "litft": round(rate, 1),
-            "baseline": round(litgpt_rate, 1),
-            "ratio": round(rate / litgpt_rate, 3),
-            "unit": "non-padding tokens/s",
-            "notes": f"litft {how}: {steps} steps, final val loss {val:.4f}; {notes}",
-        }
 
-    return [
-        line("lora_useful_tokens_vs_litgpt", "grouped", "default: micro batch 8 records grouped by length"),
-        line(
-            "lora_packed_useful_tokens_vs_litgpt",
-            "packed",
-            f"--data.packing: micro batch {PACKED_MICRO_BATCH} rows of 1025 tokens (about the tokens of 8 records); "
-            "an explicit block-diagonal mask rules out the flash/efficient SDPA kernels "
-            "and each row attends over all 1024 positions",
+def litft_lora(root: Path, checkpoint: Path, useful: int, variant: str, index: int) -> tuple[float, float, int]:
+    """(non-padding tokens/s over the loop's clock, final val loss, steps) of one litft LoRA epoch."""
+    micro, extra = (8, []) if variant == "grouped" else (PACKED_MICRO_BATCH, ["--data.packing", "true"])
+    out = root / f"litft_lora_{variant}_{index}"
+    run(
+        litft_command(
+            "finetune",
+            "lora",
+            str(checkpoint),
+            str(root / "ft_data"),
+            "--out_dir",
+            str(out),
+            "--train.micro_batch_size",
+            str(micro),
+            "--train.global_batch_size",
+            str(micro),
+            "--train.max_seq_length",
+            "1024",
+            "--train.epochs",
+            "1",
+            "--train.lr_warmup_steps",
+            "2",
+            "--train.save_interval",
+            "null",
+            "--train.log_interval",
+            "1",
+            "--eval.interval",
+            "100000",
+            "--eval.max_iters",
+            "2",
+            "--eval.max_new_tokens",
+            "0",
+            "--optimizer.lr",
+            "1e-3",
+            "--optimizer.weight_decay",
+            "0.0",
+            "--optimizer.beta2",
+            "0.999",
+            "--lora.r",
+            "8",
+            "--lora.alpha",
+            "16",
+            *extra,
         ),
+        cwd=root,
+    )
+    return useful / last_row(out, "elapsed_s"), last_row(out, "val_loss"), int(last_row(out, "step"))
+
+
+def lora_bench(root: Path, checkpoint: Path, records: int, rounds: int) -> list[dict]:
+    useful = prepare_lora(root, checkpoint, records)
+    measured: dict[str, list[tuple[float, float]]] = {"grouped": [], "packed": []}
+    results: dict[str, tuple[float, int]] = {}
+    litgpt_val = 0.0
+    for index in range(rounds):
+        sides = ["litft", "litgpt"] if index % 2 == 0 else ["litgpt", "litft"]
+        rates: dict[str, float] = {}
+        for side in sides:
+            if side == "litgpt":
+                rates["litgpt"], litgpt_val = litgpt_lora(root, checkpoint, index)
+                continue
+            for variant in measured:
+                rates[variant], val, steps = litft_lora(root, checkpoint, useful, variant, index)
+                results[variant] = (val, steps)
+        for variant in measured:
+            measured[variant].append((rates[variant], rates["litgpt"]))
+    notes = (
+        f"{records} records, {useful} tokens, 1 epoch, fp32 CPU; window: the whole epoch on both sides; "
+        f"litgpt: micro batch 8 records, random batches, {-(-records // 8)} steps, "
+        f"final val loss {litgpt_val:.4f} (first 2 val batches)"
+    )
+    hows = {
+        "grouped": "default: micro batch 8 records grouped by length",
+        "packed": f"--data.packing: micro batch {PACKED_MICRO_BATCH} rows of 1025 tokens (about the tokens of 8 "
+        "records); an explicit block-diagonal mask rules out the flash/efficient SDPA kernels "
+        "and each row attends over all 1024 positions",
+    }
+    names = {"grouped": "lora_useful_tokens_vs_litgpt", "packed": "lora_packed_useful_tokens_vs_litgpt"}
+    return [
+        summary(
+            names[variant],
+            measured[variant],
+            "non-padding tokens/s",
+            f"litft {hows[variant]}: {results[variant][1]} steps, final val loss {results[variant][0]:.4f}; {notes}",
+        )
+        for variant in measured
     ]
 
 
-def pretrain_bench(root: Path, checkpoint: Path, steps: int) -> dict:
-    import lightning as L
-    import torch
-    from litgpt.args import EvalArgs, TrainArgs
-    from litgpt.pretrain import fit as litgpt_fit
+PRETRAIN_SEQ, PRETRAIN_MICRO = 512, 4
+WARMUP = 8  # pretraining steps before the clock starts (fewer with --quick)
 
-    from litft.models.build import build_model, resolve_config
+
+def prepare_pretraining(root: Path, checkpoint: Path) -> None:
     from litft.prepare.pretrain import prepare_pretrain
-    from litft.readers.pretrain import PretrainDataset
 
     text = root / "pretrain.txt"
     rng = random.Random(3)
     text.write_text("\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(50, 400))) for _ in range(1500)))
     prepare_pretrain(data=text, out=root / "pt_data", checkpoint_dir=checkpoint, val_fraction=0.02, quiet=True)
-    seq, micro = 512, 4
-    out = root / "litft_pt"
+
+
+def litft_pretrain(root: Path, checkpoint: Path, steps: int, warmup: int, index: int) -> float:
+    """Tokens/s of `litft pretrain` from the end of step `warmup` to the end of the last step (its loop clock)."""
+    out = root / f"litft_pt_{index}"
     run(
-        [
-            sys.executable,
-            "-m",
-            "litft.cli",
+        litft_command(
             "pretrain",
             str(root / "pt_data"),
             "--model_config",
@@ -271,18 +321,16 @@ def pretrain_bench(root: Path, checkpoint: Path, steps: int) -> dict:
             str(checkpoint),
             "--out_dir",
             str(out),
-            "--accelerator",
-            "cpu",
-            "--precision",
-            "32-true",
             "--train.micro_batch_size",
-            str(micro),
+            str(PRETRAIN_MICRO),
             "--train.global_batch_size",
-            str(micro),
+            str(PRETRAIN_MICRO),
             "--train.max_seq_length",
-            str(seq),
+            str(PRETRAIN_SEQ),
             "--train.max_steps",
             str(steps),
+            "--train.lr_warmup_steps",
+            "2",
             "--train.save_interval",
             "null",
             "--train.log_interval",
@@ -291,13 +339,47 @@ def pretrain_bench(root: Path, checkpoint: Path, steps: int) -> dict:
             "false",
             "--eval.interval",
             "100000",
-            "--quiet",
-            "true",
-        ],
+        ),
         cwd=root,
     )
-    litft_rate = steps * micro * seq / last_row(out, "elapsed_s")
+    elapsed = {int(row["step"]): float(row["elapsed_s"]) for row in metric_rows(out, "elapsed_s")}
+    return (steps - warmup) * PRETRAIN_MICRO * PRETRAIN_SEQ / (elapsed[steps] - elapsed[warmup])
 
+
+def litgpt_pretrain(root: Path, steps: int, warmup: int) -> float:
+    """The same window of `litgpt.pretrain.fit`, in a process of its own (`--litgpt_pretrain_worker`)."""
+    output = run([sys.executable, __file__, "--litgpt_pretrain_worker", str(root), "--steps", str(steps)], cwd=root)
+    fetched = json.loads(output.strip().splitlines()[-1])["batch_fetched"]
+    # Batch k + 1 is fetched when step k has ended (the loop fetches one more batch before it stops).
+    return (steps - warmup) * PRETRAIN_MICRO * PRETRAIN_SEQ / (fetched[steps] - fetched[warmup])
+
+
+def litgpt_pretrain_worker(root: Path, steps: int) -> None:
+    """litgpt's loop on litft's reader of the same train.bin; prints when each batch was fetched (JSON)."""
+    import lightning as L
+    import torch
+    from litgpt.args import EvalArgs, TrainArgs
+    from litgpt.pretrain import fit as litgpt_fit
+
+    from litft.models.build import build_model, resolve_config
+    from litft.readers.pretrain import PretrainDataset
+
+    class TimedLoader:
+        """The DataLoader, recording the time each batch is handed to the loop."""
+
+        def __init__(self, loader: torch.utils.data.DataLoader) -> None:
+            self.loader, self.fetched = loader, []
+
+        def __len__(self) -> int:
+            return len(self.loader)
+
+        def __iter__(self):
+            for batch in self.loader:
+                self.fetched.append(time.perf_counter())
+                yield batch
+
+    checkpoint = root / "checkpoint"
+    seq, micro = PRETRAIN_SEQ, PRETRAIN_MICRO
     fabric = L.Fabric(accelerator="cpu", devices=1, precision="32-true")
     torch.manual_seed(0)
     model = build_model("pretrain", resolve_config(checkpoint / "model_config.yaml"))
@@ -308,7 +390,7 @@ def pretrain_bench(root: Path, checkpoint: Path, steps: int) -> dict:
     )
     dataset = PretrainDataset(root / "pt_data", seq, "train", shuffle=True)
     val = PretrainDataset(root / "pt_data", seq, "val", shuffle=False)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=micro, shuffle=False)
+    loader = TimedLoader(torch.utils.data.DataLoader(dataset, batch_size=micro, shuffle=False))
     val_loader = torch.utils.data.DataLoader(val, batch_size=micro)
     state = {"model": model, "optimizer": optimizer, "train_dataloader": loader, "iter_num": 0, "step_count": 0}
     train = TrainArgs(
@@ -322,30 +404,56 @@ def pretrain_bench(root: Path, checkpoint: Path, steps: int) -> dict:
         max_seq_length=seq,
     )
     eval_args = EvalArgs(interval=100000, max_iters=2, initial_validation=False, final_validation=False)
-    started = time.perf_counter()
     litgpt_fit(fabric, 1, state, loader, val_loader, root / "litgpt_pt", None, train, eval_args)
-    litgpt_rate = steps * micro * seq / (time.perf_counter() - started)
-    return {
-        "name": "pretrain_tokens_vs_litgpt",
-        "litft": round(litft_rate, 1),
-        "baseline": round(litgpt_rate, 1),
-        "ratio": round(litft_rate / litgpt_rate, 3),
-        "unit": "tokens/s",
-        "notes": f"{steps} steps of {micro} x {seq} windows, fp32 CPU; "
-        "litgpt timed around its fit (2-batch sanity validation included), litft's loop time from its metrics",
-    }
+    print(json.dumps({"batch_fetched": [None, *loader.fetched]}))  # 1-based: batch k at index k
+
+
+def pretrain_bench(root: Path, checkpoint: Path, steps: int, rounds: int) -> dict:
+    prepare_pretraining(root, checkpoint)
+    warmup = WARMUP if steps > 2 * WARMUP else steps // 4
+    measured = []
+    for index in range(rounds):
+        sides = ["litft", "litgpt"] if index % 2 == 0 else ["litgpt", "litft"]
+        rates = {
+            side: litft_pretrain(root, checkpoint, steps, warmup, index)
+            if side == "litft"
+            else litgpt_pretrain(root, steps, warmup)
+            for side in sides
+        }
+        measured.append((rates["litft"], rates["litgpt"]))
+    return summary(
+        "pretrain_tokens_vs_litgpt",
+        measured,
+        "tokens/s",
+        f"{steps} steps of {PRETRAIN_MICRO} x {PRETRAIN_SEQ} windows, fp32 CPU, both logging every step; "
+        f"steady-state window: steps {warmup + 1}-{steps} (end of step {warmup} to end of step {steps})",
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("lora", "pretrain"))
+    parser.add_argument("--steps", type=int, help="pretraining steps (default 64, --quick 16)")
+    parser.add_argument("--litgpt_pretrain_worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    steps = args.steps or (16 if args.quick else 64)
+    if args.litgpt_pretrain_worker:
+        litgpt_pretrain_worker(args.litgpt_pretrain_worker, steps)
+        return
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="litft-bench-train-") as tmp:
         root = Path(tmp)
         checkpoint = make_checkpoint(root)
-        for line in lora_bench(root, checkpoint, 24 if args.quick else 256):
-            print(json.dumps(line), flush=True)
-        print(json.dumps(pretrain_bench(root, checkpoint, 6 if args.quick else 64)), flush=True)
+        lines = []
+        if args.only != "pretrain":
+            lines += lora_bench(root, checkpoint, 24 if args.quick else 256, args.rounds)
+        if args.only != "lora":
+            lines.append(pretrain_bench(root, checkpoint, steps, args.rounds))
+    load = f"; 1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after, {os.cpu_count()} CPUs"
+    for line in lines:
+        print(json.dumps({**line, "notes": line["notes"] + load}), flush=True)
 
 
 if __name__ == "__main__":

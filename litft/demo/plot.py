@@ -9,7 +9,11 @@ from litft.common.errors import LitftError
 
 
 def read_losses(run_dir: Path) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """(step, training loss) and (step, validation loss) pairs of one run's metrics.csv."""
+    """(step, training loss) and (step, validation loss) pairs of one run's metrics.csv.
+
+    The training loss of a row is the token-weighted mean over that log interval's steps (what the loop logs),
+    so the curve is smooth at any --train.log_interval rather than a sample of single micro batches.
+    """
     path = Path(run_dir) / "logs" / "metrics.csv"
     if not path.is_file():
         raise LitftError(f"{path} does not exist; is {run_dir} a litft training run?")
@@ -34,7 +38,7 @@ def plot_losses(runs: dict[str, Path], output: Path) -> Path:
     for axis, (name, run_dir) in zip(axes[0], runs.items(), strict=True):
         train, val = read_losses(run_dir)
         if train:
-            axis.plot(*zip(*train, strict=True), label="train")
+            axis.plot(*zip(*train, strict=True), label="train (mean per log interval)")
         if val:
             axis.plot(*zip(*val, strict=True), "o", label="validation")
         axis.set_title(name)

@@ -1,25 +1,33 @@
-"""Training metrics: a CSV file always, TensorBoard on request, a tqdm bar and one-line summaries.
+"""Training metrics: a CSV file always, TensorBoard / W&B / MLflow on request, a tqdm bar and one-line summaries.
 
 `out_dir/logs/metrics.csv` has one row per logged step and one per evaluation. A resumed run first
 drops the rows after the step it resumes from, so the file reads as if the run had never stopped.
+The trackers go through Lightning's loggers and write under `out_dir/logs/` (tensorboard/, wandb/, mlflow.db);
+the W&B and MLflow run ids are kept in `logs/trackers.json` so that a resumed run continues the same tracker run.
 Only rank 0 writes.
 """
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
+import json
 import math
+import netrc
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 from litft.common.errors import LitftError
-from litft.common.io import atomic_write_text, progress
+from litft.common.io import atomic_write_json, atomic_write_text, progress
 
-LoggerName = Literal["csv", "tensorboard"]
+LoggerName = Literal["csv", "tensorboard", "wandb", "mlflow"]
+TRACKERS = ("tensorboard", "wandb", "mlflow")  # beside the CSV, which is always written
+TRACKERS_FILE = "trackers.json"
 COLUMNS = (
     "step",
     "epoch",
@@ -45,32 +53,108 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-class MetricsLog:
-    """Rank 0's metrics sink: CSV rows (fsynced, line-complete) and optionally TensorBoard scalars."""
+def tracker_names(logger: str | Sequence[str]) -> list[str]:
+    """The trackers `--logger` asks for beside the CSV, checked before anything heavy is imported."""
+    names = [logger] if isinstance(logger, str) else list(logger)
+    unknown = [name for name in names if name != "csv" and name not in TRACKERS]
+    if unknown:
+        raise LitftError(f"unknown --logger {unknown[0]!r}; choose from csv, {', '.join(TRACKERS)}.")
+    trackers = [name for name in TRACKERS if name in names]
+    for name in trackers:
+        if importlib.util.find_spec(name) is None:
+            raise LitftError(
+                f"--logger {name} needs the {name} package; `pip install 'litft[tracking]'` or drop {name}."
+            )
+    if "wandb" in trackers and not _wandb_can_log():
+        raise LitftError(
+            "--logger wandb needs a W&B login; run `wandb login` or set WANDB_API_KEY, "
+            "or set WANDB_MODE=offline to log locally and `wandb sync` later."
+        )
+    return trackers
 
-    def __init__(self, out_dir: Path, *, enabled: bool, logger: str = "csv", resume_step: int | None = None) -> None:
+
+def _wandb_can_log() -> bool:
+    """A key in the environment or in ~/.netrc (where `wandb login` puts it), or a mode that needs none."""
+    if os.environ.get("WANDB_MODE", "").lower() in ("offline", "disabled", "dryrun") or os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+class MetricsLog:
+    """Rank 0's metrics sink: CSV rows (flushed per row, fsynced by `sync`) and the trackers asked for."""
+
+    def __init__(
+        self,
+        out_dir: Path,
+        *,
+        enabled: bool,
+        logger: str | Sequence[str] = "csv",
+        resume_step: int | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+    ) -> None:
         self.enabled = enabled
-        self.path = Path(out_dir) / "logs" / "metrics.csv"
-        self.tensorboard = None
+        self.logs = Path(out_dir) / "logs"
+        self.path = self.logs / "metrics.csv"
+        self.trackers: list[Any] = []
+        self.wandb_run = None
+        self.handle = None
         if not enabled:
             return
-        if logger not in ("csv", "tensorboard"):
-            raise LitftError(f"unknown --logger {logger!r}; choose csv or tensorboard.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        names = tracker_names(logger)
+        self.logs.mkdir(parents=True, exist_ok=True)
         self._truncate(resume_step)
         if not self.path.is_file():
             atomic_write_text(self.path, ",".join(COLUMNS) + "\n")
-        if logger == "tensorboard":
-            try:
+        self.handle = open(self.path, "a", encoding="utf-8")
+        self.trackers = self._open_trackers(names, Path(out_dir), resumed=resume_step is not None)
+        if resume_step is None:
+            params = {**(hyperparameters or {}), "run_dir": str(Path(out_dir).resolve())}
+            for tracker in self.trackers:  # a resumed run's tracker run has them already
+                tracker.log_hyperparams(params)
+
+    def _open_trackers(self, names: list[str], out_dir: Path, *, resumed: bool) -> list[Any]:
+        """Lightning's loggers; W&B and MLflow reuse the run ids of trackers.json when resuming."""
+        ids_path = self.logs / TRACKERS_FILE
+        ids = json.loads(ids_path.read_text(encoding="utf-8")) if resumed and ids_path.is_file() else {}
+        trackers = []
+        for name in names:
+            if name == "tensorboard":
                 from lightning.fabric.loggers import TensorBoardLogger
 
-                self.tensorboard = TensorBoardLogger(
-                    root_dir=str(Path(out_dir) / "logs"), name="tensorboard", version=0
+                trackers.append(TensorBoardLogger(root_dir=str(self.logs), name="tensorboard", version=0))
+            elif name == "wandb":
+                from lightning.pytorch.loggers import WandbLogger
+
+                tracker = WandbLogger(
+                    name=out_dir.name,
+                    save_dir=str(self.logs),
+                    project=os.environ.get("WANDB_PROJECT", "litft"),
+                    id=ids.get("wandb"),
+                    resume="allow",
                 )
-            except ModuleNotFoundError:
-                raise LitftError(
-                    "--logger tensorboard needs the tensorboard package; `pip install tensorboard` or use --logger csv."
-                ) from None
+                self.wandb_run = tracker.experiment
+                ids["wandb"] = self.wandb_run.id
+                trackers.append(tracker)
+            else:
+                from lightning.pytorch.loggers import MLFlowLogger
+
+                tracker = MLFlowLogger(
+                    experiment_name=os.environ.get("MLFLOW_EXPERIMENT_NAME", "litft"),
+                    run_name=out_dir.name,
+                    # MLflow's local store (its file store is refused since MLflow 3): a SQLite file in logs/.
+                    tracking_uri=os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.logs.resolve()}/mlflow.db",
+                    artifact_location=(self.logs / "mlflow-artifacts").resolve().as_uri(),
+                    run_id=ids.get("mlflow"),
+                )
+                ids["mlflow"] = tracker.run_id
+                trackers.append(tracker)
+        if ids:
+            atomic_write_json(ids_path, ids)
+        return trackers
 
     def _truncate(self, resume_step: int | None) -> None:
         """Fresh run: start a new file. Resumed run: keep the rows up to and including the resumed step."""
@@ -93,18 +177,27 @@ class MetricsLog:
         unknown = set(metrics) - set(COLUMNS)
         if unknown:
             raise KeyError(f"metrics without a CSV column: {sorted(unknown)}")
-        line = ",".join(_fmt(metrics.get(column)) for column in COLUMNS) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if self.tensorboard is not None:
-            scalars = {k: float(v) for k, v in metrics.items() if k != "step" and v is not None}
-            self.tensorboard.log_metrics(scalars, step=int(metrics["step"]))
+        self.handle.write(",".join(_fmt(metrics.get(column)) for column in COLUMNS) + "\n")
+        self.handle.flush()  # whole rows reach the file at once: a killed run leaves no half line
+        scalars = {k: float(v) for k, v in metrics.items() if k != "step" and v is not None}
+        for tracker in self.trackers:
+            tracker.log_metrics(scalars, step=int(metrics["step"]))
 
-    def close(self) -> None:
-        if self.tensorboard is not None:
-            self.tensorboard.finalize("success")
+    def sync(self) -> None:
+        """Make the rows written so far durable (called with each checkpoint, not per row: fsync costs ms)."""
+        if self.handle is not None:
+            os.fsync(self.handle.fileno())
+
+    def close(self, success: bool = True) -> None:
+        if self.handle is None:
+            return
+        self.sync()
+        self.handle.close()
+        self.handle = None
+        for tracker in self.trackers:
+            tracker.finalize("success" if success else "failed")
+        if self.wandb_run is not None:  # Lightning leaves the W&B run open; finishing it writes its summary
+            self.wandb_run.finish(exit_code=0 if success else 1)
 
 
 def read_metrics(path: Path) -> list[dict[str, str]]:

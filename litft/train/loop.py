@@ -5,6 +5,11 @@ of the global batch (all micro batches, all ranks), not a mean of per-micro-batc
 and 2 x 4 accumulation give the same gradients even when records differ in length. Gradients of all but
 the last micro batch stay local (`no_backward_sync`). Then: clip, AdamW step, learning rate from the step
 number. Checkpoints are taken only at step boundaries, so a resumed run replays exactly.
+
+A step never waits for the device: its loss and gradient norm stay tensors until the next log row, validation or
+checkpoint reads them all at once (`PendingSteps`), which is also where a non-finite value stops the run.
+With one process nothing is all-reduced. The logged loss is the token-weighted mean over the steps since the
+previous row.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +66,7 @@ class Run:
     out_dir: Path
     checkpoint: CheckpointSpec
     tokenizer: Any = None  # litgpt Tokenizer, to print the sample generation
-    logger: str = "csv"
+    logger: str | list[str] = "csv"
     quiet: bool = False
     resume_from: Path | None = None
     flops_per_sample: float | None = None  # training FLOPs of one sample, for MFU on GPU
@@ -72,7 +77,6 @@ class Run:
 class Result:
     progress: Progress
     final_dir: Path | None
-    losses: list[float] = field(default_factory=list)  # training loss of every step this process ran
     val_loss: float | None = None
     model: torch.nn.Module | None = None  # the trained (Fabric-wrapped) model
     weight_checksums: list[float] = field(default_factory=list)  # one per rank; equal when ranks are in sync
@@ -120,26 +124,70 @@ def total_steps(train: TrainArgs, stream: TrainStream, accumulation: int, world_
     return min(bounds) if bounds else None
 
 
-def accumulate_gradients(fabric: L.Fabric, model: torch.nn.Module, micro_batches: list[Batch]) -> tuple[float, int]:
-    """Backward over this rank's micro batches of one step; returns (global mean token loss, global target count).
+def accumulate_gradients(
+    fabric: L.Fabric, model: torch.nn.Module, micro_batches: list[Batch], local_targets: int
+) -> tuple[torch.Tensor, int]:
+    """Backward over this rank's micro batches of one step; returns (this rank's loss sum, global target count).
 
     Each micro batch's summed loss is scaled by world_size / (target tokens of the whole global batch): DDP and FSDP
-    average gradients over ranks, so the result is the gradient of the mean over every target token.
+    average gradients over ranks, so the result is the gradient of the mean over every target token. The target
+    count comes from the host (`local_targets`, counted before the batches moved), so one process never syncs here.
     """
-    counts = torch.tensor([float(sum(b.target_tokens for b in micro_batches))], device=fabric.device)
-    targets_global = (
-        float(fabric.all_reduce(counts, reduce_op="sum").item()) if fabric.world_size > 1 else float(counts.item())
-    )
-    scale = fabric.world_size / max(targets_global, 1.0)
+    targets_global = local_targets
+    if fabric.world_size > 1:
+        counts = torch.tensor([float(local_targets)], device=fabric.device)
+        targets_global = int(fabric.all_reduce(counts, reduce_op="sum").item())
+    scale = fabric.world_size / max(float(targets_global), 1.0)
     loss_sum = torch.zeros((), device=fabric.device)
     for index, batch in enumerate(micro_batches):
         with fabric.no_backward_sync(model, enabled=index < len(micro_batches) - 1):
             micro_loss = token_loss_sum(model, batch)
             fabric.backward(micro_loss * scale)
         loss_sum += micro_loss.detach()
-    if fabric.world_size > 1:
-        loss_sum = fabric.all_reduce(loss_sum, reduce_op="sum")
-    return float(loss_sum.item()) / max(targets_global, 1.0), int(targets_global)
+    return loss_sum, targets_global
+
+
+class PendingSteps:
+    """The losses and gradient norms of the steps since the last log row, read from the device only when needed.
+
+    `add` keeps each step's tensors; `settle` reads the pending ones in one transfer (one all-reduce of the loss
+    sums across ranks) and stops the run at the first non-finite value; `take` returns the interval's
+    token-weighted mean loss and last gradient norm and starts the next interval.
+    """
+
+    def __init__(self, fabric: L.Fabric) -> None:
+        self.fabric = fabric
+        self.pending: list[tuple[int, torch.Tensor, int, torch.Tensor | None]] = []
+        self.loss_sum, self.targets, self.grad_norm = 0.0, 0, None
+
+    def add(self, step: int, loss_sum: torch.Tensor, targets: int, grad_norm: torch.Tensor | None) -> None:
+        self.pending.append((step, loss_sum, targets, grad_norm))
+
+    def settle(self, last_good: Path | None) -> None:
+        if not self.pending:
+            return
+        sums = torch.stack([loss_sum for _, loss_sum, _, _ in self.pending])
+        if self.fabric.world_size > 1:
+            sums = self.fabric.all_reduce(sums, reduce_op="sum")
+        norms = [norm for _, _, _, norm in self.pending if norm is not None]
+        norm_values = iter(torch.stack(norms).float().tolist() if norms else [])
+        for (step, _, targets, norm), value in zip(self.pending, sums.tolist(), strict=True):
+            loss = value / max(float(targets), 1.0)
+            if not math.isfinite(loss):
+                raise NonFiniteLoss(loss, step, last_good)
+            if norm is not None:
+                self.grad_norm = next(norm_values)
+                if not math.isfinite(self.grad_norm):
+                    raise NonFiniteLoss(self.grad_norm, step, last_good, what="gradient norm")
+            self.loss_sum += value
+            self.targets += targets
+        self.pending.clear()
+
+    def take(self, last_good: Path | None) -> tuple[float, float | None]:
+        self.settle(last_good)
+        result = (self.loss_sum / max(float(self.targets), 1.0), self.grad_norm)
+        self.loss_sum, self.targets, self.grad_norm = 0.0, 0, None
+        return result
 
 
 def fit(fabric: L.Fabric, run: Run) -> Result:
@@ -171,10 +219,12 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
             return Result(progress=progress, final_dir=final, model=run.model)
 
     session = _Session(fabric, run, progress, accumulation, steps, warmup)
+    success = False
     try:
         session.train()
+        success = True
     finally:
-        session.close()
+        session.close(success)
     result = session.result
     result.model = run.model
     if fabric.global_rank == 0 and result.weight_checksums:
@@ -192,9 +242,16 @@ class _Session:
         self.accumulation, self.steps, self.warmup = accumulation, steps, warmup
         is_rank_zero = fabric.global_rank == 0
         resume_step = progress.step if run.resume_from else None
-        self.metrics_log = MetricsLog(run.out_dir, enabled=is_rank_zero, logger=run.logger, resume_step=resume_step)
+        self.metrics_log = MetricsLog(
+            run.out_dir,
+            enabled=is_rank_zero,
+            logger=run.logger,
+            resume_step=resume_step,
+            hyperparameters=tracked_hyperparameters(run),
+        )
         self.console = Console(enabled=is_rank_zero, quiet=run.quiet, total_steps=steps, initial_step=progress.step)
         self.meter = ThroughputMeter(fabric, flops_per_sample=run.flops_per_sample, dtype=run.dtype)
+        self.pending = PendingSteps(fabric)
         self.result = Result(progress=progress, final_dir=None)
         self.last_good = run.resume_from
 
@@ -214,6 +271,7 @@ class _Session:
                 self.last_good = self.checkpoint(run.out_dir / step_dir_name(progress.step))
         if run.eval.final_validation:
             result.val_loss = self.evaluate()
+        self.pending.settle(self.last_good)
         result.weight_checksums = check_ranks_in_sync(self.fabric, run.model)
         result.final_dir = self.checkpoint(run.out_dir / FINAL_DIR)
         self.console.print(f"saved {result.final_dir} (step {progress.step}, {progress.tokens:,} tokens)")
@@ -230,17 +288,15 @@ class _Session:
             min_lr=train.min_lr,
         )
         set_learning_rate(run.optimizer, lr)
-        micro_batches = [run.train_stream.next_batch().to(fabric.device) for _ in range(self.accumulation)]
-        loss, targets_global = accumulate_gradients(fabric, run.model, micro_batches)
-        if not math.isfinite(loss):
-            raise NonFiniteLoss(loss, progress.step + 1, self.last_good)
+        host_batches = [run.train_stream.next_batch() for _ in range(self.accumulation)]
+        local_targets = sum(b.target_tokens for b in host_batches)  # counted on the host: no device sync
+        micro_batches = [b.to(fabric.device) for b in host_batches]
+        loss_sum, targets_global = accumulate_gradients(fabric, run.model, micro_batches, local_targets)
         grad_norm = None
         if train.max_norm is not None:
-            grad_norm = float(
-                fabric.clip_gradients(run.model, run.optimizer, max_norm=train.max_norm, error_if_nonfinite=False)
-            )
-            if not math.isfinite(grad_norm):
-                raise NonFiniteLoss(grad_norm, progress.step + 1, self.last_good, what="gradient norm")
+            grad_norm = fabric.clip_gradients(
+                run.model, run.optimizer, max_norm=train.max_norm, error_if_nonfinite=False
+            ).detach()
         run.optimizer.step()
         run.optimizer.zero_grad(set_to_none=True)
 
@@ -248,20 +304,21 @@ class _Session:
         progress.micro_batches += self.accumulation
         progress.tokens += targets_global
         progress.epoch = run.train_stream.epoch
-        self.result.losses.append(loss)
+        self.pending.add(progress.step, loss_sum, targets_global, grad_norm)
         self.meter.update(
-            padded_tokens=sum(b.input_ids.numel() for b in micro_batches),
-            useful_tokens=sum(b.target_tokens for b in micro_batches),
-            samples=sum(len(b.input_ids) for b in micro_batches),
+            padded_tokens=sum(b.input_ids.numel() for b in host_batches),
+            useful_tokens=local_targets,
+            samples=sum(len(b.input_ids) for b in host_batches),
         )
         if progress.step % train.log_interval == 0 or self.finished():
+            loss, last_grad_norm = self.pending.take(self.last_good)
             metrics = {
                 "step": progress.step,
                 "epoch": run.train_stream.epoch,
                 "tokens": progress.tokens,
                 "loss": loss,
                 "lr": lr,
-                "grad_norm": grad_norm,
+                "grad_norm": last_grad_norm,
                 **self.meter.compute(),
             }
             self.metrics_log.log(metrics)
@@ -279,6 +336,8 @@ class _Session:
 
     def checkpoint(self, target: Path) -> Path:
         run = self.run
+        self.pending.settle(self.last_good)  # never save weights a non-finite step produced
+        self.metrics_log.sync()  # the rows up to this checkpoint are durable before it is
         self.progress.epoch = run.train_stream.epoch
         path = save_training_checkpoint(
             self.fabric,
@@ -298,6 +357,7 @@ class _Session:
         run, progress = self.run, self.progress
         if run.val_source is None:
             return None
+        self.pending.settle(self.last_good)
         started = time.perf_counter()
         val_loss = validate(self.fabric, run.model, run.val_source, run.eval.max_iters)
         self.console.print(eval_summary(progress.step, val_loss, time.perf_counter() - started))
@@ -316,9 +376,19 @@ class _Session:
                 self.console.print(f"sample: {sample}")
         return val_loss
 
-    def close(self) -> None:
+    def close(self, success: bool) -> None:
         self.console.close()
-        self.metrics_log.close()
+        self.metrics_log.close(success)
+
+
+def tracked_hyperparameters(run: Run) -> dict[str, Any]:
+    """What the trackers record: the command's settings (as hyperparameters.yaml has them) and the method's group."""
+    settings = run.checkpoint.settings
+    return {
+        "method": run.method.name,
+        **(run.checkpoint.hyperparameters or {}),
+        **({"settings": asdict(settings)} if is_dataclass(settings) else {}),
+    }
 
 
 def check_ranks_in_sync(fabric: L.Fabric, model: torch.nn.Module) -> list[float]:

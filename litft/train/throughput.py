@@ -1,7 +1,9 @@
-"""Tokens/s (all and useful, i.e. non-padding targets), samples/s and MFU, over a sliding window of steps.
+"""Tokens/s (all and useful, i.e. non-padding targets), samples/s and MFU, over a sliding window of log points.
 
 Lightning's `Throughput` (what `ThroughputMonitor` logs) measures the padded tokens, samples and, on GPUs
 with known peak FLOPs, model FLOPs utilisation; useful tokens/s is measured beside it the same way.
+Steps only add host-side counts; the clock is read (after waiting for the device) only when a row is
+logged, as litgpt does, so metering never stalls the device between steps.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import lightning as L
 import torch
 from lightning.fabric.utilities.throughput import Throughput, get_available_flops
 
-WINDOW = 20
+WINDOW = 20  # log points the rates are measured over
 
 
 class ThroughputMeter:
@@ -37,23 +39,24 @@ class ThroughputMeter:
         self.window.append((0.0, 0, 0, 0))
 
     def update(self, *, padded_tokens: int, useful_tokens: int, samples: int) -> None:
-        if self.fabric.device.type == "cuda":
-            torch.cuda.synchronize(self.fabric.device)
-        elapsed = time.perf_counter() - self.started
+        """Count one step's batches (host integers only: no device synchronisation)."""
         self.batches += 1
         self.samples += samples
         self.padded += padded_tokens
         self.useful += useful_tokens
-        flops = int(self.flops_per_sample * samples) if self.flops_per_sample else None
+
+    def compute(self) -> dict[str, float | None]:
+        """Rates over all ranks (each rank's rate times the world size, as Lightning reports them) up to now."""
+        if self.fabric.device.type == "cuda":
+            torch.cuda.synchronize(self.fabric.device)
+        elapsed = time.perf_counter() - self.started
+        _, _, _, samples_before = self.window[-1]
+        # Lightning takes the FLOPs done since its previous update.
+        flops = int(self.flops_per_sample * (self.samples - samples_before)) if self.flops_per_sample else None
         self.lightning.update(
             time=elapsed, batches=self.batches, samples=self.samples, lengths=self.padded, flops=flops
         )
         self.window.append((elapsed, self.padded, self.useful, self.samples))
-
-    def compute(self) -> dict[str, float | None]:
-        """Rates over all ranks (each rank's rate times the world size, as Lightning reports them)."""
-        if len(self.window) < 2:
-            return {}
         (t0, p0, u0, s0), (t1, p1, u1, s1) = self.window[0], self.window[-1]
         seconds = max(t1 - t0, 1e-9)
         world = self.fabric.world_size
