@@ -7,6 +7,9 @@ the free rows; a finished or cancelled row's cache row is squeezed out. Every ro
 (litgpt's `(B, 1)` `input_pos`), and what lies beyond a row's position in its cache row is masked, so a row
 decodes exactly as it would alone. Each row samples with its own settings and its own seeded generator.
 Models with a sliding-window (ring-buffer) KV cache are not supported: their cache rows cannot be joined.
+
+A server streams every row after every step, so a row's text is kept by `IncrementalDecoder`, whose cost per
+token does not grow with the answer (`RowDecoder` re-decodes all ids each time).
 """
 
 from __future__ import annotations
@@ -18,7 +21,89 @@ import torch
 
 from litft.common.errors import LitftError
 from litft.common.settings import SamplingSettings
-from litft.generation.sampling import RowDecoder, Sampler, cache_dtype
+from litft.generation.sampling import RowDecoder, Sampler, _held_back_suffix, cache_dtype
+
+
+class IncrementalDecoder(RowDecoder):
+    """A `RowDecoder` whose work per token is constant: ids are turned into text in a short sliding window and
+    stop strings are searched in the new text only.
+
+    The window is how vLLM and TGI stream: the new text is the text of `ids[prefix:]` minus that of
+    `ids[prefix:read]`, so whatever a tokenizer does at the start of a decode (SentencePiece drops a leading
+    space) cancels out; the window waits while it ends in an incomplete UTF-8 character or shows nothing new.
+    For byte-level BPE and SentencePiece tokenizers the text equals decoding all ids at once (tests check
+    both). `decode` should be the tokenizer's own list decoder (no single-token special case: a window of one
+    token is mid-text).
+    """
+
+    def __init__(
+        self,
+        decode: Callable[[list[int]], str],
+        max_new_tokens: int,
+        stop_tokens: Sequence[Sequence[int]] = (),
+        stop_strings: Sequence[str] = (),
+    ):
+        super().__init__(decode, max_new_tokens, stop_tokens, stop_strings)
+        self._text = ""  # the text of ids[: self._read]
+        self._prefix = self._read = 0
+        self._prefix_text = ""  # the text of ids[self._prefix : self._read], decoded as one window
+        self._stop_overlap = max((len(stop) for stop in self.stop_strings), default=1) - 1
+        self._shown_chars = 0
+
+    def push(self, token: int) -> bool:
+        self.ids.append(token)
+        for seq in self.stop_tokens:
+            if self.ids[-len(seq) :] == seq:
+                self._cut_ids = len(self.ids) - len(seq)
+                self.finish_reason = "stop"
+                self._read_to(self._cut_ids, final=True)
+                return True
+        final = len(self.ids) >= self.max_new_tokens
+        self._read_to(len(self.ids) - (0 if final else self._partial_stop_sequence()), final)
+        if self._cut_text is not None:
+            self.finish_reason = "stop"
+        elif final:
+            self.finish_reason = "length"
+        return self.finished
+
+    def _partial_stop_sequence(self) -> int:
+        """How many trailing ids could begin a stop sequence (their text is not part of the answer yet)."""
+        ids = self.ids
+        return max((k for seq in self.stop_tokens for k in range(1, len(seq)) if ids[-k:] == seq[:k]), default=0)
+
+    def _read_to(self, end: int, final: bool) -> None:
+        """Append the text of ids[read:end] unless more is coming and it shows nothing new yet; find stop strings."""
+        if end <= self._read:
+            return
+        window = self.decode(self.ids[self._prefix : end])
+        if not final and (len(window) <= len(self._prefix_text) or window.endswith("\ufffd")):
+            return  # nothing new yet (a token that shows no text may change how the next one starts)
+        checked = len(self._text)
+        self._text += window[len(self._prefix_text) :]
+        self._prefix, self._read = self._read, end
+        self._prefix_text = self.decode(self.ids[self._prefix : self._read])
+        if self.stop_strings:
+            start = max(0, checked - self._stop_overlap)
+            hits = [i for i in (self._text.find(s, start) for s in self.stop_strings) if i >= 0]
+            if hits:
+                self._cut_text = min(hits)
+
+    @property
+    def text(self) -> str:
+        return self._text if self._cut_text is None else self._text[: self._cut_text]
+
+    def pending_text(self) -> str:
+        """Text that is now certain and was not returned before (what a stream sends next)."""
+        if self.finished:
+            end = len(self.text)
+        elif self._stop_overlap:  # a stop string may be starting at the end: that text waits
+            end = len(self._text) - _held_back_suffix(self._text[-self._stop_overlap :], self.stop_strings)
+        else:
+            end = len(self._text)
+        if end <= self._shown_chars:
+            return ""
+        new, self._shown_chars = self._text[self._shown_chars : end], end
+        return new
 
 
 @dataclass(eq=False)

@@ -10,21 +10,22 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from litft.common.errors import LitftError
-from litft.common.settings import SamplingSettings
-from litft.generation.continuous import Row
-from litft.generation.sampling import RowDecoder
+from litft.common.settings import GENERATION_SAMPLING, SamplingSettings
+from litft.generation.continuous import IncrementalDecoder, Row
 from litft.serving.batcher import Batcher
 from litft.serving.prompts import chat_prompt
 
@@ -75,8 +76,17 @@ class ChatRequest(Sampling):
     messages: list[Message] = Field(min_length=1)
 
 
+def _prompt_list(value: Any) -> list[str]:
+    """OpenAI's `prompt`: one string or a list of them (each answered as its own choice)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return value
+    raise PydanticCustomError("prompt_type", "Input should be a string or a non-empty list of strings")
+
+
 class CompletionRequest(Sampling):
-    prompt: str
+    prompt: Annotated[list[str], BeforeValidator(_prompt_list)]
 
 
 @dataclass
@@ -88,6 +98,29 @@ class Engine:
     batcher: Batcher
     api_key: str | None = None
     retrieve: Callable[[str], list] | None = None  # question -> passages, with --rag
+
+
+class Delivery:
+    """Hands text from the batcher's thread to the event loop with one wake-up per token step, not per row:
+    items collect here and the loop takes them all at once."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self._items: list[tuple[asyncio.Queue, Any]] = []
+        self._lock = threading.Lock()
+
+    def put(self, queue: asyncio.Queue, item: Any) -> None:  # any thread
+        with self._lock:
+            self._items.append((queue, item))
+            if len(self._items) > 1:
+                return  # a wake-up is already on its way
+        self.loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:  # the event loop
+        with self._lock:
+            items, self._items = self._items, []
+        for queue, item in items:
+            queue.put_nowait(item)
 
 
 def _validation_message(error: RequestValidationError) -> tuple[str, str | None]:
@@ -132,8 +165,11 @@ def create_app(engine: Engine) -> FastAPI:
             raise ApiError(400, "messages must include at least one user message.", "messages")
         question = next(m["content"] for m in reversed(messages) if m["role"] == "user")
         passages = engine.retrieve(question) if engine.retrieve is not None else None
-        prompt = chat_prompt(engine.loaded.style, messages, passages)
-        return await _answer(engine, body, prompt, request, chat=True)
+        loaded = engine.loaded
+        # The lowest-ranked passages are left out until the prompt leaves room for the answer.
+        room = loaded.info.config.block_size - (body.max_tokens or GENERATION_SAMPLING.max_new_tokens)
+        prompt = chat_prompt(loaded.style, messages, passages, lambda text: len(loaded.tokenizer.encode(text)) <= room)
+        return await _answer(engine, body, [prompt], request, chat=True)
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Any:
@@ -152,100 +188,128 @@ def _settings(body: Sampling, room: int) -> SamplingSettings:
     )
 
 
-async def _answer(engine: Engine, body: Sampling, prompt: str, request: Request, chat: bool) -> Any:
+async def _answer(engine: Engine, body: Sampling, prompts: list[str], request: Request, chat: bool) -> Any:
+    """Each prompt decoded as its own row (choice `index` in order); the reply streams or comes whole."""
     if body.model != engine.model_name:
         message = f"this server serves the model {engine.model_name!r}, not {body.model!r}."
         raise ApiError(404, message, "model", "model_not_found")
     loaded = engine.loaded
     try:
-        ids = loaded.encode(prompt)
+        prompt_ids = [loaded.encode(prompt) for prompt in prompts]  # every prompt checked before any decodes
     except LitftError as error:
         raise ApiError(400, str(error), "messages" if chat else "prompt", "context_length_exceeded") from None
-    settings = _settings(body, loaded.info.config.block_size - len(ids))
-    pieces: asyncio.Queue[str | None] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
+    pieces: asyncio.Queue[tuple[int, str | None]] = asyncio.Queue()
+    delivery = Delivery(asyncio.get_running_loop())
+    window_decode = loaded.tokenizer.processor.decode  # the tokenizer's list decoder (see IncrementalDecoder)
 
-    def on_step(row: Row) -> None:  # in the batcher's thread
-        if row.error is None and (piece := row.decoder.pending_text()):
-            loop.call_soon_threadsafe(pieces.put_nowait, piece)
-        if row.done:
-            loop.call_soon_threadsafe(pieces.put_nowait, None)
+    def on_step(index: int) -> Callable[[Row], None]:
+        def deliver(row: Row) -> None:  # in the batcher's thread
+            if body.stream and row.error is None and (piece := row.decoder.pending_text()):
+                delivery.put(pieces, (index, piece))
+            if row.done:
+                delivery.put(pieces, (index, None))
 
-    decoder = RowDecoder(loaded.decode, settings.max_new_tokens, loaded.stop_tokens, settings.stop)
-    row = Row(ids, decoder, settings, on_step)
-    engine.batcher.submit(row)
-    reply = Reply(engine.model_name, chat, row, pieces)
+        return deliver
+
+    rows = []
+    for index, ids in enumerate(prompt_ids):
+        settings = _settings(body, loaded.info.config.block_size - len(ids))
+        decoder = IncrementalDecoder(window_decode, settings.max_new_tokens, loaded.stop_tokens, settings.stop)
+        rows.append(Row(ids, decoder, settings, on_step(index)))
+    for row in rows:
+        engine.batcher.submit(row)
+    reply = Reply(engine.model_name, chat, rows, pieces)
     if body.stream:
         include_usage = body.stream_options is not None and body.stream_options.include_usage
         return StreamingResponse(reply.events(include_usage), media_type="text/event-stream")
     try:
         await reply.wait(request)
     finally:
-        row.cancelled = not row.decoder.finished
+        reply.release()
     return reply.whole()
 
 
 class Reply:
-    """One request's answer as OpenAI writes it: a whole response or a stream of chunks."""
+    """One request's answer as OpenAI writes it: a whole response or a stream of chunks, a choice per row."""
 
-    def __init__(self, model_name: str, chat: bool, row: Row, pieces: asyncio.Queue[str | None]):
-        self.model_name, self.chat, self.row, self.pieces = model_name, chat, row, pieces
+    def __init__(self, model_name: str, chat: bool, rows: list[Row], pieces: asyncio.Queue[tuple[int, str | None]]):
+        self.model_name, self.chat, self.rows, self.pieces = model_name, chat, rows, pieces
         self.id = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}"
         self.created = int(time.time())
 
-    def _check(self) -> None:
-        if self.row.error is not None:
-            raise ApiError(500, f"decoding failed: {self.row.error}.")
+    def release(self) -> None:
+        """Rows still decoding (the client went away) leave the batch at the next step."""
+        for row in self.rows:
+            row.cancelled = not row.decoder.finished
+
+    def _error(self) -> BaseException | None:
+        return next((row.error for row in self.rows if row.error is not None), None)
 
     async def wait(self, request: Request) -> None:
-        while True:
+        left = len(self.rows)
+        while left:
             try:
-                if await asyncio.wait_for(self.pieces.get(), DISCONNECT_POLL_SECONDS) is None:
-                    self._check()
-                    return
+                _, piece = await asyncio.wait_for(self.pieces.get(), DISCONNECT_POLL_SECONDS)
+                left -= piece is None
             except TimeoutError:
                 if await request.is_disconnected():
                     return
+        if (error := self._error()) is not None:
+            raise ApiError(500, f"decoding failed: {error}.")
 
     def usage(self) -> dict[str, int]:
-        prompt, completion = len(self.row.prompt), self.row.decoder.generated_tokens
+        prompt = sum(len(row.prompt) for row in self.rows)
+        completion = sum(row.decoder.generated_tokens for row in self.rows)
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
     def _envelope(self, choices: list[dict[str, Any]], chunk: bool) -> dict[str, Any]:
         kind = ("chat.completion" if self.chat else "text_completion") + (".chunk" if chunk and self.chat else "")
         return {"id": self.id, "object": kind, "created": self.created, "model": self.model_name, "choices": choices}
 
-    def _choice(self, text: str | None, finish_reason: str | None, chunk: bool, first: bool = False) -> dict:
+    def _choice(self, index: int, text: str | None, finish_reason: str | None, chunk: bool, first: bool = False):
         if not self.chat:
-            return {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish_reason}
+            return {"index": index, "text": text or "", "logprobs": None, "finish_reason": finish_reason}
         if not chunk:
-            return {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}
+            message = {"role": "assistant", "content": text}
+            return {"index": index, "message": message, "finish_reason": finish_reason}
         delta = ({"role": "assistant"} if first else {}) | ({"content": text} if text is not None else {})
-        return {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return {"index": index, "delta": delta, "finish_reason": finish_reason}
 
     def whole(self) -> dict[str, Any]:
-        decoder = self.row.decoder
-        choice = self._choice(decoder.text, decoder.finish_reason or "length", chunk=False)
-        return self._envelope([choice], chunk=False) | {"usage": self.usage()}
+        choices = [
+            self._choice(i, row.decoder.text, row.decoder.finish_reason or "length", chunk=False)
+            for i, row in enumerate(self.rows)
+        ]
+        return self._envelope(choices, chunk=False) | {"usage": self.usage()}
 
     async def events(self, include_usage: bool) -> AsyncIterator[str]:
-        """Server-sent events: text chunks as they are certain, the finish reason, usage if asked, [DONE]."""
+        """Server-sent events: text chunks as they are certain, each choice's finish reason, usage if asked,
+        [DONE]."""
         try:
             if self.chat:
-                yield _event(self._envelope([self._choice("", None, chunk=True, first=True)], chunk=True))
-            while (piece := await self.pieces.get()) is not None:
-                if piece:
-                    yield _event(self._envelope([self._choice(piece, None, chunk=True)], chunk=True))
-            if self.row.error is not None:
-                yield _event(error_body(f"decoding failed: {self.row.error}.", 500))
+                yield _event(self._envelope([self._choice(0, "", None, chunk=True, first=True)], chunk=True))
+            left = len(self.rows)
+            while left:
+                index, piece = await self.pieces.get()
+                if piece is None:
+                    left -= 1
+                    if self.rows[index].error is not None:
+                        break
+                    reason = self.rows[index].decoder.finish_reason or "length"
+                    choice = self._choice(index, None if self.chat else "", reason, chunk=True)
+                elif piece:
+                    choice = self._choice(index, piece, None, chunk=True)
+                else:
+                    continue
+                yield _event(self._envelope([choice], chunk=True))
+            if (error := self._error()) is not None:
+                yield _event(error_body(f"decoding failed: {error}.", 500))
                 return
-            reason = self.row.decoder.finish_reason or "length"
-            yield _event(self._envelope([self._choice(None if self.chat else "", reason, chunk=True)], chunk=True))
             if include_usage:
                 yield _event(self._envelope([], chunk=True) | {"usage": self.usage()})
             yield "data: [DONE]\n\n"
-        finally:  # the client went away (or the answer is complete): the row leaves the batch at the next step
-            self.row.cancelled = not self.row.decoder.finished
+        finally:  # the client went away (or the answer is complete): unfinished rows leave at the next step
+            self.release()
 
 
 def _event(payload: dict[str, Any]) -> str:

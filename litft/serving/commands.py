@@ -6,7 +6,7 @@ from pathlib import Path
 
 from litft.common.checks import require_dir
 from litft.common.errors import LitftError
-from litft.common.settings import Precision
+from litft.common.settings import Precision, Quantize
 from litft.retrieval.settings import check_index_dir
 from litft.serving.checks import check_api_key, check_bind
 
@@ -24,6 +24,7 @@ def serve(
     base_dir: Path | None = None,
     device: str = "auto",
     precision: Precision | None = None,
+    quantize: Quantize | None = None,
 ) -> None:
     """Serve a checkpoint or a fine-tuning run over an OpenAI-compatible HTTP API (chat and completions,
     streamed or not); concurrent requests decode together in one continuously batched KV cache.
@@ -41,6 +42,8 @@ def serve(
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved.
         device: auto, cpu, cuda, cuda:N or mps.
         precision: 32-true, 16-true or bf16-true.
+        quantize: Load the frozen weights with bitsandbytes (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8; CPU or
+            CUDA) or `none` for full precision (default: as the run was trained, e.g. a QLoRA run's bnb.nf4).
     """
     require_dir(checkpoint_dir, "checkpoint_dir", "check the path or download/convert a model first")
     require_dir(base_dir, "--base_dir", "check the path of the base checkpoint")
@@ -67,4 +70,5 @@ def serve(
         base_dir,
         device,
         precision,
+        quantize,
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
-from litft.common.settings import Precision
+from litft.common.settings import Precision, Quantize
 from litft.generation.continuous import ContinuousDecoder
 from litft.generation.generate import LoadedModel
 from litft.serving.app import Engine, create_app
@@ -29,9 +29,10 @@ def build_engine(
     base_dir: Path | None = None,
     device: str = "auto",
     precision: Precision | None = None,
+    quantize: Quantize | None = None,
 ) -> Engine:
     """The model loaded and its batcher running (stop it with `engine.batcher.stop()`)."""
-    loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, None, prompt_style)
+    loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
     retrieve = None
     if rag is not None:
         from litft.retrieval.index import RetrievalIndex
@@ -76,6 +77,7 @@ def serve(
     base_dir: Path | None = None,
     device: str = "auto",
     precision: Precision | None = None,
+    quantize: Quantize | None = None,
 ) -> None:
     """Serve a checkpoint or a fine-tuning run over an OpenAI-compatible HTTP API (chat and completions,
     streamed or not); concurrent requests decode together in one continuously batched KV cache.
@@ -93,10 +95,22 @@ def serve(
         base_dir: Base checkpoint for a LoRA/adapter run, when it moved.
         device: auto, cpu, cuda, cuda:N or mps.
         precision: 32-true, 16-true or bf16-true.
+        quantize: Load the frozen weights with bitsandbytes (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8; CPU or
+            CUDA) or `none` for full precision (default: as the run was trained, e.g. a QLoRA run's bnb.nf4).
     """
     api_key = check_api_key(host, api_key_env)
     engine = build_engine(
-        checkpoint_dir, model_name, max_batch_size, rag, rag_k, api_key, prompt_style, base_dir, device, precision
+        checkpoint_dir,
+        model_name,
+        max_batch_size,
+        rag,
+        rag_k,
+        api_key,
+        prompt_style,
+        base_dir,
+        device,
+        precision,
+        quantize,
     )
     print(f"serving {engine.loaded.describe()} as {engine.model_name!r}", file=sys.stderr)
     print(f"OpenAI-compatible API at http://{host}:{port}/v1 (Ctrl-C stops)", file=sys.stderr)
