@@ -3,6 +3,7 @@
     python bench/train.py            # 256 instruction records, 64 pretraining steps, 3 rounds
     python bench/train.py --quick    # 24 records, 16 steps, 3 rounds: a few minutes on 2 shared cores
     python bench/train.py --only pretrain --rounds 5
+    python bench/train.py --only qlora
 
 Every measurement runs in its own process, and the two sides alternate over `--rounds` rounds (litft first in
 odd rounds, litgpt first in even ones), so a neighbour that loads the machine for a while hits both sides alike.
@@ -21,6 +22,8 @@ the steady-state window and the load average before and after. Prints one JSON o
   compilation) on the same fixed-length windows of the same train.bin, both logging every step. Steady state only:
   the clock starts at the end of step `WARMUP` (process start, set-up, litgpt's sanity validation and the first
   steps excluded on both sides) and stops at the end of the last step.
+- `qlora_base_memory_vs_lora`, `qlora_tokens_vs_lora`: bench/qlora.py's lines (peak RSS and tokens/s of a LoRA
+  step on a bf16 base against an NF4 base), run last as its own process (`--only qlora` runs just those).
 
 Dependencies: `pip install -e ".[bench]"` (litgpt comes with litft).
 """
@@ -434,7 +437,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", choices=("lora", "pretrain"))
+    parser.add_argument("--only", choices=("lora", "pretrain", "qlora"))
     parser.add_argument("--steps", type=int, help="pretraining steps (default 64, --quick 16)")
     parser.add_argument("--litgpt_pretrain_worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -447,13 +450,17 @@ def main() -> None:
         root = Path(tmp)
         checkpoint = make_checkpoint(root)
         lines = []
-        if args.only != "pretrain":
+        if args.only in (None, "lora"):
             lines += lora_bench(root, checkpoint, 24 if args.quick else 256, args.rounds)
-        if args.only != "lora":
+        if args.only in (None, "pretrain"):
             lines.append(pretrain_bench(root, checkpoint, steps, args.rounds))
     load = f"; 1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after, {os.cpu_count()} CPUs"
     for line in lines:
         print(json.dumps({**line, "notes": line["notes"] + load}), flush=True)
+    if args.only in (None, "qlora"):
+        # QLoRA's peak-memory and speed lines: bench/qlora.py measures each side in a fresh process of its own.
+        qlora = [sys.executable, str(Path(__file__).with_name("qlora.py"))]
+        subprocess.run(qlora + ["--quick"] * args.quick, check=True)
 
 
 if __name__ == "__main__":
