@@ -6,7 +6,9 @@
 The model is a random-init ~117M-parameter Llama-shaped litgpt model (12 layers, dim 768, MLP 2304, vocab 16384),
 saved once as a bf16 checkpoint. Each side loads it the way `litft finetune lora` does (bf16: the plain LoRA model;
 NF4: litft.models.quantize, layer by layer), then runs LoRA steps (r 8 on query and value, micro batch 1 x 128
-tokens, bf16, AdamW) on the CPU. Prints one JSON object per line:
+tokens, bf16, AdamW) on the CPU, with activation checkpointing as the QLoRA recipe trains
+(`--activation_checkpointing true`: each block recomputed in backward, litft.train.fabric_setup.checkpoint_blocks);
+each side also runs once without it, for the ratio in the notes. Prints one JSON object per line:
 - `qlora_base_memory_vs_lora`: peak RSS during the steps above the process's RSS before the model was loaded
   (Linux: the peak is reset after loading through /proc/self/clear_refs), bf16 base / NF4 base; target >= 1.8;
 - `qlora_tokens_vs_lora`: training tokens/s, NF4 base / bf16 base (reported only: bitsandbytes dequantizes each
@@ -63,13 +65,16 @@ def make_checkpoint(root: Path) -> Path:
     return save_checkpoint(root / "base", method="full", state_dict=model.state_dict(), config=config)
 
 
-def load_lora(checkpoint: Path, side: str):
-    """The LoRA model on the checkpoint's base: bf16 as `litft finetune lora` builds it, or NF4 layer by layer."""
+def load_lora(checkpoint: Path, side: str, checkpointing: bool):
+    """The LoRA model on the checkpoint's base: bf16 as `litft finetune lora` builds it, or NF4 layer by layer;
+    its blocks checkpointed as the trainer does with --activation_checkpointing."""
     import torch
 
     from litft.models.build import build_model, load_weights
     from litft.models.checkpoint import inspect_checkpoint, load_state_dict
+    from litft.models.methods import get_method
     from litft.models.quantize import build_quantized_model
+    from litft.train.fabric_setup import checkpoint_blocks
 
     info = inspect_checkpoint(checkpoint)
     base = load_state_dict(info.weights_path)
@@ -80,10 +85,12 @@ def load_lora(checkpoint: Path, side: str):
         load_weights(model, "lora", base)
     del base  # the memory-mapped file is closed once no tensor refers to it
     model.max_seq_length = SEQUENCE
+    if checkpointing:
+        checkpoint_blocks(model, get_method("lora").block_class)
     return model
 
 
-def worker(checkpoint: Path, side: str, steps: int) -> dict:
+def worker(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> dict:
     import ctypes
     import gc
 
@@ -100,7 +107,7 @@ def worker(checkpoint: Path, side: str, steps: int) -> dict:
 
     torch.manual_seed(0)
     before = rss_kib("VmRSS")
-    model = load_lora(checkpoint, side)
+    model = load_lora(checkpoint, side, checkpointing)
     gc.collect()
     optimizer = build_optimizer(model, OptimizerArgs(lr=1e-4), torch.device("cpu"))
     # glibc keeps freed loading buffers (each layer's copy before quantization) mapped; hand them back, so the
@@ -121,10 +128,11 @@ def worker(checkpoint: Path, side: str, steps: int) -> dict:
     return {"peak_mib": (rss_kib("VmHWM") - before) / 1024, "tokens_per_s": steps * SEQUENCE / seconds}
 
 
-def run_side(checkpoint: Path, side: str, steps: int) -> dict:
+def run_side(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> dict:
     """One side in a fresh process, so its peak RSS holds nothing of the other side's."""
+    flags = ["--checkpointing"] if checkpointing else []
     result = subprocess.run(
-        [sys.executable, __file__, "--worker", side, "--checkpoint", str(checkpoint), "--steps", str(steps)],
+        [sys.executable, __file__, "--worker", side, "--checkpoint", str(checkpoint), "--steps", str(steps), *flags],
         capture_output=True,
         text=True,
         check=True,
@@ -138,15 +146,25 @@ def main() -> None:
     parser.add_argument("--worker", choices=("bf16", "nf4"), help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=4, help=argparse.SUPPRESS)
+    parser.add_argument("--checkpointing", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.checkpoint, args.worker, args.steps)))
+        print(json.dumps(worker(args.checkpoint, args.worker, args.steps, args.checkpointing)))
         return
     steps = 2 if args.quick else args.steps
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = make_checkpoint(Path(tmp))
-        bf16, nf4 = run_side(checkpoint, "bf16", steps), run_side(checkpoint, "nf4", steps)
-    common = {"model": "117M Llama-shaped, LoRA r8 q+v, micro batch 1 x 128 tokens, bf16, CPU", "steps": steps}
+        bf16, nf4 = run_side(checkpoint, "bf16", steps, True), run_side(checkpoint, "nf4", steps, True)
+        plain = {side: run_side(checkpoint, side, steps, False)["peak_mib"] for side in ("bf16", "nf4")}
+    common = {
+        "model": "117M Llama-shaped, LoRA r8 q+v, micro batch 1 x 128 tokens, bf16, CPU",
+        "activation_checkpointing": True,
+        "steps": steps,
+    }
+    notes = (
+        "both sides with activation checkpointing (the QLoRA recipe's setting); without it: "
+        f"bf16 {plain['bf16']:.1f} MiB / NF4 {plain['nf4']:.1f} MiB = {plain['bf16'] / plain['nf4']:.3f}"
+    )
     print(
         json.dumps(
             {
@@ -155,7 +173,9 @@ def main() -> None:
                 "target": 1.8,
                 "bf16_peak_mib": round(bf16["peak_mib"], 1),
                 "nf4_peak_mib": round(nf4["peak_mib"], 1),
+                "without_checkpointing_ratio": round(plain["bf16"] / plain["nf4"], 3),
                 **common,
+                "notes": notes,
             }
         )
     )

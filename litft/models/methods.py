@@ -33,14 +33,15 @@ def _no_preparation(model: torch.nn.Module) -> None:
 def _clear_adapter_cache_each_forward(model: torch.nn.Module) -> None:
     """litgpt's adapter attention caches the adapter prompt's keys/values on first use and never drops them
     (litgpt 0.5.13), so the second training step would backpropagate through a freed graph and the prompt's
-    later updates would be ignored. The cache is cleared before every forward pass."""
-    attentions = [m for m in model.modules() if hasattr(m, "adapter_kv_cache")]
+    later updates would be ignored. Each attention clears its cache before its own forward pass, so activation
+    checkpointing's recomputation of a block computes the prompt's keys/values again as the first pass did."""
 
-    def clear_adapter_cache(module: torch.nn.Module, args: Any) -> None:
-        for attention in attentions:
-            attention.adapter_kv_cache = None
+    def clear_adapter_cache(attention: torch.nn.Module, args: Any) -> None:
+        attention.adapter_kv_cache = None
 
-    model.register_forward_pre_hook(clear_adapter_cache)
+    for module in model.modules():
+        if hasattr(module, "adapter_kv_cache"):
+            module.register_forward_pre_hook(clear_adapter_cache)
 
 
 def _merged_lora_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -84,7 +84,7 @@ def pretrain(
         devices: Devices per node.
         num_nodes: Nodes.
         strategy: auto, ddp or fsdp (transformer blocks wrapped; sharded optimizer state).
-        activation_checkpointing: Recompute each block's activations in backward (FSDP only).
+        activation_checkpointing: Recompute each block's activations in backward (less memory, same results).
         seed: Seed of initialisation, data order and dropout.
         train: Batch sizes, length, schedule, clipping, checkpoint interval.
         eval: Validation interval and size.
@@ -128,7 +128,7 @@ accelerator: cpu, cuda or auto.
 devices: Devices per node.
 num_nodes: Nodes.
 strategy: auto, ddp or fsdp (transformer blocks wrapped; sharded optimizer state).
-activation_checkpointing: Recompute each block's activations in backward (FSDP only).
+activation_checkpointing: Recompute each block's activations in backward (less memory, same results).
 quantize: Load the frozen base in 4 or 8 bits with bitsandbytes, on CPU or CUDA (QLoRA; LoRA only): bnb.nf4,
     bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8; checkpoints record it and keep only the LoRA weights.
 seed: {seed}

@@ -78,14 +78,37 @@ def build_strategy(name: str, activation_checkpointing: bool, block_class: type 
             # Frozen base and trainable LoRA/adapter parameters share flat parameters; keep the originals.
             use_orig_params=True,
         )
-    if activation_checkpointing:
-        raise LitftError("--activation_checkpointing works with --strategy fsdp only; drop it or switch strategy.")
+    # Without FSDP, `checkpoint_blocks` applies --activation_checkpointing to the model before Fabric wraps it.
     if name == "ddp":
         # gloo on CPU, nccl on CUDA: Fabric picks the backend from the accelerator.
         return DDPStrategy()
     if name == "auto":
         return "auto"
     raise LitftError(f"unknown --strategy {name!r}; choose auto, ddp or fsdp.")
+
+
+def checkpoint_blocks(model: torch.nn.Module, block_class: type) -> None:
+    """--activation_checkpointing without FSDP (single device, DDP): each transformer block keeps only its input in
+    forward and recomputes its activations in backward, as FSDP's `activation_checkpointing_policy` does.
+
+    torch's `apply_activation_checkpointing` is what Lightning's FSDP strategy applies; it works without a process
+    group. It wraps each block in a CheckpointWrapper (non-reentrant torch.utils.checkpoint, which saves and
+    restores the RNG state, so dropout repeats exactly and loss and gradients equal an unwrapped run's);
+    state_dict keys stay unprefixed through the wrapper's hooks. Apply before `fabric.setup_module`.
+    """
+    from functools import partial
+
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import (
+        CheckpointImpl,
+        apply_activation_checkpointing,
+        checkpoint_wrapper,
+    )
+
+    apply_activation_checkpointing(
+        model,
+        checkpoint_wrapper_fn=partial(checkpoint_wrapper, checkpoint_impl=CheckpointImpl.NO_REENTRANT),
+        check_fn=lambda module: isinstance(module, block_class),
+    )
 
 
 def make_fabric(

@@ -20,7 +20,7 @@ from litft.models.build import count_parameters
 from litft.models.methods import FULL_WEIGHTS, Method, MethodSettings, get_method
 from litft.models.quantize import check_quantize, resolve_quantize
 from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, check_paged_optimizer, validate_args
-from litft.train.fabric_setup import is_fsdp, launch, make_fabric
+from litft.train.fabric_setup import checkpoint_blocks, is_fsdp, launch, make_fabric
 from litft.train.run_folder import check_run_dir, claim_run_dir, run_identity
 
 
@@ -220,6 +220,8 @@ def _build_model(
         load_weights(model, method.name, states[0], states[1] if len(states) > 1 else None)
     if not job.quiet:
         fabric.print(f"{method.name}: {count_parameters(model)}")
+    if job.activation_checkpointing and not fsdp:  # under FSDP the strategy checkpoints the blocks it wraps
+        checkpoint_blocks(model, method.block_class)
     model = fabric.setup_module(model)
     if fsdp:
         for state in states:
@@ -247,6 +249,8 @@ def _build_quantized_model(
         accept_packed_rows(model)
     if not job.quiet:
         fabric.print(f"{method.name} on a {job.quantize} base: {count_parameters(model)}")
+    if job.activation_checkpointing:
+        checkpoint_blocks(model, method.block_class)
     return fabric.setup_module(model)
 
 
