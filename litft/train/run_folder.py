@@ -22,7 +22,8 @@ from litft.train.state import FINAL_DIR, PROGRESS_FILE, STEP_DIR
 
 RUN_KIND = "run"
 # Settings that do not change what the run computes, so they may differ between a run and its resumption.
-UNTRACKED_SETTINGS = ("resume", "overwrite", "out_dir", "quiet", "logger")
+# activation_checkpointing changes memory, not results (bit-identical), so a resume may turn it on or off.
+UNTRACKED_SETTINGS = ("resume", "overwrite", "out_dir", "quiet", "logger", "activation_checkpointing")
 RUN_LOGS = ("logs/metrics.csv", "logs/tensorboard")
 
 

@@ -44,7 +44,7 @@ ARGS = [
     "--quiet",
     "true",
 ]
-LORA = ["--lora.dropout", "0.0", "--lora.mlp", "true", "--activation_checkpointing", "true"]  # checkpointing: FSDP only
+LORA = ["--lora.dropout", "0.0", "--lora.mlp", "true", "--activation_checkpointing", "true"]
 
 
 def _train(method: str, base: Path, data: Path, out: Path, *extra: str) -> None:
