@@ -21,7 +21,7 @@ import torch
 
 from litft.common.errors import LitftError
 from litft.common.settings import SamplingSettings
-from litft.generation.sampling import RowDecoder, Sampler, _held_back_suffix, cache_dtype
+from litft.generation.sampling import RowDecoder, Sampler, cache_dtype, held_back_suffix
 
 
 class IncrementalDecoder(RowDecoder):
@@ -97,7 +97,7 @@ class IncrementalDecoder(RowDecoder):
         if self.finished:
             end = len(self.text)
         elif self._stop_overlap:  # a stop string may be starting at the end: that text waits
-            end = len(self._text) - _held_back_suffix(self._text[-self._stop_overlap :], self.stop_strings)
+            end = len(self._text) - held_back_suffix(self._text[-self._stop_overlap :], self.stop_strings)
         else:
             end = len(self._text)
         if end <= self._shown_chars:
@@ -148,9 +148,12 @@ class ContinuousDecoder:
 
     @torch.inference_mode()
     def add(self, rows: Sequence[Row]) -> None:
-        """Prefill `rows` (at most `free`), pick their first tokens and place them after the active rows."""
+        """Prefill `rows` (at most `free`), pick their first tokens and place them after the active rows. When it
+        raises, the active rows are as they were (the caller may retry the rows one by one)."""
         if len(rows) > self.free:
             raise ValueError(f"{len(rows)} rows do not fit in {self.free} free cache rows")
+        if any(not row.prompt for row in rows):
+            raise ValueError("a row has no prompt tokens to predict its first token from")
         if not rows:
             return
         count, start = len(rows), len(self.rows)
@@ -179,8 +182,8 @@ class ContinuousDecoder:
         for row in rows:
             row.position = len(row.prompt)
             row.sampler = Sampler(row.settings, 1, self.device)
-        self.rows.extend(rows)
         tokens = self._sample(logits[:, -1], rows)
+        self.rows.extend(rows)
         self._last_tokens = torch.cat([self._last_tokens, tokens])
         self._push(rows, tokens)
 
@@ -210,9 +213,13 @@ class ContinuousDecoder:
         return torch.cat([row.sampler(logits[j : j + 1], [0]) for j, row in enumerate(rows)])
 
     def _push(self, rows: Sequence[Row], tokens: torch.Tensor) -> None:
+        """Each row's token to its text; a row whose text fails gets the error and leaves, the others go on."""
         for row, token in zip(rows, tokens.tolist(), strict=True):
             if not row.cancelled:
-                row.decoder.push(token)
+                try:
+                    row.decoder.push(token)
+                except Exception as error:
+                    row.error = error
                 row.on_step(row)
 
     def _drop_done(self) -> None:

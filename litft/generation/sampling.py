@@ -61,7 +61,7 @@ class Sampler:
         return torch.cat([torch.multinomial(probs[j], 1, generator=self.generators[row]) for j, row in enumerate(rows)])
 
 
-def _held_back_suffix(text: str, stop_strings: Sequence[str]) -> int:
+def held_back_suffix(text: str, stop_strings: Sequence[str]) -> int:
     """How many trailing characters of `text` could be the start of a stop string (so are not shown yet)."""
     hold = 0
     for stop in stop_strings:
@@ -145,7 +145,7 @@ class RowDecoder:
             ids = self.ids
             partial = max((k for seq in self.stop_tokens for k in range(1, len(seq)) if ids[-k:] == seq[:k]), default=0)
             text = self.decode(ids[: len(ids) - partial])
-            text = text[: len(text) - _held_back_suffix(text, self.stop_strings)]
+            text = text[: len(text) - held_back_suffix(text, self.stop_strings)]
             text = text.rstrip("\ufffd")  # an incomplete UTF-8 character waits for its next byte
         if not text.startswith(self._shown):
             return ""  # a re-tokenised prefix changed spelling; show the rest when it is consistent again

@@ -8,8 +8,8 @@ each request's text comes back through an asyncio queue, and a client that goes 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -17,19 +17,25 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from litft.common.errors import LitftError
 from litft.common.settings import GENERATION_SAMPLING, SamplingSettings
 from litft.generation.continuous import IncrementalDecoder, Row
+from litft.models.conversations import eos_text
 from litft.serving.batcher import Batcher
-from litft.serving.prompts import chat_prompt
+from litft.serving.prompts import chat_prompt, read_messages
 
 DISCONNECT_POLL_SECONDS = 0.5  # how often a non-streaming request checks that its client is still there
+ROUTES = ("/v1/models", "/v1/chat/completions", "/v1/completions")
+NO_KEY = "the request has no valid API key in its Authorization: Bearer header."
 
 
 class ApiError(Exception):
@@ -133,16 +139,43 @@ def _validation_message(error: RequestValidationError) -> tuple[str, str | None]
     return f"{location or 'the request body'}: {first.get('msg', 'invalid value')}.", location or None
 
 
-def create_app(engine: Engine) -> FastAPI:
-    def check_key(request: Request) -> None:
-        if engine.api_key is None:
-            return
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), engine.api_key.encode()):
-            message = "the request has no valid API key in its Authorization: Bearer header."
-            raise ApiError(401, message, code="invalid_api_key")
+class RequireKey:
+    """ASGI middleware that refuses a request without `Authorization: Bearer KEY` before anything reads its
+    body (so a keyless client learns nothing of the routes or the request format)."""
 
-    app = FastAPI(title="litft serve", docs_url=None, redoc_url=None, dependencies=[Depends(check_key)])
+    def __init__(self, app: ASGIApp, key: str):
+        self.app, self.key = app, key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self._authorized(Headers(scope=scope).get("authorization", "")):
+            body = error_body(NO_KEY, 401, code="invalid_api_key")
+            await JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _authorized(self, header: str) -> bool:
+        scheme, _, token = header.partition(" ")
+        return scheme.lower() == "bearer" and secrets.compare_digest(token.strip().encode(), self.key)
+
+
+def _http_error_message(request: Request, error: HTTPException) -> str:
+    if error.status_code == 404:
+        routes = f"{', '.join(ROUTES[:-1])} and {ROUTES[-1]}"
+        return f"there is no route {request.method} {request.url.path}; the API has {routes}."
+    if error.status_code == 405:
+        return f"{request.method} is not allowed on {request.url.path}."
+    return f"{error.detail}."
+
+
+def create_app(engine: Engine) -> FastAPI:
+    app = FastAPI(title="litft serve", docs_url=None, redoc_url=None)
+    if engine.api_key is not None:
+        app.add_middleware(RequireKey, key=engine.api_key)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:  # unknown routes, wrong methods
+        body = error_body(_http_error_message(request, error), error.status_code)
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -160,15 +193,21 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatRequest, request: Request) -> Any:
-        messages = [message.model_dump() for message in body.messages]
-        if not any(message["role"] == "user" for message in messages):
-            raise ApiError(400, "messages must include at least one user message.", "messages")
-        question = next(m["content"] for m in reversed(messages) if m["role"] == "user")
-        passages = engine.retrieve(question) if engine.retrieve is not None else None
         loaded = engine.loaded
         # The lowest-ranked passages are left out until the prompt leaves room for the answer.
         room = loaded.info.config.block_size - (body.max_tokens or GENERATION_SAMPLING.max_new_tokens)
-        prompt = chat_prompt(loaded.style, messages, passages, lambda text: len(loaded.tokenizer.encode(text)) <= room)
+        try:
+            messages = read_messages([message.model_dump() for message in body.messages])
+            passages = engine.retrieve(messages[-1]["content"]) if engine.retrieve is not None else None
+            prompt = chat_prompt(
+                loaded.style,
+                messages,
+                eos_text(loaded.tokenizer),
+                passages,
+                lambda text: len(loaded.tokenizer.encode(text)) <= room,
+            )
+        except LitftError as error:  # a conversation training would refuse
+            raise ApiError(400, str(error), "messages") from None
         return await _answer(engine, body, [prompt], request, chat=True)
 
     @app.post("/v1/completions")
@@ -198,6 +237,10 @@ async def _answer(engine: Engine, body: Sampling, prompts: list[str], request: R
         prompt_ids = [loaded.encode(prompt) for prompt in prompts]  # every prompt checked before any decodes
     except LitftError as error:
         raise ApiError(400, str(error), "messages" if chat else "prompt", "context_length_exceeded") from None
+    for number, ids in enumerate(prompt_ids, start=1):
+        if not ids:  # nothing to predict the first token from
+            name = f"prompt {number}" if len(prompt_ids) > 1 else "the prompt"
+            raise ApiError(400, f"{name} encodes to no tokens; give it some text.", "messages" if chat else "prompt")
     pieces: asyncio.Queue[tuple[int, str | None]] = asyncio.Queue()
     delivery = Delivery(asyncio.get_running_loop())
     window_decode = loaded.tokenizer.processor.decode  # the tokenizer's list decoder (see IncrementalDecoder)
@@ -216,12 +259,14 @@ async def _answer(engine: Engine, body: Sampling, prompts: list[str], request: R
         settings = _settings(body, loaded.info.config.block_size - len(ids))
         decoder = IncrementalDecoder(window_decode, settings.max_new_tokens, loaded.stop_tokens, settings.stop)
         rows.append(Row(ids, decoder, settings, on_step(index)))
-    for row in rows:
-        engine.batcher.submit(row)
     reply = Reply(engine.model_name, chat, rows, pieces)
     if body.stream:
+        # The rows are submitted when the stream starts: a client gone before then never starts the generator,
+        # so its `finally` could not take them out of the batch.
         include_usage = body.stream_options is not None and body.stream_options.include_usage
-        return StreamingResponse(reply.events(include_usage), media_type="text/event-stream")
+        return StreamingResponse(reply.events(include_usage, engine.batcher.submit), media_type="text/event-stream")
+    for row in rows:
+        engine.batcher.submit(row)
     try:
         await reply.wait(request)
     finally:
@@ -282,9 +327,11 @@ class Reply:
         ]
         return self._envelope(choices, chunk=False) | {"usage": self.usage()}
 
-    async def events(self, include_usage: bool) -> AsyncIterator[str]:
+    async def events(self, include_usage: bool, submit: Callable[[Row], None]) -> AsyncIterator[str]:
         """Server-sent events: text chunks as they are certain, each choice's finish reason, usage if asked,
-        [DONE]."""
+        [DONE]. The rows are `submit`ted as the first event is asked for."""
+        for row in self.rows:
+            submit(row)
         try:
             if self.chat:
                 yield _event(self._envelope([self._choice(0, "", None, chunk=True, first=True)], chunk=True))

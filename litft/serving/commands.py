@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litft.common.checks import require_dir
+from litft.common.checks import check_bind, require_dir
 from litft.common.errors import LitftError
 from litft.common.settings import Precision, Quantize
 from litft.retrieval.settings import check_index_dir
-from litft.serving.checks import check_api_key, check_bind
+from litft.serving.checks import check_api_key
 
 
 def serve(

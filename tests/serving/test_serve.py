@@ -10,6 +10,7 @@ import httpx
 import openai
 import pytest
 
+from litft.common.checks import check_bind
 from litft.common.errors import LitftError
 from litft.common.settings import SamplingSettings
 from litft.generation.continuous import ContinuousDecoder, Row
@@ -17,7 +18,7 @@ from litft.generation.generate import LoadedModel
 from litft.generation.sampling import RowDecoder
 from litft.llm.cache import ResponseCache
 from litft.llm.client import LLMClient, LLMSettings
-from litft.serving.checks import check_api_key, check_bind
+from litft.serving.checks import check_api_key
 from litft.serving.server import build_engine, running_server
 
 PROMPTS = [

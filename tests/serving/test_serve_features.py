@@ -17,8 +17,9 @@ from litft.generation.sampling import RowDecoder
 from litft.models.build import LoRASettings, build_model
 from litft.models.checkpoint import inspect_checkpoint, load_model, save_checkpoint
 from litft.models.context import with_context
+from litft.models.conversations import conversation_prompt, eos_text
 from litft.models.instructions import Instruction
-from litft.models.prompts import get_prompt_style, render_prompt
+from litft.models.prompts import get_prompt_style
 from litft.models.quantize import is_quantized
 from litft.retrieval.index import RetrievalIndex, build_index
 from litft.serving.server import build_engine, running_server
@@ -154,9 +155,9 @@ def test_rag_leaves_out_the_lowest_ranked_passages_to_leave_room_for_the_answer(
     loaded = LoadedModel(lit_base, device="cpu", prompt_style="qa")
     style, max_tokens = get_prompt_style("qa"), 16
 
-    def prompt_with(count: int) -> str:
-        asked = with_context(Instruction(QUESTION), hits[:count], has_input_field=True)
-        return render_prompt(style, asked.instruction, asked.input)
+    def prompt_with(count: int) -> str:  # as `litft chat --rag` asks: a conversation turn has no input field
+        asked = with_context(Instruction(QUESTION), hits[:count], has_input_field=False)
+        return conversation_prompt(style, [{"role": "user", "content": asked.instruction}], eos_text(loaded.tokenizer))
 
     sizes = [len(loaded.tokenizer.encode(prompt_with(count))) for count in range(4)]
     kept = max(count for count in range(4) if sizes[count] <= 128 - max_tokens)

@@ -6,23 +6,13 @@ evaluation folder, the reviewer name, the port and the host/token pair were chec
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
-from litft.common.checks import require_file
+from litft.common.checks import check_bind, is_loopback, require_file
 from litft.common.errors import LitftError
 from litft.evaluation.review.items import answers_csv, folder_salt, read_evaluation
 from litft.evaluation.review.store import ReviewStore, check_reviewer
 from litft.evaluation.review.table import ANSWER, SCORE, model_labels, parse_score, read_csv
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(
@@ -44,12 +34,11 @@ def serve(
     answers_csv(eval_dir)
     if reviewer is not None:
         check_reviewer(reviewer)
-    if not 1 <= port <= 65535:
-        raise LitftError(f"--port {port} is not a port; use 1-65535 (default 8501).")
-    if not _is_loopback(host) and not token:
+    if not is_loopback(host) and not token:
         raise LitftError(f"--host {host} lets other machines in; give a shared secret with --token as well.")
     if token is not None and len(token) < 8:
         raise LitftError("--token must be at least 8 characters; a short secret is guessed quickly.")
+    check_bind(host, port)
     from litft.evaluation.review.server import ReviewSession, run_server
 
     salt = folder_salt(Path(eval_dir))
