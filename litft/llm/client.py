@@ -9,7 +9,6 @@ logged, and any text we store passes through `redact` in case a server echoes it
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import json
 import os
 import random
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from litft.common.checks import is_loopback
 from litft.common.errors import LitftError
 from litft.common.ratelimit import Budget, RateLimiter
 from litft.llm.cache import ResponseCache
@@ -96,13 +96,7 @@ class LLMSettings:
 
 
 def _is_loopback(base_url: str) -> bool:
-    host = urlparse(base_url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(urlparse(base_url).hostname or "")
 
 
 def resolve_endpoint(base_url: str | None, api_key_env: str, group: str = "llm") -> tuple[str, str]:
