@@ -15,6 +15,7 @@ answers the same questions, closed-book and with retrieval (rows `api:<model>`, 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -281,7 +282,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     )
     has_input = takes_input(loaded.style)
     general = perplexity(loaded, options["general_text"]) if options["general_text"] is not None else None
-    fits = _leaves_room_to_answer(loaded, settings.max_new_tokens)
+    fits = functools.partial(_leaves_room_to_answer, loaded, settings.max_new_tokens)
     results = []
     for variant in variants:
         label = spec.label + variant.suffix
@@ -315,14 +316,8 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     return results
 
 
-def _leaves_room_to_answer(loaded, max_new_tokens: int):
-    """Whether a record's prompt leaves `max_new_tokens` of the model's context for its answer."""
-    room = loaded.info.config.block_size - max_new_tokens
-
-    def fits(record: Instruction) -> bool:
-        return len(loaded.tokenizer.encode(loaded.format(record))) <= room
-
-    return fits
+def _leaves_room_to_answer(loaded, max_new_tokens: int, record: Instruction) -> bool:
+    return loaded.leaves_room(loaded.format(record), max_new_tokens)
 
 
 def _scored_result(records, entries: list[dict], from_cache: int, **identity) -> ModelResult:

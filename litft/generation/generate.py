@@ -164,6 +164,10 @@ class LoadedModel:
             )
         return ids
 
+    def leaves_room(self, prompt: str, max_new_tokens: int) -> bool:
+        """Whether `prompt` leaves `max_new_tokens` of the model's context for the answer."""
+        return len(self.tokenizer.encode(prompt)) <= self.info.config.block_size - max_new_tokens
+
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(torch.tensor(ids, dtype=torch.long)) if ids else ""
 
@@ -301,7 +305,7 @@ def generate(
         conversations = read_messages(messages)
         loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
         if finder is not None:
-            conversations = [_last_turn_with_passages(finder, loaded, turns, settings) for turns in conversations]
+            conversations = [finder.add_to_turns(loaded, turns, settings.max_new_tokens)[0] for turns in conversations]
         return answer_conversations(loaded, conversations, settings, output, batch_size, quiet)
     instructions = [Instruction(prompt)] if prompt is not None else read_prompts(prompts_file)
     loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
@@ -343,12 +347,6 @@ def generate(
         written = f"; answers in {output}" if output else ""
         print(f"{_stats(loaded.timing)}{written}", file=sys.stderr)
     return completions
-
-
-def _last_turn_with_passages(finder, loaded: LoadedModel, turns: list[dict], settings: SamplingSettings) -> list[dict]:
-    """The conversation with its last user turn asked with that turn's passages before it (see chat_loop)."""
-    asked, _ = finder.add_to(loaded, Instruction(turns[-1]["content"]), settings.max_new_tokens, input_field=False)
-    return [*turns[:-1], {**turns[-1], "content": asked.instruction}]
 
 
 def answer_conversations(
@@ -471,10 +469,11 @@ def chat_loop(
         write(">> Reply: ")
         before = Timing(loaded.timing.tokens, loaded.timing.seconds)
         try:
-            asked, hits = (Instruction(line), [])
+            # Passages are fitted to the message alone: they matter more than the oldest turns history_prompt drops.
+            asked, hits = [{"role": "user", "content": line}], []
             if finder is not None:
-                asked, hits = finder.add_to(loaded, asked, settings.max_new_tokens, input_field=False)
-            messages, prompt = history_prompt(loaded, [*history, {"role": "user", "content": asked.instruction}], limit)
+                asked, hits = finder.add_to_turns(loaded, asked, settings.max_new_tokens)
+            messages, prompt = history_prompt(loaded, [*history, *asked], limit)
             completion = loaded.stream(prompt, settings, write)
         except KeyboardInterrupt:
             write(" [stopped]\n")

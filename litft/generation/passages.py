@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litft.models.context import fit_context
+from litft.models.context import fit_context, fit_context_to_last_turn
+from litft.models.conversations import conversation_prompt, eos_text
 from litft.models.instructions import Instruction
 from litft.models.prompts import takes_input
 
@@ -23,18 +24,26 @@ class PassageFinder:
         self.index = RetrievalIndex.load(index_dir)
         self.k = k
 
-    def add_to(self, loaded, instruction: Instruction, max_new_tokens: int, input_field: bool | None = None):
-        """`instruction` with its passages (in the prompt style's input field where it has one, unless
-        `input_field` says otherwise), and the passages it carries."""
+    def add_to(self, loaded, instruction: Instruction, max_new_tokens: int):
+        """`instruction` with its passages (in the prompt style's input field where it has one), and the passages
+        it carries."""
         hits = self.index.search(instruction.question, self.k)
-        room = loaded.info.config.block_size - max_new_tokens
-        has_input = takes_input(loaded.style) if input_field is None else input_field
-
-        def fits(candidate: Instruction) -> bool:
-            return len(loaded.tokenizer.encode(loaded.format(candidate))) <= room
-
-        with_passages, dropped = fit_context(instruction, hits, has_input, fits)
+        with_passages, dropped = fit_context(
+            instruction,
+            hits,
+            takes_input(loaded.style),
+            lambda candidate: loaded.leaves_room(loaded.format(candidate), max_new_tokens),
+        )
         return with_passages, hits[: len(hits) - dropped]
+
+    def add_to_turns(self, loaded, turns: list[dict], max_new_tokens: int):
+        """The conversation with its last (user) turn's passages before that turn's text, and the passages kept."""
+        eos = eos_text(loaded.tokenizer)
+        return fit_context_to_last_turn(
+            turns,
+            self.index.search(turns[-1]["content"], self.k),
+            lambda candidate: loaded.leaves_room(conversation_prompt(loaded.style, candidate, eos), max_new_tokens),
+        )
 
 
 def sources_line(hits: list) -> str:

@@ -46,3 +46,15 @@ def fit_context(
         passages.pop()
         dropped += 1
     return with_context(record, passages, has_input_field), dropped
+
+
+def fit_context_to_last_turn(turns: list[dict], passages: list | None, fits: Callable[[list[dict]], bool]) -> tuple:
+    """A conversation whose last (user) turn carries as many of its best passages as `fits` (the turns -> bool)
+    accepts, before the turn's text: a turn has no input field. Returns the turns and the passages kept."""
+
+    def asking(question: Instruction) -> list[dict]:
+        return [*turns[:-1], {**turns[-1], "content": question.instruction}]
+
+    passages = list(passages or [])
+    question, dropped = fit_context(Instruction(turns[-1]["content"]), passages, False, lambda r: fits(asking(r)))
+    return asking(question), passages[: len(passages) - dropped]

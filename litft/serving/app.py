@@ -195,7 +195,7 @@ def create_app(engine: Engine) -> FastAPI:
     async def chat_completions(body: ChatRequest, request: Request) -> Any:
         loaded = engine.loaded
         # The lowest-ranked passages are left out until the prompt leaves room for the answer.
-        room = loaded.info.config.block_size - (body.max_tokens or GENERATION_SAMPLING.max_new_tokens)
+        max_tokens = body.max_tokens or GENERATION_SAMPLING.max_new_tokens
         try:
             messages = read_messages([message.model_dump() for message in body.messages])
             passages = engine.retrieve(messages[-1]["content"]) if engine.retrieve is not None else None
@@ -204,7 +204,7 @@ def create_app(engine: Engine) -> FastAPI:
                 messages,
                 eos_text(loaded.tokenizer),
                 passages,
-                lambda text: len(loaded.tokenizer.encode(text)) <= room,
+                lambda text: loaded.leaves_room(text, max_tokens),
             )
         except LitftError as error:  # a conversation training would refuse
             raise ApiError(400, str(error), "messages") from None

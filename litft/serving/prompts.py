@@ -11,9 +11,8 @@ from collections.abc import Callable
 from litgpt.prompts import PromptStyle
 
 from litft.data.conversations import Message, read_conversation
-from litft.models.context import fit_context
+from litft.models.context import fit_context_to_last_turn
 from litft.models.conversations import conversation_prompt
-from litft.models.instructions import Instruction
 
 WHERE = "messages"  # how errors name the request's conversation
 
@@ -33,10 +32,7 @@ def chat_prompt(
     field), as many of the best as `fits` accepts (the shared `fit_context`: the lowest-ranked are left out
     first, so the prompt leaves the answer its room in the context)."""
 
-    def prompt(question: Instruction) -> str:
-        return conversation_prompt(style, [*messages[:-1], {**messages[-1], "content": question.instruction}], eos)
-
-    question, _ = fit_context(
-        Instruction(messages[-1]["content"]), passages, False, lambda record: fits(prompt(record))
+    turns, _ = fit_context_to_last_turn(
+        messages, passages, lambda candidate: fits(conversation_prompt(style, candidate, eos))
     )
-    return prompt(question)
+    return conversation_prompt(style, turns, eos)
