@@ -288,7 +288,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
         label = spec.label + variant.suffix
         fitted = [fit_context(r, h, has_input, fits) for r, h in with_hits(records, variant.hits)]
         prompts = [loaded.format(record) for record, _ in fitted]
-        used = variant.hits and [hits[: len(hits) - d] for hits, (_, d) in zip(variant.hits, fitted, strict=True)]
+        used = variant.hits and [kept for _, kept in fitted]
         # The key is the prompt's fingerprint and the prompt holds the context, so answers never mix.
         log = GenerationLog(out_dir / "generations" / f"{label}.jsonl", model_key)
         keys = [log.key(prompt) for prompt in prompts]
@@ -306,7 +306,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
                 method=method_name(loaded.info),
                 base_dir=str(loaded.info.base_dir) if loaded.info.base_dir else None,
                 prompt_style=loaded.style_name,
-                rag=variant.rag and {**variant.rag, "passages_dropped": sum(d for _, d in fitted)},
+                rag=variant.rag and {**variant.rag, "passages_dropped": _dropped(variant.hits, used)},
             )
         )
     del loaded
@@ -314,6 +314,11 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return results
+
+
+def _dropped(hits: list, used: list) -> int:
+    """How many retrieved passages the prompts left out to leave the answer its room."""
+    return sum(len(found) - len(kept) for found, kept in zip(hits, used, strict=True))
 
 
 def _leaves_room_to_answer(loaded, max_new_tokens: int, record: Instruction) -> bool:

@@ -27,14 +27,12 @@ class PassageFinder:
     def add_to(self, loaded, instruction: Instruction, max_new_tokens: int):
         """`instruction` with its passages (in the prompt style's input field where it has one), and the passages
         it carries."""
-        hits = self.index.search(instruction.question, self.k)
-        with_passages, dropped = fit_context(
+        return fit_context(
             instruction,
-            hits,
+            self.index.search(instruction.question, self.k),
             takes_input(loaded.style),
             lambda candidate: loaded.leaves_room(loaded.format(candidate), max_new_tokens),
         )
-        return with_passages, hits[: len(hits) - dropped]
 
     def add_to_turns(self, loaded, turns: list[dict], max_new_tokens: int):
         """The conversation with its last (user) turn's passages before that turn's text, and the passages kept."""

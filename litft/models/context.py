@@ -39,13 +39,11 @@ def fit_context(
     record: Instruction, passages: list | None, has_input_field: bool, fits: Callable[[Instruction], bool]
 ) -> tuple[Instruction, int]:
     """`record` with as many of its best passages as `fits` accepts (the model's context is finite: a prompt
-    that overflows it cannot be answered), and how many of the lowest-ranked passages were left out."""
+    that overflows it cannot be answered), and the passages kept (the lowest-ranked are left out first)."""
     passages = list(passages or [])
-    dropped = 0
     while passages and not fits(with_context(record, passages, has_input_field)):
         passages.pop()
-        dropped += 1
-    return with_context(record, passages, has_input_field), dropped
+    return with_context(record, passages, has_input_field), passages
 
 
 def fit_context_to_last_turn(turns: list[dict], passages: list | None, fits: Callable[[list[dict]], bool]) -> tuple:
@@ -55,6 +53,5 @@ def fit_context_to_last_turn(turns: list[dict], passages: list | None, fits: Cal
     def asking(question: Instruction) -> list[dict]:
         return [*turns[:-1], {**turns[-1], "content": question.instruction}]
 
-    passages = list(passages or [])
-    question, dropped = fit_context(Instruction(turns[-1]["content"]), passages, False, lambda r: fits(asking(r)))
-    return asking(question), passages[: len(passages) - dropped]
+    question, kept = fit_context(Instruction(turns[-1]["content"]), passages, False, lambda r: fits(asking(r)))
+    return asking(question), kept
