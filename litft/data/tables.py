@@ -65,13 +65,18 @@ def _read_jsonl(path: Path) -> Numbered:
 
 
 def _read_json_list(path: Path) -> Numbered:
+    return _numbered(read_json_records(path))
+
+
+def read_json_records(path: Path) -> list:
+    """The records of a .json file: a list, or the one list of a {"data": [...]} / {"records": [...]} wrapper."""
     data = read_json(path)
-    if isinstance(data, dict):  # {"data": [...]} / {"records": [...]} wrappers
+    if isinstance(data, dict):
         lists = [value for value in data.values() if isinstance(value, list)]
         data = lists[0] if len(lists) == 1 else data
     if not isinstance(data, list):
         raise LitftError(f"{path} must hold a JSON list of records (or be a .jsonl file with one record per line).")
-    return _numbered(data)
+    return data
 
 
 def _read_csv(path: Path, delimiter: str) -> Numbered:

@@ -15,7 +15,7 @@ from pathlib import Path
 from litft.common.errors import LitftError
 from litft.common.io import iter_jsonl, read_json
 from litft.data.conversations import read_conversation
-from litft.data.tables import is_hub_id, is_saved_dataset, read_table
+from litft.data.tables import is_hub_id, is_saved_dataset, read_json_records, read_table
 
 # (prompt field, context field, reference field) for each accepted record form, first match wins.
 FORMS = (("instruction", "input", "output"), ("question", "context", "answer"))
@@ -44,13 +44,7 @@ def _load(path: Path) -> list:
     if path.suffix == ".jsonl":
         return list(iter_jsonl(path))
     if path.suffix == ".json" or text.startswith("["):
-        data = read_json(path)
-        if isinstance(data, dict):  # {"data": [...]} / {"records": [...]} wrappers
-            lists = [value for value in data.values() if isinstance(value, list)]
-            data = lists[0] if len(lists) == 1 else data
-        if not isinstance(data, list):
-            raise LitftError(f"{path} must hold a JSON array of records (or be JSONL, one record per line).")
-        return data
+        return read_json_records(path)
     return list(iter_jsonl(path))
 
 

@@ -2,7 +2,8 @@
 chunks, its source chunk among distractors (for a `--distractors_only` fraction, distractors alone), so the tuned
 model learns to answer from the context it is given and to ignore passages that do not help (Zhang et al., 2024,
 "RAFT: Adapting Language Model to Domain Specific RAG"). The passages are laid out by litft.models.context, the
-layout `evaluate --rag`, `generate --rag` and `serve --rag` put in front of the same model.
+layout `evaluate --rag` and `generate --rag` put in front of the same model (`chat --rag` and `serve --rag` put
+passages before the message, as a conversation turn has no input field).
 
 The query is the record's question, as at inference. Distractors are the best-ranked chunks that are not the
 source, so they are the hard negatives inference will show. Which records go without their source, and where
