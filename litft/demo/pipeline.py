@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from litft.common.errors import LitftError
+from litft.evaluation.results import interval_text
 
 MARKER = ".litft-demo"
 LLM_CACHE = "llm_cache.jsonl"
@@ -388,13 +389,8 @@ def _print_summary(out: Path, report: dict, timings: list[tuple[str, float]], se
     width = max(len(row["label"]) for row in models) + 2
     print(f"{'model':<{width}}{'ROUGE-1':>9}{'ROUGE-2':>9}{'ROUGE-L':>9}{'L vs base [95% CI]':>26}{'general ppl':>13}")
     for row in models:
-        interval = (row["vs_base"] or {}).get("rougeL")
-        delta = (
-            f"{interval['mean']:+.4f} [{interval['low']:+.2f}, {interval['high']:+.2f}]"
-            + ("*" if interval["excludes_zero"] else " ")
-            if interval
-            else ""
-        )
+        delta = interval_text((row["vs_base"] or {}).get("rougeL"))
+        delta += " " if delta and not delta.endswith("*") else ""  # values line up whether or not they carry `*`
         ppl = f"{row['general_text']['perplexity']:.2f}" if row["general_text"] else ""
         print(
             f"{row['label']:<{width}}{row['rouge1']:>9.4f}{row['rouge2']:>9.4f}{row['rougeL']:>9.4f}{delta:>26}"

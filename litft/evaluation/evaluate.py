@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,52 +32,28 @@ from litft.common.checks import require_dir, require_file
 from litft.common.errors import LitftError
 from litft.common.io import append_jsonl, atomic_write_json, iter_jsonl
 from litft.common.outputs import check_in_place_files, record_own_files
-from litft.common.ratelimit import BudgetExhausted
 from litft.common.settings import SamplingSettings
+from litft.evaluation.api_model import API_SETTINGS, ApiModel
 from litft.evaluation.contamination import contaminated
-from litft.evaluation.context import Variant, prompt_details, rag_variants, retrieved_ids, with_hits
+from litft.evaluation.context import prompt_details, rag_variants, with_hits
 from litft.evaluation.forgetting import MAX_TOKENS, read_general_text
 from litft.evaluation.judge import JUDGE_SETTINGS, Judge
-from litft.evaluation.no_answer import is_no_answer
+from litft.evaluation.results import ROUGE_TYPES, ModelResult, compare_to_base_row, mean, results_table, scored_result
 from litft.evaluation.review.table import (
     format_review_table,
-    format_table,
     read_csv,
     review_rows,
     write_answers_csv,
 )
-from litft.evaluation.statistics import paired_bootstrap
-from litft.llm.cache import ResponseCache, cache_key
-from litft.llm.client import LLMClient, LLMSettings, RequestFailed
-from litft.models.context import fit_context, with_context
+from litft.llm.client import LLMSettings
+from litft.models.context import fit_context
 from litft.models.instructions import Instruction, read_instructions
 from litft.retrieval.settings import check_index_dir, check_k
 
-ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 CONTAMINATION_N = 8  # words: a shared run this long is copied text, not a common phrase
 EVALUATION_KIND = "evaluation"
 EVALUATION_FILES = ("report.json", "answers.csv")
 GENERIC_RUN_NAMES = re.compile(r"^(final|latest|checkpoint.*|step-\d+|iter-\d+|epoch-\d+)$")
-API_GROUP = "api"  # `litft evaluate --api.model ...`
-API_SYSTEM = "Answer the question briefly and factually. When context passages are given, base the answer on them."
-API_TEMPLATE_ID = hashlib.sha256(API_SYSTEM.encode()).hexdigest()[:12]
-# Greedy like the local models' default, and answers of a few sentences.
-API_SETTINGS = LLMSettings(temperature=0.0, max_response_tokens=256)
-
-
-def rouge_scores(predictions: list[str], references: list[str]) -> list[dict[str, float]]:
-    """ROUGE-1/2/L F-measure of each prediction against its reference (rouge-score, stemmer on)."""
-    from rouge_score import rouge_scorer
-
-    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
-    return [
-        {name: score.fmeasure for name, score in scorer.score(target=reference, prediction=prediction).items()}
-        for prediction, reference in zip(predictions, references, strict=True)
-    ]
-
-
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
 
 
 @dataclass
@@ -85,36 +61,6 @@ class ModelSpec:
     label: str
     path: Path
     role: str  # "base" or "run"
-
-
-@dataclass
-class ModelResult:
-    label: str
-    role: str
-    checkpoint: str
-    method: str
-    base_dir: str | None
-    prompt_style: str
-    n: int
-    rouge1: float
-    rouge2: float
-    rougeL: float
-    mean_answer_words: float
-    mean_generated_tokens: float
-    finish_reasons: dict[str, int]
-    generated_tokens: int
-    seconds: float
-    tokens_per_second: float
-    from_cache: int
-    rag: dict | None = None  # with --rag: the index, k and retriever the prompts' passages came from
-    vs_base: dict | None = None  # paired bootstrap intervals of the per-question difference to the base row
-    no_answer: dict[str, int] = field(default_factory=dict)  # answers that are empty, a refusal or the question
-    general_text: dict | None = None  # with --general_text: perplexity, tokens, windows (on the closed-book row)
-    answers: list[str] = field(repr=False, default_factory=list)
-    rougeL_per_question: list[float] = field(repr=False, default_factory=list)
-
-    def summary(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k not in ("answers", "rougeL_per_question")}
 
 
 def _run_name(path: Path) -> tuple[tuple[str, ...], str]:
@@ -295,7 +241,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
         details = prompt_details(prompts, used)
         from_cache = _generate_missing(loaded, log, prompts, keys, details, settings, options["batch_size"], quiet)
         results.append(
-            _scored_result(
+            scored_result(
                 records,
                 [log.entries[key] for key in keys],
                 from_cache,
@@ -323,38 +269,6 @@ def _dropped(hits: list, used: list) -> int:
 
 def _leaves_room_to_answer(loaded, max_new_tokens: int, record: Instruction) -> bool:
     return loaded.leaves_room(loaded.format(record), max_new_tokens)
-
-
-def _scored_result(records, entries: list[dict], from_cache: int, **identity) -> ModelResult:
-    """A model's row: ROUGE of its answers (`entries`, one per record) against the references, and its counts."""
-    answers = [entry["answer"].strip() for entry in entries]
-    scores = rouge_scores(answers, [record.reference or "" for record in records])
-    reasons: dict[str, int] = {}
-    for entry in entries:
-        reasons[entry["finish_reason"]] = reasons.get(entry["finish_reason"], 0) + 1
-    tokens, seconds = sum(e["generated_tokens"] for e in entries), sum(e["seconds"] for e in entries)
-    no_answer: dict[str, int] = {}
-    for answer, record in zip(answers, records, strict=True):
-        reason = is_no_answer(answer, record.question)
-        if reason:
-            no_answer[reason] = no_answer.get(reason, 0) + 1
-    return ModelResult(
-        **identity,
-        no_answer=no_answer,
-        n=len(records),
-        rouge1=mean([s["rouge1"] for s in scores]),
-        rouge2=mean([s["rouge2"] for s in scores]),
-        rougeL=mean([s["rougeL"] for s in scores]),
-        mean_answer_words=mean([len(a.split()) for a in answers]),
-        mean_generated_tokens=tokens / len(entries),
-        finish_reasons=reasons,
-        generated_tokens=tokens,
-        seconds=seconds,
-        tokens_per_second=tokens / seconds if seconds else 0.0,
-        from_cache=from_cache,
-        answers=answers,
-        rougeL_per_question=[s["rougeL"] for s in scores],
-    )
 
 
 def _generate_missing(
@@ -394,160 +308,6 @@ def _generate_missing(
 
     loaded.complete([prompts[i] for i in unique_missing], settings, batch_size, quiet, on_batch=save)
     return len(prompts) - len(missing)
-
-
-class ApiModel:
-    """An OpenAI-compatible model answering the test questions (`--api.*`), every answer cached on disk first."""
-
-    def __init__(self, settings: LLMSettings, cache_path: Path):
-        self.settings = settings
-        self.cache = ResponseCache(cache_path)
-        self.client = LLMClient(settings, self.cache, API_GROUP)
-        self.failures: list[str] = []
-
-    def describe(self) -> dict:
-        return {
-            "model": self.settings.model,
-            "base_url": self.client.base_url,
-            "system": API_SYSTEM,
-            "temperature": self.settings.temperature,
-            "max_response_tokens": self.settings.max_response_tokens,
-            "cache": str(self.cache.path),
-        }
-
-    def answer(self, question: str, retrieved: list[str] | None) -> tuple[dict, bool]:
-        """(the cache entry, or a failed stand-in with an empty answer; whether it came from the cache)."""
-        key = cache_key(
-            self.settings.model,
-            API_TEMPLATE_ID,
-            str(self.settings.temperature),
-            str(self.settings.max_response_tokens),
-            question,
-        )
-        cached = self.client.cached(key)
-        if cached:
-            return cached[-1], True
-        messages = [{"role": "system", "content": API_SYSTEM}, {"role": "user", "content": question}]
-        started = time.perf_counter()
-        try:
-            entry = self.client.complete(key, messages, kind="answer", retrieved=retrieved)
-        except (RequestFailed, BudgetExhausted) as error:
-            self.failures.append(str(error))
-            return {"text": "", "usage": {}, "finish_reason": "failed"}, False
-        return {**entry, "seconds": time.perf_counter() - started}, False
-
-    def evaluate(self, records: list[Instruction], variants: list[Variant], quiet: bool) -> list[ModelResult]:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from litft.common.io import progress
-
-        results = []
-        for variant in variants:
-            label = f"api:{self.settings.model}{variant.suffix}"
-            questions = [
-                with_context(r, h, has_input_field=False).question for r, h in with_hits(records, variant.hits)
-            ]
-            retrieved = retrieved_ids(variant.hits, len(questions))
-            bar = progress(total=len(questions), quiet=quiet, desc=f"asking {label}", unit="question")
-            with ThreadPoolExecutor(max_workers=self.settings.workers) as pool:
-                answered = []
-                for pair in pool.map(self.answer, questions, retrieved):
-                    answered.append(pair)
-                    bar.update(1)
-            bar.close()
-            entries = [
-                {
-                    "answer": entry["text"] or "",
-                    "finish_reason": entry.get("finish_reason") or "stop",
-                    "generated_tokens": entry.get("usage", {}).get("completion_tokens", 0),
-                    "seconds": 0.0 if from_cache else entry.get("seconds", 0.0),
-                }
-                for entry, from_cache in answered
-            ]
-            results.append(
-                _scored_result(
-                    records,
-                    entries,
-                    sum(from_cache for _, from_cache in answered),
-                    label=label,
-                    role="api",
-                    checkpoint=self.client.base_url,
-                    method="api",
-                    base_dir=None,
-                    prompt_style="system + user message",
-                    rag=variant.rag,
-                )
-            )
-        return results
-
-    def close(self) -> None:
-        self.cache.close()
-
-    def __enter__(self) -> ApiModel:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def compare_to_base_row(results: list[ModelResult], verdicts: dict[str, list] | None) -> None:
-    """Give every row its paired bootstrap interval of the per-question difference to the closed-book base: ROUGE-L,
-    and the judge's 0-3 score on the questions both answers were scored on. Test sets are small (often 50
-    questions), so a mean gain alone cannot tell a real improvement from noise; the interval can."""
-    base = next((r for r in results if r.role == "base" and r.rag is None), None)
-    if base is None:
-        return
-    for result in results:
-        if result is base:
-            continue
-        deltas = [m - b for m, b in zip(result.rougeL_per_question, base.rougeL_per_question, strict=True)]
-        result.vs_base = {"rougeL": asdict(paired_bootstrap(deltas))}
-        if verdicts:
-            pairs = zip(verdicts[result.label], verdicts[base.label], strict=True)
-            scored = [m.score - b.score for m, b in pairs if m.score is not None and b.score is not None]
-            result.vs_base["judge"] = asdict(paired_bootstrap(scored)) if scored else None
-
-
-def _difference(interval: dict | None) -> str:
-    """`+0.1464 [+0.09, +0.20]*`: the mean difference, its 95% interval, and `*` when the interval excludes 0."""
-    if interval is None:
-        return ""
-    mark = "*" if interval["excludes_zero"] else ""
-    return f"{interval['mean']:+.4f} [{interval['low']:+.2f}, {interval['high']:+.2f}]{mark}"
-
-
-def _results_table(results: list[ModelResult]) -> str:
-    headers = [
-        "model",
-        "method",
-        "n",
-        "rouge1",
-        "rouge2",
-        "rougeL",
-        "L vs base [95% CI]",
-        "no answer",
-        "answer words",
-        "tokens/s",
-    ]
-    forgetting = any(r.general_text for r in results)
-    headers += ["general ppl"] if forgetting else []
-    rows = [
-        [
-            r.label,
-            r.method,
-            str(r.n),
-            f"{r.rouge1:.4f}",
-            f"{r.rouge2:.4f}",
-            f"{r.rougeL:.4f}",
-            _difference((r.vs_base or {}).get("rougeL")),
-            str(sum(r.no_answer.values())),
-            f"{r.mean_answer_words:.1f}",
-            f"{r.tokens_per_second:.1f}" + ("*" if r.from_cache == r.n else ""),
-        ]
-        + ([f"{r.general_text['perplexity']:.2f}" if r.general_text else ""] if forgetting else [])
-        for r in results
-    ]
-    return format_table(headers, rows)
 
 
 def _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k: int, limit: int | None, general_text) -> None:
@@ -804,7 +564,7 @@ def _report(test_file, records, limit, settings, options, results, judge_report,
 
 
 def _print_summary(results, report, review, judge_model, answers_csv: Path, note: str) -> None:
-    print(_results_table(results))
+    print(results_table(results))
     words = report["reference_mean_words"]
     records = report["test_file"]["records_used"]
     print(f"references: {records} records, mean {words:.1f} words; ROUGE F-measure, stemmer on")

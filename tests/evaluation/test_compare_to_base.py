@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from litft.evaluation.evaluate import ModelResult, _results_table, compare_to_base_row
 from litft.evaluation.judge import Verdict
+from litft.evaluation.results import ModelResult, compare_to_base_row, results_table
 from litft.evaluation.statistics import paired_bootstrap
 
 
@@ -37,14 +37,15 @@ def test_rows_get_the_interval_of_their_paired_differences_to_the_closed_book_ba
     assert lora.vs_base["judge"] == asdict(paired_bootstrap([2, 1]))  # questions 2 and 3 lack a score on one side
     expected = paired_bootstrap([b - a for a, b in zip([0.1, 0.2, 0.0, 0.3], [0.2, 0.2, 0.1, 0.5], strict=True)])
     assert base_rag.vs_base["rougeL"] == asdict(expected)
-    table = _results_table([base, base_rag, lora])
+    table = results_table([base, base_rag, lora])
     assert "L vs base [95% CI]" in table and "+0.4000 [+0.40, +0.40]*" in table
 
 
 def test_test_records_copied_from_training_are_found_beside_the_test_file(tmp_path):
     import json
 
-    from litft.evaluation.evaluate import _contamination, _scored_result
+    from litft.evaluation.evaluate import _contamination
+    from litft.evaluation.results import scored_result
     from litft.models.instructions import read_instructions
 
     copied = "the admissions office closes its application window on the first of march every year"
@@ -71,6 +72,6 @@ def test_test_records_copied_from_training_are_found_beside_the_test_file(tmp_pa
         {"answer": "I don't know.", "finish_reason": "eos", "generated_tokens": 3, "seconds": 1.0},
         {"answer": "Who teaches CS 320?", "finish_reason": "eos", "generated_tokens": 5, "seconds": 1.0},
     ]
-    row = _scored_result(records, entries, 0, label="m", role="run", checkpoint="m", method="lora", base_dir=None,
+    row = scored_result(records, entries, 0, label="m", role="run", checkpoint="m", method="lora", base_dir=None,
                          prompt_style="alpaca")  # fmt: skip
     assert row.no_answer == {"refusal": 1, "repeats the question": 1}

@@ -20,11 +20,11 @@ from litft.evaluation.evaluate import (
     evaluate,
     method_name,
     plan_models,
-    rouge_scores,
     run_labels,
     summarize,
 )
 from litft.evaluation.judge import EMPTY_ANSWER_REASON, JUDGE_SETTINGS, Judge, parse_verdict
+from litft.evaluation.results import rouge_scores
 from litft.generation.generate import LoadedModel
 from litft.generation.sampling import SamplingSettings
 from litft.models.build import LoRASettings, build_model

@@ -1,0 +1,150 @@
+"""The rows of `litft evaluate`'s table: each model's ROUGE scores and counts (`scored_result`), its paired
+bootstrap interval against the closed-book base (`compare_to_base_row`) and the printed table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from litft.evaluation.no_answer import is_no_answer
+from litft.evaluation.review.table import format_table
+from litft.evaluation.statistics import paired_bootstrap
+
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+
+
+def rouge_scores(predictions: list[str], references: list[str]) -> list[dict[str, float]]:
+    """ROUGE-1/2/L F-measure of each prediction against its reference (rouge-score, stemmer on)."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
+    return [
+        {name: score.fmeasure for name, score in scorer.score(target=reference, prediction=prediction).items()}
+        for prediction, reference in zip(predictions, references, strict=True)
+    ]
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+@dataclass
+class ModelResult:
+    label: str
+    role: str
+    checkpoint: str
+    method: str
+    base_dir: str | None
+    prompt_style: str
+    n: int
+    rouge1: float
+    rouge2: float
+    rougeL: float
+    mean_answer_words: float
+    mean_generated_tokens: float
+    finish_reasons: dict[str, int]
+    generated_tokens: int
+    seconds: float
+    tokens_per_second: float
+    from_cache: int
+    rag: dict | None = None  # with --rag: the index, k and retriever the prompts' passages came from
+    vs_base: dict | None = None  # paired bootstrap intervals of the per-question difference to the base row
+    no_answer: dict[str, int] = field(default_factory=dict)  # answers that are empty, a refusal or the question
+    general_text: dict | None = None  # with --general_text: perplexity, tokens, windows (on the closed-book row)
+    answers: list[str] = field(repr=False, default_factory=list)
+    rougeL_per_question: list[float] = field(repr=False, default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k not in ("answers", "rougeL_per_question")}
+
+
+def scored_result(records, entries: list[dict], from_cache: int, **identity) -> ModelResult:
+    """A model's row: ROUGE of its answers (`entries`, one per record) against the references, and its counts."""
+    answers = [entry["answer"].strip() for entry in entries]
+    scores = rouge_scores(answers, [record.reference or "" for record in records])
+    reasons: dict[str, int] = {}
+    for entry in entries:
+        reasons[entry["finish_reason"]] = reasons.get(entry["finish_reason"], 0) + 1
+    tokens, seconds = sum(e["generated_tokens"] for e in entries), sum(e["seconds"] for e in entries)
+    no_answer: dict[str, int] = {}
+    for answer, record in zip(answers, records, strict=True):
+        reason = is_no_answer(answer, record.question)
+        if reason:
+            no_answer[reason] = no_answer.get(reason, 0) + 1
+    return ModelResult(
+        **identity,
+        no_answer=no_answer,
+        n=len(records),
+        rouge1=mean([s["rouge1"] for s in scores]),
+        rouge2=mean([s["rouge2"] for s in scores]),
+        rougeL=mean([s["rougeL"] for s in scores]),
+        mean_answer_words=mean([len(a.split()) for a in answers]),
+        mean_generated_tokens=tokens / len(entries),
+        finish_reasons=reasons,
+        generated_tokens=tokens,
+        seconds=seconds,
+        tokens_per_second=tokens / seconds if seconds else 0.0,
+        from_cache=from_cache,
+        answers=answers,
+        rougeL_per_question=[s["rougeL"] for s in scores],
+    )
+
+
+def compare_to_base_row(results: list[ModelResult], verdicts: dict[str, list] | None) -> None:
+    """Give every row its paired bootstrap interval of the per-question difference to the closed-book base: ROUGE-L,
+    and the judge's 0-3 score on the questions both answers were scored on. Test sets are small (often 50
+    questions), so a mean gain alone cannot tell a real improvement from noise; the interval can."""
+    base = next((r for r in results if r.role == "base" and r.rag is None), None)
+    if base is None:
+        return
+    for result in results:
+        if result is base:
+            continue
+        deltas = [m - b for m, b in zip(result.rougeL_per_question, base.rougeL_per_question, strict=True)]
+        result.vs_base = {"rougeL": asdict(paired_bootstrap(deltas))}
+        if verdicts:
+            pairs = zip(verdicts[result.label], verdicts[base.label], strict=True)
+            scored = [m.score - b.score for m, b in pairs if m.score is not None and b.score is not None]
+            result.vs_base["judge"] = asdict(paired_bootstrap(scored)) if scored else None
+
+
+def interval_text(interval: dict | None) -> str:
+    """`+0.1464 [+0.09, +0.20]*`: the mean difference, its 95% interval, and `*` when the interval excludes 0."""
+    if interval is None:
+        return ""
+    mark = "*" if interval["excludes_zero"] else ""
+    return f"{interval['mean']:+.4f} [{interval['low']:+.2f}, {interval['high']:+.2f}]{mark}"
+
+
+def results_table(results: list[ModelResult]) -> str:
+    headers = [
+        "model",
+        "method",
+        "n",
+        "rouge1",
+        "rouge2",
+        "rougeL",
+        "L vs base [95% CI]",
+        "no answer",
+        "answer words",
+        "tokens/s",
+    ]
+    forgetting = any(r.general_text for r in results)
+    headers += ["general ppl"] if forgetting else []
+    rows = [
+        [
+            r.label,
+            r.method,
+            str(r.n),
+            f"{r.rouge1:.4f}",
+            f"{r.rouge2:.4f}",
+            f"{r.rougeL:.4f}",
+            interval_text((r.vs_base or {}).get("rougeL")),
+            str(sum(r.no_answer.values())),
+            f"{r.mean_answer_words:.1f}",
+            f"{r.tokens_per_second:.1f}" + ("*" if r.from_cache == r.n else ""),
+        ]
+        + ([f"{r.general_text['perplexity']:.2f}" if r.general_text else ""] if forgetting else [])
+        for r in results
+    ]
+    return format_table(headers, rows)
