@@ -205,21 +205,23 @@ def _build_model(
         states.append(load_state_dict(Path(full_weights_dir) / FULL_WEIGHTS))
     if resume_dir is not None and method.delta_only:
         states.append(load_state_dict(resume_dir / method.weights_file))
-    if job.quantize is not None:
-        return _build_quantized_model(fabric, job, method, config, seq_len, states)
-    # Initialising weights that are overwritten right away is wasted work (large models: minutes).
-    with fabric.init_module(empty_init=fsdp or (bool(states) and not method.delta_only)):
-        model = build_model(method.name, config, job.settings, device="meta" if fsdp else fabric.device)
+    if job.quantize is not None:  # QLoRA: the base arrives quantized, the weights already in
+        model = _quantized_model(fabric, job, method, config, states)
+    else:
+        # Initialising weights that are overwritten right away is wasted work (large models: minutes).
+        with fabric.init_module(empty_init=fsdp or (bool(states) and not method.delta_only)):
+            model = build_model(method.name, config, job.settings, device="meta" if fsdp else fabric.device)
     model.max_seq_length = seq_len
     method.prepare(model)
     if job.data.packing:
         from litft.models.packing import accept_packed_rows
 
         accept_packed_rows(model)
-    if states and not fsdp:
+    if states and not fsdp and job.quantize is None:
         load_weights(model, method.name, states[0], states[1] if len(states) > 1 else None)
     if not job.quiet:
-        fabric.print(f"{method.name}: {count_parameters(model)}")
+        on_base = f" on a {job.quantize} base" if job.quantize is not None else ""
+        fabric.print(f"{method.name}{on_base}: {count_parameters(model)}")
     if job.activation_checkpointing and not fsdp:  # under FSDP the strategy checkpoints the blocks it wraps
         checkpoint_blocks(model, method.block_class)
     model = fabric.setup_module(model)
@@ -229,29 +231,19 @@ def _build_model(
     return model
 
 
-def _build_quantized_model(
-    fabric: L.Fabric, job: Job, method: Method, config: Any, seq_len: int, states: list[dict[str, torch.Tensor]]
+def _quantized_model(
+    fabric: L.Fabric, job: Job, method: Method, config: Any, states: list[dict[str, torch.Tensor]]
 ) -> torch.nn.Module:
-    """QLoRA: the frozen base quantized layer by layer on the device as it loads (litft.models.quantize); the
-    LoRA weights (resumed, or freshly initialised) in the run's precision. Set up with Fabric like any model."""
-    from litft.models.packing import accept_packed_rows
+    """The frozen base quantized layer by layer on the device as it loads (litft.models.quantize); the LoRA
+    weights (resumed, or freshly initialised) in the run's precision."""
     from litft.models.quantize import build_quantized_model
 
     with fabric.init_tensor():
         dtype = torch.get_default_dtype()  # the run's precision, as Fabric would create the model in
     trained = states[1] if len(states) > 1 else None
-    model = build_quantized_model(
+    return build_quantized_model(
         method.name, config, job.settings, states[0], trained, job.quantize, dtype, fabric.device
     )
-    model.max_seq_length = seq_len
-    method.prepare(model)
-    if job.data.packing:
-        accept_packed_rows(model)
-    if not job.quiet:
-        fabric.print(f"{method.name} on a {job.quantize} base: {count_parameters(model)}")
-    if job.activation_checkpointing:
-        checkpoint_blocks(model, method.block_class)
-    return fabric.setup_module(model)
 
 
 def _checkpoint_spec(job: Job, method: Method, config: Any, tokenizer_dir: Path) -> Any:
