@@ -31,6 +31,7 @@ from litft.models.methods import Method
 from litft.train.args import EvalArgs, OptimizerArgs, TrainArgs
 from litft.train.batches import IGNORE_INDEX, Batch, EvalSource, TrainStream
 from litft.train.fabric_setup import is_fsdp
+from litft.train.host_memory import keep_freed_memory
 from litft.train.logging import Console, MetricsLog, eval_summary
 from litft.train.schedule import learning_rate, set_learning_rate, warmup_warning
 from litft.train.state import (
@@ -218,6 +219,8 @@ def fit(fabric: L.Fabric, run: Run) -> Result:
             # final/ is complete; saving it again would only replace what came after it (e.g. merged weights).
             return Result(progress=progress, final_dir=final, model=run.model)
 
+    if fabric.device.type == "cpu":
+        keep_freed_memory()
     session = _Session(fabric, run, progress, accumulation, steps, warmup)
     success = False
     try:
