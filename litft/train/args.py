@@ -101,7 +101,7 @@ class OptimizerArgs:
         beta1: AdamW beta1.
         beta2: AdamW beta2.
         eps: AdamW epsilon.
-        fused: Use the fused AdamW kernel (default: on CUDA only; torch's adamw only).
+        fused: Use the fused AdamW kernel (default: on CUDA and CPU; torch's adamw only).
     """
 
     lr: float = 3e-4
