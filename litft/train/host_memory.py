@@ -31,8 +31,8 @@ GLIBC_VARIABLES = (
 def keep_freed_memory() -> bool:
     """Fix glibc's thresholds so freed blocks up to 32 MB stay in the heap; False where nothing was changed.
 
-    Nothing is changed when the user tuned glibc's malloc (MALLOC_*_ variables or GLIBC_TUNABLES: theirs win) or
-    the C library is not glibc (musl, macOS). Both thresholds are set together: fixing one turns off glibc's
+    Nothing is changed when the user tuned these settings (any of GLIBC_VARIABLES: theirs win) or the C library is
+    not glibc (musl, macOS). Both thresholds are set together: fixing one turns off glibc's
     adaptive mmap threshold, and a trim threshold alone would leave every block above 128 KiB mapped and unmapped
     each step.
     """
