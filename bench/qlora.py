@@ -1,16 +1,20 @@
 """Benchmark QLoRA against LoRA: the same LoRA steps on a bf16 base and on an NF4 base, each in its own process.
 
-    python bench/qlora.py            # 4 timed steps per side
-    python bench/qlora.py --quick    # 2 timed steps per side
+    python bench/qlora.py            # 4 timed steps per process
+    python bench/qlora.py --quick    # 2 timed steps per process
 
 The model is a random-init ~117M-parameter Llama-shaped litgpt model (12 layers, dim 768, MLP 2304, vocab 16384),
 saved once as a bf16 checkpoint. Each side loads it the way `litft finetune lora` does (bf16: the plain LoRA model;
 NF4: litft.models.quantize, layer by layer), then runs LoRA steps (r 8 on query and value, micro batch 1 x 128
-tokens, bf16, AdamW) on the CPU, with activation checkpointing as the QLoRA recipe trains
-(`--activation_checkpointing true`: each block recomputed in backward, litft.train.fabric_setup.checkpoint_blocks);
-each side also runs once without it, for the ratio in the notes. Prints one JSON object per line:
+tokens, bf16, AdamW, the loss of litft.train.loop) on the CPU, with glibc's malloc set as litft.train.loop.fit
+sets it on the CPU (litft.train.host_memory: the NF4 base's weight copies mapped on their own) and with activation
+checkpointing as the QLoRA recipe trains (`--activation_checkpointing true`: each block recomputed in backward,
+litft.train.fabric_setup.checkpoint_blocks); each side also runs without it, for the ratio in the notes. The heap's
+layout, and with it the peak, varies from one process to the next, so each side and setting runs in 3 processes
+(sides alternating) and the medians are reported. Prints one JSON object per line:
 - `qlora_base_memory_vs_lora`: peak RSS during the steps above the process's RSS before the model was loaded
   (Linux: the peak is reset after loading through /proc/self/clear_refs), bf16 base / NF4 base; target >= 1.8;
+  `tensor_ratio` is the same ratio for the model's tensors alone;
 - `qlora_tokens_vs_lora`: training tokens/s, NF4 base / bf16 base (reported only: bitsandbytes dequantizes each
   4-bit layer on every CPU forward; the GPU figure is measured on a GPU).
 The machine may be shared: the numbers are ratios measured back to back in one run.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +49,8 @@ CONFIG = dict(
     rotary_percentage=1.0,
 )
 SEQUENCE = 128
+SIDES = ("bf16", "nf4")
+ROUNDS = 3
 
 
 def rss_kib(field: str) -> int:
@@ -51,6 +58,18 @@ def rss_kib(field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def tensor_bytes(model) -> int:
+    """Bytes of the model's parameters and buffers, with each 4-bit weight's quantization statistics."""
+    total = 0
+    for tensor in (*model.parameters(), *model.buffers()):
+        state = getattr(tensor, "quant_state", None)
+        parts = [tensor] if state is None else [tensor, state.absmax, state.code]
+        if state is not None and state.nested:
+            parts += [state.state2.absmax, state.state2.code, state.offset]
+        total += sum(part.numel() * part.element_size() for part in parts)
+    return total
 
 
 def make_checkpoint(root: Path) -> Path:
@@ -99,13 +118,22 @@ def worker(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> dict
     # cost of the process, not of the base; litft.models.quantize imports it lazily, so it is imported by name here
     import bitsandbytes  # noqa: F401
     import torch
-    import torch.nn.functional as F
 
-    import litft.models.quantize  # noqa: F401
+    from litft.models.checkpoint import inspect_checkpoint
+    from litft.models.quantize import dequantized_copy_bytes
     from litft.train.args import OptimizerArgs
+    from litft.train.batches import Batch
+    from litft.train.host_memory import keep_freed_memory
+    from litft.train.loop import token_loss_sum
     from litft.train.schedule import build_optimizer
 
     torch.manual_seed(0)
+    # glibc's thresholds as litft sets them on the CPU (litft.train.host_memory): a quantized run before its model
+    # is loaded, with the NF4 base's weight copies mapped on their own (litft.train.job); any other once it is set
+    # up (litft.train.loop.fit)
+    if side == "nf4":
+        config = inspect_checkpoint(checkpoint).config
+        keep_freed_memory(map_from=dequantized_copy_bytes("lora", config, None, torch.bfloat16))
     before = rss_kib("VmRSS")
     model = load_lora(checkpoint, side, checkpointing)
     gc.collect()
@@ -113,19 +141,23 @@ def worker(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> dict
     # glibc keeps freed loading buffers (each layer's copy before quantization) mapped; hand them back, so the
     # peak from here on (reset through clear_refs) is the steps', not the loading's
     ctypes.CDLL("libc.so.6").malloc_trim(0)
+    keep_freed_memory()
     Path("/proc/self/clear_refs").write_text("5")
     tokens = torch.randint(0, CONFIG["vocab_size"], (1 + steps, 1, SEQUENCE + 1))
     seconds = 0.0
     for step in range(1 + steps):  # the first step warms up (allocations, bitsandbytes' first calls)
         started = time.perf_counter()
-        logits = model(tokens[step, :, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), tokens[step, :, 1:].reshape(-1))
+        loss = token_loss_sum(model, Batch(input_ids=tokens[step, :, :-1], targets=tokens[step, :, 1:])) / SEQUENCE
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if step:
             seconds += time.perf_counter() - started
-    return {"peak_mib": (rss_kib("VmHWM") - before) / 1024, "tokens_per_s": steps * SEQUENCE / seconds}
+    return {
+        "peak_mib": (rss_kib("VmHWM") - before) / 1024,
+        "tokens_per_s": steps * SEQUENCE / seconds,
+        "tensor_mib": tensor_bytes(model) / 2**20,
+    }
 
 
 def run_side(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> dict:
@@ -143,7 +175,7 @@ def run_side(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 timed steps per side instead of 4")
-    parser.add_argument("--worker", choices=("bf16", "nf4"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=4, help=argparse.SUPPRESS)
     parser.add_argument("--checkpointing", action="store_true", help=argparse.SUPPRESS)
@@ -154,26 +186,36 @@ def main() -> None:
     steps = 2 if args.quick else args.steps
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = make_checkpoint(Path(tmp))
-        bf16, nf4 = run_side(checkpoint, "bf16", steps, True), run_side(checkpoint, "nf4", steps, True)
-        plain = {side: run_side(checkpoint, side, steps, False)["peak_mib"] for side in ("bf16", "nf4")}
+        # the heap's layout, and with it the peak, varies from process to process: rounds alternate the sides
+        rounds = [{side: run_side(checkpoint, side, steps, True) for side in SIDES} for _ in range(ROUNDS)]
+        plain_rounds = [{side: run_side(checkpoint, side, steps, False) for side in SIDES} for _ in range(ROUNDS)]
+    peak = {side: statistics.median(result[side]["peak_mib"] for result in rounds) for side in SIDES}
+    speed = {side: statistics.median(result[side]["tokens_per_s"] for result in rounds) for side in SIDES}
+    plain = {side: statistics.median(result[side]["peak_mib"] for result in plain_rounds) for side in SIDES}
+    tensors = rounds[0]
     common = {
         "model": "117M Llama-shaped, LoRA r8 q+v, micro batch 1 x 128 tokens, bf16, CPU",
         "activation_checkpointing": True,
         "steps": steps,
+        "rounds": ROUNDS,
     }
     notes = (
-        "both sides with activation checkpointing (the QLoRA recipe's setting); without it: "
-        f"bf16 {plain['bf16']:.1f} MiB / NF4 {plain['nf4']:.1f} MiB = {plain['bf16'] / plain['nf4']:.3f}"
+        f"medians of {ROUNDS} processes per side and setting, both with activation checkpointing (the QLoRA "
+        f"recipe's setting); without it: bf16 {plain['bf16']:.1f} MiB / NF4 {plain['nf4']:.1f} MiB = "
+        f"{plain['bf16'] / plain['nf4']:.3f}; the model's tensors alone: bf16 {tensors['bf16']['tensor_mib']:.1f} "
+        f"MiB / NF4 {tensors['nf4']['tensor_mib']:.1f} MiB (embedding and output layer stay bf16)"
     )
     print(
         json.dumps(
             {
                 "name": "qlora_base_memory_vs_lora",
-                "ratio": round(bf16["peak_mib"] / nf4["peak_mib"], 3),
+                "ratio": round(peak["bf16"] / peak["nf4"], 3),
                 "target": 1.8,
-                "bf16_peak_mib": round(bf16["peak_mib"], 1),
-                "nf4_peak_mib": round(nf4["peak_mib"], 1),
+                "bf16_peak_mib": round(peak["bf16"], 1),
+                "nf4_peak_mib": round(peak["nf4"], 1),
+                "peaks_mib": {side: [round(result[side]["peak_mib"], 1) for result in rounds] for side in SIDES},
                 "without_checkpointing_ratio": round(plain["bf16"] / plain["nf4"], 3),
+                "tensor_ratio": round(tensors["bf16"]["tensor_mib"] / tensors["nf4"]["tensor_mib"], 3),
                 **common,
                 "notes": notes,
             }
@@ -183,9 +225,9 @@ def main() -> None:
         json.dumps(
             {
                 "name": "qlora_tokens_vs_lora",
-                "ratio": round(nf4["tokens_per_s"] / bf16["tokens_per_s"], 3),
-                "bf16_tokens_per_s": round(bf16["tokens_per_s"], 1),
-                "nf4_tokens_per_s": round(nf4["tokens_per_s"], 1),
+                "ratio": round(speed["nf4"] / speed["bf16"], 3),
+                "bf16_tokens_per_s": round(speed["bf16"], 1),
+                "nf4_tokens_per_s": round(speed["nf4"], 1),
                 **common,
             }
         )

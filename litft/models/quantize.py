@@ -105,16 +105,31 @@ def quantized_linear(
     return layer
 
 
+def frozen_linears(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
+    """The Linears `--quantize` quantizes: every one but the output layer's (LoRA's own weights are no Linears)."""
+    return [
+        (name, module)
+        for name, module in model.named_modules()
+        if type(module) is torch.nn.Linear and not name.startswith(UNQUANTIZED_MODULES)
+    ]
+
+
+def dequantized_copy_bytes(method: str, config: Any, settings: Any, dtype: torch.dtype) -> int:
+    """Bytes of the smallest full-precision weight copy the method's quantized model makes as it computes in `dtype`.
+
+    On the CPU every 4-bit and 8-bit layer of bitsandbytes computes with such a copy of its weight, made and dropped
+    in every forward and backward pass (and loading makes one per layer); litft.train.host_memory maps copies of
+    this size and above on their own. Measured on the model built on the meta device, before any weight is read."""
+    model = build_model(method, config, settings, device="meta", dtype=dtype)
+    return min(linear.in_features * linear.out_features for _, linear in frozen_linears(model)) * dtype.itemsize
+
+
 def quantize_frozen_linears(model: torch.nn.Module, mode: str, dtype: torch.dtype, device: torch.device | str) -> int:
     """Swap every Linear but the output layer for its frozen quantized layer, one at a time; returns how many.
 
     LoRA's own weights are not Linear modules, so a LoRA model keeps them trainable; the methods that train the
     base Linears refuse `--quantize` for training (Method.check_quantize), and for inference any model may be."""
-    targets = [
-        (name, module)
-        for name, module in model.named_modules()
-        if type(module) is torch.nn.Linear and not name.startswith(UNQUANTIZED_MODULES)
-    ]
+    targets = frozen_linears(model)
     for name, module in targets:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model

@@ -1,4 +1,5 @@
-"""glibc's malloc during CPU training: keep the blocks a step frees for the next step.
+"""glibc's malloc during CPU training: keep the blocks a step frees for the next step (but a quantized base's
+weight copies).
 
 Every step frees and reallocates tensors of the same sizes (activations, their gradients, logits). By default glibc
 returns freed blocks above its (adaptive) mmap threshold and heap tops above its trim threshold to the kernel, and
@@ -8,6 +9,15 @@ swaps the allocator for jemalloc or tcmalloc through LD_PRELOAD, which a pip ins
 `mallopt` is called, once per training process. Freed blocks are reused, not added to: on that model the run's peak
 RSS moves by about 1% (729-735 MiB against 725-727 MiB with glibc's defaults); what changes is that the process
 keeps its peak until it exits.
+
+A quantized base (QLoRA) adds one kind of block that should not stay: bitsandbytes computes every 4-bit and 8-bit
+layer on the CPU with a full-precision copy of its weight, made and dropped in every pass (and loading makes one
+per layer), and copies kept in the heap between smaller blocks fragment it, step after step. A quantized run
+therefore maps blocks from its smallest copy's size up on their own (`map_from`), set before the model is loaded:
+set after it, glibc still carves copies out of the free blocks the loading left. On bench/qlora.py's NF4 model the
+step's peak RSS is 191-201 MiB against 279-316 MiB, for about a quarter fewer tokens/s (322 against 430-453) from
+faulting the copies in: a quantized run trades speed for memory on purpose, and MALLOC_MMAP_THRESHOLD_ overrides
+it. A 7B model's copies (above 32 MiB) are past the ceiling of any setting.
 """
 
 from __future__ import annotations
@@ -26,20 +36,26 @@ GLIBC_VARIABLES = (
     "MALLOC_MMAP_MAX_",
     "GLIBC_TUNABLES",
 )
+_decided = False  # mallopt's settings belong to the process, so does the record that they were made
 
 
-def keep_freed_memory() -> bool:
-    """Fix glibc's thresholds so freed blocks up to 32 MB stay in the heap; False where nothing was changed.
+def keep_freed_memory(map_from: int | None = None) -> bool:
+    """Fix glibc's thresholds so freed blocks below `map_from` bytes (at most 32 MiB) stay in the heap; False where
+    nothing was changed.
 
-    Nothing is changed when the user tuned these settings (any of GLIBC_VARIABLES: theirs win) or the C library is
+    The first call in a process decides (a quantized run calls this before its model is loaded, `fit` again after);
+    nothing is changed when the user tuned these settings (any of GLIBC_VARIABLES: theirs win) or the C library is
     not glibc (musl, macOS). Both thresholds are set together: fixing one turns off glibc's
     adaptive mmap threshold, and a trim threshold alone would leave every block above 128 KiB mapped and unmapped
     each step.
     """
-    if any(name in os.environ for name in GLIBC_VARIABLES):
+    global _decided
+    if _decided or any(name in os.environ for name in GLIBC_VARIABLES):
         return False
+    _decided = True
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    mmap_threshold = min(map_from or MMAP_THRESHOLD, MMAP_THRESHOLD)
+    return bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))

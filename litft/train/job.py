@@ -18,9 +18,10 @@ import torch
 from litft.common.errors import LitftError
 from litft.models.build import count_parameters
 from litft.models.methods import FULL_WEIGHTS, Method, MethodSettings, get_method
-from litft.models.quantize import check_quantize, resolve_quantize
+from litft.models.quantize import check_quantize, dequantized_copy_bytes, resolve_quantize
 from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, check_paged_optimizer, validate_args
 from litft.train.fabric_setup import checkpoint_blocks, is_fsdp, launch, make_fabric
+from litft.train.host_memory import keep_freed_memory
 from litft.train.run_folder import check_run_dir, claim_run_dir, run_identity
 
 
@@ -240,6 +241,8 @@ def _quantized_model(
 
     with fabric.init_tensor():
         dtype = torch.get_default_dtype()  # the run's precision, as Fabric would create the model in
+    if fabric.device.type == "cpu":  # before the load, whose per-layer copies would fragment the heap as well
+        keep_freed_memory(map_from=dequantized_copy_bytes(method.name, config, job.settings, dtype))
     trained = states[1] if len(states) > 1 else None
     return build_quantized_model(
         method.name, config, job.settings, states[0], trained, job.quantize, dtype, fabric.device

@@ -13,7 +13,13 @@ import torch
 from litft.common.errors import LitftError
 from litft.models.build import build_model, resolve_config
 from litft.models.checkpoint import inspect_checkpoint, load_model, load_state_dict
-from litft.models.quantize import QUANTIZE_MODES, build_quantized_model, check_quantize, is_quantized
+from litft.models.quantize import (
+    QUANTIZE_MODES,
+    build_quantized_model,
+    check_quantize,
+    dequantized_copy_bytes,
+    is_quantized,
+)
 
 TOKENS = torch.randint(0, 384, (2, 19), generator=torch.Generator().manual_seed(5))
 
@@ -64,6 +70,16 @@ def test_quantized_base_is_that_much_smaller_than_bf16(mode, most):
     assert ratio <= most, ratio
     assert all(p.requires_grad == ("lora_" in n) for n, p in model.named_parameters())
     assert {p.dtype for n, p in model.named_parameters() if p.requires_grad} == {torch.bfloat16}
+
+
+@pytest.mark.parametrize("mode", ["bnb.nf4", "bnb.int8"])
+def test_the_smallest_weight_copy_is_the_smallest_quantized_layer_in_the_compute_dtype(lit_base, mode):
+    # measured on the meta device before the load; the quantized model's layers agree
+    model, _ = quantized_base(lit_base, mode)
+    smallest = min(m.in_features * m.out_features for m in model.modules() if is_quantized(m))
+    config = inspect_checkpoint(lit_base).config
+    assert dequantized_copy_bytes("lora", config, None, torch.bfloat16) == smallest * 2 == 8192
+    assert dequantized_copy_bytes("lora", config, None, torch.float32) == smallest * 4
 
 
 @pytest.mark.parametrize("mode", sorted(QUANTIZE_MODES))

@@ -25,7 +25,10 @@ pytestmark = pytest.mark.skipif(
 FAULTS_PER_STEP = """
 import ctypes, json, resource, sys
 from litft.train.host_memory import keep_freed_memory
-changed = keep_freed_memory() if sys.argv[1] == "keep" else None
+map_from = int(sys.argv[2]) if len(sys.argv) > 2 else None
+changed = keep_freed_memory(map_from) if sys.argv[1] in ("keep", "twice") else None
+if sys.argv[1] == "twice":
+    changed = keep_freed_memory()
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
@@ -46,12 +49,16 @@ print(json.dumps({"changed": changed, "faults": faults}))
 """
 
 
-def _run(mode: str, **environment: str) -> dict:
+def _run(mode: str, *map_from: int, **environment: str) -> dict:
     env = {
         key: value for key, value in os.environ.items() if not key.startswith("MALLOC_") and key != "GLIBC_TUNABLES"
     } | environment
     done = subprocess.run(
-        [sys.executable, "-c", FAULTS_PER_STEP, mode], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", FAULTS_PER_STEP, mode, *map(str, map_from)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout)
 
@@ -67,3 +74,19 @@ def test_a_users_malloc_variables_are_left_alone() -> None:
     tuned = _run("keep", MALLOC_ARENA_MAX="2", MALLOC_TRIM_THRESHOLD_="65536")
     assert tuned["changed"] is False
     assert tuned["faults"] >= 12_000  # the user's settings, not ours, decide
+
+
+def test_blocks_from_map_from_up_are_mapped_on_their_own() -> None:
+    # what a quantized base asks for (its layers' full-precision weight copies): the 8 MB blocks are returned to the
+    # kernel when freed, and faulted in again, once they reach `map_from`; below it they stay as before
+    mapped, kept = _run("keep", 4 << 20), _run("keep", 16 << 20)
+    assert mapped["changed"] is True and kept["changed"] is True
+    assert mapped["faults"] >= 12_000
+    assert kept["faults"] == 0
+
+
+def test_the_first_call_in_a_process_decides() -> None:
+    # a quantized run sets map_from before its model is loaded; fit's later plain call must not undo it
+    again = _run("twice", 4 << 20)
+    assert again["changed"] is False
+    assert again["faults"] >= 12_000
