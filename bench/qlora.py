@@ -6,7 +6,7 @@
 The model is a random-init ~117M-parameter Llama-shaped litgpt model (12 layers, dim 768, MLP 2304, vocab 16384),
 saved once as a bf16 checkpoint. Each side loads it the way `litft finetune lora` does (bf16: the plain LoRA model;
 NF4: litft.models.quantize, layer by layer), then runs LoRA steps (r 8 on query and value, micro batch 1 x 128
-tokens, bf16, AdamW, the loss of litft.train.loop) on the CPU, with glibc's malloc set as litft.train.loop.fit
+tokens, bf16, AdamW, the loss of litft.train.steps) on the CPU, with glibc's malloc set as litft.train.loop.fit
 sets it on the CPU (litft.train.host_memory: the NF4 base's weight copies mapped on their own) and with activation
 checkpointing as the QLoRA recipe trains (`--activation_checkpointing true`: each block recomputed in backward,
 litft.train.fabric_setup.checkpoint_blocks); each side also runs without it, for the ratio in the notes. The heap's
@@ -124,8 +124,8 @@ def worker(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> dict
     from litft.train.args import OptimizerArgs
     from litft.train.batches import Batch
     from litft.train.host_memory import keep_freed_memory
-    from litft.train.loop import token_loss_sum
     from litft.train.schedule import build_optimizer
+    from litft.train.steps import token_loss_sum
 
     torch.manual_seed(0)
     # glibc's thresholds as litft sets them on the CPU (litft.train.host_memory): a quantized run before its model

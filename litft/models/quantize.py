@@ -106,7 +106,7 @@ def quantized_linear(
 
 
 def frozen_linears(model: torch.nn.Module) -> list[tuple[str, torch.nn.Linear]]:
-    """The Linears `--quantize` quantizes: every one but the output layer's (LoRA's own weights are no Linears)."""
+    """The Linears `--quantize` quantizes, with their names: every one but the output layer."""
     return [
         (name, module)
         for name, module in model.named_modules()

@@ -1,5 +1,5 @@
-"""glibc's malloc during CPU training: keep the blocks a step frees for the next step (but a quantized base's
-weight copies).
+"""glibc's malloc during CPU training: the blocks a step frees stay for the next step; a quantized base's weight
+copies do not.
 
 Every step frees and reallocates tensors of the same sizes (activations, their gradients, logits). By default glibc
 returns freed blocks above its (adaptive) mmap threshold and heap tops above its trim threshold to the kernel, and

@@ -14,13 +14,13 @@ import sys
 import torch
 
 from litft.cli import main
-from litft.train import loop, state
+from litft.train import state, steps
 
 torch.set_num_threads(int(os.environ["LITFT_TEST_THREADS"]))
 
 kill_at_save = int(sys.argv[1].removeprefix("save:")) if sys.argv[1].startswith("save:") else None
 kill_at = None if kill_at_save else int(sys.argv[1])
-original = loop.token_loss_sum
+original = steps.token_loss_sum
 original_save = state.torch.save
 calls = saves = 0
 
@@ -45,7 +45,7 @@ def token_loss_sum(model, batch):
     return original(model, batch)
 
 
-loop.token_loss_sum = token_loss_sum
+steps.token_loss_sum = token_loss_sum
 state.torch.save = save
 
 main(sys.argv[2:])

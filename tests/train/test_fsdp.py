@@ -83,7 +83,7 @@ def test_fsdp_strategy_wraps_the_method_block_and_runs_on_cpu_only_through_the_s
 def test_fsdp_two_processes_on_cpu(method, tmp_path, lit_base, ft_data):
     from litft.models.checkpoint import load_model
     from litft.train.data import open_finetune
-    from litft.train.loop import token_loss_sum
+    from litft.train.steps import token_loss_sum
 
     fsdp = tmp_path / "fsdp"
     _train(method, lit_base, ft_data, fsdp, "--devices", "2", "--strategy", "fsdp")

@@ -128,9 +128,9 @@ def test_exact_resume_after_sigkill(method, tmp_path, uninterrupted, lit_base, p
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, lit_base, ft_data):
-    from litft.train import loop
+    from litft.train import steps
 
-    original = loop.token_loss_sum
+    original = steps.token_loss_sum
     calls = {"n": 0}
 
     def poisoned(model, batch):
@@ -141,7 +141,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, li
                 return loss * float("nan")
         return loss
 
-    monkeypatch.setattr(loop, "token_loss_sum", poisoned)
+    monkeypatch.setattr(steps, "token_loss_sum", poisoned)
     out = tmp_path / "out"
     with pytest.raises(LitftError, match=r"loss became nan at step 4.*last good checkpoint is .*step-000002"):
         from litft.train.args import EvalArgs, TrainArgs

@@ -71,7 +71,7 @@ def test_packed_loss_and_gradients_equal_unpacked(method, short_data, lit_base):
     from litft.models.build import LoRASettings, build_model, load_weights
     from litft.models.checkpoint import inspect_checkpoint, load_state_dict
     from litft.models.packing import accept_packed_rows
-    from litft.train.loop import token_loss_sum
+    from litft.train.steps import token_loss_sum
 
     records, packed = _rows(short_data)
     unpacked_batch = shift(collate_finetune([records[i] for i in range(len(records))]))

@@ -1,0 +1,116 @@
+"""One optimizer step's arithmetic: the loss over target tokens, gradients accumulated over micro batches and ranks,
+and the step's loss and gradient norm read from the device only when a log row, validation or checkpoint needs
+them (`PendingSteps`), which is also where a non-finite value stops the run.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from litft.common.errors import LitftError
+from litft.train.batches import IGNORE_INDEX, Batch
+
+LM_HEAD_CHUNK = 128  # with a large vocabulary, logits are produced and consumed in chunks of this many positions
+CHUNKED_VOCAB = 32_000  # below this the [B, T, V] logits are small and one pass is faster
+
+
+def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """Sum of the cross-entropy over the batch's target tokens (chunked lm head: no [B, T, V] logits at once)."""
+    vocab = getattr(model, "config", None) and model.config.padded_vocab_size
+    chunk = LM_HEAD_CHUNK if (vocab or 0) >= CHUNKED_VOCAB else 0
+    if batch.packed:  # see litft.models.packing: the model's forward was taught these arguments
+        logits = model(
+            batch.input_ids, position_ids=batch.position_ids, segment_ids=batch.segment_ids, lm_head_chunk_size=chunk
+        )
+    else:
+        logits = model(batch.input_ids, lm_head_chunk_size=chunk)
+    if isinstance(logits, torch.Tensor):
+        logits = [logits]
+    targets = batch.targets.split(LM_HEAD_CHUNK, dim=1) if len(logits) > 1 else [batch.targets]
+    total = logits[0].new_zeros((), dtype=torch.float32)
+    for chunk, target in zip(logits, targets, strict=True):
+        total = total + F.cross_entropy(
+            chunk.reshape(-1, chunk.size(-1)).float(), target.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
+        )
+    return total
+
+
+def accumulate_gradients(
+    fabric: L.Fabric, model: torch.nn.Module, micro_batches: list[Batch], local_targets: int
+) -> tuple[torch.Tensor, int]:
+    """Backward over this rank's micro batches of one step; returns (this rank's loss sum, global target count).
+
+    Each micro batch's summed loss is scaled by world_size / (target tokens of the whole global batch): DDP and FSDP
+    average gradients over ranks, so the result is the gradient of the mean over every target token. The target
+    count comes from the host (`local_targets`, counted before the batches moved), so one process never syncs here.
+    """
+    targets_global = local_targets
+    if fabric.world_size > 1:
+        counts = torch.tensor([float(local_targets)], device=fabric.device)
+        targets_global = int(fabric.all_reduce(counts, reduce_op="sum").item())
+    scale = fabric.world_size / max(float(targets_global), 1.0)
+    loss_sum = torch.zeros((), device=fabric.device)
+    for index, batch in enumerate(micro_batches):
+        with fabric.no_backward_sync(model, enabled=index < len(micro_batches) - 1):
+            micro_loss = token_loss_sum(model, batch)
+            fabric.backward(micro_loss * scale)
+        loss_sum += micro_loss.detach()
+    return loss_sum, targets_global
+
+
+class PendingSteps:
+    """The losses and gradient norms of the steps since the last log row, read from the device only when needed.
+
+    `add` keeps each step's tensors; `settle` reads the pending ones in one transfer (one all-reduce of the loss
+    sums across ranks) and stops the run at the first non-finite value; `take` returns the interval's
+    token-weighted mean loss and last gradient norm and starts the next interval.
+    """
+
+    def __init__(self, fabric: L.Fabric) -> None:
+        self.fabric = fabric
+        self.pending: list[tuple[int, torch.Tensor, int, torch.Tensor | None]] = []
+        self.loss_sum, self.targets, self.grad_norm = 0.0, 0, None
+
+    def add(self, step: int, loss_sum: torch.Tensor, targets: int, grad_norm: torch.Tensor | None) -> None:
+        self.pending.append((step, loss_sum, targets, grad_norm))
+
+    def settle(self, last_good: Path | None) -> None:
+        if not self.pending:
+            return
+        sums = torch.stack([loss_sum for _, loss_sum, _, _ in self.pending])
+        if self.fabric.world_size > 1:
+            sums = self.fabric.all_reduce(sums, reduce_op="sum")
+        norms = [norm for _, _, _, norm in self.pending if norm is not None]
+        norm_values = iter(torch.stack(norms).float().tolist() if norms else [])
+        for (step, _, targets, norm), value in zip(self.pending, sums.tolist(), strict=True):
+            loss = value / max(float(targets), 1.0)
+            if not math.isfinite(loss):
+                raise NonFiniteLoss(loss, step, last_good)
+            if norm is not None:
+                self.grad_norm = next(norm_values)
+                if not math.isfinite(self.grad_norm):
+                    raise NonFiniteLoss(self.grad_norm, step, last_good, what="gradient norm")
+            self.loss_sum += value
+            self.targets += targets
+        self.pending.clear()
+
+    def take(self, last_good: Path | None) -> tuple[float, float | None]:
+        self.settle(last_good)
+        result = (self.loss_sum / max(float(self.targets), 1.0), self.grad_norm)
+        self.loss_sum, self.targets, self.grad_norm = 0.0, 0, None
+        return result
+
+
+class NonFiniteLoss(LitftError):
+    def __init__(self, value: float, step: int, last_good: Path | None, what: str = "loss") -> None:
+        where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+        super().__init__(
+            f"the training {what} became {value} at step {step}, so training stopped; {where}. "
+            "Lower --optimizer.lr, raise --train.lr_warmup_steps or use --precision 32-true/bf16-mixed, "
+            "then resume or restart."
+        )
