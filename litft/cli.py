@@ -91,7 +91,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
             "litft.evaluation.evaluate:evaluate",
             "Score base and fine-tuned models on a test split (ROUGE, answers.csv).",
         ),
-        "summarize": ("litft.evaluation.evaluate:summarize", "Turn a scored answers.csv into the 0-3 review table."),
+        "summarize": ("litft.evaluation.report:summarize", "Turn a scored answers.csv into the 0-3 review table."),
     },
     "review": {
         "serve": (

@@ -19,12 +19,9 @@ import functools
 import gc
 import hashlib
 import json
-import os
-import re
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +35,9 @@ from litft.evaluation.contamination import contaminated
 from litft.evaluation.context import prompt_details, rag_variants, with_hits
 from litft.evaluation.forgetting import MAX_TOKENS, read_general_text
 from litft.evaluation.judge import JUDGE_SETTINGS, Judge
-from litft.evaluation.results import ROUGE_TYPES, ModelResult, compare_to_base_row, mean, results_table, scored_result
-from litft.evaluation.review.table import (
-    format_review_table,
-    read_csv,
-    review_rows,
-    write_answers_csv,
-)
+from litft.evaluation.lineup import method_name, plan_models, style_for
+from litft.evaluation.report import build_report, print_summary, write_answers
+from litft.evaluation.results import ModelResult, compare_to_base_row, scored_result
 from litft.llm.client import LLMSettings
 from litft.models.context import fit_context
 from litft.models.instructions import Instruction, read_instructions
@@ -53,100 +46,6 @@ from litft.retrieval.settings import check_index_dir, check_k
 CONTAMINATION_N = 8  # words: a shared run this long is copied text, not a common phrase
 EVALUATION_KIND = "evaluation"
 EVALUATION_FILES = ("report.json", "answers.csv")
-GENERIC_RUN_NAMES = re.compile(r"^(final|latest|checkpoint.*|step-\d+|iter-\d+|epoch-\d+)$")
-
-
-@dataclass
-class ModelSpec:
-    label: str
-    path: Path
-    role: str  # "base" or "run"
-
-
-def _run_name(path: Path) -> tuple[tuple[str, ...], str]:
-    """(folders down to the run folder, suffix) of a checkpoint: `out/lora` and `out/lora/final` are the run `lora`;
-    `out/lora/step-000400` is `lora` plus `-step-000400`. The path is made absolute but links are not followed."""
-    path = Path(os.path.abspath(path))
-    if GENERIC_RUN_NAMES.match(path.name) and path.parent.name:
-        suffix = "" if path.name == "final" else f"-{path.name}"
-        path = path.parent
-    else:
-        suffix = ""
-    return path.parts[1:], suffix
-
-
-def _clean_label(text: str) -> str:
-    """A label usable in a CSV column name and a file name."""
-    return re.sub(r"[^\w.+-]+", "-", text).strip("-") or "model"
-
-
-def run_labels(runs: list[Path], reserved: tuple[str, ...] = ("base",)) -> list[str]:
-    """Each run's folder name (see `_run_name`); runs whose names collide get their parent folders prepended
-    until they differ (`a-lora`, `b-lora`), and the same run given twice gets `-2`. Names in `reserved` stay free."""
-    names = [_run_name(run) for run in runs]
-    depths = [1] * len(names)
-
-    def label(index: int) -> str:
-        folders, suffix = names[index]
-        return _clean_label("-".join(folders[-depths[index] :]) + suffix)
-
-    while True:
-        labels = [label(i) for i in range(len(names))]
-        holders: dict[str, set] = {}
-        for index, text in enumerate(labels):
-            holders.setdefault(text, set()).add(names[index])
-        grow = [
-            i
-            for i, text in enumerate(labels)
-            if (len(holders[text]) > 1 or text in reserved) and depths[i] < len(names[i][0])
-        ]
-        if not grow:
-            break
-        for index in grow:
-            depths[index] += 1
-    seen = dict.fromkeys(reserved, 1)
-    for index, text in enumerate(labels):
-        count = seen.get(text, 0)
-        seen[text] = count + 1
-        labels[index] = f"{text}-{count + 1}" if count else text
-    return labels
-
-
-def method_name(info) -> str:
-    """The method a checkpoint was trained with; a LoRA run merged into full weights (lit_model.pth beside
-    lit_model.pth.lora, or `litft merge_lora --out_dir`, which records merged_from) is `lora (merged)`."""
-    from litft.models.methods import get_method
-
-    recorded = info.hyperparameters.get("method")
-    holds_full_weights = not get_method(info.method).delta_only
-    if holds_full_weights and recorded is not None and get_method(recorded).delta_only:
-        return f"{recorded} (merged)"
-    if holds_full_weights and "merged_from" in info.hyperparameters:
-        return "lora (merged)"
-    return info.method
-
-
-def plan_models(runs: list[Path], base: Path | None) -> list[ModelSpec]:
-    """The base (given, or the one every run names) first, then the runs, labelled by `run_labels`."""
-    from litft.models.checkpoint import inspect_checkpoint
-
-    runs = [Path(run) for run in runs]
-    if base is None:
-        named = set()
-        for run in runs:
-            info = inspect_checkpoint(run)
-            recorded = info.base_dir or info.hyperparameters.get("checkpoint_dir")
-            if recorded:
-                named.add(Path(recorded).resolve())
-        if len(named) > 1:
-            bases = ", ".join(map(str, sorted(named)))
-            raise LitftError(f"the runs were trained from different bases ({bases}); pass --base to choose one.")
-        base = next(iter(named), None)
-    if base is None and not runs:
-        raise LitftError("nothing to evaluate; give one or more run directories and/or --base CHECKPOINT_DIR.")
-    base_spec = [ModelSpec("base", Path(base), "base")] if base is not None else []
-    labels = run_labels(runs, reserved=("base",) if base_spec else ())
-    return base_spec + [ModelSpec(label, run, "run") for label, run in zip(labels, runs, strict=True)]
 
 
 def _fingerprint(*parts: Any) -> str:
@@ -159,28 +58,6 @@ def _weights_identity(info) -> list:
 
     paths = [info.weights_path] + ([inspect_checkpoint(info.base_dir).weights_path] if info.base_dir else [])
     return [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
-
-
-def _style_for(spec: ModelSpec, specs: list[ModelSpec], override: str | None):
-    """The prompt style each model gets: --prompt_style, else its saved one; a base without one uses the
-    style its fine-tuned runs were trained with, so both models see the same prompts."""
-    from litft.models.checkpoint import inspect_checkpoint
-    from litft.models.prompts import PROMPT_STYLE_FILE, load_prompt_style
-
-    if override is not None:
-        return override
-
-    def saved(path: Path):
-        info = inspect_checkpoint(path)
-        for directory in (info.path, info.base_dir):
-            if directory is not None and (Path(directory) / PROMPT_STYLE_FILE).is_file():
-                return load_prompt_style(directory)
-        return None
-
-    style = saved(spec.path)
-    if style is None and spec.role == "base":
-        style = next((s for s in (saved(other.path) for other in specs if other.role == "run") if s is not None), None)
-    return style  # None: LoadedModel falls back to the style litgpt knows for the model's name
 
 
 class GenerationLog:
@@ -219,7 +96,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
         options["device"],
         options["precision"],
         options["quantize"],
-        _style_for(spec, specs, options["prompt_style"]),
+        style_for(spec, specs, options["prompt_style"]),
     )
     if not quiet:
         print(f"[{spec.label}] {loaded.describe()}", file=sys.stderr)
@@ -410,8 +287,8 @@ def evaluate(
         specs, records, variants, settings, options, out_dir, judge, api, quiet
     )
     compare_to_base_row(results, verdicts)
-    answers_csv, note, review = _write_answers(out_dir, records, results, verdicts, judge_report)
-    report = _report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir)
+    answers_csv, note, review = write_answers(out_dir, records, results, verdicts, judge_report)
+    report = build_report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir)
     report["api"] = api_report
     report["general_text"] = general_text and {"path": str(Path(general_text).resolve()), "max_tokens": MAX_TOKENS}
     report["contamination"] = contamination and {**contamination, "decontaminated": decontaminate}
@@ -419,27 +296,8 @@ def evaluate(
     atomic_write_json(out_dir / "report.json", report)
     record_own_files(out_dir, EVALUATION_FILES, EVALUATION_KIND)
 
-    _print_summary(results, report, review, judge.model, answers_csv, note)
+    print_summary(results, report, review, judge.model, answers_csv, note)
     return report
-
-
-def _write_answers(out_dir: Path, records, results, verdicts, judge_report):
-    """answers.csv (every row's answers, the judge's scores, empty score_ columns to review), a note on what it
-    merged, and the judge's 0-3 review table (into judge_report) when answers were judged."""
-    answers_csv = out_dir / "answers.csv"
-    note = write_answers_csv(
-        answers_csv,
-        [r.question for r in records],
-        [r.reference or "" for r in records],
-        {r.label: r.answers for r in results},
-        verdicts,
-    )
-    review = None
-    if verdicts:
-        fields, rows = read_csv(answers_csv)
-        review = [row for row in review_rows(fields, rows) if row.source == "judge"]
-        judge_report["review"] = [row.as_dict() for row in review]
-    return answers_csv, note, review
 
 
 def _records_to_score(test_file: Path, train_file: Path | None, limit: int | None, decontaminate: bool):
@@ -520,107 +378,3 @@ def _judge_answers(grader: Judge, records: list, results: list[ModelResult], qui
         "unscored": {label: sum(v.score is None for v in vs) for label, vs in verdicts.items()},
     }
     return verdicts, judge_report
-
-
-def _report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir) -> dict:
-    """report.json: what was evaluated, with which settings and versions, and every model's numbers."""
-    import rouge_score
-    import torch
-
-    from litft import __version__
-
-    return {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "litft_version": __version__,
-        "torch_version": torch.__version__,
-        "test_file": {
-            "path": str(Path(test_file).resolve()),
-            "sha256": hashlib.sha256(Path(test_file).read_bytes()).hexdigest(),
-            "records_used": len(records),
-            "limit": limit,
-        },
-        "settings": {
-            "sampling": asdict(settings),
-            "greedy": settings.greedy,
-            "batch_size": options["batch_size"],
-            "device": options["device"],
-            "precision": options["precision"],
-            "quantize": options["quantize"],
-            "prompt_style": options["prompt_style"],
-            "base_dir": str(options["base_dir"]) if options["base_dir"] else None,
-        },
-        "rouge": {
-            "types": list(ROUGE_TYPES),
-            "measure": "F",
-            "use_stemmer": True,
-            "package": f"rouge-score {getattr(rouge_score, '__version__', '')}".strip(),
-            "averaging": "mean over test records",
-        },
-        "reference_mean_words": mean([len((r.reference or "").split()) for r in records]),
-        "models": [r.summary() for r in results],
-        "judge": judge_report,
-        "outputs": {"answers_csv": str(answers_csv), "generations": str(out_dir / "generations")},
-    }
-
-
-def _print_summary(results, report, review, judge_model, answers_csv: Path, note: str) -> None:
-    print(results_table(results))
-    words = report["reference_mean_words"]
-    records = report["test_file"]["records_used"]
-    print(f"references: {records} records, mean {words:.1f} words; ROUGE F-measure, stemmer on")
-    if any(r.vs_base for r in results):
-        print(
-            "L vs base: mean per-question ROUGE-L difference to the closed-book base, paired bootstrap 95% interval "
-            f"(10,000 resamples); * the interval excludes 0, so the difference is unlikely to be noise at n={records}"
-        )
-    print("no answer: answers that are empty, a refusal or a repeat of the question (report.json has the reasons)")
-    if report["general_text"]:
-        scored = report["general_text"]
-        print(
-            f"general ppl: perplexity on {scored['path']} (at most {scored['max_tokens']:,} tokens), lower is better; "
-            "a rise over the base is what tuning cost in general text"
-        )
-    if report["contamination"]:
-        found = report["contamination"]
-        dropped = "left out of the scores" if found["decontaminated"] else "--decontaminate leaves them out"
-        print(
-            f"contamination: {found['count']} test records share a run of {found['n']}+ words with "
-            f"{found['train_file']} ({dropped})"
-        )
-    if any(r.from_cache == r.n for r in results):
-        print("* answers reused from generations/ (tokens/s as measured when they were generated)")
-    if report["api"] and report["api"]["failed"]:
-        failed = report["api"]["failed"]
-        print(f"warning: {len(failed)} API answers failed and count as empty (first: {failed[0]}); re-run to retry")
-    if review:
-        print(f"\njudge {judge_model} (0-3 review scale):\n{format_review_table(review)}")
-    report_path = Path(report["outputs"]["answers_csv"]).with_name("report.json")
-    print(
-        f"\nwrote {report_path} and {answers_csv} "
-        f"(fill in the score_ columns, then `litft evaluate summarize {answers_csv}`)"
-    )
-    if note:
-        print(note)
-
-
-def summarize(answers_csv: Path, out: Path | None = None) -> dict:
-    """Turn a filled-in answers.csv into the table of percentages per model and score.
-
-    Scores: 0 = not relevant (Incorrect), 1 = no answer, 2 = partially relevant, 3 = relevant. Empty cells are
-    left out; judge_<model> columns (from --judge.model) get their own rows, marked "(judge)".
-
-    Args:
-        answers_csv: The answers.csv written by `litft evaluate`, with score_<model> columns filled in.
-        out: Also write the table as JSON here.
-    """
-    fields, rows = read_csv(answers_csv)
-    if not rows:
-        raise LitftError(
-            f"{answers_csv} has a header but no answers; give the answers.csv that `litft evaluate` wrote."
-        )
-    table = review_rows(fields, rows, str(answers_csv))
-    print(format_review_table(table))
-    result = {"answers_csv": str(answers_csv), "rows": [row.as_dict() for row in table]}
-    if out is not None:
-        atomic_write_json(out, result)
-    return result

@@ -16,14 +16,10 @@ from rouge_score import rouge_scorer
 
 from litft.cli import run_function
 from litft.common.errors import LitftError
-from litft.evaluation.evaluate import (
-    evaluate,
-    method_name,
-    plan_models,
-    run_labels,
-    summarize,
-)
+from litft.evaluation.evaluate import evaluate
 from litft.evaluation.judge import EMPTY_ANSWER_REASON, JUDGE_SETTINGS, Judge, parse_verdict
+from litft.evaluation.lineup import method_name, plan_models, run_labels
+from litft.evaluation.report import summarize
 from litft.evaluation.results import rouge_scores
 from litft.generation.generate import LoadedModel
 from litft.generation.sampling import SamplingSettings
