@@ -198,6 +198,6 @@ def chat(
     if max_history_tokens is not None and max_history_tokens < 1:
         raise LitftError(f"--max_history_tokens {max_history_tokens} must be a positive number of tokens.")
     sampling.validate()
-    from litft.generation.generate import chat as implementation
+    from litft.generation.chat import chat as implementation
 
     implementation(**arguments)

@@ -11,7 +11,8 @@ from litgpt.generate.base import sample_top_p
 
 from litft.cli import main, run_function
 from litft.common.errors import LitftError
-from litft.generation.generate import LoadedModel, chat_loop, generate
+from litft.generation.chat import chat_loop
+from litft.generation.generate import LoadedModel, generate
 from litft.generation.sampling import (
     RowDecoder,
     Sampler,

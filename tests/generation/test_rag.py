@@ -10,7 +10,8 @@ import pytest
 from litft.cli import run_function
 from litft.common.settings import SamplingSettings
 from litft.evaluation.evaluate import evaluate
-from litft.generation.generate import LoadedModel, chat_loop, generate
+from litft.generation.chat import chat_loop
+from litft.generation.generate import LoadedModel, generate
 from litft.generation.passages import PassageFinder
 from litft.models.context import with_context
 from litft.models.instructions import Instruction
