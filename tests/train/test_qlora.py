@@ -1,5 +1,6 @@
 """QLoRA runs on the tiny base: the loss falls, the first step equals LoRA on the dequantized base, a SIGKILLed run
-resumes exactly with 8-bit AdamW state, generation and merge/export agree with a base quantized by hand."""
+resumes exactly with 8-bit AdamW state, generation and merge/export agree with a base quantized by hand, and on the CPU
+glibc is told to map the weight copies before the base loads."""
 
 from __future__ import annotations
 
@@ -181,3 +182,19 @@ def test_a_cpu_without_avx2_is_refused_in_one_sentence(lit_base, ft_data, tmp_pa
         main(command("lora", lit_base, ft_data, tmp_path / "out", ["--quantize", "bnb.nf4"]))
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "needs a processor with AVX2" in err and err.count("\n") == 1
+
+
+def test_a_cpu_run_maps_the_weight_copies_on_their_own_before_the_base_loads(lit_base, ft_data, tmp_path, monkeypatch):
+    # litft.train.host_memory: set after the load, glibc would still carve the copies out of the load's free blocks
+    import litft.models.quantize
+    import litft.train.job
+
+    calls = []
+    build = litft.models.quantize.build_quantized_model
+    monkeypatch.setattr(litft.train.job, "keep_freed_memory", lambda map_from: calls.append(("malloc", map_from)))
+    monkeypatch.setattr(
+        litft.models.quantize, "build_quantized_model", lambda *args: calls.append(("load", None)) or build(*args)
+    )
+    main(command("lora", lit_base, ft_data, tmp_path / "out", [*QLORA["bnb.nf4"], "--train.max_steps", "1"]))
+    # the smallest quantized layer of the tiny base is 64 x 64, its copy in the run's fp32 16 KiB
+    assert calls == [("malloc", 64 * 64 * 4), ("load", None)]
