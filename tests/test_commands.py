@@ -8,7 +8,7 @@ import pytest
 
 from litft import commands
 from litft.common.settings import SamplingSettings
-from litft.generation import generate
+from litft.generation import chat, generate
 from litft.models import convert, merge
 
 
@@ -19,7 +19,7 @@ from litft.models import convert, merge
         (commands.convert_lit_checkpoint, convert.convert_lit_checkpoint),
         (commands.merge_lora, merge.merge_lora),
         (commands.generate, generate.generate),
-        (commands.chat, generate.chat),
+        (commands.chat, chat.chat),
     ],
     ids=lambda function: function.__name__,
 )
