@@ -15,7 +15,7 @@ layer on the CPU with a full-precision copy of its weight, made and dropped in e
 per layer), and copies kept in the heap between smaller blocks fragment it, step after step. A quantized run
 therefore maps blocks from its smallest copy's size up on their own (`map_from`), set before the model is loaded:
 set after it, glibc still carves copies out of the free blocks the loading left. On bench/qlora.py's NF4 model the
-step's peak RSS is 191-201 MiB against 279-316 MiB, for about a quarter fewer tokens/s (322 against 430-453) from
+step's peak RSS is 191-202 MiB against 279-316 MiB, for about a third fewer tokens/s (300-322 against 430-453) from
 faulting the copies in: a quantized run trades speed for memory on purpose, and MALLOC_MMAP_THRESHOLD_ overrides
 it. A 7B model's copies (above 32 MiB) are past the ceiling of any setting.
 """
