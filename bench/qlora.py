@@ -60,18 +60,6 @@ def rss_kib(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def tensor_bytes(model) -> int:
-    """Bytes of the model's parameters and buffers, with each 4-bit weight's quantization statistics."""
-    total = 0
-    for tensor in (*model.parameters(), *model.buffers()):
-        state = getattr(tensor, "quant_state", None)
-        parts = [tensor] if state is None else [tensor, state.absmax, state.code]
-        if state is not None and state.nested:
-            parts += [state.state2.absmax, state.state2.code, state.offset]
-        total += sum(part.numel() * part.element_size() for part in parts)
-    return total
-
-
 def make_checkpoint(root: Path) -> Path:
     import torch
 
@@ -120,7 +108,7 @@ def worker(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> dict
     import torch
 
     from litft.models.checkpoint import inspect_checkpoint
-    from litft.models.quantize import dequantized_copy_bytes
+    from litft.models.quantize import dequantized_copy_bytes, stored_bytes
     from litft.train.args import OptimizerArgs
     from litft.train.batches import Batch
     from litft.train.host_memory import keep_freed_memory
@@ -156,7 +144,7 @@ def worker(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> dict
     return {
         "peak_mib": (rss_kib("VmHWM") - before) / 1024,
         "tokens_per_s": steps * SEQUENCE / seconds,
-        "tensor_mib": tensor_bytes(model) / 2**20,
+        "tensor_mib": stored_bytes(model) / 2**20,
     }
 
 

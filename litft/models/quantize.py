@@ -137,6 +137,23 @@ def quantize_frozen_linears(model: torch.nn.Module, mode: str, dtype: torch.dtyp
     return len(targets)
 
 
+def stored_bytes(module: torch.nn.Module) -> int:
+    """Bytes the module's parameters and buffers keep, with each quantized weight's statistics: a 4-bit weight's
+    absmax and code book (and their nested ones under double quantization), an 8-bit weight's row scales."""
+    total = 0
+    for tensor in (*module.parameters(), *module.buffers()):
+        parts = [tensor]
+        state = getattr(tensor, "quant_state", None)
+        if state is not None:
+            parts += [state.absmax, state.code]
+            if state.nested:
+                parts += [state.state2.absmax, state.state2.code, state.offset]
+        if getattr(tensor, "SCB", None) is not None:
+            parts.append(tensor.SCB)
+        total += sum(part.numel() * part.element_size() for part in parts)
+    return total
+
+
 def is_quantized(module: torch.nn.Module) -> bool:
     import bitsandbytes as bnb
 

@@ -19,6 +19,7 @@ from litft.models.quantize import (
     check_quantize,
     dequantized_copy_bytes,
     is_quantized,
+    stored_bytes,
 )
 
 TOKENS = torch.randint(0, 384, (2, 19), generator=torch.Generator().manual_seed(5))
@@ -32,18 +33,6 @@ def quantized_base(lit_base, mode, method="lora"):
     base = load_state_dict(info.weights_path)
     model = build_quantized_model(method, info.config, None, base, None, mode, torch.float32, "cpu")
     return model.eval(), base
-
-
-def layer_bytes(layer: torch.nn.Module) -> int:
-    """Bytes a quantized layer keeps: its packed weight and every tensor of its scales (nested ones too)."""
-    weight = layer.weight
-    if isinstance(layer, bnb.nn.Linear8bitLt):
-        return weight.data.nbytes + weight.SCB.nbytes
-    state = weight.quant_state
-    tensors = [weight.data, state.absmax, state.code]
-    if state.nested:
-        tensors += [state.state2.absmax, state.state2.code, state.offset]
-    return sum(t.nbytes for t in tensors)
 
 
 def dequantized(layer: torch.nn.Module) -> torch.Tensor:
@@ -66,7 +55,7 @@ def test_quantized_base_is_that_much_smaller_than_bf16(mode, most):
     # every Linear of the blocks is quantized; the output layer and the embeddings are not
     assert len(layers) == config.n_layer * 5 and not any(name.startswith("lm_head") for name in layers)
     bf16_bytes = sum(base[name.replace(".linear", "") + ".weight"].numel() * 2 for name in layers)
-    ratio = sum(layer_bytes(layer) for layer in layers.values()) / bf16_bytes
+    ratio = sum(stored_bytes(layer) for layer in layers.values()) / bf16_bytes
     assert ratio <= most, ratio
     assert all(p.requires_grad == ("lora_" in n) for n, p in model.named_parameters())
     assert {p.dtype for n, p in model.named_parameters() if p.requires_grad} == {torch.bfloat16}
