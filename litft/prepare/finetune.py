@@ -280,7 +280,7 @@ def _read_train(
 ) -> tuple[list[Example], dict[str, str], list[dict[str, Any]] | None]:
     """The train records of every source: concatenated, or sampled into the --mix proportions (then shuffled)."""
     loaded = [load_records(train, fields, split, subset) for train, _ in inputs]
-    mapping = loaded[0][1]
+    mapping = {key: value for _, source_mapping in loaded for key, value in source_mapping.items()}
     if proportions is None:
         return [record for records, _ in loaded for record in records], mapping, None
     chosen = choose_mixture([len(records) for records, _ in loaded], proportions, seed)
@@ -329,19 +329,28 @@ def _print_summary(splits: dict[str, dict[str, Any]], max_seq_length: int | None
 def _pieces(
     tokenizer: Any, style: Any, records: list[Example], split: str
 ) -> tuple[list[list[list[int]]], list[list[bool]]]:
-    """Each record's token pieces and which of them are trained: (prompt, response) for single-turn records."""
+    """Each record's token pieces and which of them are trained: (prompt, response) for a single-turn record, its
+    turns for a conversation. The two kinds may share a split (domain records beside general chat data)."""
     from litft.models.conversations import conversation_segments, encode_segments
     from litft.models.prompts import render_prompt
 
-    if records and isinstance(records[0], list):
+    pieces: list[list[list[int]]] = [[] for _ in records]
+    trained: list[list[bool]] = [[] for _ in records]
+    conversations = [row for row, record in enumerate(records) if isinstance(record, list)]
+    if conversations:
         segments = [
-            conversation_segments(style, turns, getattr(turns, "where", f"{split} record {number}"))
-            for number, turns in enumerate(records, 1)
+            conversation_segments(style, records[row], getattr(records[row], "where", f"{split} record {row + 1}"))
+            for row in conversations
         ]
-        return encode_segments(tokenizer, segments), [[trained for _, trained, _ in row] for row in segments]
-    prompts = encode_batch(tokenizer, [render_prompt(style, instruction, input) for instruction, input, _ in records])
-    responses = encode_batch(tokenizer, [output for _, _, output in records], bos=False, eos=True)
-    return [list(pair) for pair in zip(prompts, responses, strict=True)], [[False, True]] * len(records)
+        for row, encoded, parts in zip(conversations, encode_segments(tokenizer, segments), segments, strict=True):
+            pieces[row], trained[row] = encoded, [flag for _, flag, _ in parts]
+    singles = [row for row, record in enumerate(records) if not isinstance(record, list)]
+    if singles:
+        prompts = encode_batch(tokenizer, [render_prompt(style, *records[row][:2]) for row in singles])
+        responses = encode_batch(tokenizer, [records[row][2] for row in singles], bos=False, eos=True)
+        for row, prompt, response in zip(singles, prompts, responses, strict=True):
+            pieces[row], trained[row] = [prompt, response], [False, True]
+    return pieces, trained
 
 
 def _write_split(
@@ -355,7 +364,7 @@ def _write_split(
 ) -> dict[str, Any]:
     from litft.models.conversations import fit_whole_turns
 
-    conversations = bool(records) and isinstance(records[0], list)
+    conversations = any(isinstance(record, list) for record in records)
     pieces, trained = _pieces(tokenizer, style, records, split)
     index = np.zeros((len(records), 3), dtype=np.int64)
     sequences, masks = [], []
@@ -364,7 +373,10 @@ def _write_split(
     for row, (parts, flags) in enumerate(zip(pieces, trained, strict=True)):
         if max_seq_length is not None and sum(map(len, parts)) > max_seq_length:
             truncated += 1
-            parts, cut = fit_whole_turns(parts, flags, max_seq_length) if conversations else _cut(parts, max_seq_length)
+            is_conversation = isinstance(records[row], list)
+            parts, cut = (
+                fit_whole_turns(parts, flags, max_seq_length) if is_conversation else _cut(parts, max_seq_length)
+            )
             turns_cut += cut
         sequence = [token for part in parts for token in part]
         mask = [flag for part, flag in zip(parts, flags, strict=False) for _ in part]  # fewer parts once cut

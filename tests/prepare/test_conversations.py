@@ -176,3 +176,27 @@ def test_a_named_style_trains_each_reply_followed_by_eos(tokenizer_dir, tmp_path
     spans = [item["input_ids"][start:end].tolist() for start, end in _runs(trained)]
     replies = ["North of the main hall.", "At eight every weekday."]
     assert spans == [tokenizer.encode(reply, bos=False, eos=True).tolist() for reply in replies]
+
+
+@pytest.mark.parametrize("mix", [None, [0.5, 0.5]])
+def test_instruction_records_and_conversations_train_together(mix, tokenizer_dir, tmp_path):
+    """The README's domain + general data recipe with a chat source: each record keeps the tokens and the trained
+    tokens it gets when its own kind is prepared alone."""
+    checkpoint = chat_checkpoint(tokenizer_dir, tmp_path / "ckpt", CHATML)
+    instructions = [{"instruction": f"Where is room {n}?", "input": "", "output": f"Floor {n}."} for n in range(4)]
+    (tmp_path / "domain.json").write_text(json.dumps(instructions), encoding="utf-8")
+    (tmp_path / "general.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CONVERSATIONS * 2), encoding="utf-8")
+    common = {"checkpoint_dir": checkpoint, "prompt_style": "chat_template", "quiet": True}
+    alone = {}
+    for name in ("domain.json", "general.jsonl"):
+        prepare_finetune(data=tmp_path / name, out=tmp_path / f"alone-{name}", **common)
+        dataset = FinetuneDataset(tmp_path / f"alone-{name}")
+        alone |= {tuple(item["input_ids"].tolist()): item["labels"] for item in map(dataset.__getitem__, range(4))}
+    sources = [str(tmp_path / "domain.json"), str(tmp_path / "general.jsonl")]
+    meta = prepare_finetune(data=sources, out=tmp_path / "mixed", mix=mix, **common)
+    mixed = FinetuneDataset(tmp_path / "mixed")
+    assert meta["splits"]["train"]["records"] == len(mixed) == 8
+    items = [mixed[row] for row in range(len(mixed))]
+    assert {tuple(item["input_ids"].tolist()) for item in items} == set(alone)
+    for item in items:
+        assert torch.equal(item["labels"], alone[tuple(item["input_ids"].tolist())])
