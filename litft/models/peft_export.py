@@ -122,7 +122,12 @@ def convert_lit_to_peft(checkpoint_dir: Path, output_dir: Path, overwrite: bool 
     """
     info = inspect_checkpoint(checkpoint_dir)
     if not isinstance(info.settings, LoRASettings) or not get_method(info.method).delta_only:
-        raise LitftError(f"{checkpoint_dir} is a {info.method} checkpoint, not a LoRA run; export it with lit_to_hf.")
+        advice = (
+            "adapter-v2 weights have no PEFT or Hugging Face form: run it with litft generate or serve"
+            if get_method(info.method).delta_only
+            else "export the whole model with `litft convert lit_to_hf`"
+        )
+        raise LitftError(f"{checkpoint_dir} is a {info.method} checkpoint, not a LoRA run; {advice}.")
     inputs = (checkpoint_dir, info.path, info.base_dir)
     check_output_dir(output_dir, PEFT_EXPORT_KIND, overwrite=overwrite, inputs=inputs, flag="--output_dir")
     lora = {k: v for k, v in load_state_dict(info.weights_path).items() if ".lora_" in k}

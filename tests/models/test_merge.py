@@ -117,6 +117,20 @@ def test_adapter_v2_run_reloads_to_identical_output(lit_base, tmp_path):
     assert torch.equal(logits(run), expected)
 
 
+def test_adapter_v2_exports_are_refused_with_advice_that_works(lit_base, tmp_path):
+    """lit_to_peft once sent adapter-v2 runs to lit_to_hf, which refuses them too."""
+    from litft.common.errors import LitftError
+    from litft.models.peft_export import convert_lit_to_peft
+
+    run, _ = trained_run("adapter_v2", lit_base, tmp_path / "run", settings=AdapterV2Settings(prompt_length=4))
+    with pytest.raises(LitftError, match="adapter-v2 weights have no PEFT or Hugging Face form") as peft_error:
+        convert_lit_to_peft(run, tmp_path / "peft")
+    assert "lit_to_hf" not in str(peft_error.value)
+    with pytest.raises(LitftError, match="adapter_v2 weights have no Hugging Face equivalent"):
+        convert_lit_checkpoint(run, tmp_path / "hf")
+    assert not (tmp_path / "peft").exists() and not (tmp_path / "hf").exists()
+
+
 def test_base_moved_is_found_with_base_dir(lit_base, tmp_path):
     moved = tmp_path / "moved-base"
     shutil.copytree(lit_base, moved)
