@@ -46,7 +46,7 @@ def rag_variants(rag: Path | None, rag_k: int, records: list[Instruction], quiet
         return [closed]
     from litft.retrieval.index import RetrievalIndex
 
-    index = RetrievalIndex.load(rag)
+    index = RetrievalIndex.load(rag, "--rag")
     hits = index.search_many([record.question for record in records], rag_k)
     if not quiet:
         print(f"retrieved {rag_k} chunks per question from {rag} ({index.default_retriever})", file=sys.stderr)

@@ -271,6 +271,8 @@ def evaluate(
     settings.validate()
     records, contamination = _records_to_score(test_file, train_file, limit, decontaminate)
     specs = plan_models(runs, base)
+    started = time.time()
+    variants = rag_variants(rag, rag_k, records, quiet)  # before out_dir is made: a damaged index is refused first
     out_dir = _claimed_out_dir(Path(out_dir), overwrite)
     options = dict(
         device=device,
@@ -281,8 +283,6 @@ def evaluate(
         base_dir=base_dir,
         general_text=general,
     )
-    started = time.time()
-    variants = rag_variants(rag, rag_k, records, quiet)
     results, verdicts, judge_report, api_report = _answer_and_judge(
         specs, records, variants, settings, options, out_dir, judge, api, quiet
     )

@@ -46,13 +46,13 @@ def chat(
     """
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
+    finder = PassageFinder(rag, rag_k) if rag is not None else None  # before the model: a damaged index fails fast
     loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
     print(
         f"Now chatting with {loaded.describe()}.\n"
         "/reset forgets the conversation; Ctrl-D or Ctrl-C to exit; Ctrl-C during a reply stops it.",
         file=sys.stderr,
     )
-    finder = PassageFinder(rag, rag_k) if rag is not None else None
     chat_loop(loaded, settings, max_history_tokens=max_history_tokens, finder=finder)
 
 

@@ -21,7 +21,7 @@ class PassageFinder:
     def __init__(self, index_dir: Path, k: int):
         from litft.retrieval.index import RetrievalIndex
 
-        self.index = RetrievalIndex.load(index_dir)
+        self.index = RetrievalIndex.load(index_dir, "--rag")
         self.k = k
 
     def add_to(self, loaded, instruction: Instruction, max_new_tokens: int):

@@ -46,7 +46,7 @@ def raft_passages(
 ) -> tuple[list[list[Hit]], dict]:
     """Each record's passages, best-ranked distractors with the source placed at a random position (or left out),
     and what meta.json says about them: the settings, the retriever, and how many records got each layout."""
-    index = RetrievalIndex.load(settings.index)
+    index = RetrievalIndex.load(settings.index, "--rag")
     by_id = {chunk["id"]: chunk for chunk in index.chunks}
     # One more than k: a record's source may be among the hits, and k distractors must remain without it.
     rankings = index.search_many(questions, settings.k + 1)

@@ -2,12 +2,12 @@
 
 The folder holds `bm25/` (bm25s' own save format), `chunks.jsonl` ({id, url, text} in index order),
 `embeddings.npy` (unit-length float32 rows, only when built with an embedding model) and `meta.json`
-(settings, counts, the chunks file's sha256). Hybrid search fuses the BM25 and dense rankings by reciprocal rank.
+(settings, counts, the source chunks file's sha256, and the size and sha256 of each file of the folder, checked on
+every load: `litft.retrieval.layout`). Hybrid search fuses the BM25 and dense rankings by reciprocal rank.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +21,10 @@ from litft.common.outputs import check_output_dir, output_dir
 from litft.data.records import write_jsonl
 from litft.data.synthesize.qa import read_chunks
 from litft.retrieval import bm25, dense
+from litft.retrieval.layout import BM25_DIR, CHUNKS, EMBEDDINGS, FILES, FORMAT_VERSION, META, fingerprint, record_files
 from litft.retrieval.settings import (
     FUSION_DEPTH,
     INDEX_KIND,
-    META,
     RRF_K,
     Bm25Settings,
     Retriever,
@@ -33,10 +33,6 @@ from litft.retrieval.settings import (
     check_model_dir,
 )
 
-FORMAT_VERSION = 1
-BM25_DIR = "bm25"
-CHUNKS = "chunks.jsonl"
-EMBEDDINGS = "embeddings.npy"
 Ranking = list[tuple[int, float]]  # (chunk position, score), best first
 
 
@@ -75,14 +71,12 @@ class RetrievalIndex:
         self._model = model  # loaded on the first dense search
 
     @classmethod
-    def load(cls, directory: str | Path) -> RetrievalIndex:
-        directory = check_index_dir(directory)
+    def load(cls, directory: str | Path, flag: str = "--index_dir") -> RetrievalIndex:
+        """The index in `directory`, once each of its files has the size and sha256 its meta.json records: the one
+        load every command goes through (`index search/evaluate`, `--rag` of evaluate, generate, chat, serve and
+        prepare finetune)."""
+        directory = check_index_dir(directory, flag, hashes=True)
         meta = read_json(directory / META)
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise LitftError(
-                f"{directory} is a retrieval index of format {meta.get('format_version')}, not {FORMAT_VERSION}; "
-                "rebuild it with `litft index build`."
-            )
         chunks = list(iter_jsonl(directory / CHUNKS))
         embeddings = np.load(directory / EMBEDDINGS) if meta["dense"] else None
         if len(chunks) != meta["chunks"] or (embeddings is not None and len(embeddings) != len(chunks)):
@@ -154,14 +148,6 @@ class RetrievalIndex:
         return Hit(id=chunk["id"], url=chunk.get("url", ""), score=score, text=chunk["text"])
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def build_index(
     chunks: Path,
     out: Path,
@@ -186,7 +172,7 @@ def build_index(
         "format_version": FORMAT_VERSION,
         "chunks": len(records),
         "words": sum(len(text.split()) for text in texts),
-        "source": {"path": str(Path(chunks).resolve()), "sha256": file_sha256(Path(chunks))},
+        "source": {"path": str(Path(chunks).resolve()), "sha256": fingerprint(Path(chunks))["sha256"]},
         "bm25": bm25.describe(settings),
         "dense": dense_meta,
         "fusion": {"method": "reciprocal-rank", "k": RRF_K, "depth": FUSION_DEPTH},
@@ -196,5 +182,6 @@ def build_index(
         write_jsonl(staging / CHUNKS, records)
         if embeddings is not None:
             np.save(staging / EMBEDDINGS, embeddings)
+        meta[FILES] = record_files(staging)
         atomic_write_json(staging / META, meta)
     return RetrievalIndex(Path(out), meta, records, bm25_index, embeddings, model)

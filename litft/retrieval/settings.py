@@ -9,10 +9,11 @@ from typing import Literal
 
 from litft.common.checks import require_dir
 from litft.common.errors import LitftError
+from litft.common.io import read_json
 from litft.common.outputs import MARKER, is_own
+from litft.retrieval.layout import META, check_files
 
 INDEX_KIND = "retrieval-index"
-META = "meta.json"
 Retriever = Literal["bm25", "dense", "hybrid"]
 # Reciprocal-rank fusion (Cormack, Clarke & Büttcher 2009): a chunk scores sum(1 / (RRF_K + rank)) over the
 # rankings that hold it, ranks counted from 1. 60 is the constant of the paper and of most search engines.
@@ -47,14 +48,16 @@ def check_k(values: int | list[int], flag: str = "--k") -> None:
             raise LitftError(f"{flag} must be at least 1, got {value}.")
 
 
-def check_index_dir(directory: str | Path, flag: str = "--index_dir") -> Path:
-    """`directory` when it is a folder `litft index build` wrote; otherwise one sentence saying what it is."""
+def check_index_dir(directory: str | Path, flag: str = "--index_dir", hashes: bool = False) -> Path:
+    """`directory` when it is a folder `litft index build` wrote, holding the files its meta.json records (their
+    sizes; their sha256 too with `hashes`, as every load does); otherwise one sentence saying what it is."""
     directory = require_dir(directory, flag, hint=BUILD_HINT)
     if not is_own(directory, INDEX_KIND) or not (directory / META).is_file():
         raise LitftError(
             f"{flag} {directory} is not a retrieval index (no {MARKER} of kind {INDEX_KIND} with a {META}); "
             f"{BUILD_HINT}."
         )
+    check_files(directory, read_json(directory / META), hashes)
     return directory
 
 

@@ -32,13 +32,13 @@ def build_engine(
     quantize: Quantize | None = None,
 ) -> Engine:
     """The model loaded and its batcher running (stop it with `engine.batcher.stop()`)."""
-    loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
     retrieve = None
-    if rag is not None:
+    if rag is not None:  # before the model: a damaged index is refused at once
         from litft.retrieval.index import RetrievalIndex
 
-        index = RetrievalIndex.load(rag)
+        index = RetrievalIndex.load(rag, "--rag")
         retrieve = lambda question: index.search(question, rag_k)  # noqa: E731
+    loaded = LoadedModel(checkpoint_dir, base_dir, device, precision, quantize, prompt_style)
     batcher = Batcher(ContinuousDecoder(loaded.model, max_batch_size))
     batcher.start()
     name = model_name or Path(checkpoint_dir).resolve().name
