@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ HUB_PREFIX = "hf:"
 TABLE_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet")
 # What `Dataset.save_to_disk` / `DatasetDict.save_to_disk` write at the top of their folder.
 SAVED_DATASET_FILES = ("dataset_info.json", "state.json", "dataset_dict.json")
+# The most characters one CSV cell may hold. Python's csv module stops at 128 KiB by default, less than a long
+# document or answer; a bound is kept so that a stray quote cannot turn the rest of a large file into one cell.
+CSV_CELL_LIMIT = 64 * 1024 * 1024
 
 Numbered = list[tuple[str, Any]]
 
@@ -85,9 +89,7 @@ def _read_csv(path: Path, delimiter: str) -> Numbered:
         text = path.read_text(encoding="utf-8-sig")  # Excel's UTF-8 export starts with a byte-order mark
     except UnicodeDecodeError:
         raise LitftError(f"{path} is not UTF-8 text; re-save it as UTF-8 (in Excel: CSV UTF-8).") from None
-    # The csv module splits rows itself: str.splitlines would also split at U+2028, form feeds and other characters
-    # CSV writers leave unquoted inside a cell.
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv_reader(text, delimiter, strict=True)
     rows: Numbered = []
     try:
         for row in reader:
@@ -101,8 +103,45 @@ def _read_csv(path: Path, delimiter: str) -> Numbered:
                 raise LitftError(f"{path} row {len(rows) + 1} has fewer cells than the header's {cells}; complete it.")
             rows.append((f"row {len(rows) + 1}", row))
     except csv.Error as error:
-        raise LitftError(f"{path} row {len(rows) + 1} is malformed CSV ({error}); fix that row.") from None
+        raise csv_error(path, text, delimiter, len(rows) + 1, error) from None
     return rows
+
+
+def csv_reader(text: str, delimiter: str, strict: bool = False) -> csv.DictReader:
+    """Rows of CSV text as dicts, cells up to CSV_CELL_LIMIT characters."""
+    csv.field_size_limit(CSV_CELL_LIMIT)
+    # The csv module splits rows itself: str.splitlines would also split at U+2028, form feeds and other characters
+    # CSV writers leave unquoted inside a cell.
+    return csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=strict)
+
+
+def csv_error(path: Path, text: str, delimiter: str, row: int, error: csv.Error) -> LitftError:
+    """One sentence for the csv.Error raised at data row `row`: a cell over the limit is named by row and column."""
+    if "field larger than field limit" not in str(error):
+        return LitftError(f"{path} row {row} is malformed CSV ({error}); fix that row.")
+    return LitftError(
+        f"{path} {_oversized_cell(text, delimiter, row)} holds a cell longer than {CSV_CELL_LIMIT:,} characters, "
+        "the most litft reads in one CSV cell; split that text into smaller records or give the records as JSONL."
+    )
+
+
+def _oversized_cell(text: str, delimiter: str, row: int) -> str:
+    """Where the first cell over CSV_CELL_LIMIT is: "header row" or "row N, column 'name',"."""
+    csv.field_size_limit(sys.maxsize)  # only to find the cell after the bounded read refused it
+    try:
+        rows = (cells for cells in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if cells)
+        header = next(rows, [])
+        if any(len(cell) > CSV_CELL_LIMIT for cell in header):
+            return "header row"
+        cells = next((cells for number, cells in enumerate(rows, start=1) if number == row), [])
+        long_cells = [i for i, cell in enumerate(cells) if len(cell) > CSV_CELL_LIMIT]
+        if long_cells and long_cells[0] < len(header):
+            return f"row {row}, column {header[long_cells[0]]!r},"
+    except csv.Error:  # the row is malformed in another way too: its number is all there is to say
+        pass
+    finally:
+        csv.field_size_limit(CSV_CELL_LIMIT)
+    return f"row {row}"
 
 
 def _read_parquet(path: Path) -> list[dict]:

@@ -80,6 +80,7 @@ def test_rag_rows_sit_beside_closed_book_rows_with_the_passages_in_their_prompts
     }
     with open(out / "answers.csv", encoding="utf-8", newline="") as fh:
         assert list(next(csv.DictReader(fh))) == [
+            "id",
             "question",
             "reference",
             "answer_base",

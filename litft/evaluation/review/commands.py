@@ -10,9 +10,9 @@ from pathlib import Path
 
 from litft.common.checks import check_bind, is_loopback, require_file
 from litft.common.errors import LitftError
-from litft.evaluation.review.items import answers_csv, folder_salt, read_evaluation
+from litft.evaluation.review.items import Evaluation, Question, answers_csv, folder_salt, read_evaluation
 from litft.evaluation.review.store import ReviewStore, check_reviewer
-from litft.evaluation.review.table import ANSWER, SCORE, model_labels, parse_score, read_csv
+from litft.evaluation.review.table import ANSWER, ROW_ID, SCORE, model_labels, parse_score, read_csv
 
 
 def serve(
@@ -74,20 +74,14 @@ def import_sheet(answers: Path, reviewer: str, eval_dir: Path | None = None) -> 
     return added
 
 
-def _sheet_scores(path: Path, evaluation) -> dict[str, int]:
+def _sheet_scores(path: Path, evaluation: Evaluation) -> dict[str, int]:
     """Item id -> score of every filled-in score_ cell, matched to the folder's questions and answers."""
     fields, rows = read_csv(path)
     labels = [label for label in model_labels(fields) if SCORE + label in fields]
     if not labels:
         raise LitftError(f"{path} has no score_<model> columns; give the answers.csv that `litft evaluate` wrote.")
-    if len(rows) != len(evaluation.questions):
-        raise LitftError(
-            f"{path} has {len(rows)} questions and {evaluation.directory}/answers.csv {len(evaluation.questions)}; "
-            "give the sheet of this evaluation (or --eval_dir)."
-        )
     scores: dict[str, int] = {}
-    for question, row in zip(evaluation.questions, rows, strict=True):
-        line = question.index + 2
+    for line, question, row in _matched_rows(path, fields, rows, evaluation):
         by_text = {item.text: item for item in question.items}
         for label in labels:
             score = parse_score(row.get(SCORE + label), f"{path} line {line}, column {SCORE + label}")
@@ -100,6 +94,48 @@ def _sheet_scores(path: Path, evaluation) -> dict[str, int]:
                 raise LitftError(f"{path} line {line}: identical answers got different scores; give them one score.")
             scores[item.id] = score
     return scores
+
+
+def _matched_rows(
+    path: Path, fields: list[str], rows: list[dict[str, str]], evaluation: Evaluation
+) -> list[tuple[int, Question, dict[str, str]]]:
+    """(line, question, row) of every sheet row, matched by the id column, or by question and reference in a sheet
+    written before ids: a sorted sheet still scores the right questions. A row that matches no question, two rows
+    of one question and a question without a row are refused."""
+    where = f"{evaluation.directory / 'answers.csv'}"
+    ids = [question.row_id for question in evaluation.questions]
+    by_id = ROW_ID in fields and all(ids) and len(set(ids)) == len(ids)
+    keys: dict[tuple[str, ...], list[Question]] = {}
+    for question in evaluation.questions:
+        key = (question.row_id,) if by_id else (question.question, question.reference)
+        keys.setdefault(key, []).append(question)
+    matched, lines = [], {}
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        if not any(isinstance(cell, str) and cell.strip() for cell in row.values()):
+            continue  # an empty row a spreadsheet left at the end
+        text = ((row.get("question") or "").strip(), (row.get("reference") or "").strip())
+        found = keys.get(((row.get(ROW_ID) or "").strip(),) if by_id else text, [])
+        if not found or (by_id and (found[0].question, found[0].reference) != text):
+            raise LitftError(
+                f"{path} line {line} is not a question of {where} (its id, question or reference differ); "
+                "give the sheet of this evaluation (or --eval_dir)."
+            )
+        if len(found) > 1:
+            raise LitftError(
+                f"{path} line {line}: its question and reference are in {where} {len(found)} times and the sheet has "
+                "no id column to tell them apart; re-run `litft evaluate` for a sheet with ids (typed scores are kept)."
+            )
+        if found[0].index in lines:
+            raise LitftError(f"{path} lines {lines[found[0].index]} and {line} are one question; keep one of them.")
+        lines[found[0].index] = line
+        matched.append((line, found[0], row))
+    missing = [question for question in evaluation.questions if question.index not in lines]
+    if missing:
+        raise LitftError(
+            f"{path} lacks {len(missing)} of the {len(evaluation.questions)} questions of {where} (first: "
+            f"{missing[0].question[:60]!r}); give the whole sheet of this evaluation (or --eval_dir)."
+        )
+    return matched
 
 
 def summarize(eval_dir: Path, overwrite: bool = False) -> dict:

@@ -20,7 +20,7 @@ from litft.common.checks import require_dir
 from litft.common.errors import LitftError
 from litft.common.io import atomic_write_text, read_json
 from litft.common.outputs import record_own_files
-from litft.evaluation.review.table import ANSWER, JUDGE, model_labels, parse_score, read_csv
+from litft.evaluation.review.table import ANSWER, JUDGE, ROW_ID, model_labels, parse_score, read_csv
 
 REVIEWS_DIR = "reviews"
 REVIEWS_KIND = "reviews"
@@ -45,6 +45,7 @@ class Question:
     question: str
     reference: str
     items: tuple[Item, ...]
+    row_id: str = ""  # answers.csv's id of the question ("" in a sheet written before ids)
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ def _question(index: int, row: dict[str, str], labels: list[str], fields: list[s
         Item(_item_id(salt, index, text), index, text, tuple(models), judged.get(text))
         for text, models in by_text.items()
     )
-    return Question(index, (row.get("question") or "").strip(), (row.get("reference") or "").strip(), items)
+    question, reference = (row.get("question") or "").strip(), (row.get("reference") or "").strip()
+    return Question(index, question, reference, items, (row.get(ROW_ID) or "").strip())
 
 
 def _item_id(salt: str, question: int, text: str) -> str:

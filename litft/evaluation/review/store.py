@@ -22,6 +22,10 @@ from litft.evaluation.review.items import REVIEWS_KIND, Item
 from litft.evaluation.review.table import SCALE
 
 REVIEWER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# Names `litft review summarize` gives its own rows (all reviewers' table, the LLM judge as a rater): a reviewer
+# of that name would be overwritten by them or mistaken for them. Any case: "Pooled" on a page is "pooled".
+POOLED = "pooled"
+RESERVED_NAMES = (POOLED, "judge")
 MAX_NOTE = 2000
 
 
@@ -32,6 +36,11 @@ def check_reviewer(name: str | None, flag: str = "--reviewer") -> str:
             f"{flag} {name!r} is not a valid reviewer name; use 1-64 letters, digits, '-', '_' or '.' "
             "(not starting with '.', no '/')."
         )
+    if str(name).casefold() in RESERVED_NAMES:
+        raise LitftError(
+            f"{flag} {name!r} is a name the review summary uses itself ({', '.join(RESERVED_NAMES)}); "
+            "choose another reviewer name."
+        )
     return str(name)
 
 
@@ -40,10 +49,17 @@ def reviews_path(reviews_dir: Path, reviewer: str) -> Path:
 
 
 def reviewers(reviews_dir: Path) -> list[str]:
-    """The reviewers who have a reviews file, sorted."""
+    """The reviewers who have a reviews file, sorted; a file named after a reserved name is refused, not merged."""
     if not reviews_dir.is_dir():
         return []
-    return sorted(p.stem for p in reviews_dir.glob("*.jsonl") if REVIEWER_NAME.fullmatch(p.stem))
+    names = sorted(p.stem for p in reviews_dir.glob("*.jsonl") if REVIEWER_NAME.fullmatch(p.stem))
+    reserved = [name for name in names if name.casefold() in RESERVED_NAMES]
+    if reserved:
+        raise LitftError(
+            f"{reviews_dir / reserved[0]}.jsonl is named like a row of the summary ({', '.join(RESERVED_NAMES)}); "
+            "rename the file to the reviewer's own name."
+        )
+    return names
 
 
 @dataclass

@@ -18,12 +18,11 @@ from litft.common.io import atomic_path, atomic_write_json, atomic_write_text
 from litft.common.outputs import check_in_place_files, record_own_files
 from litft.evaluation.review.agreement import judge_agreement, rater_agreement
 from litft.evaluation.review.items import REVIEWS_KIND, Evaluation, folder_salt, read_evaluation
-from litft.evaluation.review.store import read_reviews, reviewers, reviews_path
+from litft.evaluation.review.store import POOLED, read_reviews, reviewers, reviews_path
 from litft.evaluation.review.table import SCALE
 from litft.evaluation.statistics import paired_bootstrap
 
 SUMMARY_FILES = ("summary.json", "summary.md", "summary.png")
-POOLED = "pooled"
 
 # reviewer -> model -> question -> score
 ModelScores = dict[str, dict[str, dict[int, int]]]

@@ -3,18 +3,20 @@
 `answers.csv` holds, per test question, each model's `answer_<model>` beside an empty `score_<model>`
 for a person to fill in; `--judge.model` writes its scores into separate `judge_<model>` columns (with
 `judge_reason_<model>`), so human and judge scores never overwrite each other and the table tells them apart.
+Its `id` column numbers the questions, so a sheet a reviewer sorted is still read back onto the right questions.
+A cell a spreadsheet would run as a formula is written with a leading `'` (`sheet_cell`), which reading removes.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from litft.common.errors import LitftError
 from litft.common.io import atomic_path
+from litft.data.tables import csv_error, csv_reader
 
 SCALE = {0: "Incorrect", 1: "No Answer", 2: "Partially Relevant", 3: "Fully Relevant"}
 SCALE_MEANING = {
@@ -24,6 +26,22 @@ SCALE_MEANING = {
     3: "relevant: answers the question as the reference does",
 }
 ANSWER, SCORE, JUDGE, JUDGE_REASON = "answer_", "score_", "judge_", "judge_reason_"
+ROW_ID = "id"
+# A cell starting with one of these is run as a formula by spreadsheets (OWASP, "CSV Injection"): a crawled page or
+# a model's answer could make a reviewer's spreadsheet fetch a link. A leading ' makes such a cell text. `'` is in
+# the list so that reading back is exact: a written cell starts with ' only where the writer added one. Written by
+# hand: the libraries that defuse CSV cells (defusedcsv) change the text in ways that cannot be read back.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def sheet_cell(text: str) -> str:
+    """`text` as a sheet cell no spreadsheet runs as a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def read_sheet_cell(cell: str) -> str:
+    """The text `sheet_cell` wrote; a spreadsheet that already dropped the ' leaves a cell that is read as it is."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
 def parse_score(value: str | None, where: str) -> int | None:
@@ -56,12 +74,16 @@ def read_csv(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
         raise LitftError(f"{path} is empty; give the answers.csv that `litft evaluate` wrote.")
     first_line = text.splitlines()[0]
     delimiter = max(",;\t", key=first_line.count)
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    fields = [name.strip() for name in reader.fieldnames or []]
-    reader.fieldnames = fields
+    reader = csv_reader(text, delimiter)
+    rows: list[dict[str, str]] = []
     try:
-        rows = list(reader)
+        fields = [name.strip() for name in reader.fieldnames or []]
+        reader.fieldnames = fields
+        for row in reader:
+            rows.append({key: read_sheet_cell(cell) if isinstance(cell, str) else cell for key, cell in row.items()})
     except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise csv_error(path, text, delimiter, len(rows) + 1, error) from None
         raise LitftError(f"{path} is not a readable CSV ({error}); re-save it from the spreadsheet as CSV.") from None
     return fields, rows
 
@@ -92,20 +114,20 @@ def write_answers_csv(
     answers: dict[str, list[str]],
     verdicts: dict[str, list] | None = None,
 ) -> str:
-    """Write the review sheet: question, reference, then `answer_<model>` beside an empty `score_<model>` per
+    """Write the review sheet: id, question, reference, then `answer_<model>` beside an empty `score_<model>` per
     model (and `judge_<model>`, `judge_reason_<model>` from the verdicts). Scores a person typed into an earlier
     sheet are kept where the answer is unchanged; if any would be lost, the old sheet is kept as a backup.
     Returns a note for the user ("" when there was nothing to keep)."""
     path = Path(path)
     scores, filled = _old_scores(path)
-    fields = ["question", "reference"]
+    fields = [ROW_ID, "question", "reference"]
     for label in answers:
         fields += [ANSWER + label, SCORE + label]
     for label in verdicts or {}:
         fields += [JUDGE + label, JUDGE_REASON + label]
     kept, rows = 0, []
     for i, (question, reference) in enumerate(zip(questions, references, strict=True)):
-        row = {"question": question, "reference": reference}
+        row = {ROW_ID: str(i + 1), "question": question, "reference": reference}
         for label, model_answers in answers.items():
             old = scores.get((label, question, reference, model_answers[i]), "")
             kept += bool(old)
@@ -125,7 +147,7 @@ def write_answers_csv(
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({name: sheet_cell(cell) for name, cell in row.items()} for row in rows)
     return note
 
 

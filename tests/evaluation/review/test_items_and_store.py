@@ -104,6 +104,12 @@ def test_reviewer_names_with_path_characters_are_refused(name):
         check_reviewer(name)
 
 
+@pytest.mark.parametrize("name", ["pooled", "Pooled", "JUDGE", "judge"])
+def test_names_the_summary_uses_are_refused(name):
+    with pytest.raises(LitftError, match=f"--reviewer '{name}' is a name the review summary uses itself"):
+        check_reviewer(name)
+
+
 def test_a_folder_without_answers_is_one_sentence(tmp_path):
     (tmp_path / "eval").mkdir()
     with pytest.raises(LitftError, match="has no answers.csv"):

@@ -105,6 +105,8 @@ def test_every_response_is_blind_and_needs_the_token(eval_dir):
                 "/api/alice/scores", json={"item": questions[0]["answers"][0]["id"], "score": 4}
             ).is_error
             assert client.get("/api/..%2Fx/progress").status_code in (400, 404)
+            reserved = client.get("/api/pooled/progress")  # the summary's own table would hide this reviewer's
+            assert reserved.status_code == 400 and "a name the review summary uses" in reserved.json()["detail"]
         for body in bodies:
             assert_blind(body)
         assert [a["letter"] for a in questions[0]["answers"]] == ["A", "B", "C", "D"]

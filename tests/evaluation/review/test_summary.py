@@ -135,6 +135,8 @@ def test_bad_inputs_are_one_sentence_and_exit_2(eval_dir, tmp_path, capsys):
         (["review", "summarize", str(empty)], "has no answers.csv"),
         (["review", "serve", str(eval_dir), "--reviewer", "a/b"], "'a/b' is not a valid reviewer name"),
         (["review", "import", str(eval_dir / "answers.csv"), "--reviewer", "../x"], "is not a valid reviewer name"),
+        (["review", "import", str(eval_dir / "answers.csv"), "--reviewer", "pooled"], "the review summary uses"),
+        (["review", "serve", str(eval_dir), "--reviewer", "Judge"], "'Judge' is a name the review summary uses"),
         (["review", "serve", str(eval_dir), "--host", "0.0.0.0"], "give a shared secret with --token"),
         (["review", "serve", str(eval_dir), "--port", "0"], "--port 0 is not a port"),
         (["review", "summarize", str(eval_dir)], "has no reviews yet"),
@@ -143,3 +145,11 @@ def test_bad_inputs_are_one_sentence_and_exit_2(eval_dir, tmp_path, capsys):
         lines = err.strip().splitlines()
         assert code == 2 and len(lines) == 1 and message in lines[0], (args, err)
     assert not (eval_dir / "reviews").exists()
+
+
+def test_a_reviews_file_named_like_a_summary_row_is_refused_not_merged(eval_dir, capsys):
+    score(eval_dir, "alice", ALICE)
+    (eval_dir / "reviews" / "alice.jsonl").rename(eval_dir / "reviews" / "pooled.jsonl")  # from before the check
+    code, _, err = run(capsys, "review", "summarize", str(eval_dir))
+    assert code == 2 and "pooled.jsonl is named like a row of the summary (pooled, judge); rename the file" in err
+    assert not (eval_dir / "reviews" / "summary.json").exists()
