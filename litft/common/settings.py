@@ -75,6 +75,12 @@ class AdapterV2Settings:
         return cls(**settings)
 
 
+SEED_RANGE = (-(2**63), 2**63 - 1)  # a signed 64-bit seed: torch's generators take it, and seed + row still fits
+# Below this a temperature samples the most likely token anyway, and dividing logits by it overflows float32 to
+# inf (then NaN probabilities): such a temperature decodes greedily, as vLLM's does (its _SAMPLING_EPS).
+GREEDY_TEMPERATURE = 1e-5
+
+
 @dataclass
 class SamplingSettings:
     """How tokens are chosen and when a row stops (everything here is recorded with the results): the
@@ -82,7 +88,7 @@ class SamplingSettings:
 
     Args:
         max_new_tokens: Most tokens to generate per answer.
-        temperature: Sampling temperature; 0 means greedy decoding.
+        temperature: Sampling temperature; 0 (or below 1e-5) means greedy decoding.
         top_k: Sample among the k most likely tokens only.
         top_p: Sample from the smallest set of tokens whose probability adds up to top_p.
         seed: Random seed for sampling (prompt i of a batch uses seed + i).
@@ -108,11 +114,15 @@ class SamplingSettings:
             raise LitftError(f"--sampling.top_p must be in [0, 1], got {self.top_p}.")
         if any(not s for s in self.stop):
             raise LitftError("--sampling.stop strings must not be empty.")
+        if self.seed is not None and not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
+            raise LitftError(
+                f"--sampling.seed must fit in 64 bits ({SEED_RANGE[0]} to {SEED_RANGE[1]}), got {self.seed}."
+            )
 
     @property
     def greedy(self) -> bool:
-        # litgpt's `sample` takes the argmax in these cases too.
-        return self.temperature == 0.0 or self.top_p == 0.0 or self.top_k == 1
+        # litgpt's `sample` takes the argmax in these cases too (at temperature 0; below GREEDY_TEMPERATURE see above).
+        return self.temperature < GREEDY_TEMPERATURE or self.top_p == 0.0 or self.top_k == 1
 
 
 # The defaults of `litft generate` and `litft chat` (`evaluate` decodes greedily).

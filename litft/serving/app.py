@@ -20,14 +20,14 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from litft.common.errors import LitftError
-from litft.common.settings import GENERATION_SAMPLING, SamplingSettings
+from litft.common.settings import GENERATION_SAMPLING, SEED_RANGE, SamplingSettings
 from litft.generation.continuous import IncrementalDecoder, Row
 from litft.models.conversations import eos_text
 from litft.serving.batcher import Batcher
@@ -55,24 +55,42 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def _unicode(value: str) -> str:
+    """JSON's `\\ud800` escapes decode to lone surrogates, which no tokenizer (nor UTF-8) takes: refused here."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        message = "Input should be valid Unicode text, not a lone surrogate such as \\ud800"
+        raise PydanticCustomError("unicode", message) from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_unicode)]
+
+
 class Message(Strict):
     role: Literal["system", "user", "assistant"]
-    content: str
+    content: Text
 
 
 class StreamOptions(Strict):
     include_usage: bool = False
 
 
+def _stop_list(value: Any) -> Any:
+    """OpenAI's `stop`: null, one string or a list of them, as one list (so an error names `stop` or `stop.N`)."""
+    return [] if value is None else [value] if isinstance(value, str) else value
+
+
 class Sampling(Strict):
     """The fields both endpoints take (OpenAI's names and defaults; `n` must be 1)."""
 
-    model: str
-    max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    model: Text
+    max_tokens: int | None = Field(default=None, ge=1)  # any size: the room left in the context caps it
+    temperature: float = Field(default=1.0, ge=0.0, le=2.0)  # a tiny one decodes greedily (SamplingSettings)
     top_p: float = Field(default=1.0, ge=0.0, le=1.0)
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    stop: Annotated[list[Text], BeforeValidator(_stop_list)] = []
+    seed: int | None = Field(default=None, ge=SEED_RANGE[0], le=SEED_RANGE[1])
     n: Literal[1] = 1
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -92,7 +110,7 @@ def _prompt_list(value: Any) -> list[str]:
 
 
 class CompletionRequest(Sampling):
-    prompt: Annotated[list[str], BeforeValidator(_prompt_list)]
+    prompt: Annotated[list[Text], BeforeValidator(_prompt_list)]
 
 
 @dataclass
@@ -212,18 +230,21 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Any:
+        for number, prompt in enumerate(body.prompt, start=1):
+            if not prompt:  # with a tokenizer that adds BOS it would encode to one token and be answered
+                name = f"prompt {number}" if len(body.prompt) > 1 else "the prompt"
+                raise ApiError(400, f"{name} is empty; give it some text.", "prompt")
         return await _answer(engine, body, body.prompt, request, chat=False)
 
     return app
 
 
 def _settings(body: Sampling, room: int) -> SamplingSettings:
-    stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
-    if any(not text for text in stop):
+    if any(not text for text in body.stop):
         raise ApiError(400, "stop strings must not be empty.", "stop")
     max_tokens = min(body.max_tokens or room, room)
     return SamplingSettings(
-        max_new_tokens=max_tokens, temperature=body.temperature, top_p=body.top_p, seed=body.seed, stop=stop
+        max_new_tokens=max_tokens, temperature=body.temperature, top_p=body.top_p, seed=body.seed, stop=body.stop
     )
 
 

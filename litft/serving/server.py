@@ -1,16 +1,15 @@
-"""`litft serve`: load a checkpoint or run once, then answer OpenAI-style requests with uvicorn until stopped."""
+"""`litft serve`: load a checkpoint or run once, then answer OpenAI-style requests with uvicorn until stopped
+(every wait on a client bounded: litft.common.webserver)."""
 
 from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import uvicorn
-
 from litft.common.settings import Precision, Quantize
+from litft.common.webserver import ConnectionLimits, run, running
 from litft.generation.continuous import ContinuousDecoder
 from litft.generation.generate import LoadedModel
 from litft.serving.app import Engine, create_app
@@ -46,22 +45,12 @@ def build_engine(
 
 
 @contextlib.contextmanager
-def running_server(engine: Engine, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """The app served by uvicorn in a thread of this process; yields its base URL (`http://host:port/v1`)."""
-    config = uvicorn.Config(create_app(engine), host=host, port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="litft-serve", daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise OSError(f"the server could not listen on {host}:{port}")
-        threading.Event().wait(0.02)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
+def running_server(
+    engine: Engine, host: str = "127.0.0.1", port: int = 0, limits: ConnectionLimits = ConnectionLimits()
+) -> Iterator[str]:
+    """The app served in a thread of this process, as `serve` serves it; yields its base URL (`http://host:port/v1`)."""
+    with running(create_app(engine), host, port, limits) as bound:
         yield f"http://{host}:{bound}/v1"
-    finally:
-        server.should_exit = True
-        thread.join()
 
 
 def serve(
@@ -115,6 +104,6 @@ def serve(
     print(f"serving {engine.loaded.describe()} as {engine.model_name!r}", file=sys.stderr)
     print(f"OpenAI-compatible API at http://{host}:{port}/v1 (Ctrl-C stops)", file=sys.stderr)
     try:
-        uvicorn.run(create_app(engine), host=host, port=port, log_level="warning")
+        run(create_app(engine), host, port)
     finally:
         engine.batcher.stop()

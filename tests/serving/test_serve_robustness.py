@@ -70,7 +70,7 @@ def test_an_empty_prompt_is_a_400(server):
     reply = httpx.post(f"{server[1]}/completions", json={"model": "tiny", "prompt": ["the school", ""]})
     assert reply.status_code == 400
     error = reply.json()["error"]
-    assert error["message"] == "prompt 2 encodes to no tokens; give it some text." and error["param"] == "prompt"
+    assert error["message"] == "prompt 2 is empty; give it some text." and error["param"] == "prompt"
 
 
 def test_a_row_whose_prefill_fails_fails_alone(alone):

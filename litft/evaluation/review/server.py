@@ -13,8 +13,10 @@ import secrets
 import string
 import threading
 from importlib import resources
+from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -117,6 +119,14 @@ def create_app(session: ReviewSession, token: str | None = None) -> FastAPI:
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, and text with a lone surrogate (JSON's "\ud800") cannot be
+        # encoded as UTF-8: its answer would be a 500. One sentence naming the field instead.
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "the request body"
+        return JSONResponse({"detail": f"{field}: {first.get('msg', 'invalid value')}."}, status_code=422)
+
     @app.get("/")
     def page() -> FileResponse:
         return FileResponse(str(ASSETS / "index.html"), media_type="text/html")
@@ -148,12 +158,17 @@ def create_app(session: ReviewSession, token: str | None = None) -> FastAPI:
     return app
 
 
-def run_server(session: ReviewSession, host: str, port: int, token: str | None) -> None:
-    """Serve until interrupted; every score is already on disk, so stopping loses nothing."""
-    import uvicorn
-
+def review_link(host: str, port: int, token: str | None) -> str:
+    """The page's address as printed at start; the token is URL-encoded (a base64 `+` would arrive as a space)."""
     link = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
-    if token:
-        link += f"?token={token}"
+    return link + (f"?token={quote(token, safe='')}" if token else "")
+
+
+def run_server(session: ReviewSession, host: str, port: int, token: str | None) -> None:
+    """Serve until interrupted (every wait on a client bounded: litft.common.webserver); every score is already
+    on disk, so stopping loses nothing."""
+    from litft.common.webserver import run
+
+    link = review_link(host, port, token)
     print(f"review page: {link} (Ctrl-C stops; every score is saved as it is given)", flush=True)
-    uvicorn.run(create_app(session, token), host=host, port=port, log_level="warning")
+    run(create_app(session, token), host, port)
