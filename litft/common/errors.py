@@ -24,6 +24,7 @@ class LitftError(Exception):
 _ENVIRONMENT_ERRORS = {
     errno.ENOSPC: ("write", "free some space and re-run; what was already written is intact"),
     errno.EDQUOT: ("write", "free some space or raise the quota and re-run; what was already written is intact"),
+    errno.EFBIG: ("write", "the file reached the size `ulimit -f` allows; what was already written is intact"),
     errno.EROFS: ("write", "choose a folder on a writable file system"),
     errno.EACCES: ("open", "fix its permissions or choose another path"),
     errno.EPERM: ("open", "fix its permissions or choose another path"),

@@ -12,7 +12,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from tqdm import tqdm
@@ -21,6 +21,7 @@ from litft.common.errors import LitftError
 
 # Temporary names carry the writer's PID, so a later run can tell a dead writer's leftovers from a live one's.
 TEMP_TAG = ".litft-"
+SWAPPED_OUT = ".old"  # the suffix of the folder an output is moved into while a new one replaces it
 
 
 def current_umask() -> int:
@@ -42,26 +43,55 @@ def _temp_prefix(path: Path) -> str:
 
 
 def remove_leftovers(path: str | os.PathLike) -> None:
-    """Remove the temporary files and folders a killed litft process left beside `path` (live writers' are kept)."""
+    """Remove the temporary files and folders a killed litft process left beside `path` (live writers' are kept).
+
+    A writer killed while it swapped an output folder (`path` moved aside into a `.old` folder, the new one not
+    yet in place) left no `path` at all: the old output is moved back first, so it is never deleted as a leftover.
+    """
     path = Path(path)
     if path.parent.is_dir():
         _remove_dead_writers(path.parent.glob(f".{glob_escape(path.name)}{TEMP_TAG}*"))
 
 
 def remove_leftovers_in(directory: str | os.PathLike) -> None:
-    """Remove every killed litft writer's temporaries inside `directory`."""
+    """Remove every killed litft writer's temporaries inside `directory` (swapped-out outputs are moved back)."""
     if Path(directory).is_dir():
         _remove_dead_writers(Path(directory).glob(f".*{TEMP_TAG}*"))
 
 
+def _dead_writer(leftover: Path) -> bool:
+    pid = leftover.name.rsplit(TEMP_TAG, 1)[1].split("-", 1)[0]
+    return pid.isdigit() and not _process_alive(int(pid))
+
+
 def _remove_dead_writers(leftovers: Iterable[Path]) -> None:
     for leftover in leftovers:
-        pid = leftover.name.rsplit(TEMP_TAG, 1)[1].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if _dead_writer(leftover):
+            _restore_swapped_out(leftover)
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
                 leftover.unlink(missing_ok=True)
+
+
+def _restore_swapped_out(leftover: Path) -> None:
+    """Move an output back out of a dead writer's `.old` folder when nothing took its place (a kill mid-swap)."""
+    if not leftover.name.endswith(SWAPPED_OUT) or leftover.is_symlink() or not leftover.is_dir():
+        return
+    output = leftover / leftover.name[1:].rsplit(TEMP_TAG, 1)[0]  # `.NAME.litft-PID-XXXX.old/NAME`
+    destination = leftover.parent / output.name
+    if output.exists() and not destination.exists() and not destination.is_symlink():
+        with contextlib.suppress(FileNotFoundError):  # another process (a rank of the same run) moved it first
+            os.replace(output, destination)
+
+
+def restore_swapped_out(path: str | os.PathLike) -> None:
+    """Put back an output a killed writer had moved aside to swap in a new one, when `path` is missing."""
+    path = Path(path)
+    if path.parent.is_dir() and not path.exists():
+        for leftover in path.parent.glob(f".{glob_escape(path.name)}{TEMP_TAG}*{SWAPPED_OUT}"):
+            if _dead_writer(leftover):
+                _restore_swapped_out(leftover)
 
 
 def glob_escape(name: str) -> str:
@@ -148,6 +178,25 @@ def refuse_same_path(
         )
 
 
+def path_inside(directory: str | os.PathLike, name: object) -> Path | None:
+    """`directory / name` for a name read from a file (a marker, an index, meta.json) that litft may then delete,
+    replace or read; None unless it is a plain relative path in normal form (no `/x`, `..`, `.`, `a//b`) whose
+    folders are inside `directory`, not links leading out of it.
+
+    The last part itself may be a link: removing or replacing it touches only the link, and a link the user
+    made to a large file is theirs to follow.
+    """
+    if not isinstance(name, str) or not name or "\0" in name:
+        return None
+    relative = PurePosixPath(name)
+    if relative.is_absolute() or str(relative) != name or ".." in relative.parts or name == ".":
+        return None
+    directory = Path(directory)
+    if not (directory / relative).parent.resolve().is_relative_to(directory.resolve()):
+        return None
+    return directory / relative
+
+
 def check_output_file(path: str | os.PathLike, flag: str = "--output") -> Path:
     """Fail before any work when an output file cannot be written: it names a folder, or its folder is not writable."""
     path = Path(path)
@@ -170,11 +219,34 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def append_jsonl(fh: IO[str], record: dict) -> None:
-    """Append one complete JSON line and push it to disk, so a kill never loses or tears a record."""
-    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+def append_jsonl(fh: IO[str], record: dict, sync: bool = True) -> None:
+    """Append one complete JSON line and push it to disk (see `append_line`)."""
+    append_line(fh, json.dumps(record, ensure_ascii=False) + "\n", sync=sync)
+
+
+def append_line(fh: IO[str], line: str, sync: bool = True) -> None:
+    """Append `line` whole or not at all, then (with `sync`) push it to disk, so a kill never loses a line.
+
+    The bytes go straight to the file descriptor rather than through `fh`'s buffer: a write the disk refuses
+    midway (full, over quota) would leave the rest of the line in that buffer, to be glued before the next line
+    or dropped at close. Instead what was written of the line is cut off again, so the file holds only whole
+    lines, and the OSError is raised (the CLI turns it into one sentence, the review page into a JSON answer).
+    """
     fh.flush()
-    os.fsync(fh.fileno())
+    descriptor = fh.fileno()
+    start = os.lseek(descriptor, 0, os.SEEK_END)
+    try:
+        rest = memoryview(line.encode("utf-8"))
+        while rest:
+            rest = rest[os.write(descriptor, rest) :]
+        if sync:
+            os.fsync(descriptor)
+    except OSError as error:
+        with contextlib.suppress(OSError):  # shrinking a file needs no space
+            os.ftruncate(descriptor, start)
+            os.lseek(descriptor, start, os.SEEK_SET)
+        error.filename = error.filename or getattr(fh, "name", None)
+        raise
 
 
 def iter_jsonl(path: str | os.PathLike, skip_torn_tail: bool = False) -> Iterator[dict]:

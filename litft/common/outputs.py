@@ -16,18 +16,24 @@ No torch import here: the data layer uses these too.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from litft.common.errors import LitftError
 from litft.common.io import (
+    SWAPPED_OUT,
     atomic_write_json,
     make_temp_dir,
+    path_inside,
     remove_leftovers,
+    restore_swapped_out,
     sync_directory,
     sync_tree,
 )
@@ -46,10 +52,16 @@ def read_marker(directory: str | os.PathLike) -> dict[str, Any] | None:
 
 
 def owned_files(directory: Path) -> set[str]:
-    """The files (relative paths) a folder's marker says litft wrote there."""
+    """The files (relative paths) a folder's marker says litft wrote there.
+
+    A marker is a file anyone can edit: a name that is not a plain relative path inside the folder (`/tmp/x`,
+    `../x`, one through a link leading out) is not litft's, so it is never removed or replaced.
+    """
     marker = read_marker(directory) or {}
     files = marker.get("files")
-    return {name for name in files if isinstance(name, str)} if isinstance(files, list) else set()
+    if not isinstance(files, list):
+        return set()
+    return {name for name in files if path_inside(directory, name) is not None}
 
 
 def is_own(directory: str | os.PathLike, kind: str) -> bool:
@@ -67,6 +79,7 @@ def check_output_dir(
 ) -> Path:
     """Refuse, before any work, an output folder litft may not write (see the module docstring); return it."""
     path = Path(path)
+    restore_swapped_out(path)  # a run killed while swapping this output in left the old one aside
     resolved = path.resolve()
     for source in inputs:
         if source is None:
@@ -130,10 +143,7 @@ def publish_dir(staging: Path, target: Path, kind: str, details: dict[str, Any] 
     if not target.exists():
         os.replace(staging, target)
     elif is_own(target, kind) and _only_own_files(target):
-        old = make_temp_dir(target, suffix=".old")
-        os.replace(target, old / target.name)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
+        _swap(staging, target)
     else:
         _merge_into(
             staging, target, new_files, stale=owned_files(target) - set(new_files) if is_own(target, kind) else set()
@@ -141,20 +151,62 @@ def publish_dir(staging: Path, target: Path, kind: str, details: dict[str, Any] 
     sync_directory(target.parent)
 
 
+def _swap(staging: Path, target: Path) -> None:
+    """Put the new output in `target`'s place, the old one into `staging`'s, and delete the old one.
+
+    At no moment is there no output at `target`: an atomic exchange where Linux offers one; elsewhere `target`
+    is moved into a `.old` folder first, which a re-run moves back if a kill came before the new one was in place.
+    """
+    if _exchange(staging, target):
+        sync_directory(target.parent)
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    old = make_temp_dir(target, suffix=SWAPPED_OUT)
+    os.replace(target, old / target.name)
+    os.replace(staging, target)
+    sync_directory(target.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+AT_FDCWD, RENAME_EXCHANGE = -100, 2  # <fcntl.h>, <linux/fs.h>
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one step with Linux's renameat2(RENAME_EXCHANGE); False where the system or the file
+    system lacks it. Called through ctypes by hand: the standard library has no renameat2, and the PyPI wrappers
+    are unmaintained packages around this one call."""
+    if not sys.platform.startswith("linux"):
+        return False
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)  # glibc 2.28 and later
+    if renameat2 is None:
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # a kernel or file system without the exchange
+        return False
+    raise OSError(code, os.strerror(code), str(first), None, str(second))
+
+
 def _only_own_files(target: Path) -> bool:
     own = owned_files(target) | {MARKER}
-    return all(str(p.relative_to(target)) in own for p in target.rglob("*") if not p.is_dir())
+    return all(str(p.relative_to(target)) in own for p in target.rglob("*") if p.is_symlink() or not p.is_dir())
 
 
 def _merge_into(staging: Path, target: Path, new_files: list[str], stale: set[str]) -> None:
     for name in new_files:
-        destination = target / name
+        destination = path_inside(target, name)
+        if destination is None:
+            raise LitftError(
+                f"{target / name} lies in a link to a folder outside {target}; litft does not write through it, "
+                "move the link away and re-run."
+            )
         destination.parent.mkdir(parents=True, exist_ok=True)
-        if destination.is_dir():
+        if destination.is_dir() and not destination.is_symlink():
             raise LitftError(f"{destination} is a folder where litft writes a file; move it away and re-run.")
         os.replace(staging / name, destination)
-    for name in stale:
-        (target / name).unlink(missing_ok=True)
+    remove_owned_files(target, stale)
     os.replace(staging / MARKER, target / MARKER)
     sync_tree(target, files=[target / name for name in new_files])
 
@@ -164,6 +216,34 @@ def record_own_files(directory: Path, names: Iterable[str], kind: str) -> None:
     marker = read_marker(directory) or {"kind": kind, "files": []}
     marker["files"] = sorted(owned_files(directory) | set(names))
     atomic_write_json(Path(directory) / MARKER, marker)
+
+
+def remove_owned_files(directory: Path, names: Iterable[str]) -> None:
+    """Remove files litft wrote in `directory` (names from its marker), then the folders that held them and the
+    folders the names list, once empty."""
+    directory = Path(directory)
+    folders: set[Path] = set()
+    for name in names:
+        path = path_inside(directory, name)
+        if path is None:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            folders.add(path)
+            continue
+        path.unlink(missing_ok=True)
+        folders.update(folder for folder in path.parents if folder.is_relative_to(directory) and folder != directory)
+    for folder in sorted(folders, key=lambda folder: len(folder.parts), reverse=True):
+        with contextlib.suppress(OSError):  # it still holds someone else's files
+            folder.rmdir()
+
+
+def remove_output(directory: Path) -> None:
+    """Remove an output litft wrote: the files its marker lists, the marker, and the folder once empty (a folder
+    holding files the user added keeps them)."""
+    remove_owned_files(directory, owned_files(directory))
+    (Path(directory) / MARKER).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        Path(directory).rmdir()
 
 
 def check_in_place_files(

@@ -7,7 +7,8 @@ the exact command that ran and can be re-run alone. Training settings go into `O
 
 Re-running into the same --out starts over: the demo first removes what an earlier demo wrote there
 (the names in OUTPUTS, only in a folder that holds the demo's marker file) and keeps only the
-LLM response cache, so a paid synthesis is never paid for twice.
+LLM response cache, so a paid synthesis is never paid for twice. Reviewers' scores in evaluate/reviews/ are
+people's work: a re-run refuses to start over while they are there.
 """
 
 from __future__ import annotations
@@ -267,12 +268,18 @@ def _prepare_out(out: Path, size: Size) -> None:
         raise LitftError(
             f"{out} already holds files that litft demo did not write; pass another --out (or an empty folder)."
         )
+    reviews = out / "evaluate" / "reviews"
+    if any(reviews.glob("*.jsonl")):  # people's scores from `litft review serve`: not the demo's to delete
+        raise LitftError(
+            f"{reviews} holds reviewers' scores, which starting the demo over would delete; move that folder "
+            "away or pass another --out."
+        )
     for name in OUTPUTS:
         path = out / name
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+        elif path.exists() or path.is_symlink():
+            path.unlink()  # a link: only the link goes, not what it points to
     (out / "configs").mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(
         "written by `litft demo`; the demo may delete and rewrite this folder's outputs\n", encoding="utf-8"

@@ -9,7 +9,6 @@ chunk, a prompt asked twice), kept in the order they arrived.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -89,23 +88,14 @@ class ResponseCache:
         with self._lock:
             if self._write_error is not None:
                 raise self._write_error
-            size = os.fstat(self._file.fileno()).st_size
             try:
                 with os_errors_as_user_errors("write", self.path):
-                    append_jsonl(self._file, entry)
+                    append_jsonl(self._file, entry)  # a line the disk refuses is cut back off the file whole
             except LitftError as error:
                 self._write_error = error
-                self._cut_back_to(size)
                 raise
             self._entries[key].append(entry)
         return entry
-
-    def _cut_back_to(self, size: int) -> None:
-        """Drop what a failed append left of its line; the file object is dropped too, its buffer holds the rest."""
-        with contextlib.suppress(OSError):
-            self._file.close()
-        with contextlib.suppress(OSError):
-            os.truncate(self.path, size)
 
     def __len__(self) -> int:
         with self._lock:

@@ -13,7 +13,7 @@ import json
 import warnings
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,7 +26,7 @@ from safetensors import SafetensorError, safe_open
 
 from litft.common.checks import check_shard_size as _check_shard_size
 from litft.common.errors import LitftError
-from litft.common.io import atomic_path, read_json
+from litft.common.io import atomic_path, path_inside, read_json
 from litft.common.outputs import (
     check_in_place_files,
     check_output_dir,
@@ -86,13 +86,12 @@ def _indexed_shards(checkpoint_dir: Path, index_path: Path) -> list[Path]:
         raise LitftError(f'{index_path} has no "weight_map" of tensor names to shard files; re-download it.')
     shards = set()
     for name in weight_map.values():
-        relative = PurePosixPath(name)
-        if relative.is_absolute() or ".." in relative.parts or "\\" in name or not relative.parts:
+        shard = path_inside(checkpoint_dir, name)
+        if shard is None or "\\" in name:
             raise LitftError(
                 f"{index_path} points at {name!r}, outside {checkpoint_dir}; "
                 "refusing it, re-download the index from the model's repository."
             )
-        shard = checkpoint_dir / relative
         if not shard.is_file():
             raise LitftError(
                 f"{index_path} lists shard {name} but {shard} is missing; download the model's files again."

@@ -168,4 +168,6 @@ def load_prompt_style(directory: str | os.PathLike) -> PromptStyle:
         raise LitftError(
             f"{path} names prompt style class {class_path!r}, which cannot be imported; fix the file."
         ) from None
+    if not (isinstance(cls, type) and issubclass(cls, PromptStyle)):  # a name from a file is not run as code
+        raise LitftError(f"{path} names {class_path!r}, which is not a prompt style class; fix the file.")
     return cls(**config.get("init_args", {}))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from litft.common.errors import LitftError
-from litft.common.io import atomic_write_json, read_json
+from litft.common.io import atomic_write_json, path_inside, read_json
 from litft.common.outputs import output_dir
 
 META_FILE = "meta.json"
@@ -58,6 +58,8 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     for key in ("bos_id", "eos_id"):
         if meta.get(key) is not None and not _is_count(meta[key]):
             raise damaged(f"has {key} {meta[key]!r}, not a token id")
+    if meta.get("tokenizer_dir") is not None and not isinstance(meta["tokenizer_dir"], str):
+        raise damaged(f"has tokenizer_dir {meta['tokenizer_dir']!r}, not a folder path")
     if meta.get("kind") == "finetune" and not isinstance(meta.get("mask_prompt"), bool):
         raise damaged(f"has mask_prompt {meta.get('mask_prompt')!r}, not true or false")
     splits = meta.get("splits")
@@ -67,8 +69,9 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     for split, info in splits.items():
         if not isinstance(info, dict):
             raise damaged(f"describes split {split!r} as {info!r}, not an object")
-        for name in names:
-            if not isinstance(info.get(name), str) or Path(info[name]).name != info[name]:
+        for name in (*names, *(["mask"] if info.get("mask") is not None else [])):  # a conversation's mask file
+            # The names are opened: `../x`, `/x` or a name in a linked folder would read files outside the dataset.
+            if path_inside(path.parent, info.get(name)) is None or "/" in info[name]:
                 raise damaged(f"names {info.get(name)!r} as the {split} {name}, not a file name in the dataset folder")
         if not _is_count(info.get("tokens")):
             raise damaged(f"records {info.get('tokens')!r} as the {split} token count, not a whole number")

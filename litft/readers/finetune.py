@@ -45,11 +45,7 @@ class FinetuneDataset(Dataset):
         self.dtype = np.dtype(self.meta["dtype"])
         self._tokens: np.ndarray | None = open_tokens(self.path, self.dtype, int(info["tokens"]))  # checks the size now
         # Conversations: one uint8 per token, 1 where an assistant turn is trained (absent for single-turn data).
-        mask = info.get("mask")
-        if mask is not None and (not isinstance(mask, str) or Path(mask).name != mask):
-            raise LitftError(
-                f"{self.data_dir}/meta.json names {mask!r} as the {split} mask, not a file name; re-run prepare."
-            )
+        mask = info.get("mask")  # a file name in data_dir: read_meta checked it
         self.mask_path = self.data_dir / mask if mask else None
         self._mask: np.ndarray | None = (
             open_tokens(self.mask_path, np.uint8, int(info["tokens"])) if self.mask_path else None

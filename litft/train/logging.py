@@ -4,7 +4,8 @@
 drops the rows after the step it resumes from, so the file reads as if the run had never stopped.
 The trackers go through Lightning's loggers and write under `out_dir/logs/` (tensorboard/, wandb/, mlflow.db);
 the W&B and MLflow run ids are kept in `logs/trackers.json` so that a resumed run continues the same tracker run.
-Only rank 0 writes.
+Every file and folder that appears under `logs/` while the run writes there is added to the run folder's marker,
+so that `--overwrite` later removes these and leaves a user's own files in `logs/` alone. Only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 from litft.common.errors import LitftError
-from litft.common.io import atomic_write_json, atomic_write_text, progress
+from litft.common.io import append_line, atomic_write_json, atomic_write_text, progress
+from litft.common.outputs import record_own_files
 
 LoggerName = Literal["csv", "tensorboard", "wandb", "mlflow"]
 TRACKERS = ("tensorboard", "wandb", "mlflow")  # beside the CSV, which is always written
@@ -97,7 +99,8 @@ class MetricsLog:
         hyperparameters: Mapping[str, Any] | None = None,
     ) -> None:
         self.enabled = enabled
-        self.logs = Path(out_dir) / "logs"
+        self.out_dir = Path(out_dir)
+        self.logs = self.out_dir / "logs"
         self.path = self.logs / "metrics.csv"
         self.trackers: list[Any] = []
         self.wandb_run = None
@@ -106,6 +109,7 @@ class MetricsLog:
             return
         names = tracker_names(logger)
         self.logs.mkdir(parents=True, exist_ok=True)
+        self.found_before = entries_under(self.logs) - {self.path}
         self._truncate(resume_step)
         if not self.path.is_file():
             atomic_write_text(self.path, ",".join(COLUMNS) + "\n")
@@ -115,6 +119,14 @@ class MetricsLog:
             params = {**(hyperparameters or {}), "run_dir": str(Path(out_dir).resolve())}
             for tracker in self.trackers:  # a resumed run's tracker run has them already
                 tracker.log_hyperparams(params)
+        self.record_files()
+
+    def record_files(self) -> None:
+        """List what this run wrote under logs/ (the CSV, trackers.json, the trackers' files) in the marker."""
+        from litft.train.run_folder import RUN_KIND  # imports torch; training has it loaded by now
+
+        written = entries_under(self.logs) - self.found_before
+        record_own_files(self.out_dir, sorted(str(p.relative_to(self.out_dir)) for p in written), RUN_KIND)
 
     def _open_trackers(self, names: list[str], out_dir: Path, *, resumed: bool) -> list[Any]:
         """Lightning's loggers; W&B and MLflow reuse the run ids of trackers.json when resuming."""
@@ -177,8 +189,8 @@ class MetricsLog:
         unknown = set(metrics) - set(COLUMNS)
         if unknown:
             raise KeyError(f"metrics without a CSV column: {sorted(unknown)}")
-        self.handle.write(",".join(_fmt(metrics.get(column)) for column in COLUMNS) + "\n")
-        self.handle.flush()  # whole rows reach the file at once: a killed run leaves no half line
+        # Whole rows reach the file at once: a killed run or a full disk leaves no half line.
+        append_line(self.handle, ",".join(_fmt(metrics.get(column)) for column in COLUMNS) + "\n", sync=False)
         scalars = {k: float(v) for k, v in metrics.items() if k != "step" and v is not None}
         for tracker in self.trackers:
             tracker.log_metrics(scalars, step=int(metrics["step"]))
@@ -187,6 +199,7 @@ class MetricsLog:
         """Make the rows written so far durable (called with each checkpoint, not per row: fsync costs ms)."""
         if self.handle is not None:
             os.fsync(self.handle.fileno())
+            self.record_files()
 
     def close(self, success: bool = True) -> None:
         if self.handle is None:
@@ -198,6 +211,15 @@ class MetricsLog:
             tracker.finalize("success" if success else "failed")
         if self.wandb_run is not None:  # Lightning leaves the W&B run open; finishing it writes its summary
             self.wandb_run.finish(exit_code=0 if success else 1)
+        self.record_files()
+
+
+def entries_under(folder: Path) -> set[Path]:
+    """Every file, link and folder below `folder` (a link to a folder is not entered)."""
+    found = set()
+    for root, folders, files in os.walk(folder):
+        found.update(Path(root) / name for name in (*folders, *files))
+    return found
 
 
 def read_metrics(path: Path) -> list[dict[str, str]]:

@@ -5,26 +5,35 @@ The folder's marker (litft.common.outputs) records the run's identity: method, b
 run's checkpoints would mix two runs (keep_last pruning the new run's steps, `--resume auto` picking the
 old one's), so it is refused unless the user asks to continue it (`--resume`) or to replace it
 (`--overwrite`, which removes only what the earlier run wrote: its step folders, final/ and logs).
+
+The marker also lists the files the run wrote outside its checkpoints (logs/metrics.csv, trackers.json and the
+trackers' own files, recorded by litft.train.logging); each checkpoint folder lists its files in a marker of its
+own. `--overwrite` removes exactly those, so a user's `logs/tensorboard/old_experiment/` beside them stays.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from litft.common.errors import LitftError
 from litft.common.io import atomic_write_json
-from litft.common.outputs import MARKER, check_output_dir, read_marker
+from litft.common.outputs import (
+    MARKER,
+    check_output_dir,
+    owned_files,
+    read_marker,
+    remove_output,
+    remove_owned_files,
+)
 from litft.train.state import FINAL_DIR, PROGRESS_FILE, STEP_DIR
 
 RUN_KIND = "run"
 # Settings that do not change what the run computes, so they may differ between a run and its resumption.
 # activation_checkpointing changes memory, not results (bit-identical), so a resume may turn it on or off.
 UNTRACKED_SETTINGS = ("resume", "overwrite", "out_dir", "quiet", "logger", "activation_checkpointing")
-RUN_LOGS = ("logs/metrics.csv", "logs/tensorboard")
 
 
 def run_identity(method: str, hyperparameters: dict[str, Any], data_dir: Path, base: str | None) -> dict[str, Any]:
@@ -74,18 +83,17 @@ def _check_same_run(out_dir: Path, marker: dict[str, Any], identity: dict[str, A
 
 
 def claim_run_dir(out_dir: Path, identity: dict[str, Any], *, overwrite: bool) -> None:
-    """Mark out_dir as this run's (rank 0, after `check_run_dir`); with --overwrite, first remove the earlier run."""
+    """Mark out_dir as this run's (rank 0, after `check_run_dir`); with --overwrite, first remove what the earlier
+    run wrote (its checkpoints and the files its marker lists), nothing else."""
     out_dir = Path(out_dir)
+    marker = read_marker(out_dir)
+    written = owned_files(out_dir) if marker is not None and marker["kind"] == RUN_KIND else set()
     if overwrite:
         for path in checkpoints_in(out_dir):
-            shutil.rmtree(path)
-        for name in RUN_LOGS:
-            path = out_dir / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
-    atomic_write_json(out_dir / MARKER, {"kind": RUN_KIND, "files": [], **identity})
+            remove_output(path)
+        remove_owned_files(out_dir, written)
+        written = set()
+    atomic_write_json(out_dir / MARKER, {"kind": RUN_KIND, "files": sorted(written), **identity})
 
 
 def checkpoints_in(out_dir: Path) -> list[Path]:

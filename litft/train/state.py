@@ -35,7 +35,7 @@ from litft.common.io import (
     read_json,
     remove_leftovers_in,
 )
-from litft.common.outputs import publish_dir
+from litft.common.outputs import publish_dir, remove_output
 from litft.models.checkpoint import CHECKPOINT_KIND, load_state_dict, write_checkpoint_files
 from litft.models.methods import METHODS, MethodSettings
 from litft.train.fabric_setup import is_fsdp
@@ -209,13 +209,14 @@ def save_training_checkpoint(
 
 
 def prune_checkpoints(out_dir: Path, keep_last: int | None) -> list[Path]:
-    """Delete all but the newest `keep_last` step directories (the final one is never touched)."""
+    """Delete all but the newest `keep_last` step directories (the final one is never touched); only the files a
+    step's marker lists go, so a file the user put into a step folder stays (with the folder)."""
     if keep_last is None:
         return []
     steps = sorted(step_dirs(out_dir), key=lambda pair: pair[0])
     removed = [path for _, path in steps[:-keep_last]] if len(steps) > keep_last else []
     for path in removed:
-        shutil.rmtree(path, ignore_errors=True)
+        remove_output(path)
     return removed
 
 
@@ -234,9 +235,15 @@ def clean_partials(out_dir: Path) -> None:
     """Remove half-written checkpoint directories and temporary files a killed run left behind."""
     if Path(out_dir).is_dir():
         for path in Path(out_dir).glob(".*.partial"):
-            shutil.rmtree(path, ignore_errors=True)
+            if _is_staging(path.name):  # only the names save_training_checkpoint builds under, not a user's
+                shutil.rmtree(path, ignore_errors=True)
         remove_leftovers_in(out_dir)
         remove_leftovers_in(Path(out_dir) / "logs")
+
+
+def _is_staging(name: str) -> bool:
+    checkpoint = name[1 : -len(".partial")]
+    return checkpoint == FINAL_DIR or STEP_DIR.match(checkpoint) is not None
 
 
 # ----------------------------------------------------------------------------------------- resuming

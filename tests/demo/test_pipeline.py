@@ -124,6 +124,24 @@ def test_repository_demo_configs_are_the_demo_recipe(name):
     assert yaml.safe_load((CONFIGS / f"{name}.yaml").read_text()) == training_configs(Path("out/demo"), FULL)[name]
 
 
+def test_starting_over_keeps_reviewers_scores_and_what_links_point_to(tmp_path):
+    out = tmp_path / "demo"
+    _prepare_out(out, FULL)
+    (out / "evaluate" / "reviews").mkdir(parents=True)
+    (out / "evaluate" / "reviews" / "alice.jsonl").write_text('{"item": "x", "score": 3}\n')
+    with pytest.raises(LitftError, match="holds reviewers' scores, which starting the demo over would delete"):
+        _prepare_out(out, FULL)
+    assert (out / "evaluate" / "reviews" / "alice.jsonl").is_file()
+
+    (out / "evaluate" / "reviews" / "alice.jsonl").unlink()
+    (tmp_path / "my_site").mkdir()
+    (tmp_path / "my_site" / "page.html").write_text("mine")
+    (out / "site").symlink_to(tmp_path / "my_site")
+    _prepare_out(out, FULL)
+    assert not (out / "evaluate").exists() and not (out / "site").exists()
+    assert (tmp_path / "my_site" / "page.html").read_text() == "mine"
+
+
 def test_prepare_out_refuses_a_file(tmp_path):
     (tmp_path / "out").write_text("a file")
     with pytest.raises(LitftError, match="is a file, not a folder"):

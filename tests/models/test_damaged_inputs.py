@@ -4,6 +4,7 @@ traceback, and nothing already written is touched."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -190,6 +191,21 @@ def test_an_index_pointing_outside_the_checkpoint_is_refused(index_name, target,
         "re-download the index from the model's repository."
     )
     assert tree(directory) == before
+
+
+def test_an_index_naming_a_shard_through_a_linked_folder_is_refused(hf_copy, tmp_path, capsys):
+    directory = hf_copy("llama")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "model.safetensors").write_bytes((directory / "model.safetensors").read_bytes())
+    os.symlink(tmp_path / "elsewhere", directory / "linked")
+    target = "linked/model.safetensors"
+    index = {"metadata": {}, "weight_map": {"model.embed_tokens.weight": target, "lm_head.weight": target}}
+    (directory / "model.safetensors.index.json").write_text(json.dumps(index))
+    error = cli_error(capsys, "convert", "hf_to_lit", str(directory))
+    assert error == (
+        f"error: {directory / 'model.safetensors.index.json'} points at {target!r}, outside {directory}; "
+        "refusing it, re-download the index from the model's repository."
+    )
 
 
 @pytest.mark.parametrize(

@@ -101,3 +101,14 @@ def test_default_style_sends_text_unchanged_under_every_alias(tmp_path):
     save_prompt_style("none", tmp_path)
     assert style_name(load_prompt_style(tmp_path)) == "default"
     assert type(litgpt_load_prompt_style(tmp_path)) is Default  # litgpt reads it too
+
+
+def test_a_prompt_style_file_naming_something_other_than_a_style_is_not_called(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's")
+    (tmp_path / "prompt_style.yaml").write_text(
+        f"class_path: os.remove\ninit_args: {{path: {victim}}}\n"  # a data folder from elsewhere, rigged
+    )
+    with pytest.raises(LitftError, match="names 'os.remove', which is not a prompt style class"):
+        load_prompt_style(tmp_path)
+    assert victim.read_text() == "the user's"

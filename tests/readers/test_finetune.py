@@ -220,7 +220,12 @@ def test_wrong_types_in_meta_json_are_refused_in_one_sentence(finetune_dir, tmp_
             "splits": {**meta["splits"], "train": {**meta["splits"]["train"], "file": "../train.bin"}},
         },
         "must hold a JSON object": [meta],
+        "has tokenizer_dir 5, not a folder path": {**meta, "tokenizer_dir": 5},
     }
+    train = meta["splits"]["train"]
+    for key, name in [("file", ".."), ("index", "/etc/passwd"), ("mask", "../x"), ("mask", ".."), ("file", "a/b")]:
+        splits = {**meta["splits"], "train": {**train, key: name}}
+        forms[f"names {name!r} as the train {key}, not a file name in the dataset folder"] = {**meta, "splits": splits}
     for expected, content in forms.items():
         (damaged / "meta.json").write_text(json.dumps(content))
         with pytest.raises(LitftError, match="re-run `litft prepare`") as error:

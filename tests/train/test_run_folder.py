@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from litft.cli import main
+from litft.common.outputs import read_marker
 from tests.support.training import command, read_rows, run_killed, weights
 
 
@@ -43,6 +44,30 @@ def test_a_fresh_start_into_an_earlier_run_is_refused_until_resume_or_overwrite(
     assert (out / "NOTES.md").read_text() == "my notes on this run"
     assert sorted(p.name for p in out.iterdir() if p.name.startswith("step-")) == ["step-000002"]
     assert [int(row["step"]) for row in read_rows(out) if row["loss"]] == [1, 2, 3, 4]
+
+
+def test_overwrite_removes_only_the_files_the_earlier_run_wrote(tmp_path, lit_base, ft_data):
+    out = tmp_path / "proj"
+    mine = {
+        out / "logs" / "tensorboard" / "old_experiment" / "events.out.tfevents.1": "the user's experiment",
+        out / ".drafts.partial" / "draft.md": "a user's folder named like a half checkpoint",
+    }
+    for path, text in mine.items():
+        path.parent.mkdir(parents=True)
+        path.write_text(text)
+    args = command("lora", lit_base, ft_data, out, ["--train.max_steps", "2", "--overwrite", "true"])
+    main(args + ["--logger", "tensorboard"])  # a folder litft did not write: --overwrite writes into it
+    earlier = set(read_marker(out)["files"])
+    assert "logs/metrics.csv" in earlier and any(name.startswith("logs/tensorboard/version_0/") for name in earlier)
+    assert not [name for name in earlier if "old_experiment" in name]
+    (out / "final" / "NOTES.md").write_text("why the result looks odd")
+
+    main(args)  # start over, CSV only: the earlier run's checkpoints and logs go, nothing else
+    assert all(path.read_text() == text for path, text in mine.items())
+    assert not (out / "logs" / "tensorboard" / "version_0").exists()
+    assert (out / "final" / "NOTES.md").read_text() == "why the result looks odd"
+    assert read_marker(out)["files"] == ["logs/metrics.csv"]
+    assert [int(row["step"]) for row in read_rows(out) if row["loss"]] == [1, 2]
 
 
 def test_a_finished_run_is_not_saved_again_so_merged_weights_survive(

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from litft.common.errors import LitftError
+from litft.common.outputs import record_own_files
 from litft.train.args import EvalArgs, OptimizerArgs, TrainArgs, validate_args
 from litft.train.schedule import learning_rate, parameter_groups, warmup_warning
 from litft.train.state import find_resume_dir, prune_checkpoints
@@ -93,6 +94,7 @@ def test_resume_auto_and_pruning(tmp_path):
     for step in (2, 4, 6):
         (tmp_path / f"step-{step:06d}").mkdir()
         (tmp_path / f"step-{step:06d}" / "progress.json").write_text(f'{{"step": {step}}}')
+        record_own_files(tmp_path / f"step-{step:06d}", ["progress.json"], "checkpoint")  # as a save marks it
     (tmp_path / ".step-000008.partial").mkdir()  # a killed save: never picked
     with pytest.raises(LitftError, match="step-000006 is damaged"):  # the newest is picked, and checked
         find_resume_dir("auto", tmp_path)

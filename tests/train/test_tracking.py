@@ -90,6 +90,12 @@ def test_trackers_log_config_and_metrics_and_resume_continues_the_run(offline_tr
     assert len(list((out / "logs" / "wandb").glob(f"offline-run-*-{ids['wandb']}"))) == 2  # one id, two sessions
     assert [step for step, _ in scalars(out / "logs" / "tensorboard" / "version_0", "loss")][-2:] == [5, 6]
 
+    # Start over: every file the trackers wrote is in the run's marker and goes; a user's file in logs/ stays.
+    (out / "logs" / "wandb" / "NOTES.md").write_text("mine")
+    main(command("pretrain", lit_base, pt_data, out, ["--overwrite", "true", "--train.max_steps", "2"]))
+    left = sorted(path.relative_to(out / "logs").as_posix() for path in (out / "logs").rglob("*"))
+    assert left == ["metrics.csv", "wandb", "wandb/NOTES.md"]
+
 
 def test_wandb_without_login_and_missing_packages_are_one_sentence(monkeypatch, tmp_path, lit_base, pt_data, capsys):
     from litft.train import logging

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import logging
 import os
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from litft.common.errors import LitftError
-from litft.common.io import atomic_write_json, check_output_file, iter_jsonl, progress
+from litft.common.io import append_jsonl, atomic_write_json, check_output_file, iter_jsonl, progress
 from litft.data.acquire.fetch import Fetcher, FetchError, FetchSettings, Skipped
 from litft.data.acquire.links import page_links, parse_sitemap
 from litft.data.acquire.page_cache import work_dir_for, write_cached
@@ -126,9 +125,9 @@ def _fetch_page(fetcher: Fetcher, scope: Scope, claim: Callable[[str], bool], ca
 
 
 class StateLog:
-    """The crawl's append-only state file. Written by hand rather than with io.append_jsonl because an fsync per
-    line costs more than the fetch: each line is flushed at once (a killed process loses nothing) and synced to
-    disk at most every `sync_every` seconds (a machine crash loses at most that much, which is then refetched)."""
+    """The crawl's append-only state file. Each line is written whole at once (a killed process or a full disk
+    leaves no half line), but synced to disk at most every `sync_every` seconds, since an fsync per line costs more
+    than the fetch (a machine crash loses at most that much, which is then refetched)."""
 
     def __init__(self, path: Path, sync_every: float = 1.0) -> None:
         self._file = open_for_append(path)  # a kill mid-line leaves a torn tail; it is cut before appending
@@ -136,8 +135,7 @@ class StateLog:
         self._last_sync = time.monotonic()
 
     def append(self, record: dict) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
+        append_jsonl(self._file, record, sync=False)
         if time.monotonic() - self._last_sync >= self._sync_every:
             self.sync()
 

@@ -9,8 +9,10 @@ the `X-Review-Token` header, or that cookie.
 
 from __future__ import annotations
 
+import errno
 import secrets
 import string
+import sys
 import threading
 from importlib import resources
 from urllib.parse import quote
@@ -98,6 +100,22 @@ def _blind_answer(letter: str, item: Item, saved: dict | None) -> dict:
     }
 
 
+def _not_saved(error: LitftError | OSError) -> JSONResponse:
+    """The JSON answer to a score the disk refused (the page shows `detail`); the server's log gets the path."""
+    print(f"review serve: {error}", file=sys.stderr, flush=True)
+    cause = error if isinstance(error, OSError) else error.__cause__
+    full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    reason = (getattr(cause, "strerror", None) or "the write failed").lower()
+    return JSONResponse(
+        {
+            "saved": False,
+            "detail": f"the server could not save this score ({reason}); your earlier scores are kept, "
+            "give this one again once the server's disk has room",
+        },
+        status_code=507 if full else 500,
+    )
+
+
 def create_app(session: ReviewSession, token: str | None = None) -> FastAPI:
     """The review app; with `token`, a request without it gets 401 and nothing else."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -151,7 +169,10 @@ def create_app(session: ReviewSession, token: str | None = None) -> FastAPI:
         item = session.items.get(given.item)
         if item is None:
             raise HTTPException(404, "no such answer")
-        store.record(item, given.score, given.note)
+        try:
+            store.record(item, given.score, given.note)
+        except (LitftError, OSError) as error:
+            return _not_saved(error)
         return {"saved": True, **session.progress(store)}
 
     app.mount("/assets", StaticFiles(directory=str(ASSETS)), name="assets")

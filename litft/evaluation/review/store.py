@@ -1,9 +1,10 @@
 """Every score a reviewer gives, appended to EVAL_DIR/reviews/<reviewer>.jsonl the moment it is given.
 
 One JSON line per score, flushed and fsynced (`litft.common.io.append_jsonl`): a killed server or a closed tab
-loses nothing. Nothing is rewritten: a changed score is a new line, and the latest line of an item counts, so
-the history stays. A malformed line (a hand edit, a torn write) is reported with its number and left out; the
-other lines are kept.
+loses nothing, and a write the disk refuses (full) is taken back whole, so the next score starts a line of its
+own. Nothing is rewritten: a changed score is a new line, and the latest line of an item counts, so the history
+stays. A malformed line (a hand edit, a torn write) is reported with its number and left out; the other lines
+are kept.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from litft.common.errors import LitftError
-from litft.common.io import append_jsonl
+from litft.common.io import append_jsonl, append_line
 from litft.common.outputs import record_own_files
 from litft.evaluation.review.items import REVIEWS_KIND, Item
 from litft.evaluation.review.table import SCALE
@@ -138,14 +139,13 @@ class ReviewStore:
             "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         }
         with self._lock:
-            new_file = not self.path.exists()
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():  # marked first: a file the marker does not list is never one litft wrote
+                record_own_files(self.path.parent, [self.path.name], REVIEWS_KIND)
             with open(self.path, "a", encoding="utf-8") as fh:
                 if self._torn_tail:  # a write cut off by a kill: the next record starts on a line of its own
-                    fh.write("\n")
+                    append_line(fh, "\n", sync=False)
                     self._torn_tail = False
                 append_jsonl(fh, entry)
-            if new_file:
-                record_own_files(self.path.parent, [self.path.name], REVIEWS_KIND)
             self.reviews.latest[item.id] = entry
         return entry

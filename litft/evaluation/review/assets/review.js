@@ -17,9 +17,13 @@ async function api(path, body) {
   return response.json();
 }
 
-function say(text) {
-  $("status").textContent = text;
-  if (text) setTimeout(() => { if ($("status").textContent === text) $("status").textContent = ""; }, 2500);
+// A note fades after a moment; an error (a score the server could not save) stays until the next success.
+function say(text, error = false) {
+  const status = $("status");
+  status.textContent = text;
+  status.classList.toggle("error", error);
+  status.setAttribute("role", error ? "alert" : "status");
+  if (text && !error) setTimeout(() => { if (status.textContent === text) status.textContent = ""; }, 2500);
 }
 
 function hashIndex() {
@@ -127,7 +131,8 @@ async function giveScore(position, score) {
     paint();
     say(`saved: Answer ${state.question.answers[position].letter} = ${score}`);
   } catch (error) {
-    say(`not saved: ${error.message}`);
+    select(position);  // back to the answer whose score was lost, so giving it again is one key
+    say(`not saved: ${error.message}`, true);
   }
 }
 
@@ -138,7 +143,7 @@ async function saveNote(position) {
     await post(position, answer.score);
     say("note saved");
   } catch (error) {
-    say(`note not saved: ${error.message}`);
+    say(`note not saved: ${error.message}`, true);
   }
 }
 
@@ -196,8 +201,8 @@ async function main() {
   $("name-form").hidden = false;
   $("name-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    start($("name").value.trim()).catch((error) => say(error.message));
+    start($("name").value.trim()).catch((error) => say(error.message, true));
   });
 }
 
-main().catch((error) => say(`error: ${error.message}`));
+main().catch((error) => say(`error: ${error.message}`, true));
