@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from litft.common.errors import LitftError, environment_error_message
 from litft.common.settings import type_name
+from litft.common.text import is_valid_unicode
 
 # name -> ("module:function", one-line help), or name -> {subname: (...)} for a group.
 # A group may name a default subcommand under "" (e.g. `litft evaluate ...` vs `litft evaluate summarize`).
@@ -265,6 +266,9 @@ def run_function(function: Callable, args: Sequence[str] | None = None, prog: st
     from jsonargparse import ArgumentError, auto_parser
 
     args = list(sys.argv[1:] if args is None else args)
+    for arg in args:
+        if not is_valid_unicode(arg):
+            _fail(f"the argument {ascii(arg)} is not valid UTF-8 text; retype it or fix the terminal's encoding.")
     parser = auto_parser(
         function, prog=prog, as_positional=False, description=_description(function, prog), exit_on_error=False
     )

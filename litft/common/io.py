@@ -18,6 +18,7 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from litft.common.errors import LitftError
+from litft.common.text import parse_json
 
 # Temporary names carry the writer's PID, so a later run can tell a dead writer's leftovers from a live one's.
 TEMP_TAG = ".litft-"
@@ -262,7 +263,7 @@ def iter_jsonl(path: str | os.PathLike, skip_torn_tail: bool = False) -> Iterato
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw.decode("utf-8"))
+                record = parse_json(raw.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as error:
                 if skip_torn_tail and not raw.endswith(b"\n"):  # only the last line can lack its newline
                     return
@@ -280,11 +281,11 @@ def read_json(path: str | os.PathLike) -> Any:
     if not path.is_file():
         raise LitftError(f"{path} does not exist or is not a file; check the path.")
     try:
-        return json.loads(path.read_bytes().decode("utf-8"))
+        return parse_json(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
         raise LitftError(f"{path} is not UTF-8 text; re-save it as UTF-8.") from None
     except json.JSONDecodeError as error:
-        raise LitftError(f"{path} line {error.lineno} has a JSON syntax error: {error.msg}.") from None
+        raise LitftError(f"{path} line {error.lineno} is not valid JSON: {error.msg}.") from None
 
 
 def progress(iterable: Iterable | None = None, quiet: bool = False, **kwargs: Any) -> tqdm:

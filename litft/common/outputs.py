@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import json
 import os
 import shutil
 import sys
@@ -37,6 +36,7 @@ from litft.common.io import (
     sync_directory,
     sync_tree,
 )
+from litft.common.text import parse_json
 
 MARKER = ".litft.json"
 
@@ -45,7 +45,7 @@ def read_marker(directory: str | os.PathLike) -> dict[str, Any] | None:
     """The marker of a folder litft wrote, or None (no marker, or one that is not litft's JSON)."""
     path = Path(directory) / MARKER
     try:
-        marker = json.loads(path.read_text(encoding="utf-8"))
+        marker = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return marker if isinstance(marker, dict) and isinstance(marker.get("kind"), str) else None

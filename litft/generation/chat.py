@@ -13,6 +13,7 @@ from litft.common.settings import CHAT_SAMPLING, Precision, Quantize, SamplingSe
 from litft.generation.generate import LoadedModel, Timing, stats_line, stop_strings
 from litft.generation.passages import PassageFinder, sources_line
 from litft.models.conversations import conversation_prompt, drop_oldest_turns, eos_text
+from litft.models.tokenizer import encode_batch
 
 
 def chat(
@@ -134,7 +135,7 @@ def history_prompt(loaded: LoadedModel, messages: list[dict[str, str]], limit: i
     eos = eos_text(loaded.tokenizer)
 
     def fits(turns: list[dict[str, str]]) -> bool:
-        return len(loaded.tokenizer.encode(conversation_prompt(loaded.style, turns, eos))) <= limit
+        return len(encode_batch(loaded.tokenizer, [conversation_prompt(loaded.style, turns, eos)])[0]) <= limit
 
     kept = drop_oldest_turns(messages, fits)
     return kept, conversation_prompt(loaded.style, kept, eos)

@@ -34,7 +34,7 @@ from litft.models.prompts import (
     style_name,
 )
 from litft.models.quantize import check_quantize, resolve_quantize
-from litft.models.tokenizer import load_tokenizer
+from litft.models.tokenizer import encode_batch, load_tokenizer
 
 PRECISION_DTYPES = {"32-true": torch.float32, "16-true": torch.float16, "bf16-true": torch.bfloat16}
 
@@ -149,7 +149,7 @@ class LoadedModel:
         return render_prompt(self.style, instruction.instruction, instruction.input)
 
     def encode(self, text: str) -> list[int]:
-        ids = self.tokenizer.encode(text).tolist()
+        ids = encode_batch(self.tokenizer, [text])[0]
         block_size = self.info.config.block_size
         if len(ids) >= block_size:
             raise LitftError(
@@ -166,7 +166,7 @@ class LoadedModel:
 
     def leaves_room(self, prompt: str, max_new_tokens: int) -> bool:
         """Whether `prompt` leaves `max_new_tokens` of the model's context for the answer."""
-        return len(self.tokenizer.encode(prompt)) <= self.info.config.block_size - max_new_tokens
+        return len(encode_batch(self.tokenizer, [prompt])[0]) <= self.info.config.block_size - max_new_tokens
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(torch.tensor(ids, dtype=torch.long)) if ids else ""

@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 from litft.common.checks import is_loopback
 from litft.common.errors import LitftError
 from litft.common.ratelimit import Budget, RateLimiter
+from litft.common.text import parse_json
 from litft.llm.cache import ResponseCache
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -153,7 +154,7 @@ def _json_type(value: Any) -> str:
 def _completion_parts(body: bytes) -> tuple[str, dict[str, Any], str | None]:
     """(text, usage or {}, finish_reason) of a chat completion body, checked: servers and proxies answer odd things."""
     try:
-        data = json.loads(body)
+        data = parse_json(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MalformedReply(f"the body is not JSON: {body[:80]!r}") from None
     if not isinstance(data, dict):

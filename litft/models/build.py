@@ -23,6 +23,7 @@ from litft.common.errors import LitftError
 from litft.common.settings import AdapterV2Settings as AdapterV2Settings
 from litft.common.settings import LoRASettings as LoRASettings
 from litft.common.settings import check_field_types
+from litft.common.text import parse_yaml
 from litft.models.methods import MethodSettings, get_method
 
 # Tiny configs for tests and the demo: litgpt's smallest named configs are still ~14M parameters.
@@ -78,7 +79,7 @@ def resolve_config(name_or_path: str | Path, **overrides: Any) -> Config:
         if not path.is_file():
             raise LitftError(f"model config file {path} does not exist; check the path.")
         try:
-            fields = yaml.safe_load(path.read_text(encoding="utf-8"))
+            fields = parse_yaml(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             raise LitftError(
                 f"model config {path} is not valid UTF-8 YAML ({str(error).splitlines()[0]}); fix or restore it."

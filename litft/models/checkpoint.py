@@ -28,6 +28,7 @@ from safetensors.torch import load_file as load_safetensors_file
 from litft.common.errors import LitftError
 from litft.common.io import atomic_path
 from litft.common.outputs import output_dir
+from litft.common.text import parse_yaml
 from litft.models.build import build_model, config_from_fields, load_weights
 from litft.models.methods import FULL_WEIGHTS, METHODS, MethodSettings, get_method
 
@@ -234,7 +235,7 @@ def _weights_method(path: Path, recorded: str | None) -> str:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise LitftError(f"{path} is not valid YAML ({str(error).splitlines()[0]}).") from None
     if not isinstance(data, dict):

@@ -12,7 +12,6 @@ prompts the same way training did; the file is litgpt's format, so `litgpt gener
 from __future__ import annotations
 
 import importlib
-import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from litgpt.prompts import Alpaca, Default, PromptStyle, prompt_styles
 
 from litft.common.errors import LitftError
 from litft.common.io import atomic_write_text
+from litft.common.text import parse_json, parse_yaml
 
 PROMPT_STYLE_FILE = "prompt_style.yaml"
 CHAT_TEMPLATE = "chat_template"
@@ -101,7 +101,7 @@ def _chat_template(name: str, tokenizer_dir: str | os.PathLike | None) -> ChatTe
             f"prompt style {name!r} reads the tokenizer's chat template; pass --checkpoint_dir or --tokenizer_dir."
         )
     config_path = Path(tokenizer_dir) / "tokenizer_config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    config = parse_json(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
     templates = config.get("chat_template")
     if isinstance(templates, list):  # named templates: [{"name": "default", "template": "..."}, ...]
         templates = {entry["name"]: entry["template"] for entry in templates}
@@ -159,9 +159,13 @@ def load_prompt_style(directory: str | os.PathLike) -> PromptStyle:
     path = Path(directory) / PROMPT_STYLE_FILE
     if not path.is_file():
         raise LitftError(f"{directory} has no {PROMPT_STYLE_FILE}; pass --prompt_style explicitly.")
-    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    class_path = config.get("class_path", "")
-    module_name, _, class_name = class_path.rpartition(".")
+    try:
+        config = parse_yaml(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise LitftError(f"{path} is not valid UTF-8 YAML; restore it or pass --prompt_style explicitly.") from None
+    config = config if isinstance(config, dict) else {}
+    class_path, init_args = config.get("class_path"), config.get("init_args", {})
+    module_name, _, class_name = class_path.rpartition(".") if isinstance(class_path, str) else ("", "", "")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError, ValueError):
@@ -170,4 +174,6 @@ def load_prompt_style(directory: str | os.PathLike) -> PromptStyle:
         ) from None
     if not (isinstance(cls, type) and issubclass(cls, PromptStyle)):  # a name from a file is not run as code
         raise LitftError(f"{path} names {class_path!r}, which is not a prompt style class; fix the file.")
-    return cls(**config.get("init_args", {}))
+    if not isinstance(init_args, dict):
+        raise LitftError(f"{path} has init_args {init_args!r}; they must be a mapping of the style's arguments.")
+    return cls(**init_args)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from litft.common.errors import LitftError
+from litft.common.text import is_valid_unicode, parse_json
 
 # litgpt's Tokenizer, as annotations name it: importing litgpt loads torch, so only the functions that load a
 # tokenizer import it (not a TYPE_CHECKING block either: jsonargparse runs those to resolve the CLI's types).
@@ -70,7 +71,7 @@ def load_tokenizer(checkpoint_dir: str | os.PathLike) -> Tokenizer:
 def _check_tokenizer_config(path: Path) -> None:
     """Refuse the tokenizer_config.json values litgpt's Tokenizer would fail on with a bare traceback."""
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = parse_json(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise LitftError(f"{path} is not valid UTF-8 JSON; restore the file from the checkpoint.") from None
     if not isinstance(config, dict):
@@ -95,7 +96,7 @@ def _check_generation_config(path: Path) -> None:
     try:
         text = path.read_text(encoding="utf-8")
         try:
-            config = json.loads(text)
+            config = parse_json(text)
         except json.JSONDecodeError:
             config = fix_and_load_json(text)  # litgpt repairs the trailing commas of some published files
     except ValueError:  # not UTF-8, or not JSON even after litgpt's repair
@@ -133,11 +134,15 @@ def encode_batch(
     The backend parallelises the batch over the cores (Rayon threads for tokenizers, `num_threads` for
     sentencepiece); the BOS/EOS rules below are litgpt's `Tokenizer.encode`, copied so results match.
     """
-    if tokenizer.backend == "huggingface":
-        encodings = tokenizer.processor.encode_batch_fast(list(texts))  # no offsets: ~2x faster than encode_batch
-        batch = [encoding.ids for encoding in encodings]
-    else:
-        batch = tokenizer.processor.encode(list(texts), num_threads=os.cpu_count() or 1)
+    try:
+        if tokenizer.backend == "huggingface":
+            encodings = tokenizer.processor.encode_batch_fast(list(texts))  # no offsets: ~2x faster than encode_batch
+            batch = [encoding.ids for encoding in encodings]
+        else:
+            batch = tokenizer.processor.encode(list(texts), num_threads=os.cpu_count() or 1)
+    except (TypeError, UnicodeEncodeError):
+        refuse_invalid_text(texts)
+        raise
     add_bos = bos or (bos is None and tokenizer.use_bos)
     if add_bos and tokenizer.bos_id is None:
         raise LitftError("this tokenizer defines no BOS token but its config asks for one; set add_bos_token false.")
@@ -159,6 +164,17 @@ def encode_batch(
             ids = ids[:-1]
         batch[i] = ids
     return batch
+
+
+def refuse_invalid_text(texts: Sequence[str]) -> None:
+    """Name the first text that is not valid Unicode (tokenizers raises a bare TypeError for it, sentencepiece a
+    UnicodeEncodeError). Readers refuse such text where it enters, naming the record; this names what slipped by."""
+    for text in texts:
+        if isinstance(text, str) and not is_valid_unicode(text):
+            raise LitftError(
+                f"the text {ascii(text[:60])}... holds a lone surrogate (a \\ud800-\\udfff escape or bytes that "
+                "are not UTF-8), not valid Unicode; fix the record or prompt it came from."
+            )
 
 
 def fingerprint(tokenizer_or_dir: Tokenizer | str | os.PathLike) -> str:

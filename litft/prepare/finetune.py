@@ -21,6 +21,7 @@ import yaml
 
 from litft.common.errors import LitftError
 from litft.common.settings import DEFAULT_PROMPT_STYLE
+from litft.common.text import parse_yaml
 from litft.data.conversations import Message, is_conversation, read_conversation
 from litft.data.tables import is_hub_id, is_saved_dataset, read_table
 from litft.models.tokenizer import encode_batch, load_tokenizer
@@ -144,7 +145,7 @@ def default_max_seq_length(tokenizer_path: Path) -> int | None:
     if not config_path.is_file():
         return None
     try:
-        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        config = parse_yaml(config_path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError):
         raise LitftError(
             f"{config_path} is not valid UTF-8 YAML; restore it from the checkpoint or pass --max_seq_length."

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from litft.common.errors import LitftError
+from litft.common.text import parse_json
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown", ".rst", ".jsonl"}
 LINE_FILE_NAMES = {"pretrain.txt"}  # the process stage writes one chunk per line here
@@ -182,11 +183,11 @@ def _decode(raw: bytes, path: Path, first_line: int) -> str:
 
 def _jsonl_text(raw: bytes, path: Path, line: int, text_key: str) -> str:
     try:
-        record = json.loads(raw.decode("utf-8"))
+        record = parse_json(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise LitftError(f"{path} line {line} is not valid UTF-8; re-save the file as UTF-8.") from None
     except json.JSONDecodeError as error:
-        raise LitftError(f"{path} line {line} has a JSON syntax error: {error.msg}; fix or remove that line.") from None
+        raise LitftError(f"{path} line {line} is not valid JSON: {error.msg}; fix or remove that line.") from None
     if not isinstance(record, dict) or not isinstance(record.get(text_key), str):
         raise LitftError(
             f'{path} line {line} has no string {text_key!r} field; each line must be a {{"{text_key}": ...}} record.'

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
-import json
 import math
 import netrc
 import os
@@ -26,6 +25,7 @@ from urllib.parse import urlparse
 from litft.common.errors import LitftError
 from litft.common.io import append_line, atomic_write_json, atomic_write_text, progress
 from litft.common.outputs import record_own_files
+from litft.common.text import parse_json
 
 LoggerName = Literal["csv", "tensorboard", "wandb", "mlflow"]
 TRACKERS = ("tensorboard", "wandb", "mlflow")  # beside the CSV, which is always written
@@ -131,7 +131,7 @@ class MetricsLog:
     def _open_trackers(self, names: list[str], out_dir: Path, *, resumed: bool) -> list[Any]:
         """Lightning's loggers; W&B and MLflow reuse the run ids of trackers.json when resuming."""
         ids_path = self.logs / TRACKERS_FILE
-        ids = json.loads(ids_path.read_text(encoding="utf-8")) if resumed and ids_path.is_file() else {}
+        ids = parse_json(ids_path.read_text(encoding="utf-8")) if resumed and ids_path.is_file() else {}
         trackers = []
         for name in names:
             if name == "tensorboard":

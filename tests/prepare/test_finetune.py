@@ -139,7 +139,7 @@ def test_user_errors_exit_2_with_one_line_and_leave_no_output(tokenizer_dir, tmp
     (tmp_path / "latin1.jsonl").write_bytes(b'{"instruction": "caf\xe9", "output": "b"}\n')
     out, tok = tmp_path / "out", ["--checkpoint_dir", str(tokenizer_dir)]
     expectations = {
-        "syntax.json line 3 has a JSON syntax error": "syntax.json",
+        "syntax.json line 3 is not valid JSON": "syntax.json",
         "missing.json record 2 has no 'output' field": "missing.json",
         "missing.jsonl line 3 has no 'output' field": "missing.jsonl",
         "holds no records": "empty.json",

@@ -130,7 +130,7 @@ def test_user_errors_exit_2_with_one_line_and_leave_no_output(tokenizer_dir, tmp
     assert "bad_utf8.txt line 52 is not valid UTF-8" in _cli_error(
         capsys, "--data", str(tmp_path / "bad_utf8.txt"), "--split_lines", "true", "--out", str(out), *tok
     )
-    assert "chunks.jsonl line 3 has a JSON syntax error" in _cli_error(
+    assert "chunks.jsonl line 3 is not valid JSON" in _cli_error(
         capsys, "--data", str(tmp_path / "chunks.jsonl"), "--out", str(out), *tok
     )
     assert "nokey.jsonl line 2 has no string 'text' field" in _cli_error(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from litft.common.io import atomic_write_json
+from litft.common.text import parse_json
 
 
 def work_dir_for(urls_json: Path) -> Path:
@@ -26,9 +26,10 @@ def read_cached(cache_dir: Path, url: str) -> tuple[str, str] | None:
     """(html, fetched_at) of a cached page, or None when it is not cached or the entry is unreadable."""
     path = _cache_file(cache_dir, url)
     try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
+        entry = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if entry.get("url") != url:
+    if not isinstance(entry, dict) or entry.get("url") != url:
         return None
-    return entry["html"], entry["fetched_at"]
+    html, fetched_at = entry.get("html"), entry.get("fetched_at")
+    return (html, fetched_at) if isinstance(html, str) and isinstance(fetched_at, str) else None

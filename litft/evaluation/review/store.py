@@ -19,6 +19,7 @@ from pathlib import Path
 from litft.common.errors import LitftError
 from litft.common.io import append_jsonl, append_line
 from litft.common.outputs import record_own_files
+from litft.common.text import parse_json
 from litft.evaluation.review.items import REVIEWS_KIND, Item
 from litft.evaluation.review.table import SCALE
 
@@ -92,7 +93,7 @@ def read_reviews(path: Path) -> Reviews:
 
 def _parse(raw: bytes) -> dict | None:
     try:
-        record = json.loads(raw.decode("utf-8"))
+        record = parse_json(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         return None
     if not isinstance(record, dict) or not isinstance(record.get("item"), str):
