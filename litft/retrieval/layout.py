@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from litft.common.errors import LitftError
+from litft.common.io import path_inside
 
 FORMAT_VERSION = 2  # 2: meta.json records each file's size and sha256
 META = "meta.json"
@@ -105,9 +106,7 @@ def _recorded_files(directory: Path, meta: dict, hint: str) -> dict[str, dict[st
 
 
 def _is_inside(directory: Path, name: str) -> bool:
-    """`name` is relative, normalised (no `.`, `..`, empty or backslash parts) and stays inside `directory` once
-    symbolic links are resolved."""
-    pure = PurePosixPath(name)
-    if not pure.name or "\\" in name or pure.is_absolute() or pure.as_posix() != name or ".." in pure.parts:
-        return False
-    return (directory / name).resolve().is_relative_to(directory.resolve())
+    """`name` passes `path_inside` (relative, normalised, no folder linking out) and, since the index reads the
+    file itself, is not a link leading out either; backslashes are refused as Windows separators."""
+    path = path_inside(directory, name)
+    return path is not None and "\\" not in name and path.resolve().is_relative_to(directory.resolve())

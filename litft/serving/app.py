@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from litft.common.errors import LitftError
 from litft.common.settings import GENERATION_SAMPLING, SEED_RANGE, SamplingSettings
+from litft.common.text import is_valid_unicode
 from litft.generation.continuous import IncrementalDecoder, Row
 from litft.models.conversations import eos_text
 from litft.serving.batcher import Batcher
@@ -57,11 +58,9 @@ class Strict(BaseModel):
 
 def _unicode(value: str) -> str:
     """JSON's `\\ud800` escapes decode to lone surrogates, which no tokenizer (nor UTF-8) takes: refused here."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+    if not is_valid_unicode(value):
         message = "Input should be valid Unicode text, not a lone surrogate such as \\ud800"
-        raise PydanticCustomError("unicode", message) from None
+        raise PydanticCustomError("unicode", message)
     return value
 
 
