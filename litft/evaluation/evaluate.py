@@ -38,6 +38,7 @@ from litft.evaluation.judge import JUDGE_SETTINGS, Judge
 from litft.evaluation.lineup import method_name, plan_models, style_for
 from litft.evaluation.report import build_report, print_summary, write_answers
 from litft.evaluation.results import ModelResult, compare_to_base_row, scored_result
+from litft.evaluation.subset import stratified_sample
 from litft.llm.client import LLMSettings
 from litft.models.context import fit_context
 from litft.models.instructions import Instruction, read_instructions
@@ -187,7 +188,9 @@ def _generate_missing(
     return len(prompts) - len(missing)
 
 
-def _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k: int, limit: int | None, general_text) -> None:
+def _check_paths_and_values(
+    test_file, runs, base, base_dir, rag, rag_k: int, limit: int | None, sample: int | None, general_text
+) -> None:
     """The user's mistakes that need no model, said before torch loads."""
     require_file(test_file, "--test_file")
     require_file(general_text, "--general_text")
@@ -200,6 +203,10 @@ def _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k: int, li
     check_k(rag_k, "--rag_k")
     if limit is not None and limit < 1:
         raise LitftError(f"--limit must be at least 1, got {limit}.")
+    if sample is not None and sample < 1:
+        raise LitftError(f"--sample must be at least 1, got {sample}.")
+    if limit is not None and sample is not None:
+        raise LitftError("--limit takes the first records and --sample a random sample of them; give one of the two.")
 
 
 def evaluate(
@@ -212,6 +219,8 @@ def evaluate(
     base_dir: Path | None = None,
     batch_size: int = 8,
     limit: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
     device: str = "auto",
     precision: str | None = None,
     quantize: str | None = None,
@@ -238,7 +247,10 @@ def evaluate(
             gets its runs' style).
         base_dir: Where LoRA/adapter runs find their base if it moved since training.
         batch_size: Questions answered together (answers are identical to one-at-a-time greedy decoding).
-        limit: Only the first N test records (a quick look).
+        limit: Only the first N test records (a quick look; a split lists each source chunk's questions together).
+        sample: A seeded random sample of N test records, spread over their source chunks (one question per chunk
+            before any chunk gives a second); the records keep the test file's order.
+        seed: The seed of --sample (decoding has its own, --sampling.seed).
         device: auto, cpu, cuda, cuda:N or mps.
         precision: 32-true, 16-true or bf16-true.
         quantize: bitsandbytes quantization on a CUDA GPU (bnb.nf4, bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8).
@@ -261,7 +273,7 @@ def evaluate(
         overwrite: Replace a report.json / answers.csv in out_dir that litft did not write.
         quiet: No progress bars.
     """
-    _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k, limit, general_text)
+    _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k, limit, sample, general_text)
     general = read_general_text(general_text) if general_text is not None else None
     from litft.generation.generate import (
         stop_strings,  # imports torch: only once the paths are known to exist
@@ -269,7 +281,8 @@ def evaluate(
 
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
-    records, contamination = _records_to_score(test_file, train_file, limit, decontaminate)
+    records, chosen = _chosen_records(test_file, limit, sample, seed)
+    records, contamination = _without_contamination(records, test_file, train_file, decontaminate)
     specs = plan_models(runs, base)
     started = time.time()
     variants = rag_variants(rag, rag_k, records, quiet)  # before out_dir is made: a damaged index is refused first
@@ -288,7 +301,7 @@ def evaluate(
     )
     compare_to_base_row(results, verdicts)
     answers_csv, note, review = write_answers(out_dir, records, results, verdicts, judge_report)
-    report = build_report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir)
+    report = build_report(test_file, records, chosen, settings, options, results, judge_report, answers_csv, out_dir)
     report["api"] = api_report
     report["general_text"] = general_text and {"path": str(Path(general_text).resolve()), "max_tokens": MAX_TOKENS}
     report["contamination"] = contamination and {**contamination, "decontaminated": decontaminate}
@@ -300,10 +313,21 @@ def evaluate(
     return report
 
 
-def _records_to_score(test_file: Path, train_file: Path | None, limit: int | None, decontaminate: bool):
-    """The test records to score (the first --limit; without those copied from training with --decontaminate),
-    and what the contamination check found."""
-    records = read_instructions(test_file, need_reference=True)[:limit]
+def _chosen_records(test_file: Path, limit: int | None, sample: int | None, seed: int) -> tuple[list, dict]:
+    """The test records to score (all, the first --limit, or the --sample) and how they were chosen, for the report."""
+    records = read_instructions(test_file, need_reference=True)
+    chosen: dict = {"records": len(records), "limit": limit, "sample": None}
+    if sample is not None:
+        indices = stratified_sample([record.source_id for record in records], sample, seed)
+        chunks = {records[i].source_id if records[i].source_id is not None else i for i in indices}
+        chosen["sample"] = {"size": len(indices), "seed": seed, "chunks": len(chunks)}
+        return [records[i] for i in indices], chosen
+    return records[:limit], chosen
+
+
+def _without_contamination(records: list, test_file: Path, train_file: Path | None, decontaminate: bool):
+    """The records to score (without those copied from training with --decontaminate) and what the contamination
+    check found."""
     contamination = _contamination(records, test_file, train_file)
     if decontaminate and contamination:
         flagged = {item["index"] for item in contamination["flagged"]}

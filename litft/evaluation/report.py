@@ -33,7 +33,7 @@ def write_answers(out_dir: Path, records, results, verdicts, judge_report):
     return answers_csv, note, review
 
 
-def build_report(test_file, records, limit, settings, options, results, judge_report, answers_csv, out_dir) -> dict:
+def build_report(test_file, records, chosen, settings, options, results, judge_report, answers_csv, out_dir) -> dict:
     """report.json: what was evaluated, with which settings and versions, and every model's numbers."""
     import rouge_score
     import torch
@@ -47,8 +47,10 @@ def build_report(test_file, records, limit, settings, options, results, judge_re
         "test_file": {
             "path": str(Path(test_file).resolve()),
             "sha256": hashlib.sha256(Path(test_file).read_bytes()).hexdigest(),
+            "records": chosen["records"],
             "records_used": len(records),
-            "limit": limit,
+            "limit": chosen["limit"],
+            "sample": chosen["sample"],
         },
         "settings": {
             "sampling": asdict(settings),
@@ -74,11 +76,22 @@ def build_report(test_file, records, limit, settings, options, results, judge_re
     }
 
 
+def _chosen_note(test_file: dict) -> str:
+    """How the scored records were chosen from the test file, when not all of them were."""
+    if test_file["sample"]:
+        sample = test_file["sample"]
+        return f" (sampled from {test_file['records']} with seed {sample['seed']}: {sample['chunks']} source chunks)"
+    if test_file["records_used"] < test_file["records"] and test_file["limit"]:
+        return f" (the first {test_file['limit']} of {test_file['records']})"
+    return ""
+
+
 def print_summary(results, report, review, judge_model, answers_csv: Path, note: str) -> None:
     print(results_table(results))
     words = report["reference_mean_words"]
     records = report["test_file"]["records_used"]
-    print(f"references: {records} records, mean {words:.1f} words; ROUGE F-measure, stemmer on")
+    chosen = _chosen_note(report["test_file"])
+    print(f"references: {records} records{chosen}, mean {words:.1f} words; ROUGE F-measure, stemmer on")
     if any(r.vs_base for r in results):
         print(
             "L vs base: mean per-question ROUGE-L difference to the closed-book base, paired bootstrap 95% interval "

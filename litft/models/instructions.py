@@ -9,7 +9,7 @@ All become `Instruction(instruction, input, reference)`; anything else is a one-
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from litft.common.errors import LitftError
@@ -26,6 +26,8 @@ class Instruction:
     instruction: str
     input: str = ""
     reference: str | None = None
+    # The chunk the record was made from (`litft synthesize` writes it), for `evaluate --sample`'s strata.
+    source_id: str | None = field(default=None, compare=False)
 
     @property
     def question(self) -> str:
@@ -82,7 +84,8 @@ def read_instructions(path: str | Path, need_reference: bool) -> list[Instructio
                 f"{path} record {number} has no {reference_key!r} to score against; "
                 "every test record needs a reference answer."
             )
-        out.append(Instruction(values[prompt_key], values[context_key] or "", reference))
+        source_id = record.get("source_id") if isinstance(record.get("source_id"), str) else None
+        out.append(Instruction(values[prompt_key], values[context_key] or "", reference, source_id))
     return out
 
 

@@ -33,18 +33,25 @@ TRACKERS_FILE = "trackers.json"
 COLUMNS = (
     "step",
     "epoch",
-    "tokens",
+    "loss_tokens",
     "loss",
     "lr",
     "grad_norm",
-    "tokens_per_s",
-    "useful_tokens_per_s",
+    "input_tokens_per_s",
+    "loss_tokens_per_s",
     "samples_per_s",
     "mfu",
     "val_loss",
     "val_ppl",
     "elapsed_s",
 )
+
+# The names of earlier litft versions' columns, so a resumed run keeps their rows' values.
+LEGACY_COLUMNS = {
+    "tokens": "loss_tokens",
+    "tokens_per_s": "input_tokens_per_s",
+    "useful_tokens_per_s": "loss_tokens_per_s",
+}
 
 
 def _fmt(value: Any) -> str:
@@ -176,7 +183,11 @@ class MetricsLog:
             self.path.unlink()
             return
         with open(self.path, newline="", encoding="utf-8") as fh:
-            rows = [row for row in csv.DictReader(fh) if row.get("step") and int(row["step"]) <= resume_step]
+            rows = [
+                {LEGACY_COLUMNS.get(key, key): value for key, value in row.items()}
+                for row in csv.DictReader(fh)
+                if row.get("step") and int(row["step"]) <= resume_step
+            ]
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
@@ -257,8 +268,8 @@ class Console:
         if self.interactive:
             self.bar.update(step - self.bar.n)
             postfix = {"loss": f"{metrics['loss']:.4f}", "lr": f"{metrics['lr']:.2e}"}
-            if metrics.get("tokens_per_s"):
-                postfix["tok/s"] = f"{metrics['tokens_per_s']:,.0f}"
+            if metrics.get("input_tokens_per_s"):
+                postfix["input tok/s"] = f"{metrics['input_tokens_per_s']:,.0f}"
             self.bar.set_postfix(postfix, refresh=False)
             return
         elapsed = time.perf_counter() - self.started
@@ -267,7 +278,7 @@ class Console:
             remaining = elapsed / (step - self.initial_step) * (self.total_steps - step)
             eta = f" | eta {_duration(remaining)}"
         total = f"/{self.total_steps}" if self.total_steps else ""
-        speed = f" | {metrics['tokens_per_s']:,.0f} tok/s" if metrics.get("tokens_per_s") else ""
+        speed = f" | {metrics['input_tokens_per_s']:,.0f} input tok/s" if metrics.get("input_tokens_per_s") else ""
         print(f"step {step}{total} | loss {metrics['loss']:.4f} | lr {metrics['lr']:.2e}{speed}{eta}", flush=True)
 
     def close(self) -> None:

@@ -187,7 +187,7 @@ class _Session:
         self.pending.settle(self.last_good)
         result.weight_checksums = check_ranks_in_sync(self.fabric, run.model)
         result.final_dir = self.checkpoint(run.out_dir / FINAL_DIR)
-        self.console.print(f"saved {result.final_dir} (step {progress.step}, {progress.tokens:,} tokens)")
+        self.console.print(f"saved {result.final_dir} (step {progress.step}, {progress.tokens:,} loss tokens)")
 
     def step(self) -> None:
         """One optimizer step over `accumulation` micro batches, then the counters and the step's log line."""
@@ -228,7 +228,7 @@ class _Session:
             metrics = {
                 "step": progress.step,
                 "epoch": run.train_stream.epoch,
-                "tokens": progress.tokens,
+                "loss_tokens": progress.tokens,
                 "loss": loss,
                 "lr": lr,
                 "grad_norm": last_grad_norm,
@@ -278,7 +278,7 @@ class _Session:
             {
                 "step": progress.step,
                 "epoch": run.train_stream.epoch,
-                "tokens": progress.tokens,
+                "loss_tokens": progress.tokens,
                 "val_loss": val_loss,
                 "val_ppl": math.exp(min(val_loss, 50.0)),
             }

@@ -61,8 +61,8 @@ class ThroughputMeter:
         seconds = max(t1 - t0, 1e-9)
         world = self.fabric.world_size
         metrics: dict[str, float | None] = {
-            "tokens_per_s": (p1 - p0) / seconds * world,
-            "useful_tokens_per_s": (u1 - u0) / seconds * world,
+            "input_tokens_per_s": (p1 - p0) / seconds * world,  # padding included: what the model computed on
+            "loss_tokens_per_s": (u1 - u0) / seconds * world,
             "samples_per_s": (s1 - s0) / seconds * world,
             "elapsed_s": t1,
         }

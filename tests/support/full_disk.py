@@ -65,7 +65,7 @@ def metrics_csv(folder: Path) -> tuple[Append, Path]:
     from litft.train.logging import MetricsLog
 
     log = MetricsLog(folder, enabled=True)
-    return lambda n: log.log({"step": n, "loss": 1 / 3, "lr": 1 / 7, "tokens": 10**12}), log.path
+    return lambda n: log.log({"step": n, "loss": 1 / 3, "lr": 1 / 7, "loss_tokens": 10**12}), log.path
 
 
 STORES: dict[str, Callable[[Path], tuple[Append, Path]]] = {

@@ -151,7 +151,7 @@ def test_packed_run_equals_unpacked_run_when_a_step_is_the_whole_epoch(tmp_path,
         [loss for _, loss in val_losses(unpacked)], rel=1e-5
     )
     rows = {name: read_rows(out)[0] for name, out in runs.items()}
-    assert rows["packed"]["tokens"] == rows["unpacked"]["tokens"]  # the same predicted tokens
+    assert rows["packed"]["loss_tokens"] == rows["unpacked"]["loss_tokens"]  # the same predicted tokens
     w_packed, w_unpacked = weights(packed_out / "final"), weights(unpacked / "final")
     for key in w_unpacked:
         # Adam divides each entry by its gradient's RMS: where a gradient is ~0 (e.g. lm_head rows of unseen tokens) it

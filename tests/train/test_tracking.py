@@ -17,7 +17,7 @@ def test_logged_loss_is_the_token_weighted_mean_of_the_interval(tmp_path, uninte
     out = tmp_path / "out"
     main(command("full", lit_base, ft_data, out, ["--train.log_interval", "3"]))
     rows = [row for row in every_step if row["loss"]]
-    tokens = [int(row["tokens"]) for row in rows]
+    tokens = [int(row["loss_tokens"]) for row in rows]
     per_step = [
         (float(row["loss"]), count - before) for row, count, before in zip(rows, tokens, [0, *tokens[:-1]], strict=True)
     ]
@@ -114,3 +114,25 @@ def test_wandb_without_login_and_missing_packages_are_one_sentence(monkeypatch, 
         message = capsys.readouterr().err.strip()
         assert expected in message and message.count("\n") == 0, message
     assert not out.exists()
+
+
+def test_a_run_resumed_from_an_earlier_litft_keeps_its_rows_under_the_new_column_names(tmp_path):
+    """metrics.csv's `tokens` and `tokens_per_s` were renamed to say what they count (loss tokens, input tokens)."""
+    import csv
+
+    from litft.train.logging import MetricsLog
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "metrics.csv").write_text(
+        "step,epoch,tokens,loss,lr,grad_norm,tokens_per_s,useful_tokens_per_s\n"
+        "1,0,40,2.5,0.001,1.0,900,300\n2,0,80,2.4,0.001,1.0,950,310\n3,0,120,2.3,0.001,1.0,990,320\n",
+        encoding="utf-8",
+    )
+    log = MetricsLog(tmp_path, enabled=True, resume_step=2)
+    log.close()
+    with open(tmp_path / "logs" / "metrics.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["step"], r["loss_tokens"], r["input_tokens_per_s"], r["loss_tokens_per_s"]) for r in rows] == [
+        ("1", "40", "900", "300"),
+        ("2", "80", "950", "310"),
+    ]
