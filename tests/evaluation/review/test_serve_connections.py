@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -34,11 +35,25 @@ def review_server(eval_dir):
     command = [sys.executable, "-m", "litft.cli", "review", "serve", str(eval_dir), "--port", str(port)]
     server = subprocess.Popen([*command, "--token", TOKEN], stdout=subprocess.PIPE, text=True)
     try:
-        yield port, server.stdout.readline().split()[2]
+        link = server.stdout.readline().split()[2]
+        wait_until_listening(port)  # the link is printed before uvicorn binds, and a loaded machine is slow to bind
+        yield port, link
     finally:
         os.kill(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         server.stdout.close()
+
+
+def wait_until_listening(port: int, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def test_the_printed_link_carries_the_token_url_encoded(review_server):
