@@ -121,6 +121,10 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
             "litft.commands:convert_lit_to_peft",
             "Export a LoRA run as a PEFT adapter for the base's Hugging Face export.",
         ),
+        "gguf_to_lit": (
+            "litft.commands:convert_gguf_checkpoint",
+            "Import a GGUF model file (llama.cpp, Ollama) as a litgpt checkpoint with its own tokenizer.",
+        ),
     },
     "merge_lora": ("litft.commands:merge_lora", "Merge a LoRA run's weights into its base as a full checkpoint."),
     "download": (

@@ -13,6 +13,7 @@ from typing import Any
 from litft.common.checks import check_shard_size, require_dir, require_file
 from litft.common.errors import LitftError
 from litft.common.io import check_output_file, refuse_same_path
+from litft.common.outputs import check_output_dir
 from litft.common.settings import CHAT_SAMPLING, GENERATION_SAMPLING, DType, Precision, Quantize, SamplingSettings
 
 MODEL_HINT = "check the path or download/convert a model first"
@@ -71,6 +72,25 @@ def convert_lit_to_peft(checkpoint_dir: Path, output_dir: Path, overwrite: bool 
     from litft.models.peft_export import convert_lit_to_peft as implementation
 
     implementation(checkpoint_dir, output_dir, overwrite)
+
+
+def convert_gguf_checkpoint(gguf: Path, output_dir: Path, dtype: DType | None = None, overwrite: bool = False) -> None:
+    """Import a GGUF model file (llama.cpp, Ollama) as a litgpt checkpoint with the tokenizer it defines.
+
+    Args:
+        gguf: The .gguf file of a Llama-family (Llama, SmolLM, Mistral), Qwen2/2.5 or GPT-NeoX model; quantized
+            weights (Q4_0, Q4_K, Q8_0, ...) are dequantized.
+        output_dir: Receives lit_model.pth, model_config.yaml, tokenizer.json with tokenizer_config.json and
+            generation_config.json, and prompt_style.yaml when the GGUF has a chat template.
+        dtype: Store the weights in this dtype; by default float32, which holds the dequantized values exactly.
+        overwrite: Write into an output_dir that holds files litft did not write (only the checkpoint's files
+            are replaced).
+    """
+    require_file(gguf, "--gguf", "give the path of a .gguf model file")
+    check_output_dir(output_dir, "checkpoint", overwrite=overwrite, inputs=(gguf,), flag="--output_dir")
+    from litft.models.gguf_import import convert_gguf_checkpoint as implementation
+
+    implementation(gguf, output_dir, dtype, overwrite)
 
 
 def merge_lora(

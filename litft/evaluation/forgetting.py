@@ -32,7 +32,9 @@ def perplexity(loaded, text: str, max_tokens: int = MAX_TOKENS) -> dict:
     """`loaded` (a generation.LoadedModel)'s perplexity on `text`: {perplexity, tokens (scored), windows}."""
     import torch
 
-    ids = loaded.tokenizer.encode(text).tolist()[:max_tokens]
+    from litft.models.tokenizer import encode_batch
+
+    ids = encode_batch(loaded.tokenizer, [text])[0][:max_tokens]
     if len(ids) < 2:
         raise LitftError("the --general_text file encodes to fewer than two tokens; give a longer text.")
     window = min(loaded.info.config.block_size, loaded.model.max_seq_length)

@@ -41,7 +41,7 @@ TOKENIZER_FILES = (
     "merges.txt",
 )
 # Files that tell generation how to format prompts and when to stop; they travel with the tokenizer.
-SIDE_FILES = ("generation_config.json", "prompt_style.yaml")
+SIDE_FILES = ("generation_config.json", "prompt_style.yaml", "chat_template.jinja")
 
 
 def save_config(config: Config, path: Path) -> None:

@@ -50,6 +50,7 @@ from litft.models.hf_config import (
     litgpt_config_from_hf,
 )
 from litft.models.methods import FULL_WEIGHTS, get_method
+from litft.models.tokenizer_fidelity import refuse_special_token_problems
 
 HF_EXPORT_KIND = "hf-export"
 # What hf_to_lit adds to a Hugging Face folder, as litgpt lays it out.
@@ -187,6 +188,7 @@ def convert_hf_checkpoint(
         raise LitftError(f"checkpoint directory {checkpoint_dir} does not exist; check the path.")
     check_in_place_files(checkpoint_dir, CONVERTED_FILES, overwrite)
     config, family = hf_model_config(checkpoint_dir, model_name)
+    refuse_special_token_problems(checkpoint_dir)  # before the weights: the fix is the user's, in their files
     state: dict[str, Any] = {}
     with (
         contextlib.ExitStack() as shards,

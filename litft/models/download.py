@@ -25,6 +25,7 @@ CONFIG_AND_TOKENIZER = [
     "tokenizer.json",
     "tokenizer.model",
     "tokenizer_config.json",
+    "chat_template.jinja",
     "special_tokens_map.json",
     "vocab.json",
     "merges.txt",
@@ -81,8 +82,12 @@ def download(
         raise LitftError(
             f"could not download {repo_id} from the Hugging Face Hub ({type(error).__name__}); check the network."
         ) from None
+    from litft.models.tokenizer_fidelity import repair_special_tokens  # torch loads only once the download is done
+
+    for sentence in repair_special_tokens(local_dir):  # litft fetched these files, so it may correct them
+        print(sentence)
     if convert:
-        from litft.models.convert import convert_hf_checkpoint  # torch and litgpt load only once the download is done
+        from litft.models.convert import convert_hf_checkpoint
 
         convert_hf_checkpoint(local_dir, model_name=model_name, dtype=dtype)
     return local_dir

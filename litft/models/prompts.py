@@ -3,7 +3,8 @@
 Names: `alpaca` (default; litgpt's template, with and without input), `qa` (plain question/answer),
 `default` (aliases `raw`, `none`: the text unchanged, litgpt's `Default`), every litgpt prompt style name
 (`llama3`, `phi-3`, `chatml`-family ...), and `chat_template` /
-`chat_template:NAME` for the Jinja chat template stored in the tokenizer's tokenizer_config.json.
+`chat_template:NAME` for the tokenizer's Jinja chat template (chat_template.jinja, as current transformers saves
+it, or tokenizer_config.json's chat_template).
 The style is saved as `prompt_style.yaml` beside the data and the checkpoint so generation formats
 prompts the same way training did; the file is litgpt's format, so `litgpt generate` reads it too
 (except for chat templates, which need their template text and load only through litft).
@@ -26,6 +27,7 @@ from litft.common.text import parse_json, parse_yaml
 
 PROMPT_STYLE_FILE = "prompt_style.yaml"
 CHAT_TEMPLATE = "chat_template"
+CHAT_TEMPLATE_FILE = "chat_template.jinja"
 
 
 class QA(PromptStyle):
@@ -86,7 +88,8 @@ def style_names() -> list[str]:
 
 
 def get_prompt_style(name: str, tokenizer_dir: str | os.PathLike | None = None) -> PromptStyle:
-    """The prompt style called `name`; chat templates are read from `tokenizer_dir`'s tokenizer_config.json."""
+    """The prompt style called `name`; chat templates are read from `tokenizer_dir` (chat_template.jinja or
+    tokenizer_config.json)."""
     if name == CHAT_TEMPLATE or name.startswith(f"{CHAT_TEMPLATE}:"):
         return _chat_template(name, tokenizer_dir)
     name = ALIASES.get(name, name)
@@ -103,12 +106,18 @@ def _chat_template(name: str, tokenizer_dir: str | os.PathLike | None) -> ChatTe
     config_path = Path(tokenizer_dir) / "tokenizer_config.json"
     config = parse_json(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
     templates = config.get("chat_template")
+    template_file = Path(tokenizer_dir) / CHAT_TEMPLATE_FILE
+    if template_file.is_file():  # transformers >= 4.43 saves it there, and reads it before tokenizer_config.json's
+        templates = template_file.read_text(encoding="utf-8")
     if isinstance(templates, list):  # named templates: [{"name": "default", "template": "..."}, ...]
         templates = {entry["name"]: entry["template"] for entry in templates}
     elif isinstance(templates, str):
         templates = {"default": templates}
     else:
-        raise LitftError(f"{config_path} has no chat_template; choose another --prompt_style, e.g. alpaca.")
+        raise LitftError(
+            f"{config_path} has no chat_template and there is no {template_file}; "
+            "choose another --prompt_style, e.g. alpaca."
+        )
     wanted = name.partition(":")[2] or "default"
     if wanted not in templates:
         raise LitftError(f"{config_path} has no chat template named {wanted!r}; it has: {', '.join(templates)}.")

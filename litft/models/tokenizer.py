@@ -51,7 +51,7 @@ def load_tokenizer(checkpoint_dir: str | os.PathLike) -> Tokenizer:
     from litgpt import Tokenizer
 
     try:
-        return Tokenizer(checkpoint_dir)
+        tokenizer = Tokenizer(checkpoint_dir)
     except ValueError as error:  # a BOS/EOS token that the vocabulary lacks
         raise LitftError(
             f"{config_path} names a special token that {vocabulary} lacks ({error}); "
@@ -66,6 +66,27 @@ def load_tokenizer(checkpoint_dir: str | os.PathLike) -> Tokenizer:
             f"{vocabulary} is damaged or not a tokenizer file ({detail}); "
             "restore it from the checkpoint or download the model again."
         ) from None
+    _settle_bos(tokenizer, config_path)
+    return tokenizer
+
+
+def _settle_bos(tokenizer: Tokenizer, config_path: Path) -> None:
+    """Whether and which BOS starts a text, from the files rather than litgpt's guesses: an explicit add_bos_token
+    decides (litgpt checks the folder's name first: one named SmolLM2-135M-Instruct gets BOS whatever its files
+    say); without one, a BOS that tokenizer.json's post-processor adds is used, as transformers does (Llama 3's
+    files say so nowhere else). encode_batch encodes without the post-processor, so BOS comes only from here."""
+    config = parse_json(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    added = None
+    if tokenizer.backend == "huggingface":
+        with_specials = tokenizer.processor.encode("a").ids
+        if with_specials and with_specials[1:] == tokenizer.processor.encode("a", add_special_tokens=False).ids:
+            added = with_specials[0]
+    if added is not None and tokenizer.bos_id is None:
+        tokenizer.bos_id = added
+    if isinstance(config.get("add_bos_token"), bool):
+        tokenizer.use_bos = config["add_bos_token"]
+    elif added is not None and added == tokenizer.bos_id:
+        tokenizer.use_bos = True
 
 
 def _check_tokenizer_config(path: Path) -> None:
@@ -129,14 +150,21 @@ def token_dtype(vocab_size: int) -> np.dtype:
 def encode_batch(
     tokenizer: Tokenizer, texts: Sequence[str], bos: bool | None = None, eos: bool = False
 ) -> list[list[int]]:
-    """Encode many texts at once, giving exactly `[tokenizer.encode(t, bos=bos, eos=eos).tolist() for t in texts]`.
+    """Encode many texts at once: the text's own tokens, BOS first when asked (`bos`, else `tokenizer.use_bos`,
+    which load_tokenizer settles) and not already there, EOS last when `eos` and not already there.
 
     The backend parallelises the batch over the cores (Rayon threads for tokenizers, `num_threads` for
-    sentencepiece); the BOS/EOS rules below are litgpt's `Tokenizer.encode`, copied so results match.
+    sentencepiece). This is litgpt's `Tokenizer.encode` but for two of its rules, which lose or double tokens the
+    text holds: litgpt keeps what tokenizer.json's post-processor adds (a second BOS before a chat template that
+    writes BOS itself) and drops a leading BOS or trailing EOS it was not asked for (SmolLM2's BOS is
+    `<|im_start|>`, which opens every chat turn; Llama 3's EOS `<|eot_id|>` closes every reply). Here BOS and EOS
+    are decided once, by `use_bos` and `eos`, and the text's own tokens are kept, as transformers'
+    apply_chat_template and llama.cpp tokenize.
     """
     try:
         if tokenizer.backend == "huggingface":
-            encodings = tokenizer.processor.encode_batch_fast(list(texts))  # no offsets: ~2x faster than encode_batch
+            # no offsets: ~2x faster than encode_batch; no post-processor: BOS and EOS are added below
+            encodings = tokenizer.processor.encode_batch_fast(list(texts), add_special_tokens=False)
             batch = [encoding.ids for encoding in encodings]
         else:
             batch = tokenizer.processor.encode(list(texts), num_threads=os.cpu_count() or 1)
@@ -153,15 +181,10 @@ def encode_batch(
         )
     bos_id, eos_id = tokenizer.bos_id, tokenizer.eos_id
     for i, ids in enumerate(batch):
-        if add_bos:
-            if not ids or ids[0] != bos_id:
-                ids = [bos_id] + ids
-        elif ids and ids[0] == bos_id:
-            ids = ids[1:]
+        if add_bos and (not ids or ids[0] != bos_id):
+            ids = [bos_id] + ids
         if eos and (not ids or ids[-1] != eos_id):
             ids = ids + [eos_id]
-        elif not eos and ids and ids[-1] == eos_id:
-            ids = ids[:-1]
         batch[i] = ids
     return batch
 
