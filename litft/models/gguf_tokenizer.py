@@ -49,7 +49,8 @@ def write_tokenizer_files(metadata: Mapping[str, Any], directory: Path, context_
     if model != "gpt2":
         raise LitftError(
             f"the GGUF's tokenizer is of type {model!r}; litft rebuilds byte-level BPE ('gpt2') tokenizers only "
-            "(Llama 3, Qwen2, SmolLM, GPT-NeoX); SentencePiece ('llama') ones are not supported yet."
+            "(Llama 3, Qwen2, SmolLM, GPT-NeoX), not SentencePiece ('llama') ones yet: import the model's Hugging "
+            "Face folder with `litft download` or `litft convert hf_to_lit` instead."
         )
     tokens: list[str] = list(metadata["tokenizer.ggml.tokens"])
     tokenizer = _bpe_tokenizer(metadata, tokens)

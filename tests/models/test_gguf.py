@@ -119,11 +119,14 @@ def test_each_pre_tokenizer_splits_text_as_llama_cpp(pre, hf_models, tmp_path):
     hf_dir = hf_models["llama"]
     hf_config = json.loads((hf_dir / "config.json").read_text())
     fields = tokenizer_fields(write_byte_level_tokenizer(tmp_path / "tok"), hf_config["vocab_size"], pre=pre)
+    del fields["add_bos"]  # left to llama.cpp's default for the pre-tokenizer, which litft must know too
     tensors = gguf_tensors(load_file(hf_dir / "model.safetensors"), hf_config)
     gguf = write_gguf(tmp_path / "model.gguf", hf_config, tensors, fields)
     convert_gguf_checkpoint(gguf, tmp_path / "lit")
     answer = ask_llama_cpp(gguf, tmp_path, texts=TEXTS)
-    assert encode_batch(load_tokenizer(tmp_path / "lit"), TEXTS) == answer["tokens"]
+    tokenizer = load_tokenizer(tmp_path / "lit")
+    assert tokenizer.use_bos == answer["add_bos"] == (pre == "llama-bpe")
+    assert encode_batch(tokenizer, TEXTS, bos=False) == answer["tokens"]
 
 
 def test_a_gguf_whose_eos_is_its_bos_is_imported_with_the_chat_templates_end_of_turn(hf_models, tmp_path, capsys):

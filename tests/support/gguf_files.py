@@ -114,7 +114,8 @@ def write_gguf(
     writer.add_token_merges(tokenizer["merges"])
     writer.add_bos_token_id(tokenizer["bos"])
     writer.add_eos_token_id(tokenizer["eos"])
-    writer.add_add_bos_token(tokenizer["add_bos"])
+    if "add_bos" in tokenizer:  # without it llama.cpp decides by the pre-tokenizer
+        writer.add_add_bos_token(tokenizer["add_bos"])
     if "chat_template" in tokenizer:
         writer.add_chat_template(tokenizer["chat_template"])
     for name, array in tensors.items():

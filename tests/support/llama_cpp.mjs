@@ -1,6 +1,7 @@
 // llama.cpp's own answers for a GGUF file, as one JSON line on stdout, for tests/models/test_gguf.py to compare
 // litft with: the token ids of each text (special tokens parsed, no BOS added), the greedy continuation of each
-// prompt, and the next-token probabilities after each scored prompt (temperature 1, no top-k/top-p/min-p).
+// prompt, the next-token probabilities after each scored prompt (temperature 1, no top-k/top-p/min-p), and
+// whether llama.cpp puts BOS before a text.
 // Usage: node llama_cpp.mjs NODE_DIR REQUEST.json, where NODE_DIR holds node_modules/node-llama-cpp (`npm i` there)
 // and the request is {"model": "x.gguf", "texts": [...], "prompts": [[ids]], "max_tokens": 16, "scored": [[ids]],
 // "vocab_size": 384}.
@@ -16,6 +17,7 @@ const request = JSON.parse(readFileSync(process.argv[3], "utf8"));
 const llama = await getLlama({ gpu: false, build: "never", logLevel: process.env.LLAMA_LOG ?? "error" });
 const model = await llama.loadModel({ modelPath: request.model });
 const tokens = (request.texts ?? []).map((text) => Array.from(model.tokenize(text, true)));
+const addBos = model.tokens.shouldPrependBosToken;
 
 const context = await model.createContext({ contextSize: 512, sequences: 1, threads: 2 });
 const sequence = context.getSequence();
@@ -43,4 +45,4 @@ for (const prompt of request.scored ?? []) {
 }
 await context.dispose();
 await model.dispose();
-process.stdout.write(JSON.stringify({ tokens, continuations, probabilities }) + "\n");
+process.stdout.write(JSON.stringify({ tokens, continuations, probabilities, add_bos: addBos }) + "\n");
