@@ -71,12 +71,15 @@ def _hf_config(family: str):
     raise ValueError(family)
 
 
-def make_hf_model(directory: Path, family: str, with_tokenizer: bool = True, seed: int = 0) -> Path:
-    """A random fp32 HF model saved with `save_pretrained`, under a name litgpt does not know."""
+def make_hf_model(directory: Path, family: str, with_tokenizer: bool = True, seed: int = 0, tied: bool = False) -> Path:
+    """A random fp32 HF model saved with `save_pretrained`, under a name litgpt does not know; `tied` shares the
+    output layer with the embedding (`tie_word_embeddings`, as SmolLM2, Qwen2.5-0.5B and Gemma do)."""
     import transformers
 
     torch.manual_seed(seed)
-    model = transformers.AutoModelForCausalLM.from_config(_hf_config(family), torch_dtype=torch.float32)
+    config = _hf_config(family)
+    config.tie_word_embeddings = tied
+    model = transformers.AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32)
     with torch.no_grad():  # HF zero-inits biases; random ones make the parity check meaningful
         for name, param in model.named_parameters():
             if name.endswith("bias"):
@@ -114,6 +117,16 @@ def lit_base(tmp_path_factory, hf_models) -> Path:
 
     target = tmp_path_factory.mktemp("lit") / "custom-llama-tiny"
     shutil.copytree(hf_models["llama"], target)
+    convert_hf_checkpoint(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def lit_tied_base(tmp_path_factory) -> Path:
+    """A converted tiny Llama whose output layer is its embedding (`tie_word_embeddings: true`), with tokenizer."""
+    from litft.models.convert import convert_hf_checkpoint
+
+    target = make_hf_model(tmp_path_factory.mktemp("lit-tied") / "custom-tied-llama-tiny", "llama", tied=True)
     convert_hf_checkpoint(target)
     return target
 

@@ -165,6 +165,49 @@ def count_parameters(model: torch.nn.Module) -> ParameterCount:
     )
 
 
+EMBEDDING_WEIGHT, HEAD_WEIGHT = "transformer.wte.weight", "lm_head.weight"
+
+
+def embeddings_tied(weights: Mapping[str, torch.Tensor]) -> bool:
+    """Whether a litgpt state dict's output layer is its token embedding (`tie_word_embeddings` in Hugging Face).
+
+    litgpt's Config has no field for it, so the weights say it: a tied checkpoint holds one tensor under both names
+    (torch.save writes it once and torch.load keeps it shared; litgpt loads it as two equal copies). Two equal
+    tensors (a gathered FSDP state, an older conversion) are tied too; an untied pair already differs in its first
+    row, which is compared first so a 7B model's embeddings are not read twice for nothing.
+    """
+    embedding, head = weights.get(EMBEDDING_WEIGHT), weights.get(HEAD_WEIGHT)
+    if embedding is None or head is None or embedding.shape != head.shape or embedding.dtype != head.dtype:
+        return False
+    if embedding.is_meta or head.is_meta:
+        return False
+    shares_storage = (
+        embedding.untyped_storage().data_ptr() == head.untyped_storage().data_ptr()
+        and embedding.storage_offset() == head.storage_offset()
+        and embedding.stride() == head.stride()
+    )
+    return shares_storage or (torch.equal(embedding[0], head[0]) and torch.equal(embedding, head))
+
+
+def share_tied_embeddings(weights: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`weights` with a tied output layer stored as the embedding tensor itself, so torch.save writes one copy."""
+    shared = dict(weights)
+    if embeddings_tied(shared):
+        shared[HEAD_WEIGHT] = shared[EMBEDDING_WEIGHT]
+    return shared
+
+
+def _output_linear(model: torch.nn.Module) -> torch.nn.Module:
+    # litgpt's LoRA and adapter-v2 models wrap the output Linear as `lm_head.linear`
+    head = model.lm_head
+    return getattr(head, "linear", head)
+
+
+def tie_embeddings(model: torch.nn.Module) -> None:
+    """Make the output layer's weight the embedding's Parameter: one tensor trains, one optimizer state."""
+    _output_linear(model).weight = model.transformer.wte.weight
+
+
 def load_weights(
     model: GPT,
     method: str,
@@ -176,7 +219,8 @@ def load_weights(
 
     The base may lack exactly the method's own parameters (LoRA/adapter ones), which `trained` then provides;
     for a fresh run those keep the initialisation litgpt gives them. With `assign`, the given tensors become
-    the parameters instead of being copied into them (a model built on the meta device needs this).
+    the parameters instead of being copied into them (a model built on the meta device needs this). A base whose
+    embeddings are tied (`embeddings_tied`) loads tied: the output layer's weight is the embedding's Parameter.
     """
     state = dict(base)
     if trained is not None:
@@ -200,3 +244,5 @@ def load_weights(
             f"the checkpoint weights do not fit the {method} model built from its config ({detail}); "
             "check that model_config.yaml belongs to these weights."
         )
+    if embeddings_tied(base):
+        tie_embeddings(model)

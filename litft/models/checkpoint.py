@@ -29,7 +29,7 @@ from litft.common.errors import LitftError
 from litft.common.io import atomic_path
 from litft.common.outputs import output_dir
 from litft.common.text import parse_yaml
-from litft.models.build import build_model, config_from_fields, load_weights
+from litft.models.build import build_model, config_from_fields, load_weights, share_tied_embeddings
 from litft.models.methods import FULL_WEIGHTS, METHODS, MethodSettings, get_method
 
 TOKENIZER_FILES = (
@@ -52,9 +52,10 @@ def save_config(config: Config, path: Path) -> None:
 
 
 def save_state_dict_file(state_dict: Mapping[str, torch.Tensor], path: Path) -> None:
-    """torch.save, atomically: a kill mid-write leaves the previous file (or none), never a torn one."""
+    """torch.save, atomically: a kill mid-write leaves the previous file (or none), never a torn one. Tied
+    embeddings are written once (litft.models.build.share_tied_embeddings)."""
     with atomic_path(path) as tmp:
-        torch.save(dict(state_dict), tmp)
+        torch.save(share_tied_embeddings(state_dict), tmp)
 
 
 def copy_tokenizer_files(source_dir: Path | None, target_dir: Path) -> list[str]:
@@ -108,11 +109,11 @@ def write_checkpoint_files(
     """Write a checkpoint's files into an existing (staging) directory.
 
     `state_dict` may be a model's full state dict: only the weights the method trains are kept (all of them
-    for pretraining and full fine-tuning). `settings` are the method's (LoRA, adapter-v2), recorded in
-    hyperparameters.yaml. `source_dir` supplies the tokenizer files (usually the base checkpoint).
+    for pretraining and full fine-tuning, tied embeddings once). `settings` are the method's (LoRA, adapter-v2),
+    recorded in hyperparameters.yaml. `source_dir` supplies the tokenizer files (usually the base checkpoint).
     """
     spec = get_method(method)
-    weights = {key: value for key, value in state_dict.items() if spec.trains(key, value)}
+    weights = share_tied_embeddings({key: value for key, value in state_dict.items() if spec.trains(key, value)})
     hparams: dict[str, Any] = {"method": method}
     if base_checkpoint_dir is not None:
         hparams["checkpoint_dir"] = str(Path(base_checkpoint_dir).resolve())

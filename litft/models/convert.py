@@ -34,7 +34,14 @@ from litft.common.outputs import (
 )
 from litft.common.outputs import output_dir as output_dir_for
 from litft.common.settings import DType
-from litft.models.build import TINY_CONFIGS, build_model, resolve_config
+from litft.models.build import (
+    EMBEDDING_WEIGHT,
+    HEAD_WEIGHT,
+    TINY_CONFIGS,
+    build_model,
+    embeddings_tied,
+    resolve_config,
+)
 from litft.models.checkpoint import (
     CHECKPOINT_KIND,
     TOKENIZER_FILES,
@@ -55,6 +62,8 @@ from litft.models.tokenizer_fidelity import refuse_special_token_problems
 HF_EXPORT_KIND = "hf-export"
 # What hf_to_lit adds to a Hugging Face folder, as litgpt lays it out.
 CONVERTED_FILES = (FULL_WEIGHTS, "model_config.yaml")
+# The output layer's name in the Hugging Face families (GPT-NeoX's, everyone else's).
+HF_HEAD_WEIGHTS = ("embed_out.weight", "lm_head.weight")
 
 
 class _LazySafetensor:
@@ -188,6 +197,7 @@ def convert_hf_checkpoint(
         raise LitftError(f"checkpoint directory {checkpoint_dir} does not exist; check the path.")
     check_in_place_files(checkpoint_dir, CONVERTED_FILES, overwrite)
     config, family = hf_model_config(checkpoint_dir, model_name)
+    tied = _ties_word_embeddings(checkpoint_dir)
     refuse_special_token_problems(checkpoint_dir)  # before the weights: the fix is the user's, in their files
     state: dict[str, Any] = {}
     with (
@@ -196,6 +206,9 @@ def convert_hf_checkpoint(
         incremental_save(tmp) as saver,
     ):
         hf_weights = _lazy_hf_weights(_hf_weight_files(checkpoint_dir), shards)
+        if tied:  # transformers uses the embedding as the output layer, whatever lm_head the files also hold
+            for name in HF_HEAD_WEIGHTS:
+                hf_weights.pop(name, None)
         try:
             _hf_to_lit_copier(config, family)(
                 state, hf_weights, saver=saver, dtype=getattr(torch, dtype) if dtype else None
@@ -204,6 +217,8 @@ def convert_hf_checkpoint(
             raise LitftError(
                 f"weight {error.args[0]!r} does not fit the {config.name!r} config; pass the right --model_name."
             ) from None
+        if tied:  # one tensor under both names: written once, loaded tied (litft.models.build.embeddings_tied)
+            state[HEAD_WEIGHT] = state[EMBEDDING_WEIGHT]
         _check_complete(state, config)
         saver.save(state)
     save_config(config, checkpoint_dir / "model_config.yaml")
@@ -214,6 +229,17 @@ def convert_hf_checkpoint(
             stacklevel=2,
         )
     print(f"Converted {checkpoint_dir} to litgpt format ({config.name}, {family}).")
+
+
+def _ties_word_embeddings(checkpoint_dir: Path) -> bool:
+    """Whether the folder's config.json ties the output layer to the embedding (the families litft derives
+    configs for default to untied; litgpt's copy functions tie the others when their files lack lm_head)."""
+    config_json = checkpoint_dir / "config.json"
+    hf = read_json(config_json) if config_json.is_file() else {}
+    tied = hf.get("tie_word_embeddings", False) if isinstance(hf, dict) else False
+    if not isinstance(tied, bool):
+        raise LitftError(f"{config_json} sets tie_word_embeddings to {tied!r}; it must be true or false.")
+    return tied
 
 
 def _check_complete(state: dict[str, Any], config: Config) -> None:
@@ -280,8 +306,7 @@ def convert_lit_checkpoint(
         raise LitftError(f"{info.weights_path} holds LoRA/adapter weights; merge them with `litft merge_lora` first.")
     _check_shapes(lit_weights, info.config, info.path)
 
-    wte, head = lit_weights.get("transformer.wte.weight"), lit_weights.get("lm_head.weight")
-    tied = wte is not None and head is not None and wte.shape == head.shape and torch.equal(wte, head)
+    tied = embeddings_tied(lit_weights)
     hf_state: dict[str, torch.Tensor] = {}
     _lit_to_hf_copier(info.config, family)(hf_state, lit_weights)
     if tied:

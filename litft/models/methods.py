@@ -44,9 +44,19 @@ def _clear_adapter_cache_each_forward(model: torch.nn.Module) -> None:
             module.register_forward_pre_hook(clear_adapter_cache)
 
 
+def _fold_lora(model: torch.nn.Module) -> None:
+    """W += B·A·alpha/r in every LoRA layer (litgpt's merge). A LoRA output layer (`--lora.head`) whose weight is
+    the tied embedding first gets its own copy: the in-place sum would change the embedding too. The folded model
+    is untied then, as its output layer now differs from its embedding."""
+    head = model.lm_head
+    if head.r > 0 and head.linear.weight is model.transformer.wte.weight:
+        head.linear.weight = torch.nn.Parameter(head.linear.weight.detach().clone(), requires_grad=False)
+    litgpt_lora.merge_lora_weights(model)
+
+
 def _merged_lora_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """W + B·A·alpha/r, under the plain GPT's names."""
-    litgpt_lora.merge_lora_weights(model)
+    _fold_lora(model)
     # LoRA layers wrap the base linear as `.linear`; the merged weights take the base model's names.
     return {
         key.replace(".linear.", "."): value
@@ -164,7 +174,7 @@ METHODS: dict[str, Method] = {
         sample_generation=True,
         settings_group="lora",
         settings_class=LoRASettings,
-        fold_weights=litgpt_lora.merge_lora_weights,
+        fold_weights=_fold_lora,
         merged_weights=_merged_lora_weights,
         quantizable_base=True,
     ),

@@ -162,13 +162,18 @@ def is_quantized(module: torch.nn.Module) -> bool:
 
 def _materialize_rest(model: torch.nn.Module, dtype: torch.dtype, device: torch.device | str) -> None:
     """Move every tensor outside the quantized layers to `device` in `dtype`; a parameter still on the meta device
-    (a fresh run's LoRA weights) is allocated there and initialised by its module's `reset_parameters`."""
+    (a fresh run's LoRA weights) is allocated there and initialised by its module's `reset_parameters`. A Parameter
+    two modules share (tied embeddings) is moved once and stays shared."""
+    moved: dict[torch.nn.Parameter, torch.nn.Parameter] = {}  # tensors hash by identity
     for module in model.modules():
         if is_quantized(module):
             continue
         fresh = False
         for name, parameter in list(module._parameters.items()):
             if parameter is None:
+                continue
+            if parameter in moved:
+                module._parameters[name] = moved[parameter]
                 continue
             if parameter.is_meta:
                 value, fresh = torch.empty(parameter.shape, device=device, dtype=dtype), True
@@ -177,7 +182,9 @@ def _materialize_rest(model: torch.nn.Module, dtype: torch.dtype, device: torch.
                 value = parameter.detach().to(
                     device=device, dtype=dtype if parameter.is_floating_point() else None, copy=True
                 )
-            module._parameters[name] = torch.nn.Parameter(value, requires_grad=parameter.requires_grad)
+            module._parameters[name] = moved[parameter] = torch.nn.Parameter(
+                value, requires_grad=parameter.requires_grad
+            )
         for name, buffer in list(module._buffers.items()):
             if buffer is not None and not buffer.is_meta:
                 module._buffers[name] = buffer.to(

@@ -8,9 +8,10 @@ sets must win over our defaults without a "conflicting value" error; both cases 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import lightning as L
@@ -57,6 +58,20 @@ class CPUFSDPStrategy(FSDPStrategy):
         )
         self._fsdp_kwargs.pop("auto_wrap_policy", None)  # applied above; Lightning would warn that it is ignored
         return super().setup_module(module)
+
+
+@contextlib.contextmanager
+def parameters_kept_shared() -> Iterator[None]:
+    """FSDP materialises a model built on the meta device one module at a time with `to_empty`, which gives each
+    module a new Parameter: a Parameter two modules share (tied embeddings) would come apart into two that train
+    separately. torch's swap-tensors conversion (its announced future default) fills the Parameter objects in
+    place instead, so they stay shared; it is switched on only around the setup that needs it."""
+    previous = torch.__future__.get_swap_module_params_on_conversion()
+    torch.__future__.set_swap_module_params_on_conversion(True)
+    try:
+        yield
+    finally:
+        torch.__future__.set_swap_module_params_on_conversion(previous)
 
 
 def runs_on_cpu(accelerator: str) -> bool:

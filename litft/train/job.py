@@ -7,6 +7,7 @@ with its base (and resumed) weights, sets it up with Fabric and hands it all to 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from litft.models.build import count_parameters
 from litft.models.methods import FULL_WEIGHTS, Method, MethodSettings, get_method
 from litft.models.quantize import check_quantize, dequantized_copy_bytes, resolve_quantize
 from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, check_paged_optimizer, validate_args
-from litft.train.fabric_setup import checkpoint_blocks, is_fsdp, launch, make_fabric
+from litft.train.fabric_setup import checkpoint_blocks, is_fsdp, launch, make_fabric, parameters_kept_shared
 from litft.train.host_memory import keep_freed_memory
 from litft.train.run_folder import check_run_dir, claim_run_dir, run_identity
 
@@ -194,7 +195,7 @@ def _build_model(
     Without FSDP the weights are loaded before setup; under FSDP the model is built on the meta device,
     materialised sharded by setup, and each rank then copies in its shard.
     """
-    from litft.models.build import build_model, load_weights
+    from litft.models.build import build_model, embeddings_tied, load_weights, tie_embeddings
     from litft.models.checkpoint import load_state_dict
     from litft.train.state import load_weights_into
 
@@ -220,12 +221,16 @@ def _build_model(
         accept_packed_rows(model)
     if states and not fsdp and job.quantize is None:
         load_weights(model, method.name, states[0], states[1] if len(states) > 1 else None)
+    tied_under_fsdp = fsdp and bool(states) and embeddings_tied(states[0])
+    if tied_under_fsdp:  # load_weights ties the others as it loads
+        tie_embeddings(model)
     if not job.quiet:
         on_base = f" on a {job.quantize} base" if job.quantize is not None else ""
         fabric.print(f"{method.name}{on_base}: {count_parameters(model)}")
     if job.activation_checkpointing and not fsdp:  # under FSDP the strategy checkpoints the blocks it wraps
         checkpoint_blocks(model, method.block_class)
-    model = fabric.setup_module(model)
+    with parameters_kept_shared() if tied_under_fsdp else contextlib.nullcontext():
+        model = fabric.setup_module(model)
     if fsdp:
         for state in states:
             load_weights_into(fabric, model, state)
