@@ -9,15 +9,13 @@ from __future__ import annotations
 import resource
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from litft.evaluation.review.store import read_reviews
-from tests.evaluation.review.test_page import TOKEN, chromium, free_port, stop, wait_for  # noqa: F401 (fixture)
+from tests.evaluation.review.test_page import TOKEN, chromium, free_port, start_server, stop, wait_for  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 CAP = 1500  # bytes any file of the server may reach: room for one short score, not for a long note
@@ -31,20 +29,7 @@ def start_capped_server(eval_dir: Path, port: int, *args: str) -> subprocess.Pop
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap fails (EFBIG) instead of killing
         resource.setrlimit(resource.RLIMIT_FSIZE, (CAP, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
-    command = [sys.executable, "-m", "litft.cli", "review", "serve", str(eval_dir), "--port", str(port)]
-    server = subprocess.Popen(
-        [*command, "--token", TOKEN, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=cap
-    )
-    for _ in range(600):
-        if server.poll() is not None:
-            raise AssertionError(f"the server stopped: {server.stdout.read()}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/config", params={"token": TOKEN}, timeout=1)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.kill()
-    raise AssertionError("the server did not answer")
+    return start_server(eval_dir, port, "--token", TOKEN, *args, preexec_fn=cap)
 
 
 def lift_cap(server: subprocess.Popen) -> None:

@@ -41,10 +41,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(eval_dir: Path, port: int, *args: str) -> subprocess.Popen:
-    """`litft review serve` in its own process, returned once it answers."""
+def start_server(eval_dir: Path, port: int, *args: str, preexec_fn=None) -> subprocess.Popen:
+    """`litft review serve` in its own process (`preexec_fn` runs in it before litft starts), once it answers."""
     command = [sys.executable, "-m", "litft.cli", "review", "serve", str(eval_dir), "--port", str(port), *args]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=preexec_fn
+    )
     for _ in range(600):
         if server.poll() is not None:
             raise AssertionError(f"the server stopped: {server.stdout.read()}")
