@@ -7,12 +7,14 @@ the tokens must be identical. Each side gets one warm-up, then the best of `--re
 What is measured is the decoding loop around the same matmuls: at this size per-token framework overhead
 matters; for models whose matmuls dominate a CPU step (e.g. `--layers 8 --dim 512`, 28M) the two converge.
 
-    python bench/generate.py [--quick] [--threads N] [--new_tokens N]
+    python bench/generate.py [--threads N] [--new_tokens N]
+    python bench/generate.py --quick   # 1 layer, dim 64, 8 tokens: a smoke run of the same code (CI runs it)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -92,17 +94,21 @@ def best_times(functions, repeats: int) -> list[tuple[float, list[int]]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="64 new tokens, 3 rounds (under a minute)")
-    parser.add_argument("--new_tokens", type=int, default=None, help="tokens to generate (default 256, quick 64)")
     parser.add_argument(
-        "--repeats", type=int, default=None, help="timed rounds, best kept per side (default 5, quick 3)"
+        "--quick", action="store_true", help="1 layer, dim 64, 8 new tokens, 1 round: a smoke run of the same code"
     )
-    parser.add_argument("--layers", type=int, default=4, help="transformer blocks (default 4)")
-    parser.add_argument("--dim", type=int, default=256, help="embedding size (default 256)")
+    parser.add_argument("--new_tokens", type=int, default=None, help="tokens to generate (default 256, quick 8)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed rounds, best kept per side (default 5, quick 1)"
+    )
+    parser.add_argument("--layers", type=int, default=None, help="transformer blocks (default 4, quick 1)")
+    parser.add_argument("--dim", type=int, default=None, help="embedding size (default 256, quick 64)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for both sides (default 1)")
     args = parser.parse_args()
-    new_tokens = args.new_tokens or (64 if args.quick else 256)
-    repeats = args.repeats or (3 if args.quick else 5)
+    new_tokens = args.new_tokens or (8 if args.quick else 256)
+    repeats = args.repeats or (1 if args.quick else 5)
+    args.layers = args.layers or (1 if args.quick else 4)
+    args.dim = args.dim or (64 if args.quick else 256)
     torch.set_num_threads(args.threads)
 
     import transformers
@@ -113,8 +119,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        lit_dir = build_model(root, 4096, args.layers, args.dim)
-        convert_lit_checkpoint(lit_dir, root / "hf")
+        lit_dir = build_model(root, 1024 if args.quick else 4096, args.layers, args.dim)
+        with contextlib.redirect_stdout(sys.stderr):  # its "Exported ..." line: stdout holds only the JSON line
+            convert_lit_checkpoint(lit_dir, root / "hf")
 
         ours = LoadedModel(lit_dir, device="cpu", precision="32-true", prompt_style="default")
         prompt_ids = ours.encode(PROMPT)

@@ -1,7 +1,7 @@
 """Benchmark QLoRA against LoRA: the same LoRA steps on a bf16 base and on an NF4 base, each in its own process.
 
     python bench/qlora.py            # 4 timed steps per process
-    python bench/qlora.py --quick    # 2 timed steps per process
+    python bench/qlora.py --quick    # a 2-layer dim-128 model, 1 step, 1 round: a smoke run of the same code (CI)
 
 The model is a random-init ~117M-parameter Llama-shaped litgpt model (12 layers, dim 768, MLP 2304, vocab 16384),
 saved once as a bf16 checkpoint. Each side loads it the way `litft finetune lora` does (bf16: the plain LoRA model;
@@ -48,6 +48,10 @@ CONFIG = dict(
     intermediate_size=2304,
     rotary_percentage=1.0,
 )
+# --quick: the same steps on a model small enough that the run is a few process starts.
+QUICK_CONFIG = CONFIG | dict(
+    name="bench-llama-tiny", n_layer=2, n_embd=128, n_head=4, n_query_groups=4, vocab_size=1024, intermediate_size=256
+)
 SEQUENCE = 128
 SIDES = ("bf16", "nf4")
 ROUNDS = 3
@@ -60,13 +64,13 @@ def rss_kib(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def make_checkpoint(root: Path) -> Path:
+def make_checkpoint(root: Path, fields: dict) -> Path:
     import torch
 
     from litft.models.build import build_model, config_from_fields
     from litft.models.checkpoint import save_checkpoint
 
-    config = config_from_fields(CONFIG, "bench")
+    config = config_from_fields(fields, "bench")
     torch.manual_seed(0)
     model = build_model("full", config, dtype=torch.bfloat16)
     return save_checkpoint(root / "base", method="full", state_dict=model.state_dict(), config=config)
@@ -116,11 +120,11 @@ def worker(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> dict
     from litft.train.steps import token_loss_sum
 
     torch.manual_seed(0)
+    config = inspect_checkpoint(checkpoint).config
     # glibc's thresholds as litft sets them on the CPU (litft.train.host_memory): a quantized run before its model
     # is loaded, with the NF4 base's weight copies mapped on their own (litft.train.job); any other once it is set
     # up (litft.train.loop.fit)
     if side == "nf4":
-        config = inspect_checkpoint(checkpoint).config
         keep_freed_memory(map_from=dequantized_copy_bytes("lora", config, None, torch.bfloat16))
     before = rss_kib("VmRSS")
     model = load_lora(checkpoint, side, checkpointing)
@@ -131,7 +135,7 @@ def worker(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> dict
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     keep_freed_memory()
     Path("/proc/self/clear_refs").write_text("5")
-    tokens = torch.randint(0, CONFIG["vocab_size"], (1 + steps, 1, SEQUENCE + 1))
+    tokens = torch.randint(0, config.vocab_size, (1 + steps, 1, SEQUENCE + 1))
     seconds = 0.0
     for step in range(1 + steps):  # the first step warms up (allocations, bitsandbytes' first calls)
         started = time.perf_counter()
@@ -162,7 +166,9 @@ def run_side(checkpoint: Path, side: str, steps: int, checkpointing: bool) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 timed steps per side instead of 4")
+    parser.add_argument(
+        "--quick", action="store_true", help="a 2-layer model, 1 step, 1 round: a smoke run of the same code"
+    )
     parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=4, help=argparse.SUPPRESS)
@@ -171,24 +177,25 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.checkpoint, args.worker, args.steps, args.checkpointing)))
         return
-    steps = 2 if args.quick else args.steps
+    steps, rounds_count, fields = (1, 1, QUICK_CONFIG) if args.quick else (args.steps, ROUNDS, CONFIG)
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = make_checkpoint(Path(tmp))
+        checkpoint = make_checkpoint(Path(tmp), fields)
         # the heap's layout, and with it the peak, varies from process to process: rounds alternate the sides
-        rounds = [{side: run_side(checkpoint, side, steps, True) for side in SIDES} for _ in range(ROUNDS)]
-        plain_rounds = [{side: run_side(checkpoint, side, steps, False) for side in SIDES} for _ in range(ROUNDS)]
+        rounds = [{side: run_side(checkpoint, side, steps, True) for side in SIDES} for _ in range(rounds_count)]
+        plain_rounds = [{side: run_side(checkpoint, side, steps, False) for side in SIDES} for _ in range(rounds_count)]
     peak = {side: statistics.median(result[side]["peak_mib"] for result in rounds) for side in SIDES}
     speed = {side: statistics.median(result[side]["tokens_per_s"] for result in rounds) for side in SIDES}
     plain = {side: statistics.median(result[side]["peak_mib"] for result in plain_rounds) for side in SIDES}
     tensors = rounds[0]
     common = {
-        "model": "117M Llama-shaped, LoRA r8 q+v, micro batch 1 x 128 tokens, bf16, CPU",
+        "model": f"{fields['name']} ({fields['n_layer']} layers, dim {fields['n_embd']}), LoRA r8 q+v, "
+        f"micro batch 1 x {SEQUENCE} tokens, bf16, CPU",
         "activation_checkpointing": True,
         "steps": steps,
-        "rounds": ROUNDS,
+        "rounds": rounds_count,
     }
     notes = (
-        f"medians of {ROUNDS} processes per side and setting, both with activation checkpointing (the QLoRA "
+        f"medians of {rounds_count} processes per side and setting, both with activation checkpointing (the QLoRA "
         f"recipe's setting); without it: bf16 {plain['bf16']:.1f} MiB / NF4 {plain['nf4']:.1f} MiB = "
         f"{plain['bf16'] / plain['nf4']:.3f}; the model's tensors alone: bf16 {tensors['bf16']['tensor_mib']:.1f} "
         f"MiB / NF4 {tensors['nf4']['tensor_mib']:.1f} MiB (embedding and output layer stay bf16)"

@@ -2,7 +2,7 @@
 
     pip install -e ".[bench]"            # rank_bm25, the baseline
     python bench/retrieve.py              # 100,000 generated chunks, 1,000 queries
-    python bench/retrieve.py --quick      # 10,000 chunks, 200 queries, under a minute
+    python bench/retrieve.py --quick      # 2,000 chunks, 20 queries: a smoke run of the same code (CI runs it)
     python bench/retrieve.py --chunks 50000 --queries 500
 
 Prints one JSON object per line:
@@ -104,12 +104,12 @@ def timed_build(chunks_file: Path, out: Path, settings: Bm25Settings) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="10,000 chunks and 200 queries, under a minute")
+    parser.add_argument("--quick", action="store_true", help="2,000 chunks, 20 queries: a smoke run of the same code")
     parser.add_argument("--chunks", type=int, default=None, help="number of chunks (default 100,000)")
     parser.add_argument("--queries", type=int, default=None, help="number of queries (default 1,000)")
     args = parser.parse_args()
-    chunk_count = args.chunks or (10_000 if args.quick else 100_000)
-    query_count = args.queries or (200 if args.quick else 1_000)
+    chunk_count = args.chunks or (2_000 if args.quick else 100_000)
+    query_count = args.queries or (20 if args.quick else 1_000)
 
     texts = generate_chunks(chunk_count)
     queries = generate_queries(texts, query_count)

@@ -8,7 +8,8 @@ tokenizer, built by bench/generate.py's builder. The server runs in this process
 real `openai` client, streaming, greedy, EOS ignored so every request generates exactly `--new_tokens`; both
 sides are measured against the same server. Also printed: p50/p95 time to first token at 8 concurrent clients.
 
-    python bench/serve.py [--quick] [--threads N] [--new_tokens N] [--repeats N]
+    python bench/serve.py [--threads N] [--new_tokens N] [--repeats N]
+    python bench/serve.py --quick   # 1 layer, dim 64, 4 tokens: a smoke run of the same code (CI runs it)
 """
 
 from __future__ import annotations
@@ -87,15 +88,17 @@ def run_clients(base_url: str, new_tokens: int, repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="32 new tokens per request")
-    parser.add_argument("--new_tokens", type=int, default=None, help="tokens per request (default 96, quick 32)")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 layer, dim 64, 4 new tokens per request: a smoke run of the same code"
+    )
+    parser.add_argument("--new_tokens", type=int, default=None, help="tokens per request (default 96, quick 4)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument(
         "--repeats", type=int, default=None, help="alternating rounds, best of each (default 3, quick 1)"
     )
     parser.add_argument("--clients", metavar="URL", help=argparse.SUPPRESS)  # the client process (see run_clients)
     args = parser.parse_args()
-    new_tokens = args.new_tokens or (32 if args.quick else 96)
+    new_tokens = args.new_tokens or (4 if args.quick else 96)
     repeats = args.repeats or (1 if args.quick else 3)
     if args.clients:
         return run_clients(args.clients, new_tokens, repeats)
@@ -109,7 +112,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = build_model(Path(tmp), vocab=4096, n_layer=6, n_embd=512)
+        size = dict(vocab=1024, n_layer=1, n_embd=64) if args.quick else dict(vocab=4096, n_layer=6, n_embd=512)
+        checkpoint = build_model(Path(tmp), **size)
         engine = build_engine(checkpoint, model_name="bench", max_batch_size=len(PROMPTS), device="cpu")
         engine.loaded.stop_tokens = []  # every request generates exactly new_tokens
         parameters = sum(p.numel() for p in engine.loaded.model.parameters())

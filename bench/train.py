@@ -1,7 +1,7 @@
 """Benchmark litft's training loop against litgpt's, same model, data and batch settings, one process per run.
 
     python bench/train.py            # 256 instruction records, 64 pretraining steps, 3 rounds
-    python bench/train.py --quick    # 24 records, 16 steps, 3 rounds: a few minutes on 2 shared cores
+    python bench/train.py --quick    # 8 records, 4 steps, 1 round: a smoke run of the same code (CI runs it)
     python bench/train.py --only pretrain --rounds 5
     python bench/train.py --only qlora
 
@@ -23,7 +23,8 @@ the steady-state window and the load average before and after. Prints one JSON o
   the clock starts at the end of step `WARMUP` (process start, set-up, litgpt's sanity validation and the first
   steps excluded on both sides) and stops at the end of the last step.
 - `qlora_base_memory_vs_lora`, `qlora_tokens_vs_lora`: bench/qlora.py's lines (peak RSS and tokens/s of a LoRA
-  step on a bf16 base against an NF4 base), run last as its own process (`--only qlora` runs just those).
+  step on a bf16 base against an NF4 base), run last as its own process (`--only qlora` runs just those; --quick
+  leaves them to `python bench/qlora.py --quick`, which CI runs on its own).
 
 Dependencies: `pip install -e ".[bench]"` (litgpt comes with litft).
 """
@@ -298,20 +299,23 @@ def lora_bench(root: Path, checkpoint: Path, records: int, rounds: int) -> list[
     ]
 
 
-PRETRAIN_SEQ, PRETRAIN_MICRO = 512, 4
+PRETRAIN_MICRO, PRETRAIN_SEQ = 4, 512  # a micro batch of windows (--quick: QUICK_WINDOW)
+QUICK_WINDOW = (2, 128)
 WARMUP = 8  # pretraining steps before the clock starts (fewer with --quick)
 
 
-def prepare_pretraining(root: Path, checkpoint: Path) -> None:
+def prepare_pretraining(root: Path, checkpoint: Path, documents: int) -> None:
     from litft.prepare.pretrain import prepare_pretrain
 
     text = root / "pretrain.txt"
     rng = random.Random(3)
-    text.write_text("\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(50, 400))) for _ in range(1500)))
+    text.write_text(
+        "\n".join(" ".join(rng.choice(WORDS) for _ in range(rng.randint(50, 400))) for _ in range(documents))
+    )
     prepare_pretrain(data=text, out=root / "pt_data", checkpoint_dir=checkpoint, val_fraction=0.02, quiet=True)
 
 
-def litft_pretrain(root: Path, checkpoint: Path, steps: int, warmup: int, index: int) -> float:
+def litft_pretrain(root: Path, checkpoint: Path, steps: int, warmup: int, window: tuple[int, int], index: int) -> float:
     """Tokens/s of `litft pretrain` from the end of step `warmup` to the end of the last step (its loop clock)."""
     out = root / f"litft_pt_{index}"
     run(
@@ -325,11 +329,11 @@ def litft_pretrain(root: Path, checkpoint: Path, steps: int, warmup: int, index:
             "--out_dir",
             str(out),
             "--train.micro_batch_size",
-            str(PRETRAIN_MICRO),
+            str(window[0]),
             "--train.global_batch_size",
-            str(PRETRAIN_MICRO),
+            str(window[0]),
             "--train.max_seq_length",
-            str(PRETRAIN_SEQ),
+            str(window[1]),
             "--train.max_steps",
             str(steps),
             "--train.lr_warmup_steps",
@@ -346,18 +350,19 @@ def litft_pretrain(root: Path, checkpoint: Path, steps: int, warmup: int, index:
         cwd=root,
     )
     elapsed = {int(row["step"]): float(row["elapsed_s"]) for row in metric_rows(out, "elapsed_s")}
-    return (steps - warmup) * PRETRAIN_MICRO * PRETRAIN_SEQ / (elapsed[steps] - elapsed[warmup])
+    return (steps - warmup) * window[0] * window[1] / (elapsed[steps] - elapsed[warmup])
 
 
-def litgpt_pretrain(root: Path, steps: int, warmup: int) -> float:
+def litgpt_pretrain(root: Path, steps: int, warmup: int, window: tuple[int, int]) -> float:
     """The same window of `litgpt.pretrain.fit`, in a process of its own (`--litgpt_pretrain_worker`)."""
-    output = run([sys.executable, __file__, "--litgpt_pretrain_worker", str(root), "--steps", str(steps)], cwd=root)
+    worker = [sys.executable, __file__, "--litgpt_pretrain_worker", str(root), "--steps", str(steps)]
+    output = run(worker + ["--window", *map(str, window)], cwd=root)
     fetched = json.loads(output.strip().splitlines()[-1])["batch_fetched"]
     # Batch k + 1 is fetched when step k has ended (the loop fetches one more batch before it stops).
-    return (steps - warmup) * PRETRAIN_MICRO * PRETRAIN_SEQ / (fetched[steps] - fetched[warmup])
+    return (steps - warmup) * window[0] * window[1] / (fetched[steps] - fetched[warmup])
 
 
-def litgpt_pretrain_worker(root: Path, steps: int) -> None:
+def litgpt_pretrain_worker(root: Path, steps: int, window: tuple[int, int]) -> None:
     """litgpt's loop on litft's reader of the same train.bin; prints when each batch was fetched (JSON)."""
     import lightning as L
     import torch
@@ -382,7 +387,7 @@ def litgpt_pretrain_worker(root: Path, steps: int) -> None:
                 yield batch
 
     checkpoint = root / "checkpoint"
-    seq, micro = PRETRAIN_SEQ, PRETRAIN_MICRO
+    micro, seq = window
     fabric = L.Fabric(accelerator="cpu", devices=1, precision="32-true")
     torch.manual_seed(0)
     model = build_model("pretrain", resolve_config(checkpoint / "model_config.yaml"))
@@ -411,16 +416,17 @@ def litgpt_pretrain_worker(root: Path, steps: int) -> None:
     print(json.dumps({"batch_fetched": [None, *loader.fetched]}))  # 1-based: batch k at index k
 
 
-def pretrain_bench(root: Path, checkpoint: Path, steps: int, rounds: int) -> dict:
-    prepare_pretraining(root, checkpoint)
+def pretrain_bench(root: Path, checkpoint: Path, steps: int, rounds: int, quick: bool) -> dict:
+    documents, window = (300, QUICK_WINDOW) if quick else (1500, (PRETRAIN_MICRO, PRETRAIN_SEQ))
+    prepare_pretraining(root, checkpoint, documents)
     warmup = WARMUP if steps > 2 * WARMUP else steps // 4
     measured = []
     for index in range(rounds):
         sides = ["litft", "litgpt"] if index % 2 == 0 else ["litgpt", "litft"]
         rates = {
-            side: litft_pretrain(root, checkpoint, steps, warmup, index)
+            side: litft_pretrain(root, checkpoint, steps, warmup, window, index)
             if side == "litft"
-            else litgpt_pretrain(root, steps, warmup)
+            else litgpt_pretrain(root, steps, warmup, window)
             for side in sides
         }
         measured.append((rates["litft"], rates["litgpt"]))
@@ -428,22 +434,24 @@ def pretrain_bench(root: Path, checkpoint: Path, steps: int, rounds: int) -> dic
         "pretrain_tokens_vs_litgpt",
         measured,
         "tokens/s",
-        f"{steps} steps of {PRETRAIN_MICRO} x {PRETRAIN_SEQ} windows, fp32 CPU, both logging every step; "
+        f"{steps} steps of {window[0]} x {window[1]} windows, fp32 CPU, both logging every step; "
         f"steady-state window: steps {warmup + 1}-{steps} (end of step {warmup} to end of step {steps})",
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="8 records, 4 steps, 1 round: a smoke run of the code")
+    parser.add_argument("--rounds", type=int, help="rounds, sides alternating (default 3, --quick 1)")
     parser.add_argument("--only", choices=("lora", "pretrain", "qlora"))
-    parser.add_argument("--steps", type=int, help="pretraining steps (default 64, --quick 16)")
+    parser.add_argument("--steps", type=int, help="pretraining steps (default 64, --quick 4)")
     parser.add_argument("--litgpt_pretrain_worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--window", type=int, nargs=2, help=argparse.SUPPRESS)  # the worker's micro batch, length
     args = parser.parse_args()
-    steps = args.steps or (16 if args.quick else 64)
+    steps = args.steps or (4 if args.quick else 64)
+    args.rounds = args.rounds or (1 if args.quick else 3)
     if args.litgpt_pretrain_worker:
-        litgpt_pretrain_worker(args.litgpt_pretrain_worker, steps)
+        litgpt_pretrain_worker(args.litgpt_pretrain_worker, steps, tuple(args.window))
         return
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="litft-bench-train-") as tmp:
@@ -451,13 +459,13 @@ def main() -> None:
         checkpoint = make_checkpoint(root)
         lines = []
         if args.only in (None, "lora"):
-            lines += lora_bench(root, checkpoint, 24 if args.quick else 256, args.rounds)
+            lines += lora_bench(root, checkpoint, 8 if args.quick else 256, args.rounds)
         if args.only in (None, "pretrain"):
-            lines.append(pretrain_bench(root, checkpoint, steps, args.rounds))
+            lines.append(pretrain_bench(root, checkpoint, steps, args.rounds, args.quick))
     load = f"; 1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after, {os.cpu_count()} CPUs"
     for line in lines:
         print(json.dumps({**line, "notes": line["notes"] + load}), flush=True)
-    if args.only in (None, "qlora"):
+    if args.only == "qlora" or (args.only is None and not args.quick):
         # QLoRA's peak-memory and speed lines: bench/qlora.py measures each side in a fresh process of its own.
         qlora = [sys.executable, str(Path(__file__).with_name("qlora.py"))]
         subprocess.run(qlora + ["--quick"] * args.quick, check=True)
