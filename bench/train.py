@@ -48,6 +48,7 @@ import numpy as np
 
 WORDS = [f"w{i}" for i in range(600)]
 PACKED_MICRO_BATCH = 4  # packed rows of 1025 tokens: about the tokens of 8 records (mean ~430 with the template)
+MAX_LENGTH, QUICK_MAX_LENGTH = 1024, 256  # records' longest tokens (--quick: lengths scaled down alike)
 
 
 def make_checkpoint(root: Path) -> Path:
@@ -73,11 +74,13 @@ def make_checkpoint(root: Path) -> Path:
     )
 
 
-def make_records(path: Path, count: int, seed: int) -> None:
-    """Alpaca-style records whose token lengths are log-normal: median 150, 95th percentile 600."""
+def make_records(path: Path, count: int, seed: int, max_length: int) -> None:
+    """Alpaca-style records whose token lengths are log-normal: median 150, 95th percentile 600 (at MAX_LENGTH;
+    scaled with `max_length`)."""
     rng = np.random.default_rng(seed)
+    scale = max_length / MAX_LENGTH
     sigma = math.log(600 / 150) / 1.645
-    lengths = np.clip(rng.lognormal(math.log(150), sigma, count).astype(int), 24, 1000)
+    lengths = np.clip(rng.lognormal(math.log(150 * scale), sigma, count).astype(int), 24, max_length - 24)
     words = np.array(WORDS)
     records = []
     for length in lengths:
@@ -139,21 +142,26 @@ def summary(name: str, rounds: list[tuple[float, float]], unit: str, notes: str)
     }
 
 
-def prepare_lora(root: Path, checkpoint: Path, records: int) -> int:
+def prepare_lora(root: Path, checkpoint: Path, records: int, max_length: int) -> int:
     """Records and their prepared form; returns the training split's non-padding token count."""
     from litft.prepare.finetune import prepare_finetune
 
     data = root / "json"
     data.mkdir()
-    make_records(data / "train.json", records, seed=1)
-    make_records(data / "val.json", 16, seed=2)
+    make_records(data / "train.json", records, 1, max_length)
+    make_records(data / "val.json", 16, 2, max_length)
     prepare_finetune(
-        data=data, out=root / "ft_data", checkpoint_dir=checkpoint, mask_prompt=False, max_seq_length=1024, quiet=True
+        data=data,
+        out=root / "ft_data",
+        checkpoint_dir=checkpoint,
+        mask_prompt=False,
+        max_seq_length=max_length,
+        quiet=True,
     )
     return json.loads((root / "ft_data" / "meta.json").read_text())["splits"]["train"]["tokens"]
 
 
-def litgpt_lora(root: Path, checkpoint: Path, index: int) -> tuple[float, float]:
+def litgpt_lora(root: Path, checkpoint: Path, max_length: int, index: int) -> tuple[float, float]:
     """(non-padding tokens/s over litgpt's own training time, final val loss) of one litgpt LoRA epoch."""
     output = run(
         [
@@ -177,7 +185,7 @@ def litgpt_lora(root: Path, checkpoint: Path, index: int) -> tuple[float, float]
             "--train.global_batch_size",
             "8",
             "--train.max_seq_length",
-            "1024",
+            str(max_length),
             "--train.epochs",
             "1",
             "--train.lr_warmup_steps",
@@ -210,7 +218,9 @@ def litgpt_lora(root: Path, checkpoint: Path, index: int) -> tuple[float, float]
     return tokens / seconds, float(re.search(r"Final evaluation \| val loss: ([\d.]+)", output).group(1))
 
 
-def litft_lora(root: Path, checkpoint: Path, useful: int, variant: str, index: int) -> tuple[float, float, int]:
+def litft_lora(
+    root: Path, checkpoint: Path, useful: int, variant: str, max_length: int, index: int
+) -> tuple[float, float, int]:
     """(non-padding tokens/s over the loop's clock, final val loss, steps) of one litft LoRA epoch."""
     micro, extra = (8, []) if variant == "grouped" else (PACKED_MICRO_BATCH, ["--data.packing", "true"])
     out = root / f"litft_lora_{variant}_{index}"
@@ -227,7 +237,7 @@ def litft_lora(root: Path, checkpoint: Path, useful: int, variant: str, index: i
             "--train.global_batch_size",
             str(micro),
             "--train.max_seq_length",
-            "1024",
+            str(max_length),
             "--train.epochs",
             "1",
             "--train.lr_warmup_steps",
@@ -259,8 +269,8 @@ def litft_lora(root: Path, checkpoint: Path, useful: int, variant: str, index: i
     return useful / last_row(out, "elapsed_s"), last_row(out, "val_loss"), int(last_row(out, "step"))
 
 
-def lora_bench(root: Path, checkpoint: Path, records: int, rounds: int) -> list[dict]:
-    useful = prepare_lora(root, checkpoint, records)
+def lora_bench(root: Path, checkpoint: Path, records: int, rounds: int, max_length: int) -> list[dict]:
+    useful = prepare_lora(root, checkpoint, records, max_length)
     measured: dict[str, list[tuple[float, float]]] = {"grouped": [], "packed": []}
     results: dict[str, tuple[float, int]] = {}
     litgpt_val = 0.0
@@ -269,10 +279,10 @@ def lora_bench(root: Path, checkpoint: Path, records: int, rounds: int) -> list[
         rates: dict[str, float] = {}
         for side in sides:
             if side == "litgpt":
-                rates["litgpt"], litgpt_val = litgpt_lora(root, checkpoint, index)
+                rates["litgpt"], litgpt_val = litgpt_lora(root, checkpoint, max_length, index)
                 continue
             for variant in measured:
-                rates[variant], val, steps = litft_lora(root, checkpoint, useful, variant, index)
+                rates[variant], val, steps = litft_lora(root, checkpoint, useful, variant, max_length, index)
                 results[variant] = (val, steps)
         for variant in measured:
             measured[variant].append((rates[variant], rates["litgpt"]))
@@ -283,9 +293,9 @@ def lora_bench(root: Path, checkpoint: Path, records: int, rounds: int) -> list[
     )
     hows = {
         "grouped": "default: micro batch 8 records grouped by length",
-        "packed": f"--data.packing: micro batch {PACKED_MICRO_BATCH} rows of 1025 tokens (about the tokens of 8 "
-        "records); an explicit block-diagonal mask rules out the flash/efficient SDPA kernels "
-        "and each row attends over all 1024 positions",
+        "packed": f"--data.packing: micro batch {PACKED_MICRO_BATCH} rows of {max_length + 1} tokens (about the "
+        "tokens of 8 records); an explicit block-diagonal mask rules out the flash/efficient SDPA kernels "
+        f"and each row attends over all {max_length} positions",
     }
     names = {"grouped": "lora_useful_tokens_vs_litgpt", "packed": "lora_packed_useful_tokens_vs_litgpt"}
     return [
@@ -459,7 +469,8 @@ def main() -> None:
         checkpoint = make_checkpoint(root)
         lines = []
         if args.only in (None, "lora"):
-            lines += lora_bench(root, checkpoint, 8 if args.quick else 256, args.rounds)
+            records, max_length = (8, QUICK_MAX_LENGTH) if args.quick else (256, MAX_LENGTH)
+            lines += lora_bench(root, checkpoint, records, args.rounds, max_length)
         if args.only in (None, "pretrain"):
             lines.append(pretrain_bench(root, checkpoint, steps, args.rounds, args.quick))
     load = f"; 1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after, {os.cpu_count()} CPUs"
