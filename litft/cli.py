@@ -24,6 +24,7 @@ from litft.common.errors import LitftError, environment_error_message
 from litft.common.settings import type_name
 from litft.common.text import is_valid_unicode
 
+MAX_SEED = 2**32 - 1  # the largest seed both numpy and Lightning's seed_everything take as given
 # name -> ("module:function", one-line help), or name -> {subname: (...)} for a group.
 # A group may name a default subcommand under "" (e.g. `litft evaluate ...` vs `litft evaluate summarize`).
 COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
@@ -280,6 +281,10 @@ def run_function(function: Callable, args: Sequence[str] | None = None, prog: st
         config = parser.parse_args(_rewrite_args(function, args))
     except ArgumentError as error:
         _fail(_argument_error_message(parser, str(error), prog or function.__name__))
+    seed = config.get("seed")
+    if isinstance(seed, int) and not 0 <= seed <= MAX_SEED:
+        # numpy's generators refuse a negative seed with a traceback; Lightning replaces one past 2**32 - 1 silently
+        _fail(f"--seed must be between 0 and {MAX_SEED}, got {seed}.")
     try:
         arguments = parser.instantiate_classes(config)
         arguments.pop("config", None)

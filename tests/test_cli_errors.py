@@ -141,6 +141,21 @@ def test_wrong_value_type_is_one_sentence_naming_the_type(capsys, tmp_path):
     assert line.startswith("error: --precision '99' is not valid; it must be one of 32-true, bf16-true")
 
 
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("split", "--input", "{missing}/qa.jsonl", "--out_dir", "{missing}/split"),
+        ("prepare", "finetune", "--data", "{missing}/train.json", "--out", "{missing}/data"),
+        ("finetune", "lora", "{missing}/data", "{missing}/checkpoint"),
+    ],
+)
+def test_every_seed_out_of_range_is_one_sentence_before_any_work(command, seed, capsys, tmp_path):
+    """numpy refused a negative seed with a traceback, and Lightning silently replaced one past 2**32 - 1."""
+    line = error_line(capsys, *(word.format(missing=tmp_path / "missing") for word in command), "--seed", seed)
+    assert line == f"error: --seed must be between 0 and {2**32 - 1}, got {seed}."
+
+
 def test_missing_required_argument_and_missing_config_file(capsys, tmp_path):
     assert error_line(capsys, "convert", "hf_to_lit").startswith("error: --checkpoint_dir is required;")
     line = error_line(capsys, "finetune", "lora", "--config", str(tmp_path / "none.yaml"))
