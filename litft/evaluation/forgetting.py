@@ -32,6 +32,7 @@ def perplexity(loaded, text: str, max_tokens: int = MAX_TOKENS) -> dict:
     """`loaded` (a generation.LoadedModel)'s perplexity on `text`: {perplexity, tokens (scored), windows}."""
     import torch
 
+    from litft.models.loss import token_loss_sum
     from litft.models.tokenizer import encode_batch
 
     ids = encode_batch(loaded.tokenizer, [text])[0][:max_tokens]
@@ -45,9 +46,8 @@ def perplexity(loaded, text: str, max_tokens: int = MAX_TOKENS) -> dict:
         # after the first is predicted exactly once.
         for start in range(0, len(ids) - 1, window):
             chunk = torch.tensor(ids[start : start + window + 1], dtype=torch.long, device=loaded.device)
-            logits = model(chunk[:-1].unsqueeze(0)).float()
-            loss = torch.nn.functional.cross_entropy(logits[0], chunk[1:], reduction="sum")
-            total_loss += loss.item()
+            # chunked lm head: a window of the model's context never holds its [T, vocab] logits at once
+            total_loss += token_loss_sum(model, chunk[:-1].unsqueeze(0), chunk[1:].unsqueeze(0)).item()
             scored += chunk.numel() - 1
             windows += 1
     return {"perplexity": round(math.exp(total_loss / scored), 4), "tokens": scored, "windows": windows}

@@ -19,10 +19,9 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from litft.common.errors import LitftError
+from litft.models.loss import IGNORE_INDEX
 from litft.prepare.format import open_tokens, read_meta
 from litft.readers.position import restored_count
-
-IGNORE_INDEX = -100
 
 
 class FinetuneDataset(Dataset):

@@ -1,5 +1,5 @@
 """Packing's data side: several instruction records per row, with the position and segment ids that
-`litft.models.packing.packed_forward` needs to keep them apart.
+the packed forward pass (`litft.models.packing`, `litft.models.loss`) needs to keep them apart.
 
 Each record's first label is IGNORE_INDEX, so no token is trained to predict the next record's start, and
 prompts stay masked as in the unpacked data. The loss is averaged over all unmasked tokens of the packed

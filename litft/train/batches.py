@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import torch
 
-IGNORE_INDEX = -100
+from litft.models.loss import IGNORE_INDEX
 
 
 @dataclass

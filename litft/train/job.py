@@ -197,6 +197,7 @@ def _build_model(
     """
     from litft.models.build import build_model, embeddings_tied, load_weights, tie_embeddings
     from litft.models.checkpoint import load_state_dict
+    from litft.models.loss import accept_targets
     from litft.train.state import load_weights_into
 
     fsdp = is_fsdp(fabric)
@@ -215,10 +216,7 @@ def _build_model(
             model = build_model(method.name, config, job.settings, device="meta" if fsdp else fabric.device)
     model.max_seq_length = seq_len
     method.prepare(model)
-    if job.data.packing:
-        from litft.models.packing import accept_packed_rows
-
-        accept_packed_rows(model)
+    accept_targets(model)  # the loss without [B, T, vocab] logits, packed rows or not (litft.models.loss)
     if states and not fsdp and job.quantize is None:
         load_weights(model, method.name, states[0], states[1] if len(states) > 1 else None)
     tied_under_fsdp = fsdp and bool(states) and embeddings_tied(states[0])

@@ -10,34 +10,17 @@ from pathlib import Path
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 
 from litft.common.errors import LitftError
-from litft.train.batches import IGNORE_INDEX, Batch
-
-LM_HEAD_CHUNK = 128  # with a large vocabulary, logits are produced and consumed in chunks of this many positions
-CHUNKED_VOCAB = 32_000  # below this the [B, T, V] logits are small and one pass is faster
+from litft.models.loss import accept_targets
+from litft.train.batches import Batch
 
 
 def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
-    """Sum of the cross-entropy over the batch's target tokens (chunked lm head: no [B, T, V] logits at once)."""
-    vocab = getattr(model, "config", None) and model.config.padded_vocab_size
-    chunk = LM_HEAD_CHUNK if (vocab or 0) >= CHUNKED_VOCAB else 0
-    if batch.packed:  # see litft.models.packing: the model's forward was taught these arguments
-        logits = model(
-            batch.input_ids, position_ids=batch.position_ids, segment_ids=batch.segment_ids, lm_head_chunk_size=chunk
-        )
-    else:
-        logits = model(batch.input_ids, lm_head_chunk_size=chunk)
-    if isinstance(logits, torch.Tensor):
-        logits = [logits]
-    targets = batch.targets.split(LM_HEAD_CHUNK, dim=1) if len(logits) > 1 else [batch.targets]
-    total = logits[0].new_zeros((), dtype=torch.float32)
-    for chunk, target in zip(logits, targets, strict=True):
-        total = total + F.cross_entropy(
-            chunk.reshape(-1, chunk.size(-1)).float(), target.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
-        )
-    return total
+    """Sum of the cross-entropy over the batch's target tokens, without its [B, T, vocab] logits
+    (litft.models.loss: chunked lm head and cross-entropy over the target positions only)."""
+    accept_targets(getattr(model, "module", model))  # Fabric's and DDP/FSDP's wrappers call the model's forward
+    return model(batch.input_ids, targets=batch.targets, position_ids=batch.position_ids, segment_ids=batch.segment_ids)
 
 
 def accumulate_gradients(

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from litft.common.errors import LitftError
-from litft.models.packing import packed_attention_mask, packed_forward
+from litft.models.loss import final_hidden_states
+from litft.models.packing import packed_attention_mask
 from litft.readers import (
     IGNORE_INDEX,
     FinetuneDataset,
@@ -100,7 +101,7 @@ def test_packing_fills_bins_and_marks_record_boundaries(finetune_dir):
         PackedFinetuneDataset(dataset, capacity - 20)
 
 
-def test_packed_forward_isolates_records_and_plain_forward_does_not():
+def test_packed_hidden_states_isolate_records_and_plain_ones_do_not():
     from litgpt import Config
     from litgpt.model import GPT
 
@@ -131,17 +132,19 @@ def test_packed_forward_isolates_records_and_plain_forward_does_not():
     ]
     batch = collate_finetune(samples)
     with torch.no_grad():
-        packed = packed_forward(model, batch["input_ids"], batch["position_ids"], batch["segment_ids"])
-        alone_first, alone_second, plain = model(first), model(second), model(batch["input_ids"][:1])
+        packed = final_hidden_states(model, batch["input_ids"], batch["position_ids"], batch["segment_ids"])
+        alone_first, alone_second = final_hidden_states(model, first), final_hidden_states(model, second)
+        plain = final_hidden_states(model, batch["input_ids"][:1])
     torch.testing.assert_close(packed[0, :7], alone_first[0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(packed[0, 7:], alone_second[0], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(packed[1, :11], alone_second[0], rtol=1e-5, atol=1e-5)  # padded row unaffected
     assert (plain[0, 7:] - alone_second[0]).abs().max() > 1e-2  # a plain forward lets records see each other
     windowed = GPT(Config(**settings, sliding_window_size=4))
     with pytest.raises(LitftError, match="sliding-window"):
-        packed_forward(windowed, batch["input_ids"], batch["position_ids"], batch["segment_ids"])
-    mask = packed_attention_mask(batch["segment_ids"])
-    assert mask.shape == (2, 1, 18, 18) and not mask[0, 0, 7, 6] and mask[0, 0, 6, 0] and not mask[0, 0, 0, 1]
+        final_hidden_states(windowed, batch["input_ids"], batch["position_ids"], batch["segment_ids"])
+    mask = packed_attention_mask(batch["segment_ids"], torch.float32)  # additive: 0 attends, -inf does not
+    assert mask.shape == (2, 1, 18, 18) and mask[0, 0, 6, 0] == 0 and mask[0, 0, 17, 17] == 0
+    assert mask[0, 0, 7, 6] == float("-inf") and mask[0, 0, 0, 1] == float("-inf")
 
 
 def test_a_token_file_shorter_than_its_meta_is_refused_when_opened(finetune_dir, tmp_path):

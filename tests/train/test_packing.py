@@ -70,7 +70,6 @@ def test_packed_loss_and_gradients_equal_unpacked(method, short_data, lit_base):
     """The same records as one packed batch and one padded batch: same summed loss, same token count, same gradients."""
     from litft.models.build import LoRASettings, build_model, load_weights
     from litft.models.checkpoint import inspect_checkpoint, load_state_dict
-    from litft.models.packing import accept_packed_rows
     from litft.train.steps import token_loss_sum
 
     records, packed = _rows(short_data)
@@ -89,7 +88,6 @@ def test_packed_loss_and_gradients_equal_unpacked(method, short_data, lit_base):
             if "lora_B" in name:
                 torch.nn.init.normal_(parameter, std=0.02)
     model.max_seq_length = ROW - 1
-    accept_packed_rows(model)
     gradients = []
     for batch in (unpacked_batch, packed_batch):
         model.zero_grad(set_to_none=True)
