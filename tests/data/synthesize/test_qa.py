@@ -27,7 +27,7 @@ SECRET = "sk-test-0123456789-do-not-leak"
 
 def fast_llm(**settings) -> LLMSettings:
     """`--llm` settings whose retries and timeouts are quick."""
-    return LLMSettings(retry_base_delay=0.01, retry_max_delay=0.05, timeout=0.5, **settings)
+    return LLMSettings(**{"retry_base_delay": 0.01, "retry_max_delay": 0.05, "timeout": 0.5, **settings})
 
 
 def write_chunks(path: Path, scripts: dict[str, str]) -> dict[str, str]:
@@ -242,7 +242,8 @@ def test_a_key_echoed_by_the_server_is_redacted_from_failures(tmp_path, monkeypa
         synthesize(
             tmp_path / "chunks.jsonl",
             tmp_path / "qa.jsonl",
-            llm=fast_llm(model="m", base_url=server.base_url, max_retries=1),
+            # a loaded machine can take over 0.5 s to answer: the failure must be the echoed key, not a timeout
+            llm=fast_llm(model="m", base_url=server.base_url, max_retries=1, timeout=30),
             quiet=True,
         )
     assert "Bearer [redacted]" in str(error.value) and SECRET not in str(error.value)
