@@ -118,13 +118,7 @@ def write_gguf(
         writer.add_add_bos_token(tokenizer["add_bos"])
     if "chat_template" in tokenizer:
         writer.add_chat_template(tokenizer["chat_template"])
-    for name, array in tensors.items():
-        writer.add_tensor(name, np.ascontiguousarray(array, dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    return write_f32_tensors(writer, tensors, path)
 
 
 def copy_with_tensors(source: Path, path: Path, tensors: dict[str, np.ndarray]) -> Path:
@@ -137,6 +131,11 @@ def copy_with_tensors(source: Path, path: Path, tensors: dict[str, np.ndarray]) 
         sub_type = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(key, field.contents(), field.types[0], sub_type=sub_type)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    return write_f32_tensors(writer, tensors, path)
+
+
+def write_f32_tensors(writer: gguf.GGUFWriter, tensors: dict[str, np.ndarray], path: Path) -> Path:
+    """Add `tensors` as f32 weights after the metadata already given to `writer`, and write the file."""
     for name, array in tensors.items():
         writer.add_tensor(name, np.ascontiguousarray(array, dtype=np.float32))
     writer.write_header_to_file()
