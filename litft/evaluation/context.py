@@ -39,16 +39,24 @@ def with_hits(records: list[Instruction], hits: list | None) -> list[tuple[Instr
     return list(zip(records, hits if hits is not None else [None] * len(records), strict=True))
 
 
-def rag_variants(rag: Path | None, rag_k: int, records: list[Instruction], quiet: bool) -> list[Variant]:
-    """Closed-book, and with --rag the variant whose prompts hold each question's top `rag_k` chunks."""
+def rag_variants(
+    rag: Path | None, rag_k: int, records: list[Instruction], quiet: bool, retrievers: list[str] | None = None
+) -> list[Variant]:
+    """Closed-book, and with --rag one variant per retriever whose prompts hold each question's top `rag_k` chunks:
+    `+rag` for the one retriever (the index's default unless named), `+<retriever>` each when several are compared."""
     closed = Variant("")
     if rag is None:
         return [closed]
     from litft.retrieval.index import RetrievalIndex
 
     index = RetrievalIndex.load(rag, "--rag")
-    hits = index.search_many([record.question for record in records], rag_k)
-    if not quiet:
-        print(f"retrieved {rag_k} chunks per question from {rag} ({index.default_retriever})", file=sys.stderr)
-    described = {"index": str(Path(rag).resolve()), "k": rag_k, "retriever": index.default_retriever}
-    return [closed, Variant(RAG_SUFFIX, hits, described)]
+    chosen = list(dict.fromkeys(retrievers or [index.default_retriever]))
+    variants = [closed]
+    for retriever in chosen:
+        hits = index.search_many([record.question for record in records], rag_k, retriever)
+        if not quiet:
+            print(f"retrieved {rag_k} chunks per question from {rag} ({retriever})", file=sys.stderr)
+        described = {"index": str(Path(rag).resolve()), "k": rag_k, "retriever": retriever}
+        suffix = RAG_SUFFIX if len(chosen) == 1 else f"+{retriever}"
+        variants.append(Variant(suffix, hits, described))
+    return variants

@@ -42,7 +42,7 @@ from litft.evaluation.subset import stratified_sample
 from litft.llm.client import LLMSettings
 from litft.models.context import fit_context
 from litft.models.instructions import Instruction, read_instructions
-from litft.retrieval.settings import check_index_dir, check_k
+from litft.retrieval.settings import Retriever, check_index_dir, check_k
 
 CONTAMINATION_N = 8  # words: a shared run this long is copied text, not a common phrase
 EVALUATION_KIND = "evaluation"
@@ -227,6 +227,7 @@ def evaluate(
     judge: LLMSettings = JUDGE_SETTINGS,
     rag: Path | None = None,
     rag_k: int = 3,
+    rag_retrievers: list[Retriever] | None = None,
     api: LLMSettings = API_SETTINGS,
     train_file: Path | None = None,
     decontaminate: bool = False,
@@ -261,6 +262,9 @@ def evaluate(
             Lowest-ranked chunks that would not leave --sampling.max_new_tokens of the model's context for the
             answer are left out of that prompt (counted as passages_dropped in report.json).
         rag_k: Chunks retrieved per question with --rag.
+        rag_retrievers: The retrievers --rag asks with (default: the index's own, hybrid when it has dense vectors,
+            else bm25); several (`--rag_retrievers bm25 hybrid`) give each model one row per retriever,
+            `<model>+bm25`, `<model>+hybrid`, instead of `<model>+rag`.
         api: With `--api.model`, an OpenAI-compatible model answers the same questions too, closed-book and with
             --rag (rows `api:<model>`, `api:<model>+rag`; temperature 0 and 256-token answers by default; answers
             are cached in api.cache.jsonl, so a re-run asks nothing twice).
@@ -274,6 +278,8 @@ def evaluate(
         quiet: No progress bars.
     """
     _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k, limit, sample, general_text)
+    if rag_retrievers and rag is None:
+        raise LitftError("--rag_retrievers chooses how --rag retrieves; pass the index with --rag too.")
     general = read_general_text(general_text) if general_text is not None else None
     from litft.generation.generate import (
         stop_strings,  # imports torch: only once the paths are known to exist
@@ -285,7 +291,8 @@ def evaluate(
     records, contamination = _without_contamination(records, test_file, train_file, decontaminate)
     specs = plan_models(runs, base)
     started = time.time()
-    variants = rag_variants(rag, rag_k, records, quiet)  # before out_dir is made: a damaged index is refused first
+    # before out_dir is made: a damaged index is refused first
+    variants = rag_variants(rag, rag_k, records, quiet, rag_retrievers)
     out_dir = _claimed_out_dir(Path(out_dir), overwrite)
     options = dict(
         device=device,

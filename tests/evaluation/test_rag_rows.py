@@ -11,6 +11,7 @@ import pytest
 from litft.cli import run_function
 from litft.evaluation.evaluate import evaluate
 from litft.retrieval.index import build_index
+from tests.support.embedding import make_tiny_embedding_model
 from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -197,3 +198,36 @@ def test_bad_rag_arguments_are_one_sentence_and_exit_2(lit_base, rag_setup, tmp_
         run_function(evaluate, args + extra)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_several_retrievers_give_each_model_one_row_per_retriever(lit_base, tmp_path):
+    chunks = tmp_path / "chunks.jsonl"
+    chunks.write_text("".join(json.dumps(chunk) + "\n" for chunk in CHUNKS))
+    model = make_tiny_embedding_model(tmp_path / "embedding", [chunk["text"] for chunk in CHUNKS])
+    build_index(chunks, tmp_path / "index", embedding_model=model, quiet=True)
+    test_file = tmp_path / "test.json"
+    test_file.write_text(json.dumps(RECORDS))
+    setup = {"index": tmp_path / "index", "test": test_file}
+    out = tmp_path / "eval"
+    run_function(evaluate, _args(lit_base, setup, out, "--rag_retrievers", "bm25", "hybrid"))
+    report = json.loads((out / "report.json").read_text())
+    assert [m["label"] for m in report["models"]] == ["base", "base+bm25", "base+hybrid"]
+    assert [m["rag"] and m["rag"]["retriever"] for m in report["models"]] == [None, "bm25", "hybrid"]
+    bm25 = [json.loads(line) for line in (out / "generations" / "base+bm25.jsonl").read_text().splitlines()]
+    assert sorted(line["retrieved"] for line in bm25) == [["deadline"], ["programs"]]  # as the single +rag row
+    hybrid = [json.loads(line) for line in (out / "generations" / "base+hybrid.jsonl").read_text().splitlines()]
+    assert len(hybrid) == 2 and all(len(line["retrieved"]) == 1 for line in hybrid)
+
+
+def test_rag_retrievers_need_the_index_and_one_it_can_run(lit_base, rag_setup, tmp_path, capsys):
+    args = _args(lit_base, rag_setup, tmp_path / "eval", "--rag_retrievers", "dense")
+    with pytest.raises(SystemExit) as exit_info:
+        run_function(evaluate, args)
+    assert exit_info.value.code == 2
+    assert "needs dense vectors" in capsys.readouterr().err
+    without_index = args[: args.index("--rag")] + args[args.index("--rag") + 2 :]
+    with pytest.raises(SystemExit) as exit_info:
+        run_function(evaluate, without_index)
+    assert exit_info.value.code == 2
+    assert "pass the index with --rag too" in capsys.readouterr().err
+    assert not (tmp_path / "eval").exists()
