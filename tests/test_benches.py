@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHES = sorted(path.name for path in (REPO / "bench").glob("*.py"))
+# bench/_*.py are modules the scripts share (bench/_smollm2.py), not benchmarks
+BENCHES = sorted(path.name for path in (REPO / "bench").glob("*.py") if not path.name.startswith("_"))
 # Data a script reads from beside the checkout (as tests/data/curate/test_filter.py does): without it, it is skipped.
 DATA = {"extract.py": REPO.parent / "shared" / "data" / "extraction-benchmark"}
 TIMEOUT_S = 600
