@@ -19,6 +19,7 @@ from litft.train.logging import tracker_names
 LoggerChoice = Literal["csv", "tensorboard", "wandb", "mlflow"]
 PrecisionChoice = Literal["32-true", "bf16-true", "bf16-mixed", "16-mixed", "16-true"] | None
 StrategyChoice = Literal["auto", "ddp", "fsdp"]
+CheckpointingChoice = bool | Literal["auto"]
 
 
 PRETRAIN_TRAIN = TrainArgs(
@@ -59,7 +60,7 @@ def pretrain(
     devices: int | str = 1,
     num_nodes: int = 1,
     strategy: StrategyChoice = "auto",
-    activation_checkpointing: bool = False,
+    activation_checkpointing: CheckpointingChoice = "auto",
     seed: int = 42,
     train: TrainArgs = PRETRAIN_TRAIN,
     eval: EvalArgs = EvalArgs(interval=1000, max_iters=100, max_new_tokens=0),
@@ -84,7 +85,8 @@ def pretrain(
         devices: Devices per node.
         num_nodes: Nodes.
         strategy: auto, ddp or fsdp (transformer blocks wrapped; sharded optimizer state).
-        activation_checkpointing: Recompute each block's activations in backward (less memory, same results).
+        activation_checkpointing: Recompute each block's activations in backward (less memory, same results); auto:
+        on when a training row can reach 1,024 tokens.
         seed: Seed of initialisation, data order and dropout.
         train: Batch sizes, length, schedule, clipping, checkpoint interval.
         eval: Validation interval and size.
@@ -128,7 +130,8 @@ accelerator: cpu, cuda or auto.
 devices: Devices per node.
 num_nodes: Nodes.
 strategy: auto, ddp or fsdp (transformer blocks wrapped; sharded optimizer state).
-activation_checkpointing: Recompute each block's activations in backward (less memory, same results).
+activation_checkpointing: Recompute each block's activations in backward (less memory, same results); auto:
+    on when a training row can reach 1,024 tokens.
 quantize: Load the frozen base in 4 or 8 bits with bitsandbytes, on CPU or CUDA (QLoRA; LoRA only): bnb.nf4,
     bnb.nf4-dq, bnb.fp4, bnb.fp4-dq, bnb.int8; checkpoints record it and keep only the LoRA weights.
 seed: {seed}
@@ -156,7 +159,7 @@ def finetune_full(
     devices: int | str = 1,
     num_nodes: int = 1,
     strategy: StrategyChoice = "auto",
-    activation_checkpointing: bool = False,
+    activation_checkpointing: CheckpointingChoice = "auto",
     quantize: Quantize | None = None,
     seed: int = 1337,
     train: TrainArgs = FINETUNE_TRAIN,
@@ -180,7 +183,7 @@ def finetune_lora(
     devices: int | str = 1,
     num_nodes: int = 1,
     strategy: StrategyChoice = "auto",
-    activation_checkpointing: bool = False,
+    activation_checkpointing: CheckpointingChoice = "auto",
     quantize: Quantize | None = None,
     seed: int = 1337,
     lora: LoRASettings = LoRASettings(),
@@ -205,7 +208,7 @@ def finetune_adapter_v2(
     devices: int | str = 1,
     num_nodes: int = 1,
     strategy: StrategyChoice = "auto",
-    activation_checkpointing: bool = False,
+    activation_checkpointing: CheckpointingChoice = "auto",
     quantize: Quantize | None = None,
     seed: int = 1337,
     adapter: AdapterV2Settings = AdapterV2Settings(),

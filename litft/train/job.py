@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -44,7 +44,7 @@ class Job:
     devices: int | str = 1
     num_nodes: int = 1
     strategy: str = "auto"
-    activation_checkpointing: bool = False
+    activation_checkpointing: bool | Literal["auto"] = "auto"
     quantize: str | None = None
     seed: int = 42
     train: TrainArgs = field(default_factory=TrainArgs)
@@ -83,6 +83,9 @@ def run(job: Job) -> Any:
     method = get_method(job.method)
     _check_job(job, method)
     job.quantize = resolve_quantize(job.quantize)
+    auto_checkpointing = job.activation_checkpointing == "auto"
+    if auto_checkpointing:
+        job.activation_checkpointing = _longest_row(job, method) >= AUTO_CHECKPOINTING_TOKENS
     fabric = make_fabric(
         accelerator=job.accelerator,
         devices=job.devices,
@@ -93,6 +96,11 @@ def run(job: Job) -> Any:
         block_class=method.block_class,
     )
     validate_args(job.train, job.eval, job.optimizer, fabric.world_size)
+    if auto_checkpointing and job.activation_checkpointing and not job.quiet:
+        fabric.print(
+            f"activation checkpointing on: training rows reach {AUTO_CHECKPOINTING_TOKENS:,} tokens or more "
+            "(--activation_checkpointing false turns it off)"
+        )
     check_paged_optimizer(job.optimizer, fabric.device.type)
     if job.quantize is not None:
         check_quantize(job.quantize, fabric.device)
@@ -109,6 +117,25 @@ def run(job: Job) -> Any:
         inputs=(job.data_dir, job.checkpoint_dir, job.tokenizer_dir),
     )
     return launch(fabric, train_in_process, job)
+
+
+# From rows of this many tokens `--activation_checkpointing auto` recomputes the blocks in backward: at SmolLM2-135M's
+# shape and 1,536 tokens the blocks' activations (about 1.8 GB) outweigh the model twice over, and recomputing them
+# costs one more forward pass of the blocks per step (bench/long_memory.py).
+AUTO_CHECKPOINTING_TOKENS = 1024
+
+
+def _longest_row(job: Job, method: Method) -> int:
+    """The most tokens one training row can hold: the sequence length, or the longest record when rows are not
+    packed and every record is shorter."""
+    from litft.prepare.format import read_meta
+
+    config = _architecture(job)
+    seq_len = job.train.max_seq_length or config.block_size
+    if method.data_kind == "pretrain" or job.data.packing:
+        return seq_len
+    longest_record = int(read_meta(job.data_dir, method.data_kind)["splits"]["train"]["longest"])
+    return min(seq_len, longest_record - 1)  # a record's last token is only a target
 
 
 def _identity(job: Job) -> dict[str, Any]:

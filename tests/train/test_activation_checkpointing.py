@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 
 from litft.cli import main
 from litft.common.settings import AdapterV2Settings, LoRASettings
@@ -165,3 +166,23 @@ def test_ddp_run_with_checkpointing_equals_the_ddp_run_without(tmp_path, lit_bas
     assert got.keys() == expected.keys()
     for key in expected:
         assert torch.equal(got[key], expected[key]), key
+
+
+@pytest.mark.parametrize("packing", [False, True])
+def test_auto_checkpointing_turns_on_from_the_longest_row(packing, tmp_path, lit_base, ft_data, monkeypatch):
+    """The default `auto` checkpoints the blocks exactly when a training row can reach the threshold: the longest
+    record less its last token (a target only), or the whole sequence length when rows are packed."""
+    from litft.prepare.format import read_meta
+
+    longest_record = read_meta(ft_data, "finetune")["splits"]["train"]["longest"]
+    block_size = yaml.safe_load((lit_base / "model_config.yaml").read_text())["block_size"]
+    longest_row = 100 if packing else longest_record - 1
+    assert longest_row < block_size  # the records (or the packed rows' length), not the model, bound the rows
+    checkpointed = []
+    monkeypatch.setattr("litft.train.job.checkpoint_blocks", lambda model, block_class: checkpointed.append(model))
+    extra = ["--train.max_steps", "1", "--data.packing", str(packing).lower()]
+    extra += ["--train.max_seq_length", "100"] if packing else []
+    for threshold, expected in ((longest_row + 1, 0), (longest_row, 1)):
+        monkeypatch.setattr("litft.train.job.AUTO_CHECKPOINTING_TOKENS", threshold)
+        main(command("lora", lit_base, ft_data, tmp_path / f"out{threshold}", extra))
+        assert len(checkpointed) == expected
