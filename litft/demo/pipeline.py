@@ -146,10 +146,10 @@ def stage_commands(
     out: Path, base_url: str, size: Size, model: str | None, llm_url: str | None
 ) -> list[tuple[str, list[str]]]:
     """(title, litft arguments) of every stage, in order."""
-    return _data_stages(out, base_url, model, llm_url) + _model_stages(out, size)
+    return data_stages(out, base_url, model, llm_url) + _model_stages(out, size)
 
 
-def _data_stages(out: Path, base_url: str, model: str | None, llm_url: str | None) -> list[tuple[str, list[str]]]:
+def data_stages(out: Path, base_url: str, model: str | None, llm_url: str | None) -> list[tuple[str, list[str]]]:
     site, chunks = out / "site", out / "site" / "chunks.jsonl"
     if model:
         synthesize = _args("--backend openai --llm.model {model} --cache {cache}", model=model, cache=out / LLM_CACHE)
