@@ -126,6 +126,10 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
             "litft.commands:convert_gguf_checkpoint",
             "Import a GGUF model file (llama.cpp, Ollama) as a litgpt checkpoint with its own tokenizer.",
         ),
+        "lit_to_gguf": (
+            "litft.commands:convert_lit_to_gguf",
+            "Export a checkpoint or run as a GGUF file (llama.cpp, Ollama; a LoRA adapter with --adapter_only).",
+        ),
     },
     "merge_lora": ("litft.commands:merge_lora", "Merge a LoRA run's weights into its base as a full checkpoint."),
     "download": (

@@ -93,6 +93,32 @@ def convert_gguf_checkpoint(gguf: Path, output_dir: Path, dtype: DType | None = 
     implementation(gguf, output_dir, dtype, overwrite)
 
 
+def convert_lit_to_gguf(
+    checkpoint_dir: Path, output: Path, dtype: str = "f16", adapter_only: bool = False, overwrite: bool = False
+) -> None:
+    """Export a litgpt checkpoint or a litft run as a GGUF file for llama.cpp, Ollama and LM Studio.
+
+    Args:
+        checkpoint_dir: A litgpt checkpoint or a litft run of a Llama-family (Llama, SmolLM, Mistral), Qwen2 or
+            GPT-NeoX model; a LoRA run is merged on the fly (adapter-v2 has no llama.cpp equivalent).
+        output: The .gguf file; beside it NAME.Modelfile for Ollama (`ollama create NAME -f NAME.Modelfile`).
+        dtype: f32, f16, bf16, q8_0 or q4_0 (written by litft), or a type of llama.cpp's llama-quantize
+            (q4_k_m, q5_k_m, q6_k, ...), which must then be on PATH.
+        adapter_only: Write a LoRA run's weights alone, as a llama.cpp LoRA adapter for its base's GGUF
+            (`llama-cli -m BASE.gguf --lora ADAPTER.gguf`); f32, f16 or bf16.
+        overwrite: Replace an --output (and its Modelfile) that litft did not write.
+    """
+    from litft.models.gguf_outputs import check_gguf_dtype, check_gguf_outputs
+
+    check_gguf_dtype(dtype, adapter_only)
+    require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
+    refuse_same_path(checkpoint_dir, output, "--checkpoint_dir", "--output")
+    check_gguf_outputs(output, overwrite, adapter_only)
+    from litft.models.gguf_export import convert_lit_to_gguf as implementation
+
+    implementation(checkpoint_dir, output, dtype, adapter_only, overwrite)
+
+
 def merge_lora(
     checkpoint_dir: Path, out_dir: Path | None = None, base_dir: Path | None = None, overwrite: bool = False
 ) -> None:

@@ -94,6 +94,25 @@ def unpermute_rope_rows(weight: torch.Tensor, n_head: int) -> torch.Tensor:
     )
 
 
+def permute_rope_rows(weight: torch.Tensor, n_head: int) -> torch.Tensor:
+    """convert_hf_to_gguf.py's `LlamaModel.permute`, which `unpermute_rope_rows` undoes (the GGUF export's way)."""
+    return (
+        weight.reshape(n_head, 2, weight.shape[0] // n_head // 2, *weight.shape[1:])
+        .transpose(1, 2)
+        .reshape(weight.shape)
+    )
+
+
+def group_gpt_neox_qkv(weight: torch.Tensor, n_head: int) -> torch.Tensor:
+    """convert_hf_to_gguf.py's GPT-NeoX regrouping, which `ungroup_gpt_neox_qkv` undoes: each head's q, k and v
+    rows become all Q rows, then K, then V (the GGUF export's way)."""
+    return (
+        weight.reshape(n_head, 3, weight.shape[0] // 3 // n_head, *weight.shape[1:])
+        .transpose(0, 1)
+        .reshape(weight.shape)
+    )
+
+
 def ungroup_gpt_neox_qkv(weight: torch.Tensor, n_head: int) -> torch.Tensor:
     """Undo convert_hf_to_gguf.py's GPT-NeoX regrouping: the GGUF holds all Q rows, then K, then V; Hugging Face
     keeps each head's q, k and v together."""

@@ -11,11 +11,13 @@ token against llama.cpp.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from litft.common.errors import LitftError
+from litft.common.text import parse_json
 
 # What llama.cpp's byte-level pre-tokenizers do, as Hugging Face pre-tokenizers (llama-vocab.cpp's regexes are
 # the original models' tokenizer.json regexes; the digit split is SmolLM's and StarCoder's Digits step).
@@ -134,3 +136,109 @@ def _pre_tokenizer(name: str) -> Any:
 
 def _write_json(path: Path, content: dict[str, Any]) -> None:
     path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# ---- the other way: a checkpoint's tokenizer as GGUF metadata (`litft convert lit_to_gguf`) ----------------------
+
+# llama.cpp's name for each kind of byte-level pre-tokenizer litft rebuilds (the first of each in PRE_TOKENIZERS).
+GGUF_PRE_NAMES = {kind: name for name, kind in reversed(PRE_TOKENIZERS.items())}
+# Text whose pre-tokenization tells the kinds apart (the idea of convert_hf_to_gguf.py's `chkhsh`, which hashes the
+# tokens of a longer text): digits in runs, contractions in both cases, runs of spaces, tabs and newlines, letters
+# of several scripts, emoji and punctuation.
+PRE_TOKENIZER_PROBE = (
+    "Hello world 3 33 333 3333 3.14 I've they'RE it's\n\n \t\t  x  \n   y naïve café 日本語 нещо 🦙🦙 ....!!?? "
+    "'''```\"\"\" a1b22c333 ---=== end"
+)
+NORMAL, UNUSED = 1, 5
+SPM_FILE = "tokenizer.model"
+
+
+def gguf_tokenizer_metadata(directory: Path, vocab_size: int) -> dict[str, Any]:
+    """The tokenizer files of `directory` as GGUF metadata (the keys without `tokenizer.ggml.`): `model`, `pre`,
+    `tokens`, `token_type`, with `merges` (byte-level BPE) or `scores` (SentencePiece). Tokens are padded to the
+    model's `vocab_size` with `[PADn]` tokens of type UNUSED, as llama.cpp wants one per embedding row."""
+    data = _read_tokenizer_json(directory)
+    model = (data or {}).get("model", {})
+    if data is not None and model.get("type") == "BPE" and not model.get("byte_fallback", False):
+        fields = _byte_level_bpe(directory, data)
+    elif (directory / SPM_FILE).is_file() or (model.get("type") == "BPE" and model.get("byte_fallback")):
+        fields = _sentencepiece(directory)
+    else:
+        raise LitftError(
+            f"the tokenizer in {directory} is neither a byte-level BPE nor a SentencePiece one; llama.cpp and litft's "
+            "GGUF writer know no other kind."
+        )
+    padding = vocab_size - len(fields["tokens"])
+    if padding < 0:
+        raise LitftError(
+            f"the tokenizer in {directory} has {len(fields['tokens'])} tokens but the model only {vocab_size} "
+            "embedding rows; the tokenizer does not belong to this checkpoint."
+        )
+    fields["tokens"] += [f"[PAD{index}]" for index in range(vocab_size - padding, vocab_size)]
+    fields["token_type"] += [UNUSED] * padding
+    if "scores" in fields:
+        fields["scores"] += [-1000.0] * padding
+    return fields
+
+
+def _read_tokenizer_json(directory: Path) -> dict[str, Any] | None:
+    path = directory / "tokenizer.json"
+    if not path.is_file():
+        return None
+    data = parse_json(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+        raise LitftError(f"{path} is not a tokenizers JSON file (no model); restore the tokenizer files.")
+    return data
+
+
+def _byte_level_bpe(directory: Path, data: dict[str, Any]) -> dict[str, Any]:
+    from gguf import SpecialVocab
+    from tokenizers import Tokenizer
+
+    vocab = dict(data["model"].get("vocab", {}))
+    added = data.get("added_tokens", [])
+    vocab.update({token["content"]: token["id"] for token in added})
+    tokens = [text for text, _ in sorted(vocab.items(), key=lambda item: item[1])]
+    if sorted(vocab.values()) != list(range(len(tokens))):
+        raise LitftError(f"the token ids of {directory / 'tokenizer.json'} are not 0..n-1 each once; it is damaged.")
+    types = [NORMAL] * len(tokens)
+    for token in added:
+        types[token["id"]] = CONTROL if token.get("special") else USER_DEFINED
+    splitter = Tokenizer.from_file(str(directory / "tokenizer.json")).pre_tokenizer
+    if splitter is None:
+        raise LitftError(f"{directory / 'tokenizer.json'} has no pre-tokenizer; llama.cpp cannot split text like it.")
+    pre = _pre_tokenizer_name(splitter, directory)
+    vocab_logger = logging.getLogger("gguf.vocab")  # it warns about post-processors litgpt's rule replaces
+    level = vocab_logger.level
+    vocab_logger.setLevel(logging.ERROR)
+    try:
+        merges = SpecialVocab(directory, load_merges=True).merges  # gguf's reader: both merge formats, spaces kept
+    finally:
+        vocab_logger.setLevel(level)
+    return {"model": "gpt2", "pre": pre, "tokens": tokens, "token_type": types, "merges": merges}
+
+
+def _pre_tokenizer_name(splitter: Any, directory: Path) -> str:
+    """llama.cpp's name of the pre-tokenizer that splits the probe text exactly as `splitter` does."""
+    wanted = [piece for piece, _ in splitter.pre_tokenize_str(PRE_TOKENIZER_PROBE)]
+    for name in GGUF_PRE_NAMES.values():
+        if [piece for piece, _ in _pre_tokenizer(name).pre_tokenize_str(PRE_TOKENIZER_PROBE)] == wanted:
+            return name
+    raise LitftError(
+        f"the tokenizer in {directory} splits text unlike every llama.cpp pre-tokenizer litft writes "
+        f"({', '.join(GGUF_PRE_NAMES.values())}); llama.cpp would tokenize differently, so litft does not export it."
+    )
+
+
+def _sentencepiece(directory: Path) -> dict[str, Any]:
+    """SentencePiece tokens, scores and types through gguf's vocabulary readers (tokenizer.model, or transformers'
+    tokenizer.json of a SentencePiece model)."""
+    from gguf.vocab import LlamaHfVocab, SentencePieceVocab
+
+    vocab = SentencePieceVocab(directory) if (directory / SPM_FILE).is_file() else LlamaHfVocab(directory)
+    tokens, scores, types = [], [], []
+    for text, score, kind in vocab.all_tokens():
+        tokens.append(text.decode("utf-8"))
+        scores.append(float(score))
+        types.append(int(kind))
+    return {"model": "llama", "pre": "default", "tokens": tokens, "token_type": types, "scores": scores}
