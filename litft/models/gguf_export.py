@@ -28,6 +28,7 @@ import gguf
 import numpy as np
 import torch
 
+from litft import __version__
 from litft.common.errors import LitftError
 from litft.common.io import atomic_path, make_temp_dir, refuse_same_path
 from litft.common.settings import LoRASettings
@@ -299,7 +300,7 @@ def add_general(writer: Any, info: CheckpointInfo, kind: str, total_params: int)
     metadata = gguf.Metadata.load(None, card_dir, info.config.name, total_params)
     metadata.set_gguf_meta_model(writer)
     writer.add_type(kind)
-    writer.add_string(OWN_KEY, f"litft convert lit_to_gguf of {info.path}")
+    writer.add_string(OWN_KEY, f"litft {__version__} convert lit_to_gguf")  # no local path: the file is shared
 
 
 def run_llama_quantize(source: Path, target: Path, dtype: str) -> None:
