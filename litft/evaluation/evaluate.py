@@ -189,9 +189,11 @@ def _generate_missing(
 
 
 def _check_paths_and_values(
-    test_file, runs, base, base_dir, rag, rag_k: int, limit: int | None, sample: int | None, general_text
+    test_file, runs, base, base_dir, retrieval: tuple, limit: int | None, sample: int | None, general_text
 ) -> None:
-    """The user's mistakes that need no model, said before torch loads."""
+    """The user's mistakes that need no model, said before torch loads (`retrieval`: --rag, --rag_k and
+    --rag_retrievers)."""
+    rag, rag_k, rag_retrievers = retrieval
     require_file(test_file, "--test_file")
     require_file(general_text, "--general_text")
     for run in runs:
@@ -200,6 +202,8 @@ def _check_paths_and_values(
     require_dir(base_dir, "--base_dir", "check the path or download/convert a model first")
     if rag is not None:
         check_index_dir(rag, "--rag")
+    elif rag_retrievers:
+        raise LitftError("--rag_retrievers chooses how --rag retrieves; pass the index with --rag too.")
     check_k(rag_k, "--rag_k")
     if limit is not None and limit < 1:
         raise LitftError(f"--limit must be at least 1, got {limit}.")
@@ -277,9 +281,7 @@ def evaluate(
         overwrite: Replace a report.json / answers.csv in out_dir that litft did not write.
         quiet: No progress bars.
     """
-    _check_paths_and_values(test_file, runs, base, base_dir, rag, rag_k, limit, sample, general_text)
-    if rag_retrievers and rag is None:
-        raise LitftError("--rag_retrievers chooses how --rag retrieves; pass the index with --rag too.")
+    _check_paths_and_values(test_file, runs, base, base_dir, (rag, rag_k, rag_retrievers), limit, sample, general_text)
     general = read_general_text(general_text) if general_text is not None else None
     from litft.generation.generate import (
         stop_strings,  # imports torch: only once the paths are known to exist
@@ -291,8 +293,7 @@ def evaluate(
     records, contamination = _without_contamination(records, test_file, train_file, decontaminate)
     specs = plan_models(runs, base)
     started = time.time()
-    # before out_dir is made: a damaged index is refused first
-    variants = rag_variants(rag, rag_k, records, quiet, rag_retrievers)
+    variants = rag_variants(rag, rag_k, records, quiet, rag_retrievers)  # a damaged index: refused before out_dir
     out_dir = _claimed_out_dir(Path(out_dir), overwrite)
     options = dict(
         device=device,
