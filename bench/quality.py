@@ -285,9 +285,9 @@ def main() -> None:
     timings: dict[str, float] = {}
     server, site_url = serve_demo_site(0)
     stages = data_stages(out, site_url, None, None)
-    for _, args in stages:
-        if args[0] == "process":  # 150-word chunks: two passages and a question fit in ~450 tokens
-            args += ["--chunk_words", str(CHUNK_WORDS)]
+    for _, command in stages:
+        if command[0] == "process":  # 150-word chunks: two passages and a question fit in ~450 tokens
+            command += ["--chunk_words", str(CHUNK_WORDS)]
     try:
         run_stages(stages, timings)
     finally:
