@@ -32,29 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-# TinyLlama-1.1B's shape (litgpt's "tiny-llama-1.1b"): the embedding and output layer, which stay bf16 on the NF4
-# side, are ~12% of its weights, as in the models QLoRA is used on (~21% of the 117M model this bench measured first)
-CONFIG = dict(
-    name="bench-tinyllama-1.1b-shape",
-    block_size=2048,
-    n_layer=22,
-    n_embd=2048,
-    n_head=32,
-    n_query_groups=4,
-    vocab_size=32000,
-    padding_multiple=64,
-    norm_class_name="RMSNorm",
-    norm_eps=1e-5,
-    parallel_residual=False,
-    bias=False,
-    mlp_class_name="LLaMAMLP",
-    intermediate_size=5632,
-    rotary_percentage=1.0,
-)
-# --quick: the same steps on a model small enough that the run is a few process starts.
-QUICK_CONFIG = CONFIG | dict(
-    name="bench-llama-tiny", n_layer=2, n_embd=128, n_head=4, n_query_groups=4, vocab_size=1024, intermediate_size=256
-)
+from _shapes import QUICK_LLAMA as QUICK_CONFIG
+from _shapes import TINYLLAMA as CONFIG
+
 SEQUENCE = 128
 # the reference QLoRA recipe's quantization (configs/finetune/qlora): NF4 with the absmax constants quantized too
 QUANTIZE = "bnb.nf4-dq"
