@@ -21,8 +21,10 @@ from litft.common.io import (
     progress,
     refuse_same_path,
 )
-from litft.common.outputs import check_in_place_files, record_own_files
+from litft.common.outputs import check_in_place_files, owned_files, record_own_files
+from litft.common.text import parse_json
 from litft.data.clean.boilerplate import find_boilerplate, strip_boilerplate
+from litft.data.clean.changes import CHANGES_FILE, CHANGES_VERSION, assign_ids, file_sha256, read_previous
 from litft.data.clean.chunk import check_sizes, iter_chunks
 from litft.data.clean.dedup import ExactDeduper, NearDeduper
 from litft.data.clean.normalize import clean_text
@@ -31,7 +33,7 @@ from litft.data.pages import PAGES_FILE, load_pages
 CHUNKS_FILE = "chunks.jsonl"
 PRETRAIN_FILE = "pretrain.txt"
 STATS_FILE = "process_stats.json"
-OUTPUT_FILES = (CHUNKS_FILE, PRETRAIN_FILE, STATS_FILE)
+OUTPUT_FILES = (CHUNKS_FILE, PRETRAIN_FILE, STATS_FILE, CHANGES_FILE)
 PROCESS_KIND = "process"
 
 
@@ -44,14 +46,17 @@ def process(
     boilerplate_share: float = 0.5,
     boilerplate_min_pages: int = 5,
     near_duplicate_threshold: float = 0.8,
+    previous: Path | None = None,
     overwrite: bool = False,
     quiet: bool = False,
 ) -> dict[str, int]:
     """Clean, remove site boilerplate, de-duplicate and chunk `directory/pages.jsonl`.
 
     Writes chunks.jsonl (`{id, url, text, n_words}`, one line of text per heading, list item or paragraph),
-    pretrain.txt (one chunk per line, its blocks joined by spaces) and process_stats.json (what each step
-    removed) into `out_dir`.
+    pretrain.txt (one chunk per line, its blocks joined by spaces), process_stats.json (what each step
+    removed) and changes.json (pages and chunks added, changed and removed since the previous chunks) into
+    `out_dir`. A chunk whose page still has its exact text keeps its id (litft.data.clean.changes); re-running on
+    the same pages leaves every file as it was, changes.json included.
 
     Args:
         directory: Folder holding pages.jsonl (from `litft scrape` or `litft ingest`), or the file itself.
@@ -64,6 +69,8 @@ def process(
         boilerplate_min_pages: Sites with fewer pages are not checked for boilerplate.
         near_duplicate_threshold: Estimated Jaccard similarity of 5-word shingles at which a page or chunk is a
             near duplicate.
+        previous: The chunks.jsonl (or its folder) of an earlier run whose ids to keep; by default the
+            chunks.jsonl litft wrote in out_dir before, if any.
         overwrite: Replace a chunks.jsonl / pretrain.txt / process_stats.json in out_dir that litft did not write.
         quiet: No progress bar or summary.
     """
@@ -78,6 +85,9 @@ def process(
         raise LitftError("boilerplate_share and near_duplicate_threshold must be in (0, 1]; fix the values.")
     check_sizes(chunk_words, overlap_words)
     out_dir = _checked_out_dir(pages_path, out_dir, overwrite)
+    previous_path = _previous_chunks(previous, out_dir)
+    with os_errors_as_user_errors("read", previous_path or pages_path):
+        previous_chunks = read_previous(previous_path) if previous_path else None
 
     with os_errors_as_user_errors("read", pages_path):
         by_url = load_pages(pages_path)
@@ -99,29 +109,69 @@ def process(
         words=0,
     )
     pages = _kept_pages(cleaned, boilerplate, near_duplicate_threshold, stats, quiet)
-    records = _unique_chunks(pages, chunk_words, overlap_words, language, near_duplicate_threshold, stats)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        os_errors_as_user_errors("write", out_dir),
-        atomic_path(out_dir / CHUNKS_FILE) as chunks_tmp,
-        atomic_path(out_dir / PRETRAIN_FILE) as pretrain_tmp,
-        open(chunks_tmp, "w", encoding="utf-8") as chunks_file,
-        open(pretrain_tmp, "w", encoding="utf-8") as pretrain_file,
-    ):
-        for record in records:
-            chunks_file.write(json.dumps(record, ensure_ascii=False) + "\n")
-            # One chunk per line, as `prepare` reads it.
-            pretrain_file.write(" ".join(record["text"].split("\n")) + "\n")
-            stats["chunks"] += 1
-            stats["words"] += record["n_words"]
-        if not stats["chunks"]:  # raised before the new files replace any earlier ones
-            raise LitftError(_no_chunks_reason(pages_path, stats))
-    with os_errors_as_user_errors("write", out_dir / STATS_FILE):
-        atomic_write_json(out_dir / STATS_FILE, stats)
+    records = list(_unique_chunks(pages, chunk_words, overlap_words, language, near_duplicate_threshold, stats))
+    if not records:  # raised before the new files replace any earlier ones
+        raise LitftError(_no_chunks_reason(pages_path, stats))
+    changes = assign_ids(records, previous_chunks)
+    previous_sha = file_sha256(previous_path) if previous_path else None
+    _write_outputs(out_dir, records, stats, {"version": CHANGES_VERSION, "previous": previous_sha, **changes})
     record_own_files(out_dir, OUTPUT_FILES, PROCESS_KIND)
     if not quiet:
         print(_summary(stats, out_dir), file=sys.stderr)
     return stats
+
+
+def _previous_chunks(previous: Path | None, out_dir: Path) -> Path | None:
+    """The chunks.jsonl whose ids this run keeps: --previous (a file or the folder holding one), else the one litft
+    wrote in out_dir before, else none (a first run)."""
+    if previous is None:
+        return out_dir / CHUNKS_FILE if CHUNKS_FILE in owned_files(out_dir) else None
+    previous = Path(previous)
+    path = previous / CHUNKS_FILE if previous.is_dir() else previous
+    if not path.is_file():
+        raise LitftError(
+            f"--previous {previous} is not a chunks.jsonl nor a folder holding one; give an earlier run's."
+        )
+    return path
+
+
+def _write_outputs(out_dir: Path, records: list[dict], stats: dict[str, int], changes: dict) -> None:
+    """chunks.jsonl, pretrain.txt and changes.json, each complete before any replaces an older one.
+
+    A run that reproduces the chunks.jsonl already there keeps the changes.json that describes it (the change
+    that made this version), so re-running a refresh, or a killed one, ends with the same files."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chunks_sha = hashlib.sha256()
+    with (
+        os_errors_as_user_errors("write", out_dir),
+        atomic_path(out_dir / CHUNKS_FILE) as chunks_tmp,
+        atomic_path(out_dir / PRETRAIN_FILE) as pretrain_tmp,
+        atomic_path(out_dir / CHANGES_FILE) as changes_tmp,
+    ):
+        with open(chunks_tmp, "wb") as chunks_file, open(pretrain_tmp, "w", encoding="utf-8") as pretrain_file:
+            for record in records:
+                line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+                chunks_file.write(line)
+                chunks_sha.update(line)
+                # One chunk per line, as `prepare` reads it.
+                pretrain_file.write(" ".join(record["text"].split("\n")) + "\n")
+                stats["chunks"] += 1
+                stats["words"] += record["n_words"]
+        current = "sha256:" + chunks_sha.hexdigest()
+        earlier = _read_changes(out_dir / CHANGES_FILE)
+        if changes["previous"] == current and earlier is not None and earlier.get("current") == current:
+            changes = earlier
+        atomic_write_json(changes_tmp, {**changes, "current": current})
+    with os_errors_as_user_errors("write", out_dir / STATS_FILE):
+        atomic_write_json(out_dir / STATS_FILE, stats)
+
+
+def _read_changes(path: Path) -> dict | None:
+    try:
+        changes = parse_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return changes if isinstance(changes, dict) else None
 
 
 def _checked_out_dir(pages_path: Path, out_dir: Path | None, overwrite: bool) -> Path:

@@ -231,6 +231,7 @@ def test_process_without_usable_text_fails_and_keeps_earlier_output(tmp_path, ca
     assert (tmp_path / "chunks.jsonl").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".litft.json",
+        "changes.json",
         "chunks.jsonl",
         "pages.jsonl",
         "pretrain.txt",
