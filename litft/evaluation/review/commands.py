@@ -138,6 +138,38 @@ def _matched_rows(
     return matched
 
 
+def preferences(
+    eval_dir: Path,
+    out: Path,
+    min_margin: float = 1.0,
+    judge: bool = False,
+    reference: bool = False,
+    kto: bool = False,
+    overwrite: bool = False,
+) -> int:
+    """Turn the review's scores into preference pairs for `litft finetune dpo` (or KTO records with --kto).
+
+    Pairs come from the pooled human scores per question: the higher-scored answer is chosen, ties and margins
+    below --min_margin are skipped, and each pair keeps both scores, reviewers, models and the margin. On a
+    question with `answerable` false, an abstaining answer is chosen over a made-up one.
+
+    Args:
+        eval_dir: The evaluation folder whose reviews/ holds the reviewers' files.
+        out: The JSONL file to write ({instruction, input, chosen, rejected, ...} or, with --kto, {..., output, label}).
+        min_margin: The least difference of pooled scores (0-3 scale) that makes a pair.
+        judge: Also pair answers people did not both score on the LLM judge's scores (judge_<model> columns).
+        reference: Also make the reference answer the chosen side against every answer scored 0.
+        kto: Write single answers labelled desirable (score >= 2) or undesirable (score <= 1) instead of pairs.
+        overwrite: Replace an --out file litft did not write.
+    """
+    answers_csv(eval_dir)
+    if not min_margin > 0:
+        raise LitftError(f"--min_margin must be above 0 (a tie is no preference), not {min_margin}.")
+    from litft.evaluation.review.preferences import write_preferences
+
+    return write_preferences(Path(eval_dir), Path(out), min_margin, judge, reference, kto, overwrite)
+
+
 def summarize(eval_dir: Path, overwrite: bool = False) -> dict:
     """The human review's table: per model % of each 0-3 score, mean with 95% interval, agreement, win rates.
 
