@@ -108,6 +108,10 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
             "litft.evaluation.review.commands:summarize",
             "The human review table: % per score, mean with 95% interval, agreement, win rates.",
         ),
+        "preferences": (
+            "litft.evaluation.review.commands:preferences",
+            "Turn the review's scores into DPO pairs or KTO records (JSONL) for `litft finetune dpo|kto`.",
+        ),
     },
     "convert": {
         "hf_to_lit": (
