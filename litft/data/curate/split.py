@@ -1,4 +1,4 @@
-"""`litft split`: a seeded train/test split by source chunk.
+"""`litft split`: a seeded train/test split by source chunk, stable when chunks are added or removed.
 
 Questions made from one passage share its wording; if some went to train and some to test, the test
 would measure recall of the passage, not generalisation. So whole chunks (all records with one
@@ -7,8 +7,8 @@ would measure recall of the passage, not generalisation. So whole chunks (all re
 
 from __future__ import annotations
 
+import hashlib
 import json
-import random
 from pathlib import Path
 
 from litft.common.errors import LitftError, os_errors_as_user_errors
@@ -38,24 +38,23 @@ def group_key(record: dict) -> str:
     return "record:" + text_sha256(json.dumps(record, sort_keys=True, ensure_ascii=False))
 
 
+def test_share(group: str, seed: int) -> float:
+    """Where a group falls in [0, 1) for `seed`: a hash of the seed and the group's name alone, so adding or
+    removing other groups never moves it (a refreshed split keeps every test chunk in test)."""
+    digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 def assign_test_groups(group_sizes: dict[str, int], test_fraction: float, seed: int) -> set[str]:
-    """Groups for the test side: shuffled (seeded, independent of input order), taken while they bring
-    the test share closer to `test_fraction`; each side gets at least one group when there are two."""
-    names = sorted(group_sizes)
-    random.Random(seed).shuffle(names)
-    total = sum(group_sizes.values())
-    target = test_fraction * total
-    test, test_size = set(), 0
-    for name in names:
-        size = group_sizes[name]
-        if abs(test_size + size - target) < abs(test_size - target):
-            test.add(name)
-            test_size += size
-    if len(names) >= 2:
-        if not test:
-            test.add(names[0])
-        elif len(test) == len(names):
-            test.discard(names[-1])
+    """Groups for the test side: each group whose `test_share` is below `test_fraction` (the record share is
+    reached on average, not exactly). Only when that leaves a side empty and there are two groups or more does
+    the group nearest the line cross it, so each side gets one."""
+    shares = {name: test_share(name, seed) for name in group_sizes}
+    test = {name for name, share in shares.items() if share < test_fraction}
+    if len(shares) >= 2 and not test:
+        test.add(min(shares, key=shares.__getitem__))
+    elif len(shares) >= 2 and len(test) == len(shares):
+        test.discard(max(shares, key=shares.__getitem__))
     return test
 
 
@@ -87,8 +86,9 @@ def split(input: Path, out_dir: Path, test_fraction: float = 0.2, seed: int = 42
         input: Records with instruction and output, or `messages` / `conversations` records (and source_id to
             group by), e.g. the output of `litft filter`: JSONL, JSON, CSV/TSV or Parquet.
         out_dir: Directory for train.json and test.json (JSON arrays, in the form the records came in).
-        test_fraction: Share of records to put in test.json (reached as closely as whole chunks allow).
-        seed: Random seed; the same seed and records give the same split whatever their order.
+        test_fraction: Share of source chunks whose records go to test.json (each chunk's side is a seeded hash
+            of its id, so the share is reached on average, and a chunk keeps its side when others come or go).
+        seed: Random seed; the same seed puts a chunk on the same side whatever the other records and their order.
         overwrite: Replace a train.json / test.json in out_dir that litft did not write.
     """
     if not 0.0 < test_fraction < 1.0:
