@@ -25,6 +25,7 @@ from litft.readers.finetune import (
 )
 from litft.readers.packing import PackedFinetuneDataset
 from litft.readers.pretrain import PretrainDataset
+from litft.readers.replay import ReplayMix
 from litft.train.batches import Batch, shift
 
 GROUP_BATCHES = 64  # batches per length-sorted group: larger cuts more padding, smaller keeps more randomness
@@ -242,16 +243,19 @@ def open_finetune(
     group_by_length: bool,
     packing: bool = False,
     pad_id: int = 0,
+    replay: tuple[Path, list[int]] | None = None,
 ):
     """(train stream, validation source or None) over a `litft prepare finetune` directory.
 
     `max_length` is the longest row in tokens (the model's sequence length + 1: the last token is only a target).
+    `replay`: an earlier prepared folder and the indices of its training records to train on as well.
     """
     train_set = FinetuneDataset(data_dir, "train")
     if len(train_set) == 0:
         raise LitftError(f"{data_dir} holds no training records; prepare it from a non-empty file.")
+    records = train_set if not replay else ReplayMix(train_set, FinetuneDataset(replay[0], "train"), replay[1])
     train = FinetuneStream(
-        TruncatedRecords(train_set, max_length),
+        TruncatedRecords(records, max_length),
         micro_batch_size,
         rank=rank,
         world_size=world_size,

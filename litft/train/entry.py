@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from litft.common.checks import require_dir, require_file
+from litft.common.errors import LitftError
 from litft.common.settings import AdapterV2Settings, LoRASettings, Quantize
 from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, check_paged_optimizer, validate_args
 from litft.train.logging import tracker_names
@@ -114,9 +115,18 @@ def _run(method: str, arguments: dict[str, Any], data_kind: str = "finetune") ->
     if arguments["accelerator"] == "cpu":
         check_paged_optimizer(arguments["optimizer"], "cpu")
     tracker_names(arguments["logger"])  # a missing tracker package or W&B login: one sentence, before torch
+    _check_continuation(arguments.get("init_from"), arguments.get("replay", 0.0))
     from litft.train.job import Job, run
 
     return run(Job.from_command(method, arguments))
+
+
+def _check_continuation(init_from: Path | None, replay: float) -> None:
+    require_dir(init_from, "--init_from", "give the folder of the earlier litft run")
+    if not 0 <= replay < 1:
+        raise LitftError(f"--replay {replay} must be at least 0 and below 1 (a fraction of the earlier run's records).")
+    if replay > 0 and init_from is None:
+        raise LitftError("--replay mixes in the records of the run --init_from names; pass --init_from too.")
 
 
 # The fine-tuning commands' help, apart from the summary and the method's own group and seed use.
@@ -124,6 +134,10 @@ FINETUNE_ARGS = """checkpoint_dir: The litgpt checkpoint to fine-tune.
 data_dir: A `litft prepare finetune` directory made with this checkpoint's tokenizer.
 out_dir: Where step-NNNNNN/ and final/ checkpoints and logs/metrics.csv go.
 resume: `auto` (the newest checkpoint in out_dir, if any) or a step directory to resume exactly from.
+init_from: An earlier run of this method (its folder or a step) to continue from on new data: its trained
+    weights, a fresh optimizer and schedule (the documents changed: `litft refresh`).
+replay: With --init_from, the fraction of that run's training records (a seeded sample) trained on again
+    beside the new ones; the run's data.json lists them and the data version.
 overwrite: Start over in an out_dir that holds another run (only that run's checkpoints and logs are removed).
 precision: 32-true, bf16-true, bf16-mixed, 16-mixed (default: bf16-true on GPUs that support it, else 32-true).
 accelerator: cpu, cuda or auto.
@@ -153,6 +167,8 @@ def finetune_full(
     data_dir: Path,
     out_dir: Path = Path("out/finetune/full"),
     resume: str | None = None,
+    init_from: Path | None = None,
+    replay: float = 0.0,
     overwrite: bool = False,
     precision: PrecisionChoice = None,
     accelerator: str = "auto",
@@ -177,6 +193,8 @@ def finetune_lora(
     data_dir: Path,
     out_dir: Path = Path("out/finetune/lora"),
     resume: str | None = None,
+    init_from: Path | None = None,
+    replay: float = 0.0,
     overwrite: bool = False,
     precision: PrecisionChoice = None,
     accelerator: str = "auto",
@@ -202,6 +220,8 @@ def finetune_adapter_v2(
     data_dir: Path,
     out_dir: Path = Path("out/finetune/adapter_v2"),
     resume: str | None = None,
+    init_from: Path | None = None,
+    replay: float = 0.0,
     overwrite: bool = False,
     precision: PrecisionChoice = None,
     accelerator: str = "auto",

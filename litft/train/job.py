@@ -23,7 +23,7 @@ from litft.models.quantize import check_quantize, dequantized_copy_bytes, resolv
 from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, check_paged_optimizer, validate_args
 from litft.train.fabric_setup import checkpoint_blocks, is_fsdp, launch, make_fabric, parameters_kept_shared
 from litft.train.host_memory import keep_freed_memory
-from litft.train.run_folder import check_run_dir, claim_run_dir, run_identity
+from litft.train.run_folder import RUN_KIND, check_run_dir, claim_run_dir, run_identity
 
 
 @dataclass
@@ -38,6 +38,8 @@ class Job:
     model_config: Path | None = None
     tokenizer_dir: Path | None = None
     resume: str | None = None
+    init_from: Path | None = None
+    replay: float = 0.0
     overwrite: bool = False
     precision: str | None = None
     accelerator: str = "auto"
@@ -191,8 +193,8 @@ def _tokenizer_dir(job: Job, meta: dict[str, Any]) -> Path:
     return found
 
 
-def _open_data(job: Job, method: Method, meta: dict[str, Any], seq_len: int, fabric: L.Fabric):
-    """(train stream, validation source or None) for this rank."""
+def _open_data(job: Job, method: Method, meta: dict[str, Any], seq_len: int, fabric: L.Fabric, continuation: Any):
+    """(train stream, validation source or None) for this rank; with --replay the new records and the replayed ones."""
     from litft.train import data
 
     common = dict(
@@ -210,14 +212,18 @@ def _open_data(job: Job, method: Method, meta: dict[str, Any], seq_len: int, fab
         group_by_length=job.data.group_by_length,
         packing=job.data.packing,
         pad_id=int(meta.get("eos_id") or 0),
+        replay=(continuation.old_data_dir, continuation.replay_indices)
+        if continuation and continuation.replay_indices
+        else None,
         **common,
     )
 
 
 def _build_model(
-    fabric: L.Fabric, job: Job, method: Method, config: Any, seq_len: int, resume_dir: Path | None
+    fabric: L.Fabric, job: Job, method: Method, config: Any, seq_len: int, weights_dir: Path | None
 ) -> torch.nn.Module:
-    """The method's model with base (and resumed) weights, set up with Fabric.
+    """The method's model with base (and trained) weights, set up with Fabric; `weights_dir` is the checkpoint
+    whose trained weights to load: the resumed step, or with --init_from the earlier run's.
 
     Without FSDP the weights are loaded before setup; under FSDP the model is built on the meta device,
     materialised sharded by setup, and each rank then copies in its shard.
@@ -228,13 +234,13 @@ def _build_model(
     from litft.train.state import load_weights_into
 
     fsdp = is_fsdp(fabric)
-    # A resumed full/pretrain run saved all weights; LoRA/adapter runs saved only theirs, on top of the base.
-    full_weights_dir = resume_dir if (resume_dir is not None and not method.delta_only) else job.checkpoint_dir
+    # A full/pretrain run saved all weights; LoRA/adapter runs saved only theirs, on top of the base.
+    full_weights_dir = weights_dir if (weights_dir is not None and not method.delta_only) else job.checkpoint_dir
     states = []
     if full_weights_dir is not None:
         states.append(load_state_dict(Path(full_weights_dir) / FULL_WEIGHTS))
-    if resume_dir is not None and method.delta_only:
-        states.append(load_state_dict(resume_dir / method.weights_file))
+    if weights_dir is not None and method.delta_only:
+        states.append(load_state_dict(weights_dir / method.weights_file))
     if job.quantize is not None:  # QLoRA: the base arrives quantized, the weights already in
         model = _quantized_model(fabric, job, method, config, states)
     else:
@@ -299,6 +305,7 @@ def train_in_process(fabric: L.Fabric, job: Job) -> Any:
     """Build everything for this process and run the loop; returns the loop's `Result`."""
     from litft.models.tokenizer import load_tokenizer
     from litft.prepare.format import read_meta
+    from litft.train.continuation import resolve_continuation, write_data_record
     from litft.train.loop import Run, fit
     from litft.train.schedule import build_optimizer
     from litft.train.state import find_resume_dir, read_progress
@@ -319,16 +326,19 @@ def train_in_process(fabric: L.Fabric, job: Job) -> Any:
             f"--train.max_seq_length {seq_len} exceeds the model's block_size {config.block_size}; lower it."
         )
 
+    continuation = resolve_continuation(job.init_from, job.replay, job.seed, method, job.checkpoint_dir, job.data_dir)
     if fabric.global_rank == 0:
         claim_run_dir(job.out_dir, _identity(job), overwrite=job.overwrite)
+        write_data_record(job.out_dir, job.data_dir, continuation, job.replay, job.seed, RUN_KIND)
     fabric.barrier()
     resume_dir = find_resume_dir(job.resume, job.out_dir)
     if resume_dir is not None:
         fabric.print(f"resuming from {resume_dir} (step {read_progress(resume_dir).step})")
-
+    # A resumed run continues its own weights; a fresh one with --init_from starts from the earlier run's.
+    start_dir = resume_dir if resume_dir is not None or continuation is None else continuation.checkpoint
     fabric.seed_everything(job.seed)
-    train_stream, val_source = _open_data(job, method, meta, seq_len, fabric)
-    model = _build_model(fabric, job, method, config, seq_len, resume_dir)
+    train_stream, val_source = _open_data(job, method, meta, seq_len, fabric, continuation)
+    model = _build_model(fabric, job, method, config, seq_len, start_dir)
     optimizer = fabric.setup_optimizers(build_optimizer(model, job.optimizer, fabric.device))
 
     flops = None

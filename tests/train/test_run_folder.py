@@ -66,7 +66,7 @@ def test_overwrite_removes_only_the_files_the_earlier_run_wrote(tmp_path, lit_ba
     assert all(path.read_text() == text for path, text in mine.items())
     assert not (out / "logs" / "tensorboard" / "version_0").exists()
     assert (out / "final" / "NOTES.md").read_text() == "why the result looks odd"
-    assert read_marker(out)["files"] == ["logs/metrics.csv"]
+    assert read_marker(out)["files"] == ["data.json", "logs/metrics.csv"]
     assert [int(row["step"]) for row in read_rows(out) if row["loss"]] == [1, 2]
 
 
