@@ -24,6 +24,7 @@ from litft.data.synthesize.parse import (
     extract_json_array,
     to_instruction_records,
 )
+from litft.data.synthesize.refresh import Carried, carry_over, merged_retired
 from litft.data.synthesize.templates import Template, load_template
 from litft.llm.cache import ResponseCache, cache_key, text_sha256
 from litft.llm.client import LLMClient, LLMSettings, RequestFailed
@@ -156,8 +157,15 @@ def synthesize(
     failures: Path | None = None,
     quiet: bool = False,
     format: Literal["alpaca", "messages"] = "alpaca",
+    refresh: bool = False,
+    retired: Path | None = None,
 ) -> None:
     """Generate question/answer records (Alpaca form) from chunks.jsonl with an LLM or the offline heuristic.
+
+    With --refresh (after `litft process` refreshed chunks.jsonl) the records already in --output are kept for
+    every chunk still in --input, only chunks without records (new and changed ones, and earlier failures) are
+    synthesized, and the records of chunks no longer there are moved to the retired file with a reason ("chunk
+    removed", or "chunk changed" with its `new_source_id`, from the changes.json beside --input).
 
     Args:
         input: chunks.jsonl with records {id, url, text}.
@@ -172,20 +180,26 @@ def synthesize(
         quiet: No progress bar.
         format: ``alpaca`` ({instruction, input, output}) or ``messages`` ({"messages": [user, assistant]}, the
             OpenAI chat form), each with the provenance keys.
+        refresh: Keep the records of --output whose chunk is unchanged and synthesize only the rest (see above).
+        retired: Records retired by --refresh, each with its reason, added to over refreshes; default
+            OUTPUT_STEM.retired.jsonl beside the output.
     """
     if parse_retries < 0:
         raise LitftError(f"--parse_retries must be at least 0, got {parse_retries}.")
     input, output = Path(input), Path(output)
     failures = Path(failures) if failures else default_sidecar(output, "failures")
     cache = Path(cache) if cache else default_sidecar(output, "cache")
+    retired = Path(retired) if retired else default_sidecar(output, "retired")
     outputs = {"--output": output, "--failures": failures} | ({"--cache": cache} if backend != "heuristic" else {})
-    check_paths({"--input": input}, outputs)
+    check_paths({"--input": input}, outputs | ({"--retired": retired} if refresh else {}))
     chunks = read_chunks(input)
+    carried = carry_over(output, input, chunks, format) if refresh else Carried({}, [])
+    todo = [chunk for chunk in chunks if chunk["id"] not in carried.kept]
     client = None
     if backend == "heuristic":
         model_name, template_name = HEURISTIC_MODEL, HEURISTIC_MODEL
         results = [
-            synthesize_heuristic(chunk) for chunk in progress(chunks, quiet=quiet, desc="synthesize", unit="chunk")
+            synthesize_heuristic(chunk) for chunk in progress(todo, quiet=quiet, desc="synthesize", unit="chunk")
         ]
     else:
         llm.validate()
@@ -193,7 +207,7 @@ def synthesize(
         model_name, template_name = llm.model, prompt.name
         with ResponseCache(cache) as response_cache:
             client = LLMClient(llm, response_cache)
-            results = _run_openai(chunks, client, prompt, parse_retries, quiet)
+            results = _run_openai(todo, client, prompt, parse_retries, quiet)
 
     write_jsonl(
         failures,
@@ -203,11 +217,29 @@ def synthesize(
             if r.status != "ok"
         ],
     )
-    if not any(r.status == "ok" for r in results):  # the output of an earlier run, if any, stays as it was
+    if not carried.kept and not any(r.status == "ok" for r in results):  # an earlier output stays as it was
         raise LitftError(_nothing_produced(results, input, failures, backend))
-    records = [record for result in results for record in _output_records(result, model_name, template_name)]
-    write_jsonl(output, [as_messages(record) for record in records] if format == "messages" else records)
-    print(_summary(results, output, failures, client))
+    made = {
+        result.chunk["id"]: [
+            as_messages(record) if format == "messages" else record
+            for record in _output_records(result, model_name, template_name)
+        ]
+        for result in results
+    }
+    if refresh:  # the retired records reach the disk before the output without them replaces the old one
+        write_jsonl(retired, merged_retired(retired, carried.retired))
+    write_jsonl(output, [r for chunk in chunks for r in carried.kept.get(chunk["id"], made.get(chunk["id"], []))])
+    print(_summary(results, output, failures, client) + _refresh_note(carried, len(todo), retired, refresh))
+
+
+def _refresh_note(carried: Carried, synthesized: int, retired: Path, refresh: bool) -> str:
+    if not refresh:
+        return ""
+    kept = sum(map(len, carried.kept.values()))
+    return (
+        f"\n  refresh: {kept} records of {len(carried.kept)} unchanged chunks kept, {synthesized} chunks synthesized, "
+        f"{len(carried.retired)} records retired into {retired}"
+    )
 
 
 def _nothing_produced(results: list[ChunkResult], input: Path, failures: Path, backend: str) -> str:
