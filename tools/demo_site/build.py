@@ -1,9 +1,13 @@
-"""Build the sample website that `litft demo` crawls: `python tools/demo_site/build.py [OUT_DIR]`.
+"""Build the sample website that `litft demo` crawls: `python tools/demo_site/build.py [OUT_DIR] [--version 2]`.
 
 The site ships as static files in `litft/demo/site/` (committed, packaged); this script is their source.
 Facts live in `data.py`, page bodies in `pages.py`; this file holds the boilerplate that every page
 shares (cookie banner, header with the main navigation, breadcrumb, footer), robots.txt, sitemap.xml
-and the stylesheet. `tests/test_demo_site.py` checks that the committed files equal a fresh build.
+and the stylesheet. `tests/demo/test_site.py` checks that the committed files equal a fresh build.
+
+Version 2 (`version2.py`: a few deadlines and fees changed, a course added, a news page removed) is what
+`litft demo --refresh` re-crawls. It ships as the files that differ from version 1 (`litft/demo/site_v2/`,
+changed pages with a later sitemap lastmod) and `removed.txt`; the demo server lays them over version 1.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ sys.path.insert(0, str(HERE))
 
 import data as d  # noqa: E402
 import pages  # noqa: E402
+import version2  # noqa: E402
 
 DEFAULT_OUT = HERE.parent.parent / "litft" / "demo" / "site"
+DEFAULT_OUT_V2 = HERE.parent.parent / "litft" / "demo" / "site_v2"
+REMOVED_FILE = "removed.txt"
 PLACEHOLDER = "{{BASE_URL}}"
 PRIVATE_PREFIX = "/private/"
 LASTMOD = "2025-06-01"
@@ -188,9 +195,11 @@ Sitemap: {PLACEHOLDER}/sitemap.xml
 """
 
 
-def sitemap_xml(all_pages: list[Page]) -> str:
+def sitemap_xml(all_pages: list[Page], lastmods: dict[str, str] | None = None) -> str:
     urls = [p.url_path for p in all_pages if not p.url_path.startswith(PRIVATE_PREFIX)]
-    entries = "\n".join(f"  <url><loc>{PLACEHOLDER}{u}</loc><lastmod>{LASTMOD}</lastmod></url>" for u in urls)
+    entries = "\n".join(
+        f"  <url><loc>{PLACEHOLDER}{u}</loc><lastmod>{(lastmods or {}).get(u, LASTMOD)}</lastmod></url>" for u in urls
+    )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
 {entries}
@@ -198,28 +207,53 @@ def sitemap_xml(all_pages: list[Page]) -> str:
 """
 
 
-def build(out: Path) -> list[Page]:
-    """Write the whole site under `out` (its previous content, README.md aside, is replaced)."""
-    all_pages = pages.all_pages(Page)
+def site_files(all_pages: list[Page], lastmods: dict[str, str] | None = None) -> dict[str, str]:
+    """Every file of the site by its path: the pages, robots.txt, sitemap.xml and the stylesheet."""
     paths = [p.path for p in all_pages]
     if len(paths) != len(set(paths)):
         raise ValueError("two pages share a path")
+    files = {page.path: render(page) for page in all_pages}
+    files.update({"robots.txt": robots_txt(), "sitemap.xml": sitemap_xml(all_pages, lastmods), "static/site.css": CSS})
+    return files
+
+
+def version_2_files() -> tuple[dict[str, str], list[str]]:
+    """The files of version 2 that differ from version 1 (changed pages dated version2.LASTMOD in the sitemap),
+    and the paths version 2 no longer has."""
+    first = site_files(pages.all_pages(Page))
+    with version2.changed():
+        second_pages = pages.all_pages(Page)
+        draft = site_files(second_pages)
+        lastmods = {p.url_path: version2.LASTMOD for p in second_pages if draft[p.path] != first.get(p.path)}
+        second = site_files(second_pages, lastmods)
+    differing = {path: text for path, text in second.items() if first.get(path) != text}
+    return differing, sorted(set(first) - set(second))
+
+
+def build(out: Path, version: int = 1) -> int:
+    """Write the site under `out` (its previous content, README.md aside, is replaced); returns the page count.
+    Version 2 writes only what differs from version 1, and removed.txt."""
+    if version == 1:
+        files = site_files(pages.all_pages(Page))
+    else:
+        files, removed = version_2_files()
+        files[REMOVED_FILE] = "".join(f"{path}\n" for path in removed)
     out.mkdir(parents=True, exist_ok=True)
     for child in out.iterdir():
         if child.name != "README.md":
             shutil.rmtree(child) if child.is_dir() else child.unlink()
-    for page in all_pages:
-        target = out / page.path
+    for path, text in files.items():
+        target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(page), encoding="utf-8")
-    (out / "robots.txt").write_text(robots_txt(), encoding="utf-8")
-    (out / "sitemap.xml").write_text(sitemap_xml(all_pages), encoding="utf-8")
-    (out / "static").mkdir(exist_ok=True)
-    (out / "static" / "site.css").write_text(CSS, encoding="utf-8")
-    return all_pages
+        target.write_text(text, encoding="utf-8")
+    return sum(path.endswith(".html") for path in files)
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_OUT
-    built = build(target)
-    print(f"wrote {len(built)} pages to {target}")
+    arguments = sys.argv[1:]
+    version = 2 if "--version" in arguments and arguments[arguments.index("--version") + 1] == "2" else 1
+    positional = [
+        a for i, a in enumerate(arguments) if a != "--version" and (i == 0 or arguments[i - 1] != "--version")
+    ]
+    target = Path(positional[0]) if positional else DEFAULT_OUT if version == 1 else DEFAULT_OUT_V2
+    print(f"wrote {build(target, version)} pages of version {version} to {target}")
