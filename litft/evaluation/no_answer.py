@@ -20,6 +20,8 @@ REFUSAL_OPENINGS = (
     r"as an ai",
     r"there is no information",
     r"the (?:given |provided )?context does not (?:mention|say|provide|contain|specify)",
+    r"the (?:given |provided )?(?:documents?|texts?|passages?|sources?) (?:do|does) not (?:mention|say|provide|contain|"
+    r"specify|cover)",
 )
 # Refusals only when they are the whole answer: at the start they can open a real one ("No information is ...").
 REFUSAL_ANSWERS = (

@@ -19,6 +19,7 @@ from litft.data.tables import is_hub_id, is_saved_dataset, read_json_records, re
 
 # (prompt field, context field, reference field) for each accepted record form, first match wins.
 FORMS = (("instruction", "input", "output"), ("question", "context", "answer"))
+SOURCE_KEYS = ("source_id", "source_url")
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,12 @@ class Instruction:
     instruction: str
     input: str = ""
     reference: str | None = None
-    # The chunk the record was made from (`litft synthesize` writes it), for `evaluate --sample`'s strata.
+    # The chunk the record was made from and its page (`litft synthesize` writes both), for `evaluate --sample`'s
+    # strata and the lineage evaluate reports per question.
     source_id: str | None = field(default=None, compare=False)
+    source_url: str | None = field(default=None, compare=False)
+    # False for a question the documents cannot answer (`synthesize --unanswerable`): abstaining is right.
+    answerable: bool = field(default=True, compare=False)
 
     @property
     def question(self) -> str:
@@ -84,8 +89,11 @@ def read_instructions(path: str | Path, need_reference: bool) -> list[Instructio
                 f"{path} record {number} has no {reference_key!r} to score against; "
                 "every test record needs a reference answer."
             )
-        source_id = record.get("source_id") if isinstance(record.get("source_id"), str) else None
-        out.append(Instruction(values[prompt_key], values[context_key] or "", reference, source_id))
+        source_id, source_url = (record.get(key) if isinstance(record.get(key), str) else None for key in SOURCE_KEYS)
+        answerable = record.get("answerable") is not False
+        out.append(
+            Instruction(values[prompt_key], values[context_key] or "", reference, source_id, source_url, answerable)
+        )
     return out
 
 

@@ -190,6 +190,13 @@ class FakeOpenAI:
                 if re.search(r"\b(classify|sentiment|which category|true or false)\b", target, re.IGNORECASE)
                 else "No"
             )
+        if "but that the passage does NOT answer" in prompt:  # synthesize --unanswerable: two candidates
+            topic = " ".join(request.passage.split()[:3])
+            return json.dumps(
+                [{"question": f"Who designed the logo of {topic}?"}, {"question": f"When was {topic} founded?"}]
+            )
+        if "Does any of the numbered passages below answer the question" in prompt:  # ... and their check
+            return "Yes." if "founded" in prompt.split("Passages:")[0] else "No"
         if "Grade the answer on this scale" in prompt:  # litft.evaluation.judge
             return json.dumps({"score": 2, "reason": "fake grade"})
         if "Class label:" in prompt:

@@ -275,7 +275,8 @@ def _rule_reasons(
         zip(records, views, strict=True), total=len(records), quiet=quiet, desc="filter rules", unit="record"
     ):
         reason = rules.reason(view)
-        if reason is None and chunk_texts is not None:
+        # An unanswerable question's reference ("I don't know ...") is right for not being in its chunk.
+        if reason is None and chunk_texts is not None and record.get("answerable") is not False:
             source = chunk_texts.get(str(record.get("source_id")))
             share = grounding_share(view.answer, source) if source is not None else None
             if source is None:

@@ -16,7 +16,7 @@ API. It is no substitute for an LLM-written FAQ when the goal is a useful assist
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from litft.data.clean.chunk import LIST_ITEM, segmenter
 
@@ -190,6 +190,8 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
 class HeuristicPair:
     question: str
     answer: str
+    # The subject as the question spells it, so litft.data.synthesize.unanswerable can ask the same about another.
+    subject: str = field(default="", compare=False)
 
 
 def _is_name_word(word: str) -> bool:
@@ -266,7 +268,7 @@ def pair_from_sentence(sentence: str) -> HeuristicPair | None:
             and "'" not in subject
         ):
             question = "Who" + question[len("What") :]
-        return HeuristicPair(question, sentence)
+        return HeuristicPair(question, sentence, subject)
     return None
 
 

@@ -26,6 +26,15 @@ from litft.data.synthesize.parse import (
 )
 from litft.data.synthesize.refresh import Carried, carry_over, merged_retired
 from litft.data.synthesize.templates import Template, load_template
+from litft.data.synthesize.unanswerable import (
+    UNANSWERABLE_TEMPLATE,
+    QuestionChecker,
+    check_fraction,
+    heuristic_unanswerable,
+    unanswerable_count,
+    unanswerable_questions,
+    unanswerable_record,
+)
 from litft.llm.cache import ResponseCache, cache_key, text_sha256
 from litft.llm.client import LLMClient, LLMSettings, RequestFailed
 
@@ -112,17 +121,33 @@ def synthesize_heuristic(chunk: dict) -> ChunkResult:
     return ChunkResult(chunk, "ok", [{"instruction": p.question, "input": "", "output": p.answer} for p in pairs])
 
 
-def _output_records(result: ChunkResult, model: str, template_name: str) -> list[dict]:
-    return [
-        {
-            **record,
-            "source_id": result.chunk["id"],
-            "source_url": result.chunk.get("url", ""),
-            "model": model,
-            "template": template_name,
-        }
-        for record in result.records
+def _output_records(result: ChunkResult, model: str, template_name: str, unanswerable: list[str]) -> list[dict]:
+    """The chunk's records, then its unanswerable questions, each with the provenance keys."""
+    source = {"source_id": result.chunk["id"], "source_url": result.chunk.get("url", ""), "model": model}
+    return [{**record, **source, "template": template_name} for record in result.records] + [
+        {**unanswerable_record(question), **source, "template": UNANSWERABLE_TEMPLATE} for question in unanswerable
     ]
+
+
+def _unanswerable(
+    results: list[ChunkResult], chunks: list[dict], fraction: float, client: LLMClient | None
+) -> tuple[dict[str, list[str]], str]:
+    """chunk id -> its --unanswerable questions (by the heuristic when there is no client), and a summary line."""
+    counts = [
+        (r.chunk, unanswerable_count(r.chunk["id"], len(r.records), fraction)) for r in results if r.status == "ok"
+    ]
+    if not any(count for _, count in counts):
+        return {}, ""
+    if client is None:
+        corpus = "\n".join(chunk["text"] for chunk in chunks).casefold()
+        found = unanswerable_questions(counts, lambda chunk, count: heuristic_unanswerable(chunk, count, corpus))
+        return found, f"\n  {sum(map(len, found.values()))} unanswerable questions (answerable: false)"
+    checker = QuestionChecker(chunks, client)
+    found = unanswerable_questions(counts, checker.questions, client.settings.workers)
+    return found, (
+        f"\n  {checker.kept} unanswerable questions (answerable: false); {checker.answered} candidates dropped because "
+        f"the corpus answers them, {checker.failed} chunks without a usable reply"
+    )
 
 
 def _run_openai(
@@ -157,6 +182,7 @@ def synthesize(
     failures: Path | None = None,
     quiet: bool = False,
     format: Literal["alpaca", "messages"] = "alpaca",
+    unanswerable: float = 0.0,
     refresh: bool = False,
     retired: Path | None = None,
 ) -> None:
@@ -180,10 +206,14 @@ def synthesize(
         quiet: No progress bar.
         format: ``alpaca`` ({instruction, input, output}) or ``messages`` ({"messages": [user, assistant]}, the
             OpenAI chat form), each with the provenance keys.
+        unanswerable: Also write questions the documents cannot answer, this share of each chunk's answerable
+            records (0.1: one per ten), with `answerable: false` and an "I don't know" reference, to teach and
+            test abstention (see litft.data.synthesize.unanswerable).
         refresh: Keep the records of --output whose chunk is unchanged and synthesize only the rest (see above).
         retired: Records retired by --refresh, each with its reason, added to over refreshes; default
             OUTPUT_STEM.retired.jsonl beside the output.
     """
+    check_fraction(unanswerable)
     if parse_retries < 0:
         raise LitftError(f"--parse_retries must be at least 0, got {parse_retries}.")
     input, output = Path(input), Path(output)
@@ -201,6 +231,7 @@ def synthesize(
         results = [
             synthesize_heuristic(chunk) for chunk in progress(todo, quiet=quiet, desc="synthesize", unit="chunk")
         ]
+        unanswered, note = _unanswerable(results, chunks, unanswerable, None)
     else:
         llm.validate()
         prompt = load_template(template)
@@ -208,6 +239,7 @@ def synthesize(
         with ResponseCache(cache) as response_cache:
             client = LLMClient(llm, response_cache)
             results = _run_openai(todo, client, prompt, parse_retries, quiet)
+            unanswered, note = _unanswerable(results, chunks, unanswerable, client)
 
     write_jsonl(
         failures,
@@ -222,14 +254,14 @@ def synthesize(
     made = {
         result.chunk["id"]: [
             as_messages(record) if format == "messages" else record
-            for record in _output_records(result, model_name, template_name)
+            for record in _output_records(result, model_name, template_name, unanswered.get(result.chunk["id"], []))
         ]
         for result in results
     }
     if refresh:  # the retired records reach the disk before the output without them replaces the old one
         write_jsonl(retired, merged_retired(retired, carried.retired))
     write_jsonl(output, [r for chunk in chunks for r in carried.kept.get(chunk["id"], made.get(chunk["id"], []))])
-    print(_summary(results, output, failures, client) + _refresh_note(carried, len(todo), retired, refresh))
+    print(_summary(results, output, failures, client) + note + _refresh_note(carried, len(todo), retired, refresh))
 
 
 def _refresh_note(carried: Carried, synthesized: int, retired: Path, refresh: bool) -> str:
