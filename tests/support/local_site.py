@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,8 @@ class LoggedRequest:
     path: str
     time: float
     user_agent: str
+    status: int = 0  # what the server answered, and how many body bytes it sent
+    body_bytes: int = 0
 
 
 class QuietServer(ThreadingHTTPServer):
@@ -32,6 +35,7 @@ class SiteServer:
 
     routes: dict[str, Response | Route] = field(default_factory=dict)
     log: list[LoggedRequest] = field(default_factory=list)
+    etags: bool = False  # answer 200s with an ETag of the body, and 304 without a body to a matching If-None-Match
 
     def start(self) -> SiteServer:
         site = self
@@ -44,7 +48,8 @@ class SiteServer:
             def do_GET(self) -> None:
                 with lock:
                     count = sum(1 for entry in site.log if entry.path == self.path)
-                    site.log.append(LoggedRequest(self.path, time.monotonic(), self.headers.get("User-Agent", "")))
+                    logged = LoggedRequest(self.path, time.monotonic(), self.headers.get("User-Agent", ""))
+                    site.log.append(logged)
                 route = site.routes.get(self.path)
                 if route is None:
                     status, headers, body = 404, {"Content-Type": "text/html"}, b"<html><body>not found</body></html>"
@@ -52,13 +57,18 @@ class SiteServer:
                     status, headers, body = route(site, count)
                 else:
                     status, headers, body = route
+                if site.etags and status == 200:
+                    headers = {**headers, "ETag": f'"{hashlib.sha1(body).hexdigest()[:16]}"'}
+                    if self.headers.get("If-None-Match") == headers["ETag"]:
+                        status, body = 304, b""
+                logged.status, logged.body_bytes = status, len(body)
                 try:
                     self.send_response(status)
                     for name, value in headers.items():
                         self.send_header(name, value)
                     if headers.get("Connection") == "close":  # no length: the body ends when the connection does
                         self.close_connection = True
-                    else:
+                    elif status != 304:  # a 304 has no body, and its length would be the 200's
                         self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -34,6 +34,10 @@ class FetchError(Exception):
 
 class Skipped(FetchError):
     """A URL was deliberately not fetched or kept: robots.txt, scope, not HTML, too large."""
+
+
+class Gone(FetchError):
+    """The server says the page is not there (HTTP 404 or 410): a removed page, not a failure worth retrying."""
 
 
 @dataclass
@@ -67,12 +71,49 @@ class FetchSettings:
 
 @dataclass
 class Page:
-    """One fetched HTML page, after redirects."""
+    """One fetched HTML page, after redirects; `not_modified` when a conditional request got 304 (no `html`)."""
 
     url: str
     html: str
     fetched_at: str
     redirects: list[str]
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+
+
+@dataclass
+class Validators:
+    """What a server said about a page's version last time, sent back as If-None-Match / If-Modified-Since."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        return {
+            name: value
+            for name, value in (("If-None-Match", self.etag), ("If-Modified-Since", self.last_modified))
+            if value
+        }
+
+
+@dataclass
+class FetchCounts:
+    """Requests sent, 304 answers and body bytes read, over a Fetcher's life (what a refresh costs)."""
+
+    requests: int = 0
+    not_modified: int = 0
+    bytes: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, requests: int = 0, not_modified: int = 0, bytes: int = 0) -> None:
+        with self.lock:
+            self.requests += requests
+            self.not_modified += not_modified
+            self.bytes += bytes
+
+    def as_dict(self) -> dict[str, int]:
+        return {"requests": self.requests, "not_modified": self.not_modified, "bytes": self.bytes}
 
 
 class HostRateLimiter:
@@ -141,7 +182,9 @@ def decode_html(body: bytes, content_type: str = "") -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """When a page was fetched, to the microsecond: `scrape --refresh` tells a copy the crawl fetched anew by it,
+    and a refresh may well fetch a page again within the second of the first crawl."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 class Fetcher:
@@ -157,6 +200,7 @@ class Fetcher:
             {"User-Agent": self.settings.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"}
         )
         self.limiter = HostRateLimiter(self.settings.rate_limit)
+        self.counts = FetchCounts()
         self._robots: dict[str, Protego] = {}
         self._robots_unreachable: dict[str, str] = {}  # origin -> why its robots.txt could not be read
         self._robots_locks: dict[str, threading.Lock] = {}
@@ -198,6 +242,7 @@ class Fetcher:
                 self._robots_unreachable[origin] = f"HTTP {response.status_code}"
                 return Protego.parse("User-agent: *\nDisallow: /\n")
             body = response.raw.read(ROBOTS_MAX_BYTES, decode_content=True)
+            self.counts.add(bytes=len(body))
         return Protego.parse(body.decode("utf-8", errors="replace"))
 
     def allowed(self, url: str) -> bool:
@@ -220,7 +265,9 @@ class Fetcher:
 
     # requests ---------------------------------------------------------------------------------------
 
-    def _request(self, url: str, crawl_delay: float, allow_redirects: bool = False) -> requests.Response:
+    def _request(
+        self, url: str, crawl_delay: float, allow_redirects: bool = False, headers: dict[str, str] | None = None
+    ) -> requests.Response:
         """GET with retries on connection errors, timeouts, 429 and 5xx; the response body is left unread."""
         settings = self.settings
         host = urlsplit(url).netloc
@@ -228,8 +275,11 @@ class Fetcher:
         for attempt in range(settings.retries + 1):
             self.limiter.wait(host, crawl_delay)
             delay = settings.backoff * 2**attempt
+            self.counts.add(requests=1)
             try:
-                response = self.session.get(url, timeout=settings.timeout, allow_redirects=allow_redirects, stream=True)
+                response = self.session.get(
+                    url, timeout=settings.timeout, allow_redirects=allow_redirects, stream=True, headers=headers
+                )
             except (requests.ConnectionError, requests.Timeout) as error:
                 last_problem = _root_cause(error)
             except requests.RequestException as error:  # malformed URL or answer: trying again will not help
@@ -270,19 +320,33 @@ class Fetcher:
                 chunks.append(chunk)
         except requests.RequestException as error:
             raise FetchError(f"reading the body failed: {error}") from None
+        finally:
+            self.counts.add(bytes=size)
         return b"".join(chunks)
 
-    def get(self, url: str, follow: Callable[[str], bool] = lambda url: True, html_only: bool = True) -> Page:
+    def get(
+        self,
+        url: str,
+        follow: Callable[[str], bool] = lambda url: True,
+        html_only: bool = True,
+        validators: Validators | None = None,
+    ) -> Page:
         """Fetch one page; each redirect hop must pass robots.txt and `follow` (scope, not yet seen).
 
-        Raises Skipped for what politeness or scope rules out, FetchError for failures.
+        With `validators` the first request is conditional: a 304 answer returns a `not_modified` page at once,
+        its body never downloaded. Raises Skipped for what politeness or scope rules out, Gone for a 404 or 410,
+        FetchError for other failures.
         """
         chain = [url]
         current = url
         while True:
             self._check_allowed(current)
-            response = self._request(current, self.crawl_delay(current))
+            conditional = validators.headers() if validators and current == url else None
+            response = self._request(current, self.crawl_delay(current), headers=conditional)
             with response:
+                if response.status_code == 304 and conditional:
+                    self.counts.add(not_modified=1)
+                    return Page(current, "", now_iso(), chain[:-1], validators.etag, validators.last_modified, True)
                 if response.is_redirect:
                     target = normalize_url(response.headers.get("Location", ""), base=current)
                     if target is None:
@@ -296,13 +360,22 @@ class Fetcher:
                     chain.append(target)
                     current = target
                     continue
+                if response.status_code in (404, 410):
+                    raise Gone(f"HTTP {response.status_code}")
                 if response.status_code >= 400:
                     raise FetchError(f"HTTP {response.status_code}")
                 content_type = response.headers.get("Content-Type", "")
                 if html_only and content_type and content_type.split(";")[0].strip().lower() not in HTML_TYPES:
                     raise Skipped(f"not HTML ({content_type.split(';')[0]})")
                 body = self._read_body(response)
-            return Page(url=current, html=decode_html(body, content_type), fetched_at=now_iso(), redirects=chain[:-1])
+            return Page(
+                url=current,
+                html=decode_html(body, content_type),
+                fetched_at=now_iso(),
+                redirects=chain[:-1],
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+            )
 
     def get_bytes(self, url: str) -> bytes:
         """Fetch a non-HTML resource such as a sitemap, politely and within the size cap."""

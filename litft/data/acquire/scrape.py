@@ -28,6 +28,7 @@ from litft.data.pages import (
     page_record,
     txt_name,
 )
+from litft.data.records import write_jsonl
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -56,12 +57,15 @@ def scrape(
     cache_dir: Path | None = None,
     concurrency: int = 4,
     fetch: FetchSettings = FetchSettings(),
+    refresh: bool = False,
     quiet: bool = False,
 ) -> None:
     """Extract the main text of each page listed in `urls` into `out_dir/pages.jsonl`.
 
     Pages the crawl cached are not fetched again; pages already in pages.jsonl are skipped, so re-running
-    scrapes only what is missing (failed pages are retried).
+    scrapes only what is missing (failed pages are retried). After `litft crawl --refresh`, --refresh also
+    scrapes again each page the crawl downloaded anew (its cached copy's `fetched_at` differs; a page that
+    answered 304 keeps its record) and then leaves in pages.jsonl only the pages the list still has.
 
     Args:
         urls: JSON list of page URLs (the output of `litft crawl`).
@@ -71,6 +75,7 @@ def scrape(
         cache_dir: The crawl's page cache; by default `<urls>.crawl/pages` beside the URL list, when present.
         concurrency: Pages fetched at once when not cached.
         fetch: Politeness and patience for pages not in the cache.
+        refresh: Re-scrape pages the crawl fetched again and drop the pages no longer listed (see above).
         quiet: No progress bar or summary.
     """
     urls = Path(urls)
@@ -83,11 +88,14 @@ def scrape(
     cache_dir = Path(cache_dir) if cache_dir is not None else work_dir_for(urls) / "pages"
     with os_errors_as_user_errors("read", pages_path):
         done = load_pages(pages_path)
-    todo = [url for url in listed if url not in done]
-
-    cached, to_fetch = _split_by_cache(cache_dir, todo)
+    cached, to_fetch = _split_by_cache(cache_dir, [url for url in listed if url not in done])
+    again = _split_by_cache(cache_dir, [url for url in listed if url in done])[0] if refresh else []
+    again = [(url, html, at) for url, html, at in again if at != done[url].get("fetched_at")]  # crawled anew
+    cached += again
+    todo = [url for url, _, _ in cached] + to_fetch
 
     counts = {"written": 0, "empty": 0, "failed": 0}
+    emptied: set[str] = set()  # pages whose text is gone: a refresh drops their earlier record
     bar = progress(total=len(todo), quiet=quiet, unit="page", desc="scrape")
     created = not pages_path.exists()
     with os_errors_as_user_errors("write", pages_path), open_for_append(pages_path) as pages_file:
@@ -97,6 +105,7 @@ def scrape(
             bar.update(1)
             if not extracted.text.strip():
                 counts["empty"] += 1
+                emptied.add(url)
                 return
             record = page_record(url, extracted.title, extracted.text, fetched_at)
             if txt:
@@ -109,6 +118,8 @@ def scrape(
         for url, html, fetched_at in _fetched_pages(to_fetch, fetch, concurrency, counts, bar, quiet):
             keep(url, html, fetched_at)
     bar.close()
+    if refresh:
+        dropped = _keep_only(pages_path, set(listed) - emptied)
     if not counts["written"] and not done:
         if created:
             pages_path.unlink(missing_ok=True)  # the empty file this run made; it would only fail `litft process`
@@ -119,9 +130,19 @@ def scrape(
     if not quiet:
         print(
             f"scrape: {counts['written']} pages added to {pages_path} ({len(listed) - len(todo)} already there, "
-            f"{len(cached)} from the crawl cache, {counts['empty']} without text, {counts['failed']} failed)",
+            f"{len(cached)} from the crawl cache, {counts['empty']} without text, {counts['failed']} failed)"
+            + (f"; refresh: {len(again)} pages scraped again, {dropped} no longer listed dropped" if refresh else ""),
             file=sys.stderr,
         )
+
+
+def _keep_only(pages_path: Path, urls: set[str]) -> int:
+    """Rewrite pages.jsonl with one record per page of `urls` (its newest, at its first place, so the unchanged
+    pages keep their order and `litft process` their chunk ids); return how many pages were dropped."""
+    with os_errors_as_user_errors("read", pages_path):
+        pages = load_pages(pages_path)
+    write_jsonl(pages_path, [record for url, record in pages.items() if url in urls])
+    return len(pages.keys() - urls)
 
 
 def _split_by_cache(cache_dir: Path, urls: list[str]) -> tuple[list[tuple[str, str, str]], list[str]]:
