@@ -78,12 +78,18 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
             "litft.prepare.finetune:prepare_finetune",
             "Tokenize instruction records into an indexed binary dataset.",
         ),
+        "preference": (
+            "litft.prepare.preference:prepare_preference",
+            "Tokenize preference pairs (DPO) or desirable/undesirable records (KTO) for `finetune dpo|kto`.",
+        ),
     },
     "pretrain": ("litft.train.entry:pretrain", "Pretrain from scratch or continue pretraining a checkpoint."),
     "finetune": {
         "full": ("litft.train.entry:finetune_full", "Fine-tune every parameter of a checkpoint."),
         "lora": ("litft.train.entry:finetune_lora", "Fine-tune a checkpoint with LoRA."),
         "adapter_v2": ("litft.train.entry:finetune_adapter_v2", "Fine-tune a checkpoint with adapter-v2."),
+        "dpo": ("litft.train.entry:finetune_dpo", "Tune a checkpoint on preference pairs (DPO, IPO); LoRA or full."),
+        "kto": ("litft.train.entry:finetune_kto", "Tune a checkpoint on desirable/undesirable answers (KTO)."),
     },
     "generate": ("litft.commands:generate", "Generate text from a checkpoint or a fine-tuning run."),
     "chat": ("litft.commands:chat", "Chat interactively with a checkpoint or a fine-tuning run."),

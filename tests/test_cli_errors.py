@@ -41,6 +41,14 @@ BAD_INPUTS = {
         "--out",
         "{missing}/out",
     ],
+    "prepare preference": [
+        "--data",
+        "{missing}/pairs.json",
+        "--checkpoint_dir",
+        "{missing}/checkpoint",
+        "--out",
+        "{missing}/out",
+    ],
     "prepare finetune": [
         "--data",
         "{missing}/train.json",

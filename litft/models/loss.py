@@ -36,7 +36,8 @@ LOGITS_PER_CHUNK = 2**22
 
 
 def accept_targets(model: torch.nn.Module) -> None:
-    """Let `model(input_ids, targets=..., position_ids=..., segment_ids=...)` return the summed loss (see above).
+    """Let `model(input_ids, targets=..., position_ids=..., segment_ids=...)` return the summed loss (see above),
+    and `model(input_ids, targets=..., per_row=True)` each row's summed loss (`row_loss_sums`).
 
     Calls without `targets` (generation with a KV cache, logits for a caller) go to the model's own forward
     unchanged. Idempotent; apply before `fabric.setup_module`, which wraps the model and so calls this forward.
@@ -50,10 +51,13 @@ def accept_targets(model: torch.nn.Module) -> None:
         targets: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
         segment_ids: torch.Tensor | None = None,
+        per_row: bool = False,
         **kwargs: Any,
     ):
         if targets is None:
             return plain_forward(*args, **kwargs)
+        if per_row:
+            return row_loss_sums(model, args[0], targets)
         return token_loss_sum(model, args[0], targets, position_ids, segment_ids)
 
     model.forward = forward
@@ -87,6 +91,60 @@ def token_loss_sum(
     for hidden_chunk, target_chunk in zip(hidden.split(chunk), targets.split(chunk), strict=True):
         total = total + _chunk_loss(model, hidden_chunk, target_chunk)
     return total
+
+
+def row_loss_sums(model: Any, input_ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """`(B,)`: each row's summed cross-entropy over its targets, in float32; minus it is the row's sequence
+    log-probability, which preference losses (litft.train.preference) compare between rows. Same chunking as
+    `token_loss_sum`: a trained head recomputes each chunk's logits in backward, a frozen one keeps only the
+    gradient with respect to the hidden states."""
+    hidden = final_hidden_states(model, input_ids)
+    kept = targets != IGNORE_INDEX
+    rows = kept.nonzero()[:, 0]  # the row of each kept position
+    hidden, targets = hidden[kept], targets[kept]
+    chunk = max(1, LOGITS_PER_CHUNK // model.config.padded_vocab_size)
+    frozen_head = not any(parameter.requires_grad for parameter in model.lm_head.parameters())
+    if torch.is_grad_enabled() and hidden.requires_grad and frozen_head:
+        return _FrozenHeadRowLoss.apply(hidden, targets, rows, input_ids.size(0), model, chunk)
+    recompute = torch.is_grad_enabled() and hidden.requires_grad
+    sums = hidden.new_zeros(input_ids.size(0), dtype=torch.float32)
+    for hidden_chunk, target_chunk, row_chunk in zip(
+        hidden.split(chunk), targets.split(chunk), rows.split(chunk), strict=True
+    ):
+        if recompute:
+            losses = checkpoint(_position_losses, model, hidden_chunk, target_chunk, use_reentrant=False)
+        else:
+            losses = _position_losses(model, hidden_chunk, target_chunk)
+        sums = sums.index_add(0, row_chunk, losses)
+    return sums
+
+
+class _FrozenHeadRowLoss(torch.autograd.Function):
+    """`_FrozenHeadLoss` per row: each position's loss depends on its own hidden state only, so the gradient of the
+    chunk's summed loss holds every position's gradient, and backward scales each by its row's output gradient."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, hidden: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor, batch: int, model: Any, chunk: int
+    ) -> torch.Tensor:
+        sums, gradient = hidden.new_zeros(batch, dtype=torch.float32), torch.empty_like(hidden)
+        for start in range(0, hidden.size(0), chunk):
+            piece = hidden[start : start + chunk].detach().requires_grad_()
+            with torch.enable_grad():
+                losses = _position_losses(model, piece, targets[start : start + chunk])
+                (gradient[start : start + chunk],) = torch.autograd.grad(losses.sum(), piece)
+            sums.index_add_(0, rows[start : start + chunk], losses.detach())
+        ctx.save_for_backward(gradient, rows)
+        return sums
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        gradient, rows = ctx.saved_tensors
+        return gradient * grad_output[rows].unsqueeze(-1).to(gradient.dtype), None, None, None, None, None
+
+
+def _position_losses(model: Any, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(_logits(model, hidden).float(), targets, reduction="none")
 
 
 def _checkpointed_chunks(model: Any, hidden: torch.Tensor, targets: torch.Tensor, chunk: int) -> torch.Tensor:
@@ -126,12 +184,16 @@ def _zero(hidden: torch.Tensor) -> torch.Tensor:
 
 
 def _chunk_loss(model: Any, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(_logits(model, hidden).float(), targets, reduction="sum")
+
+
+def _logits(model: Any, hidden: torch.Tensor) -> torch.Tensor:
     logits = model.lm_head(hidden)
     if model.config.final_logit_softcapping is not None:
         from litgpt.model import do_softcapping
 
         logits = do_softcapping(logits, model.config.final_logit_softcapping)
-    return F.cross_entropy(logits.float(), targets, reduction="sum")
+    return logits
 
 
 def final_hidden_states(

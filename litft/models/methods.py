@@ -1,14 +1,17 @@
-"""The one place that knows how pretraining, full, LoRA and adapter-v2 fine-tuning differ: a description each.
+"""The one place that knows how pretraining, full, LoRA and adapter-v2 fine-tuning, and preference tuning (DPO/IPO
+and KTO, on LoRA or full fine-tuning), differ: a description each.
 
 Nobody else asks "which method is this?"; they ask the method for its litgpt classes, its trainable
 parameters, its data kind, the weights a checkpoint keeps and the settings it records. Adding a method is
 one entry in `METHODS` (plus its training command in litft/train/entry.py and its line in litft/cli.py).
+A preference method is a weights method (LoRA or full) with another objective: its entry is that method's with
+`objective` and the `preference` data kind, so its checkpoints load, merge and export as that method's do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import torch
@@ -20,7 +23,10 @@ from litgpt.model import GPT, Block
 from litft.common.errors import LitftError
 from litft.common.settings import AdapterV2Settings, LoRASettings
 
-DataKind = Literal["pretrain", "finetune"]
+DataKind = Literal["pretrain", "finetune", "preference"]
+# What the loop minimises: None, the next-token loss; "dpo" (DPO/IPO on pairs) or "kto" (KTO on unpaired records),
+# a preference loss against a reference model (litft.train.preference).
+Objective = Literal["dpo", "kto"] | None
 # The settings a method can take (LoRA's, adapter-v2's); a method without settings takes None.
 MethodSettings = LoRASettings | AdapterV2Settings
 FULL_WEIGHTS = "lit_model.pth"
@@ -74,7 +80,8 @@ class Method:
     """One training method.
 
     name: litft's method name (the command, and `method` in hyperparameters.yaml).
-    data_kind: the prepared data it reads (`pretrain` windows or `finetune` instruction records).
+    data_kind: the prepared data it reads (`pretrain` windows, `finetune` instruction records, `preference` pairs or
+        KTO records).
     model_class, config_class, block_class: its litgpt model, config and transformer block (the block is what
         FSDP wraps and activation checkpointing recomputes).
     trains: `(name, value) -> bool` for the parameters that train, which are the weights its checkpoints keep.
@@ -91,6 +98,7 @@ class Method:
     merged_weights: the model's weights folded into plain litgpt GPT weights (a full checkpoint); None likewise.
     quantizable_base: its frozen base may be loaded in 4/8 bits for training (`--quantize`, QLoRA): true for LoRA,
         whose base Linears never train; full fine-tuning and pretraining train them, and adapter-v2 is not wired.
+    objective: None for the next-token loss, or the preference loss ("dpo" on pairs, "kto" on records).
     """
 
     name: str
@@ -109,6 +117,7 @@ class Method:
     fold_weights: Callable[[torch.nn.Module], None] | None = None
     merged_weights: Callable[[torch.nn.Module], dict[str, torch.Tensor]] | None = None
     quantizable_base: bool = False
+    objective: Objective = None
 
     def settings_fields(self, settings: MethodSettings | None = None) -> dict[str, Any]:
         """The litgpt fields (`lora_r`, ...) its Config and hyperparameters.yaml carry; defaults where None."""
@@ -193,6 +202,15 @@ METHODS: dict[str, Method] = {
         settings_class=AdapterV2Settings,
         prepare=_clear_adapter_cache_each_forward,
     ),
+}
+# Preference tuning on LoRA (the reference: the adapters switched off) and on full fine-tuning; `litft finetune dpo|kto
+# --finetuning lora|full` picks the entry.
+METHODS |= {
+    f"{objective}_{base}": replace(
+        METHODS[base], name=f"{objective}_{base}", data_kind="preference", objective=objective
+    )
+    for objective in ("dpo", "kto")
+    for base in ("lora", "full")
 }
 
 

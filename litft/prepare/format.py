@@ -24,7 +24,7 @@ FORMAT_VERSION = 1
 
 
 def read_meta(data_dir: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
-    """The meta.json of a prepared directory; `kind` ("pretrain" / "finetune") is checked when given."""
+    """The meta.json of a prepared directory; `kind` ("pretrain" / "finetune" / "preference") is checked when given."""
     data_dir = Path(data_dir)
     path = data_dir / META_FILE
     if not path.is_file():
@@ -65,11 +65,12 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     splits = meta.get("splits")
     if not isinstance(splits, dict) or "train" not in splits:
         raise damaged('lists no "splits" with a train split')
-    names = ("file", "index") if meta.get("kind") == "finetune" else ("file",)
+    names = ("file", "index") if meta.get("kind") in ("finetune", "preference") else ("file",)
     for split, info in splits.items():
         if not isinstance(info, dict):
             raise damaged(f"describes split {split!r} as {info!r}, not an object")
-        for name in (*names, *(["mask"] if info.get("mask") is not None else [])):  # a conversation's mask file
+        # a conversation's mask file, KTO records' labels file
+        for name in (*names, *(optional for optional in ("mask", "labels") if info.get(optional) is not None)):
             # The names are opened: `../x`, `/x` or a name in a linked folder would read files outside the dataset.
             if path_inside(path.parent, info.get(name)) is None or "/" in info[name]:
                 raise damaged(f"names {info.get(name)!r} as the {split} {name}, not a file name in the dataset folder")

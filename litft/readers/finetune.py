@@ -30,9 +30,11 @@ class FinetuneDataset(Dataset):
     `mask_prompt` defaults to what `litft prepare finetune` recorded in meta.json.
     """
 
-    def __init__(self, data_dir: str | os.PathLike, split: str = "train", mask_prompt: bool | None = None) -> None:
+    def __init__(
+        self, data_dir: str | os.PathLike, split: str = "train", mask_prompt: bool | None = None, kind: str = "finetune"
+    ) -> None:
         self.data_dir = Path(data_dir)
-        self.meta = read_meta(self.data_dir, "finetune")
+        self.meta = read_meta(self.data_dir, kind)  # preference data (litft.readers.preference) has the same files
         if split not in self.meta["splits"]:
             raise LitftError(f"{data_dir} has no {split!r} split; it has {', '.join(self.meta['splits'])}.")
         info = self.meta["splits"][split]

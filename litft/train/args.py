@@ -129,6 +129,45 @@ class DataArgs:
     packing: bool = False
 
 
+PreferenceLoss = Literal["dpo", "ipo", "kto"]
+
+
+@dataclass
+class PreferenceArgs:
+    """The preference loss of `litft finetune dpo|kto` (the command's flat --loss, --beta, ... flags).
+
+    Args:
+        loss: dpo (sigmoid of the reward margin), ipo (squared distance of the length-averaged margin to
+            1/(2·beta)) or kto (desirable/undesirable answers, unpaired).
+        beta: How far the policy may move from the reference (the reward is beta·log(policy/reference)).
+        label_smoothing: dpo only: the assumed share of pairs whose preference is flipped (conservative DPO).
+        desirable_weight: kto only: the weight of desirable answers' losses.
+        undesirable_weight: kto only: the weight of undesirable answers' losses.
+        precompute_reference: compute the reference log-probabilities once, before training, and keep them in the
+            run folder (full fine-tuning then needs no second model in memory).
+    """
+
+    loss: PreferenceLoss = "dpo"
+    beta: float = 0.1
+    label_smoothing: float = 0.0
+    desirable_weight: float = 1.0
+    undesirable_weight: float = 1.0
+    precompute_reference: bool = False
+
+    def check(self) -> None:
+        """One sentence for a value the losses cannot use."""
+        if not (math.isfinite(self.beta) and self.beta > 0):
+            raise LitftError(f"--beta {self.beta} must be a positive number (0.1 is usual).")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise LitftError(f"--label_smoothing {self.label_smoothing} must lie in [0, 0.5).")
+        if self.label_smoothing and self.loss != "dpo":
+            raise LitftError(f"--label_smoothing applies to --loss dpo only, not {self.loss}; drop it.")
+        for name in ("desirable_weight", "undesirable_weight"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise LitftError(f"--{name} {value} must be a positive number.")
+
+
 def check_paged_optimizer(optimizer: OptimizerArgs, device_type: str) -> None:
     """Paged optimizers page their state through CUDA unified memory, which no other device has."""
     if optimizer.name in PAGED_OPTIMIZERS and device_type != "cuda":

@@ -30,6 +30,11 @@ class Batch:
         return int((self.targets != IGNORE_INDEX).sum())
 
     @property
+    def loss_units(self) -> int:
+        """What the loss is a mean over: target tokens (preference batches: pairs or records)."""
+        return self.target_tokens
+
+    @property
     def packed(self) -> bool:
         return self.segment_ids is not None
 

@@ -1,4 +1,5 @@
-"""The four training commands: `litft pretrain` and `litft finetune full|lora|adapter_v2`.
+"""The training commands: `litft pretrain`, `litft finetune full|lora|adapter_v2` and the preference tuning
+commands `litft finetune dpo|kto` (on LoRA or full fine-tuning).
 
 Each is a jsonargparse function: its signature is the command line (jsonargparse needs the parameters
 spelled out, so each command lists its own) and its docstring the help. The body only packs the arguments
@@ -8,13 +9,22 @@ settings, so their help text is written once, in `_finetune_doc`.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Literal
 
 from litft.common.checks import require_dir, require_file
 from litft.common.errors import LitftError
 from litft.common.settings import AdapterV2Settings, LoRASettings, Quantize
-from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, check_paged_optimizer, validate_args
+from litft.train.args import (
+    DataArgs,
+    EvalArgs,
+    OptimizerArgs,
+    PreferenceArgs,
+    TrainArgs,
+    check_paged_optimizer,
+    validate_args,
+)
 from litft.train.logging import tracker_names
 
 LoggerChoice = Literal["csv", "tensorboard", "wandb", "mlflow"]
@@ -255,3 +265,117 @@ finetune_adapter_v2.__doc__ = _finetune_doc(
     seed="Seed of data order.",
     method_group="adapter: Adapter prompt length and first adapted layer.",
 )
+
+
+Finetuning = Literal["lora", "full"]
+
+
+def finetune_dpo(
+    checkpoint_dir: Path,
+    data_dir: Path,
+    out_dir: Path = Path("out/finetune/dpo"),
+    finetuning: Finetuning = "lora",
+    loss: Literal["dpo", "ipo"] = "dpo",
+    beta: float = 0.1,
+    label_smoothing: float = 0.0,
+    precompute_reference: bool = False,
+    resume: str | None = None,
+    overwrite: bool = False,
+    precision: PrecisionChoice = None,
+    accelerator: str = "auto",
+    devices: int | str = 1,
+    num_nodes: int = 1,
+    strategy: StrategyChoice = "auto",
+    activation_checkpointing: CheckpointingChoice = "auto",
+    quantize: Quantize | None = None,
+    seed: int = 1337,
+    lora: LoRASettings = LoRASettings(),
+    train: TrainArgs = FINETUNE_TRAIN,
+    eval: EvalArgs = EvalArgs(interval=100, max_iters=100, max_new_tokens=0),
+    optimizer: OptimizerArgs = OptimizerArgs(lr=5e-6, weight_decay=0.0, beta1=0.9, beta2=0.95),
+    data: DataArgs = DataArgs(),
+    logger: LoggerChoice | list[LoggerChoice] = "csv",
+    quiet: bool = False,
+) -> Any:
+    preference = PreferenceArgs(loss, beta, label_smoothing, precompute_reference=precompute_reference)
+    return _run_preference("dpo", locals(), preference)
+
+
+def finetune_kto(
+    checkpoint_dir: Path,
+    data_dir: Path,
+    out_dir: Path = Path("out/finetune/kto"),
+    finetuning: Finetuning = "lora",
+    beta: float = 0.1,
+    desirable_weight: float = 1.0,
+    undesirable_weight: float = 1.0,
+    precompute_reference: bool = False,
+    resume: str | None = None,
+    overwrite: bool = False,
+    precision: PrecisionChoice = None,
+    accelerator: str = "auto",
+    devices: int | str = 1,
+    num_nodes: int = 1,
+    strategy: StrategyChoice = "auto",
+    activation_checkpointing: CheckpointingChoice = "auto",
+    quantize: Quantize | None = None,
+    seed: int = 1337,
+    lora: LoRASettings = LoRASettings(),
+    train: TrainArgs = FINETUNE_TRAIN,
+    eval: EvalArgs = EvalArgs(interval=100, max_iters=100, max_new_tokens=0),
+    optimizer: OptimizerArgs = OptimizerArgs(lr=5e-6, weight_decay=0.0, beta1=0.9, beta2=0.95),
+    data: DataArgs = DataArgs(),
+    logger: LoggerChoice | list[LoggerChoice] = "csv",
+    quiet: bool = False,
+) -> Any:
+    preference = PreferenceArgs(
+        "kto",
+        beta,
+        desirable_weight=desirable_weight,
+        undesirable_weight=undesirable_weight,
+        precompute_reference=precompute_reference,
+    )
+    return _run_preference("kto", locals(), preference)
+
+
+def _run_preference(objective: str, arguments: dict[str, Any], preference: PreferenceArgs) -> Any:
+    """The preference command's loss settings checked and packed into one group (`Job.preference`), its method the
+    registry's `{objective}_{finetuning}` entry (litft.models.methods); full fine-tuning takes no --lora group."""
+    preference.check()
+    if arguments["data"].packing:
+        raise LitftError("--data.packing does not apply to preference data (each pair is its own rows); drop it.")
+    finetuning = arguments["finetuning"]
+    flat = ("finetuning", "preference", *(f.name for f in dataclasses.fields(PreferenceArgs)))
+    kept = {key: value for key, value in arguments.items() if key not in flat}
+    if finetuning == "full":
+        kept.pop("lora")
+    return _run(f"{objective}_{finetuning}", {**kept, "preference": preference}, data_kind="preference")
+
+
+PREFERENCE_ARGS = """finetuning: lora (default: the reference is the base with the adapters switched off, no second copy
+    in memory) or full (a frozen reference copy, or --precompute_reference true).
+{loss}precompute_reference: Compute the reference log-probabilities once before training and keep them in the run
+    folder (reference_logps.*.npy), instead of a reference forward pass per batch."""
+
+finetune_dpo.__doc__ = _finetune_doc(
+    "Tune a checkpoint on preference pairs (DPO or IPO), from `litft prepare preference` data with chosen/rejected "
+    "answers.",
+    seed="Seed of LoRA initialisation, data order and dropout.",
+    method_group=PREFERENCE_ARGS.format(
+        loss="loss: dpo (-log sigmoid of beta times the reward margin) or ipo (squared, length-averaged).\n"
+        "beta: The reward scale (how far the policy may move from the reference).\n"
+        "label_smoothing: dpo: the assumed share of flipped pairs (conservative DPO), in [0, 0.5).\n"
+    )
+    + "\nlora: Rank, alpha, dropout and the projections LoRA is applied to (with --finetuning lora).",
+).replace("A `litft prepare finetune` directory", "A `litft prepare preference` directory")
+finetune_kto.__doc__ = _finetune_doc(
+    "Tune a checkpoint on desirable and undesirable answers (KTO), from `litft prepare preference` data with "
+    "output/label records.",
+    seed="Seed of LoRA initialisation, data order and dropout.",
+    method_group=PREFERENCE_ARGS.format(
+        loss="beta: The reward scale (how far the policy may move from the reference).\n"
+        "desirable_weight: Weight of the desirable answers' losses.\n"
+        "undesirable_weight: Weight of the undesirable answers' losses.\n"
+    )
+    + "\nlora: Rank, alpha, dropout and the projections LoRA is applied to (with --finetuning lora).",
+).replace("A `litft prepare finetune` directory", "A `litft prepare preference` directory")

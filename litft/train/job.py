@@ -20,7 +20,15 @@ from litft.common.errors import LitftError
 from litft.models.build import count_parameters
 from litft.models.methods import FULL_WEIGHTS, Method, MethodSettings, get_method
 from litft.models.quantize import check_quantize, dequantized_copy_bytes, resolve_quantize
-from litft.train.args import DataArgs, EvalArgs, OptimizerArgs, TrainArgs, check_paged_optimizer, validate_args
+from litft.train.args import (
+    DataArgs,
+    EvalArgs,
+    OptimizerArgs,
+    PreferenceArgs,
+    TrainArgs,
+    check_paged_optimizer,
+    validate_args,
+)
 from litft.train.fabric_setup import checkpoint_blocks, is_fsdp, launch, make_fabric, parameters_kept_shared
 from litft.train.host_memory import keep_freed_memory
 from litft.train.run_folder import RUN_KIND, check_run_dir, claim_run_dir, run_identity
@@ -54,6 +62,7 @@ class Job:
     optimizer: OptimizerArgs = field(default_factory=OptimizerArgs)
     data: DataArgs = field(default_factory=DataArgs)
     settings: MethodSettings | None = None
+    preference: PreferenceArgs | None = None  # preference methods' loss (litft finetune dpo|kto)
     logger: str | list[str] = "csv"
     quiet: bool = False
 
@@ -197,6 +206,21 @@ def _open_data(job: Job, method: Method, meta: dict[str, Any], seq_len: int, fab
     """(train stream, validation source or None) for this rank; with --replay the new records and the replayed ones."""
     from litft.train import data
 
+    if method.objective is not None:
+        from litft.train.preference_data import open_preference
+
+        return open_preference(
+            job.data_dir,
+            paired=method.objective == "dpo",
+            max_length=seq_len + 1,
+            micro_batch_size=job.train.micro_batch_size,
+            rank=fabric.global_rank,
+            world_size=fabric.world_size,
+            seed=job.seed,
+            shuffle=job.data.shuffle,
+            group_by_length=job.data.group_by_length,
+            pad_id=int(meta.get("eos_id") or 0),
+        )
     common = dict(
         micro_batch_size=job.train.micro_batch_size,
         rank=fabric.global_rank,
@@ -340,6 +364,12 @@ def train_in_process(fabric: L.Fabric, job: Job) -> Any:
     train_stream, val_source = _open_data(job, method, meta, seq_len, fabric, continuation)
     model = _build_model(fabric, job, method, config, seq_len, start_dir)
     optimizer = fabric.setup_optimizers(build_optimizer(model, job.optimizer, fabric.device))
+    objective = None
+    if method.objective is not None:
+        from litft.train.reference import preference_objective
+
+        sources = [train_stream, val_source]
+        objective = preference_objective(fabric, job, method, config, model, sources, resumed=resume_dir is not None)
 
     flops = None
     if fabric.device.type == "cuda":  # forward 2N, backward 2N through the network + 2T for weight gradients, per token
@@ -364,6 +394,7 @@ def train_in_process(fabric: L.Fabric, job: Job) -> Any:
             resume_from=resume_dir,
             flops_per_sample=flops,
             dtype=next(model.parameters()).dtype,
+            objective=objective,
         ),
     )
     if fabric.device.type == "cuda" and fabric.global_rank == 0 and not job.quiet:

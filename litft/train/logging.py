@@ -30,6 +30,16 @@ from litft.common.text import parse_json
 LoggerName = Literal["csv", "tensorboard", "wandb", "mlflow"]
 TRACKERS = ("tensorboard", "wandb", "mlflow")  # beside the CSV, which is always written
 TRACKERS_FILE = "trackers.json"
+# Preference runs' metrics (litft.train.preference), TRL's names; empty in other runs' rows.
+PREFERENCE_COLUMNS = (
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/accuracies",
+    "rewards/margins",
+    "logps/chosen",
+    "logps/rejected",
+    "kl",
+)
 COLUMNS = (
     "step",
     "epoch",
@@ -44,6 +54,8 @@ COLUMNS = (
     "val_loss",
     "val_ppl",
     "elapsed_s",
+    *PREFERENCE_COLUMNS,
+    *(f"val_{name}" for name in PREFERENCE_COLUMNS),
 )
 
 # The names of earlier litft versions' columns, so a resumed run keeps their rows' values.

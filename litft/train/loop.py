@@ -69,6 +69,7 @@ class Run:
     resume_from: Path | None = None
     flops_per_sample: float | None = None  # training FLOPs of one sample, for MFU on GPU
     dtype: torch.dtype = torch.float32
+    objective: Any = None  # a preference method's loss (litft.train.preference.PreferenceObjective); None: tokens
 
 
 @dataclass
@@ -204,7 +205,11 @@ class _Session:
         host_batches = [run.train_stream.next_batch() for _ in range(self.accumulation)]
         local_targets = sum(b.target_tokens for b in host_batches)  # counted on the host: no device sync
         micro_batches = [b.to(fabric.device) for b in host_batches]
-        loss_sum, targets_global = accumulate_gradients(fabric, run.model, micro_batches, local_targets)
+        loss_fn = run.objective.loss_sum if run.objective is not None else None
+        local_units = sum(b.loss_units for b in host_batches)  # target tokens, or preference pairs/records
+        loss_sum, units_global = accumulate_gradients(fabric, run.model, micro_batches, local_units, loss_fn)
+        # the loss tokens of the whole step: the loss's units, or for preference batches their answer tokens
+        targets_global = units_global if loss_fn is None else local_targets * fabric.world_size
         grad_norm = None
         if train.max_norm is not None:
             grad_norm = fabric.clip_gradients(
@@ -217,7 +222,7 @@ class _Session:
         progress.micro_batches += self.accumulation
         progress.tokens += targets_global
         progress.epoch = run.train_stream.epoch
-        self.pending.add(progress.step, loss_sum, targets_global, grad_norm)
+        self.pending.add(progress.step, loss_sum, units_global, grad_norm)
         self.meter.update(
             padded_tokens=sum(b.input_ids.numel() for b in host_batches),
             useful_tokens=local_targets,
@@ -233,6 +238,7 @@ class _Session:
                 "lr": lr,
                 "grad_norm": last_grad_norm,
                 **self.meter.compute(),
+                **(run.objective.take_metrics() if run.objective is not None else {}),
             }
             self.metrics_log.log(metrics)
             self.console.step(progress.step, metrics)
@@ -272,17 +278,16 @@ class _Session:
             return None
         self.pending.settle(self.last_good)
         started = time.perf_counter()
-        val_loss = validate(self.fabric, run.model, run.val_source, run.eval.max_iters)
+        objective = run.objective
+        loss_fn = objective.loss_sum if objective is not None else None
+        val_loss = validate(self.fabric, run.model, run.val_source, run.eval.max_iters, loss_fn)
         self.console.print(eval_summary(progress.step, val_loss, time.perf_counter() - started))
-        self.metrics_log.log(
-            {
-                "step": progress.step,
-                "epoch": run.train_stream.epoch,
-                "loss_tokens": progress.tokens,
-                "val_loss": val_loss,
-                "val_ppl": math.exp(min(val_loss, 50.0)),
-            }
-        )
+        row = {"step": progress.step, "epoch": run.train_stream.epoch, "loss_tokens": progress.tokens}
+        if objective is None:
+            row |= {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50.0))}
+        else:  # a preference loss is no perplexity; TRL's metrics on the validation pairs/records instead
+            row |= {"val_loss": val_loss, **objective.take_metrics(validation=True)}
+        self.metrics_log.log(row)
         if run.method.sample_generation and run.eval.max_new_tokens > 0:
             sample = generate_sample(self.fabric, run.model, run.val_source, run.tokenizer, run.eval.max_new_tokens)
             if sample is not None:

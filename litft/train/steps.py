@@ -6,6 +6,7 @@ them (`PendingSteps`), which is also where a non-finite value stops the run.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -24,26 +25,33 @@ def token_loss_sum(model: torch.nn.Module, batch: Batch) -> torch.Tensor:
 
 
 def accumulate_gradients(
-    fabric: L.Fabric, model: torch.nn.Module, micro_batches: list[Batch], local_targets: int
+    fabric: L.Fabric,
+    model: torch.nn.Module,
+    micro_batches: list[Batch],
+    local_units: int,
+    loss_fn: Callable[[torch.nn.Module, Batch], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, int]:
-    """Backward over this rank's micro batches of one step; returns (this rank's loss sum, global target count).
+    """Backward over this rank's micro batches of one step; returns (this rank's loss sum, global loss units).
 
-    Each micro batch's summed loss is scaled by world_size / (target tokens of the whole global batch): DDP and FSDP
-    average gradients over ranks, so the result is the gradient of the mean over every target token. The target
-    count comes from the host (`local_targets`, counted before the batches moved), so one process never syncs here.
+    `loss_fn(model, batch)` is a micro batch's summed loss over its loss units: target tokens (`token_loss_sum`, the
+    default) or, for preference methods, pairs or records (litft.train.preference). Each micro batch's sum is scaled
+    by world_size / (units of the whole global batch): DDP and FSDP average gradients over ranks, so the result is
+    the gradient of the mean over every unit. The unit count comes from the host (`local_units`, counted before the
+    batches moved), so one process never syncs here.
     """
-    targets_global = local_targets
+    loss_fn = loss_fn or token_loss_sum  # looked up per call: the kill tests replace token_loss_sum
+    units_global = local_units
     if fabric.world_size > 1:
-        counts = torch.tensor([float(local_targets)], device=fabric.device)
-        targets_global = int(fabric.all_reduce(counts, reduce_op="sum").item())
-    scale = fabric.world_size / max(float(targets_global), 1.0)
+        counts = torch.tensor([float(local_units)], device=fabric.device)
+        units_global = int(fabric.all_reduce(counts, reduce_op="sum").item())
+    scale = fabric.world_size / max(float(units_global), 1.0)
     loss_sum = torch.zeros((), device=fabric.device)
     for index, batch in enumerate(micro_batches):
         with fabric.no_backward_sync(model, enabled=index < len(micro_batches) - 1):
-            micro_loss = token_loss_sum(model, batch)
+            micro_loss = loss_fn(model, batch)
             fabric.backward(micro_loss * scale)
         loss_sum += micro_loss.detach()
-    return loss_sum, targets_global
+    return loss_sum, units_global
 
 
 class PendingSteps:

@@ -3,19 +3,28 @@ answer for the log."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
 
 from litft.common.errors import LitftError
-from litft.train.batches import EvalSource
+from litft.train.batches import Batch, EvalSource
 from litft.train.steps import token_loss_sum
 
 
 @torch.no_grad()
-def validate(fabric: L.Fabric, model: torch.nn.Module, source: EvalSource, max_iters: int | None) -> float:
-    """Mean cross-entropy over every target token of the validation batches (all ranks)."""
+def validate(
+    fabric: L.Fabric,
+    model: torch.nn.Module,
+    source: EvalSource,
+    max_iters: int | None,
+    loss_fn: Callable[[torch.nn.Module, Batch], torch.Tensor] | None = None,
+) -> float:
+    """Mean loss over every loss unit of the validation batches (all ranks): cross-entropy per target token, or
+    `loss_fn`'s per pair or record (preference methods)."""
+    loss_fn = loss_fn or token_loss_sum
     model.eval()
     loss_sum = torch.zeros((), device=fabric.device)
     count = torch.zeros((), device=fabric.device)
@@ -23,8 +32,8 @@ def validate(fabric: L.Fabric, model: torch.nn.Module, source: EvalSource, max_i
         if max_iters is not None and index >= max_iters:
             break
         batch = batch.to(fabric.device)
-        loss_sum += token_loss_sum(model, batch)
-        count += batch.target_tokens
+        loss_sum += loss_fn(model, batch)
+        count += batch.loss_units
     if fabric.world_size > 1:
         loss_sum = fabric.all_reduce(loss_sum, reduce_op="sum")
         count = fabric.all_reduce(count, reduce_op="sum")
