@@ -21,8 +21,12 @@ def build(
     bm25: Bm25Settings = Bm25Settings(),
     overwrite: bool = False,
     quiet: bool = False,
+    update: Path | None = None,
 ) -> None:
     """Build a retrieval index over chunks.jsonl: BM25 always, plus dense vectors with --embedding_model.
+
+    After a refresh, --update names the index built from the previous chunks: the chunks it holds unchanged (same
+    id and text) keep their vectors and only the others are embedded; the result is the index a full build gives.
 
     Args:
         chunks: Chunk records {id, url, text}, e.g. the chunks.jsonl of `litft process`.
@@ -31,16 +35,22 @@ def build(
         bm25: BM25 scoring (method, k1, b) and whether words are stemmed.
         overwrite: Write into an --out folder that holds files litft did not write (only its own are replaced).
         quiet: No progress bars.
+        update: An index of the previous chunks whose vectors to reuse (it may be --out itself); its embedding
+            model is the default --embedding_model.
     """
     require_file(chunks, "--chunks")
     if embedding_model is not None:
         check_model_dir(embedding_model)
+    if update is not None:
+        check_index_dir(update, "--update")
     check_output_dir(out, INDEX_KIND, overwrite=overwrite, inputs=[chunks, embedding_model], flag="--out")
     from litft.retrieval.index import build_index
 
-    index = build_index(chunks, out, embedding_model, bm25, overwrite=overwrite, quiet=quiet)
+    index = build_index(chunks, out, embedding_model, bm25, overwrite=overwrite, quiet=quiet, update=update)
     dense = index.meta["dense"]
     vectors = f" and {dense['dimensions']}-dimensional vectors" if dense else ""
+    if dense and update is not None:
+        vectors += f" ({index.meta['embedded']} embedded, {index.meta['vectors_reused']} reused from {update})"
     print(f"index: {len(index)} chunks with BM25{vectors} in {out} (retrievers: {', '.join(index.retrievers)})")
 
 

@@ -4,6 +4,10 @@ The folder holds `bm25/` (bm25s' own save format), `chunks.jsonl` ({id, url, tex
 `embeddings.npy` (unit-length float32 rows, only when built with an embedding model) and `meta.json`
 (settings, counts, the source chunks file's sha256, and the size and sha256 of each file of the folder, checked on
 every load: `litft.retrieval.layout`). Hybrid search fuses the BM25 and dense rankings by reciprocal rank.
+
+`--update PREVIOUS` builds the same index a full build would, embedding only the chunks PREVIOUS lacks: a chunk
+with the id and text of one of PREVIOUS's keeps its vector (after a refresh, `litft process` keeps an unchanged
+chunk's id), and BM25, cheap next to the vectors, is built anew over all chunks.
 """
 
 from __future__ import annotations
@@ -148,6 +152,25 @@ class RetrievalIndex:
         return Hit(id=chunk["id"], url=chunk.get("url", ""), score=score, text=chunk["text"])
 
 
+def _reused_vectors(previous: RetrievalIndex | None, records: list[dict], embedding_model: Path) -> dict[int, Any]:
+    """position -> the vector `previous` holds for a chunk of the same id and text (none without vectors, or when
+    they came from another model)."""
+    if previous is None or previous.meta["dense"] is None or previous.meta["dense"]["model"] != str(embedding_model):
+        return {}
+    rows = {(chunk["id"], chunk["text"]): row for row, chunk in enumerate(previous.chunks)}
+    found = ((position, rows.get((record["id"], record["text"]))) for position, record in enumerate(records))
+    return {position: previous._embeddings[row] for position, row in found if row is not None}
+
+
+def _embed(model: Any, texts: list[str], reused: dict[int, Any], quiet: bool) -> Any:
+    """Vectors for all `texts`, computing only those `reused` lacks (each text alone is embedded as in a batch:
+    sentence-transformers pools over its own tokens only)."""
+    missing = [position for position in range(len(texts)) if position not in reused]
+    fresh = dense.embed(model, [texts[position] for position in missing], quiet) if missing else None
+    rows = dict(reused) | ({position: fresh[n] for n, position in enumerate(missing)} if missing else {})
+    return np.stack([rows[position] for position in range(len(texts))]).astype(np.float32)
+
+
 def build_index(
     chunks: Path,
     out: Path,
@@ -155,18 +178,23 @@ def build_index(
     settings: Bm25Settings = Bm25Settings(),
     overwrite: bool = False,
     quiet: bool = False,
+    update: Path | None = None,
 ) -> RetrievalIndex:
     """Index `chunks` into `out` (see the module docstring); the returned index is the one just built, in memory."""
     if embedding_model is not None:
         embedding_model = check_model_dir(embedding_model).resolve()
     check_output_dir(out, INDEX_KIND, overwrite=overwrite, inputs=[chunks, embedding_model], flag="--out")
+    previous = RetrievalIndex.load(update, "--update") if update is not None else None
+    if embedding_model is None and previous is not None and previous.meta["dense"]:  # an update keeps its kind
+        embedding_model = check_model_dir(Path(previous.meta["dense"]["model"])).resolve()
     records = [{"id": c["id"], "url": c.get("url", ""), "text": c["text"]} for c in read_chunks(Path(chunks))]
     texts = [record["text"] for record in records]
     bm25_index = bm25.build(texts, settings, quiet)
-    model, embeddings, dense_meta = None, None, None
+    model, embeddings, dense_meta, reused = None, None, None, {}
     if embedding_model is not None:
         model = dense.load_model(embedding_model)
-        embeddings = dense.embed(model, texts, quiet)
+        reused = _reused_vectors(previous, records, embedding_model)
+        embeddings = _embed(model, texts, reused, quiet)
         dense_meta = {"model": str(embedding_model), "dimensions": int(embeddings.shape[1]), "normalized": True}
     meta = {
         "format_version": FORMAT_VERSION,
@@ -176,6 +204,8 @@ def build_index(
         "bm25": bm25.describe(settings),
         "dense": dense_meta,
         "fusion": {"method": "reciprocal-rank", "k": RRF_K, "depth": FUSION_DEPTH},
+        "embedded": len(records) - len(reused) if embeddings is not None else 0,
+        "vectors_reused": len(reused),
     }
     with output_dir(out, INDEX_KIND, overwrite=overwrite, inputs=[chunks, embedding_model], flag="--out") as staging:
         bm25.save(bm25_index, staging / BM25_DIR)
