@@ -34,6 +34,8 @@ from litft.evaluation.api_model import API_SETTINGS, ApiModel
 from litft.evaluation.contamination import contaminated
 from litft.evaluation.context import prompt_details, rag_variants, with_hits
 from litft.evaluation.forgetting import MAX_TOKENS, read_general_text
+from litft.evaluation.gate import enforce_release_gate
+from litft.evaluation.harness import harness_scores, harness_tasks
 from litft.evaluation.judge import JUDGE_SETTINGS, Judge
 from litft.evaluation.lineup import method_name, plan_models, style_for
 from litft.evaluation.report import build_report, print_summary, write_answers
@@ -106,6 +108,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     )
     has_input = takes_input(loaded.style)
     general = perplexity(loaded, options["general_text"]) if options["general_text"] is not None else None
+    task_scores = harness_scores(loaded, options["tasks"], options["batch_size"])
     fits = functools.partial(_leaves_room_to_answer, loaded, settings.max_new_tokens)
     results = []
     for variant in variants:
@@ -124,6 +127,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
                 [log.entries[key] for key in keys],
                 from_cache,
                 general_text=None if variant.hits else general,
+                **({} if variant.hits else task_scores),
                 label=label,
                 role=spec.role,
                 checkpoint=str(loaded.info.path),
@@ -236,6 +240,10 @@ def evaluate(
     train_file: Path | None = None,
     decontaminate: bool = False,
     general_text: Path | None = None,
+    tasks: list[str] | None = None,
+    tasks_path: Path | None = None,
+    tasks_limit: int | None = None,
+    max_regression: float | None = None,
     overwrite: bool = False,
     quiet: bool = False,
 ) -> dict:
@@ -278,14 +286,19 @@ def evaluate(
         general_text: A UTF-8 file of general (not domain) text: each model's perplexity on it (column
             `general ppl`; lower is better), to see what domain tuning cost in general ability. The demo uses
             litft's public-domain sample (litft/demo/general_text.txt).
+        tasks: lm-evaluation-harness tasks every model also runs, by lm-eval's names (`hellaswag,arc_easy`; needs
+            `pip install "litft[eval]"`): a column per task with each run's paired difference to the base.
+        tasks_path: A folder of your own lm-eval task YAML files, run by their names with --tasks.
+        tasks_limit: Only the first N items of each task (`lm_eval --limit`).
+        max_regression: A release gate for CI: exit 3, after writing everything, when a run falls more than this
+            below the base on ROUGE-L or a task metric with its 95% interval clear of 0 (litft.evaluation.gate).
         overwrite: Replace a report.json / answers.csv in out_dir that litft did not write.
         quiet: No progress bars.
     """
     _check_paths_and_values(test_file, runs, base, base_dir, (rag, rag_k, rag_retrievers), limit, sample, general_text)
     general = read_general_text(general_text) if general_text is not None else None
-    from litft.generation.generate import (
-        stop_strings,  # imports torch: only once the paths are known to exist
-    )
+    harness = harness_tasks(tasks, tasks_path, tasks_limit, max_regression)  # imports lm_eval only with --tasks
+    from litft.generation.generate import stop_strings  # imports torch: only once the paths are known to exist
 
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
@@ -295,15 +308,8 @@ def evaluate(
     started = time.time()
     variants = rag_variants(rag, rag_k, records, quiet, rag_retrievers)  # a damaged index: refused before out_dir
     out_dir = _claimed_out_dir(Path(out_dir), overwrite)
-    options = dict(
-        device=device,
-        precision=precision,
-        quantize=quantize,
-        prompt_style=prompt_style,
-        batch_size=batch_size,
-        base_dir=base_dir,
-        general_text=general,
-    )
+    options = dict(device=device, precision=precision, quantize=quantize, prompt_style=prompt_style, base_dir=base_dir)
+    options.update(batch_size=batch_size, general_text=general, tasks=harness, max_regression=max_regression)
     results, verdicts, judge_report, api_report = _answer_and_judge(
         specs, records, variants, settings, options, out_dir, judge, api, quiet
     )
@@ -318,6 +324,7 @@ def evaluate(
     record_own_files(out_dir, EVALUATION_FILES, EVALUATION_KIND)
 
     print_summary(results, report, review, judge.model, answers_csv, note)
+    enforce_release_gate(report["release_gate"])  # exit 3 when a run fell behind the base
     return report
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from litft.common.errors import LitftError
 from litft.common.io import atomic_write_json
+from litft.evaluation.gate import release_gate
+from litft.evaluation.harness import TASKS_NOTE
 from litft.evaluation.results import ROUGE_TYPES, mean, results_table
 from litft.evaluation.review.table import format_review_table, read_csv, review_rows, write_answers_csv
 
@@ -70,7 +72,9 @@ def build_report(test_file, records, chosen, settings, options, results, judge_r
             "averaging": "mean over test records",
         },
         "reference_mean_words": mean([len((r.reference or "").split()) for r in records]),
+        "tasks": options["tasks"] and options["tasks"].describe(),
         "models": [r.summary() for r in results],
+        "release_gate": release_gate(results, options["max_regression"]),
         "judge": judge_report,
         "outputs": {"answers_csv": str(answers_csv), "generations": str(out_dir / "generations")},
     }
@@ -104,6 +108,8 @@ def print_summary(results, report, review, judge_model, answers_csv: Path, note:
             f"general ppl: perplexity on {scored['path']} (at most {scored['max_tokens']:,} tokens), lower is better; "
             "a rise over the base is what tuning cost in general text"
         )
+    if report["tasks"]:
+        print(TASKS_NOTE)
     if report["contamination"]:
         found = report["contamination"]
         dropped = "left out of the scores" if found["decontaminated"] else "--decontaminate leaves them out"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from litft.evaluation.harness import task_cells, task_headers, tasks_vs_base
 from litft.evaluation.no_answer import is_no_answer
 from litft.evaluation.review.table import format_table
 from litft.evaluation.statistics import paired_bootstrap
@@ -51,11 +52,13 @@ class ModelResult:
     vs_base: dict | None = None  # paired bootstrap intervals of the per-question difference to the base row
     no_answer: dict[str, int] = field(default_factory=dict)  # answers that are empty, a refusal or the question
     general_text: dict | None = None  # with --general_text: perplexity, tokens, windows (on the closed-book row)
+    tasks: dict | None = None  # with --tasks: each lm-eval task's metrics (litft.evaluation.harness; closed-book row)
     answers: list[str] = field(repr=False, default_factory=list)
     rougeL_per_question: list[float] = field(repr=False, default_factory=list)
+    task_items: dict = field(repr=False, default_factory=dict)  # with --tasks: each task's per-item scores
 
     def summary(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k not in ("answers", "rougeL_per_question")}
+        return {k: v for k, v in asdict(self).items() if k not in ("answers", "rougeL_per_question", "task_items")}
 
 
 def scored_result(records, entries: list[dict], from_cache: int, **identity) -> ModelResult:
@@ -102,6 +105,8 @@ def compare_to_base_row(results: list[ModelResult], verdicts: dict[str, list] | 
             continue
         deltas = [m - b for m, b in zip(result.rougeL_per_question, base.rougeL_per_question, strict=True)]
         result.vs_base = {"rougeL": asdict(paired_bootstrap(deltas))}
+        if result.tasks and base.tasks:
+            result.vs_base["tasks"] = tasks_vs_base(base, result)
         if verdicts:
             pairs = zip(verdicts[result.label], verdicts[base.label], strict=True)
             scored = [m.score - b.score for m, b in pairs if m.score is not None and b.score is not None]
@@ -131,6 +136,8 @@ def results_table(results: list[ModelResult]) -> str:
     ]
     forgetting = any(r.general_text for r in results)
     headers += ["general ppl"] if forgetting else []
+    task_columns = task_headers(results)
+    headers += task_columns
     rows = [
         [
             r.label,
@@ -145,6 +152,7 @@ def results_table(results: list[ModelResult]) -> str:
             f"{r.tokens_per_second:.1f}" + ("*" if r.from_cache == r.n else ""),
         ]
         + ([f"{r.general_text['perplexity']:.2f}" if r.general_text else ""] if forgetting else [])
+        + task_cells(r, len(task_columns))
         for r in results
     ]
     return format_table(headers, rows)
