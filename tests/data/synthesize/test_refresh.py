@@ -67,6 +67,12 @@ def test_refresh_asks_only_for_new_and_changed_chunks_and_retires_old_records(tm
         assert server.requests == [] and qa.read_text().splitlines() == after
         assert read_jsonl(tmp_path / "qa.retired.jsonl") == retired
 
+        # Killed after the retired file was written but before the output replaced the old one: the same end.
+        qa.write_text("\n".join(before) + "\n")
+        synthesize(site / "chunks.jsonl", qa, llm=llm(server), refresh=True, quiet=True)
+        assert server.requests == [] and qa.read_text().splitlines() == after  # the new chunks' answers are cached
+        assert read_jsonl(tmp_path / "qa.retired.jsonl") == retired  # each retired record listed once
+
 
 def test_refresh_with_the_heuristic_backend_and_no_changes_file(tmp_path):
     chunks = tmp_path / "chunks.jsonl"
