@@ -142,6 +142,46 @@ def test_prepare_records_pairs_and_kto_counts_with_the_prompt_masked(preference_
     assert train["desirable"] + train["undesirable"] == train["records"] == 36
 
 
+def test_conversation_pairs_and_csv_kto_records(tmp_path, lit_base):
+    """Conversations with chosen/rejected last assistant turns (a string, or TRL's one-turn list) share their rendered
+    prompt, earlier turns masked; KTO records from a CSV take their labels as text."""
+    from litft.prepare.preference import prepare_preference
+    from litft.readers.preference import PreferenceDataset
+
+    turns = [
+        {"role": "user", "content": "which programs"},
+        {"role": "assistant", "content": "engineering"},
+        {"role": "user", "content": "when to apply"},
+    ]
+    records = [
+        {"messages": turns, "chosen": "before march", "rejected": [{"role": "assistant", "content": "any time"}]},
+        {"messages": turns[:1], "chosen": "software engineering", "rejected": "tuition"},
+    ]
+    (tmp_path / "chat.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    meta = prepare_preference(data=str(tmp_path / "chat.jsonl"), out=tmp_path / "chat", checkpoint_dir=lit_base,
+                              prompt_style="smollm2", max_seq_length=1024, quiet=True)  # fmt: skip
+    assert meta["paired"] and meta["splits"]["train"]["records"] == 2
+    chosen, rejected, _ = PreferenceDataset(tmp_path / "chat", "train")[0]
+    prompt = int((chosen["labels"] == -100).sum())
+    assert torch.equal(chosen["input_ids"][:prompt], rejected["input_ids"][:prompt])
+    single_turn_prompt = int((PreferenceDataset(tmp_path / "chat", "train")[1][0]["labels"] == -100).sum())
+    assert prompt > single_turn_prompt  # the earlier turns are part of the masked prompt
+
+    (tmp_path / "kto.csv").write_text("instruction,output,label\nq one,an answer,true\nq two,a reply,False\n")
+    meta = prepare_preference(data=str(tmp_path / "kto.csv"), out=tmp_path / "kto", checkpoint_dir=lit_base, quiet=True)
+    assert (meta["paired"], meta["splits"]["train"]["desirable"], meta["splits"]["train"]["undesirable"]) == (
+        False,
+        1,
+        1,
+    )
+    dataset = PreferenceDataset(tmp_path / "kto", "train")
+    record, kl_row, desirable = dataset[0]
+    assert desirable is True and dataset[1][2] is False
+    prompt = int((record["labels"] == -100).sum())
+    assert torch.equal(kl_row["input_ids"][:prompt], record["input_ids"][:prompt])  # its own prompt,
+    assert torch.equal(kl_row["input_ids"][prompt:], dataset[1][0]["input_ids"][-len(kl_row["input_ids"]) + prompt :])
+
+
 def test_lora_reference_with_adapters_off_equals_a_separately_loaded_base(preference_data, lit_base):
     from litft.common.settings import LoRASettings
     from litft.models.build import build_model, load_weights
