@@ -9,6 +9,7 @@ from pathlib import Path
 
 from litft.common.ratelimit import BudgetExhausted
 from litft.evaluation.context import Variant, retrieved_ids, with_hits
+from litft.evaluation.grounding import add_grounding
 from litft.evaluation.results import ModelResult, scored_result
 from litft.llm.cache import ResponseCache, cache_key
 from litft.llm.client import LLMClient, LLMSettings, RequestFailed
@@ -90,20 +91,19 @@ class ApiModel:
                 }
                 for entry, from_cache in answered
             ]
-            results.append(
-                scored_result(
-                    records,
-                    entries,
-                    sum(from_cache for _, from_cache in answered),
-                    label=label,
-                    role="api",
-                    checkpoint=self.client.base_url,
-                    method="api",
-                    base_dir=None,
-                    prompt_style="system + user message",
-                    rag=variant.rag,
-                )
+            row = scored_result(
+                records,
+                entries,
+                sum(from_cache for _, from_cache in answered),
+                label=label,
+                role="api",
+                checkpoint=self.client.base_url,
+                method="api",
+                base_dir=None,
+                prompt_style="system + user message",
+                rag=variant.rag,
             )
+            results.append(add_grounding(row, records, variant.hits, variant.hits))
         return results
 
     def close(self) -> None:

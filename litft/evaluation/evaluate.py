@@ -35,8 +35,10 @@ from litft.evaluation.contamination import contaminated
 from litft.evaluation.context import prompt_details, rag_variants, with_hits
 from litft.evaluation.forgetting import MAX_TOKENS, read_general_text
 from litft.evaluation.gate import enforce_release_gate
+from litft.evaluation.grounding import add_grounding
 from litft.evaluation.harness import harness_scores, harness_tasks
 from litft.evaluation.judge import JUDGE_SETTINGS, Judge
+from litft.evaluation.lineage import default_train_file, question_lineage, questions_report, read_train_records
 from litft.evaluation.lineup import method_name, plan_models, style_for
 from litft.evaluation.report import build_report, print_summary, write_answers
 from litft.evaluation.results import ModelResult, compare_to_base_row, scored_result
@@ -121,22 +123,21 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
         keys = [log.key(prompt) for prompt in prompts]
         details = prompt_details(prompts, used)
         from_cache = _generate_missing(loaded, log, prompts, keys, details, settings, options["batch_size"], quiet)
-        results.append(
-            scored_result(
-                records,
-                [log.entries[key] for key in keys],
-                from_cache,
-                general_text=None if variant.hits else general,
-                **({} if variant.hits else task_scores),
-                label=label,
-                role=spec.role,
-                checkpoint=str(loaded.info.path),
-                method=method_name(loaded.info),
-                base_dir=str(loaded.info.base_dir) if loaded.info.base_dir else None,
-                prompt_style=loaded.style_name,
-                rag=variant.rag and {**variant.rag, "passages_dropped": _dropped(variant.hits, used)},
-            )
+        row = scored_result(
+            records,
+            [log.entries[key] for key in keys],
+            from_cache,
+            general_text=None if variant.hits else general,
+            **({} if variant.hits else task_scores),
+            label=label,
+            role=spec.role,
+            checkpoint=str(loaded.info.path),
+            method=method_name(loaded.info),
+            base_dir=str(loaded.info.base_dir) if loaded.info.base_dir else None,
+            prompt_style=loaded.style_name,
+            rag=variant.rag and {**variant.rag, "passages_dropped": _dropped(variant.hits, used)},
         )
+        results.append(add_grounding(row, records, variant.hits, used))
     del loaded
     gc.collect()
     if torch.cuda.is_available():
@@ -303,7 +304,7 @@ def evaluate(
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
     records, chosen = _chosen_records(test_file, limit, sample, seed)
-    records, contamination = _without_contamination(records, test_file, train_file, decontaminate)
+    records, contamination, lineage = _scored_records(records, test_file, train_file, decontaminate)
     specs = plan_models(runs, base)
     started = time.time()
     variants = rag_variants(rag, rag_k, records, quiet, rag_retrievers)  # a damaged index: refused before out_dir
@@ -314,9 +315,10 @@ def evaluate(
         specs, records, variants, settings, options, out_dir, judge, api, quiet
     )
     compare_to_base_row(results, verdicts)
-    answers_csv, note, review = write_answers(out_dir, records, results, verdicts, judge_report)
+    answers_csv, note, review = write_answers(out_dir, records, results, verdicts, judge_report, lineage)
     report = build_report(test_file, records, chosen, settings, options, results, judge_report, answers_csv, out_dir)
     report["api"] = api_report
+    report["questions"] = questions_report(lineage, results)
     report["general_text"] = general_text and {"path": str(Path(general_text).resolve()), "max_tokens": MAX_TOKENS}
     report["contamination"] = contamination and {**contamination, "decontaminated": decontaminate}
     report["seconds"] = round(time.time() - started, 3)
@@ -340,16 +342,18 @@ def _chosen_records(test_file: Path, limit: int | None, sample: int | None, seed
     return records[:limit], chosen
 
 
-def _without_contamination(records: list, test_file: Path, train_file: Path | None, decontaminate: bool):
-    """The records to score (without those copied from training with --decontaminate) and what the contamination
-    check found."""
-    contamination = _contamination(records, test_file, train_file)
+def _scored_records(records: list, test_file: Path, train_file: Path | None, decontaminate: bool):
+    """The records to score (without those copied from training with --decontaminate), what the contamination check
+    found and each record's lineage (the training records are --train_file's, else train.json's beside the test)."""
+    train_file = default_train_file(test_file, train_file)
+    train_records = read_train_records(train_file)
+    contamination = _contamination(records, train_file, train_records)
     if decontaminate and contamination:
         flagged = {item["index"] for item in contamination["flagged"]}
         records = [record for index, record in enumerate(records) if index not in flagged]
         if not records:
             raise LitftError("every test record overlaps a training record; --decontaminate would leave none to score.")
-    return records, contamination
+    return records, contamination, question_lineage(records, train_records)
 
 
 def _claimed_out_dir(out_dir: Path, overwrite: bool) -> Path:
@@ -360,14 +364,11 @@ def _claimed_out_dir(out_dir: Path, overwrite: bool) -> Path:
     return out_dir
 
 
-def _contamination(records: list[Instruction], test_file: Path, train_file: Path | None) -> dict | None:
+def _contamination(records: list[Instruction], train_file: Path | None, train_records: list | None) -> dict | None:
     """Test records that share a long word run with a training record: their scores measure recall, not answering."""
     if train_file is None:
-        beside = Path(test_file).with_name("train.json")
-        if not beside.is_file() or beside.resolve() == Path(test_file).resolve():
-            return None
-        train_file = beside
-    flagged = contaminated(records, read_instructions(train_file, need_reference=False), n=CONTAMINATION_N)
+        return None
+    flagged = contaminated(records, train_records, n=CONTAMINATION_N)
     return {
         "train_file": str(train_file),
         "n": CONTAMINATION_N,

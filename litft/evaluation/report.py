@@ -12,13 +12,15 @@ from litft.common.errors import LitftError
 from litft.common.io import atomic_write_json
 from litft.evaluation.gate import release_gate
 from litft.evaluation.harness import TASKS_NOTE
+from litft.evaluation.lineage import LINEAGE_COLUMNS
 from litft.evaluation.results import ROUGE_TYPES, mean, results_table
 from litft.evaluation.review.table import format_review_table, read_csv, review_rows, write_answers_csv
 
 
-def write_answers(out_dir: Path, records, results, verdicts, judge_report):
-    """answers.csv (every row's answers, the judge's scores, empty score_ columns to review), a note on what it
-    merged, and the judge's 0-3 review table (into judge_report) when answers were judged."""
+def write_answers(out_dir: Path, records, results, verdicts, judge_report, lineage: list[dict]):
+    """answers.csv (each question's lineage, every row's answers, the judge's scores, empty score_ columns to
+    review), a note on what it merged, and the judge's 0-3 review table (into judge_report) when answers were
+    judged."""
     answers_csv = out_dir / "answers.csv"
     note = write_answers_csv(
         answers_csv,
@@ -26,6 +28,7 @@ def write_answers(out_dir: Path, records, results, verdicts, judge_report):
         [r.reference or "" for r in records],
         {r.label: r.answers for r in results},
         verdicts,
+        [{name: _cell(origin[name]) for name in LINEAGE_COLUMNS} for origin in lineage],
     )
     review = None
     if verdicts:
@@ -33,6 +36,10 @@ def write_answers(out_dir: Path, records, results, verdicts, judge_report):
         review = [row for row in review_rows(fields, rows) if row.source == "judge"]
         judge_report["review"] = [row.as_dict() for row in review]
     return answers_csv, note, review
+
+
+def _cell(value) -> str:
+    return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def build_report(test_file, records, chosen, settings, options, results, judge_report, answers_csv, out_dir) -> dict:

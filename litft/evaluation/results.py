@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from litft.evaluation.abstention import abstention_summary, answer_kinds, rate_text
 from litft.evaluation.harness import task_cells, task_headers, tasks_vs_base
 from litft.evaluation.no_answer import is_no_answer
 from litft.evaluation.review.table import format_table
@@ -52,19 +53,33 @@ class ModelResult:
     vs_base: dict | None = None  # paired bootstrap intervals of the per-question difference to the base row
     no_answer: dict[str, int] = field(default_factory=dict)  # answers that are empty, a refusal or the question
     general_text: dict | None = None  # with --general_text: perplexity, tokens, windows (on the closed-book row)
+    abstention: dict | None = None  # with unanswerable test questions: litft.evaluation.abstention's rates
+    grounding: dict | None = None  # on `+rag` rows: litft.evaluation.grounding's summary
     tasks: dict | None = None  # with --tasks: each lm-eval task's metrics (litft.evaluation.harness; closed-book row)
     answers: list[str] = field(repr=False, default_factory=list)
     rougeL_per_question: list[float] = field(repr=False, default_factory=list)
     task_items: dict = field(repr=False, default_factory=dict)  # with --tasks: each task's per-item scores
+    answerable: list[bool] = field(repr=False, default_factory=list)
+    answer_kinds: list[str] = field(repr=False, default_factory=list)  # abstained / no answer / answered
+    grounding_per_question: list[dict | None] = field(repr=False, default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k not in ("answers", "rougeL_per_question", "task_items")}
+        return {k: v for k, v in asdict(self).items() if k not in PER_QUESTION}
+
+
+PER_QUESTION = ("answers", "rougeL_per_question", "answerable", "answer_kinds", "grounding_per_question", "task_items")
 
 
 def scored_result(records, entries: list[dict], from_cache: int, **identity) -> ModelResult:
-    """A model's row: ROUGE of its answers (`entries`, one per record) against the references, and its counts."""
+    """A model's row: ROUGE of its answers (`entries`, one per record) against the references, and its counts.
+
+    ROUGE's means are over the answerable questions: an unanswerable one's reference is an abstention, which
+    the abstention rates measure instead."""
     answers = [entry["answer"].strip() for entry in entries]
     scores = rouge_scores(answers, [record.reference or "" for record in records])
+    answerable = [record.answerable for record in records]
+    scored = [score for score, counted in zip(scores, answerable, strict=True) if counted]
+    kinds = answer_kinds(records, answers)
     reasons: dict[str, int] = {}
     for entry in entries:
         reasons[entry["finish_reason"]] = reasons.get(entry["finish_reason"], 0) + 1
@@ -78,9 +93,9 @@ def scored_result(records, entries: list[dict], from_cache: int, **identity) -> 
         **identity,
         no_answer=no_answer,
         n=len(records),
-        rouge1=mean([s["rouge1"] for s in scores]),
-        rouge2=mean([s["rouge2"] for s in scores]),
-        rougeL=mean([s["rougeL"] for s in scores]),
+        rouge1=mean([s["rouge1"] for s in scored]),
+        rouge2=mean([s["rouge2"] for s in scored]),
+        rougeL=mean([s["rougeL"] for s in scored]),
         mean_answer_words=mean([len(a.split()) for a in answers]),
         mean_generated_tokens=tokens / len(entries),
         finish_reasons=reasons,
@@ -90,6 +105,9 @@ def scored_result(records, entries: list[dict], from_cache: int, **identity) -> 
         from_cache=from_cache,
         answers=answers,
         rougeL_per_question=[s["rougeL"] for s in scores],
+        answerable=answerable,
+        answer_kinds=kinds,
+        abstention=abstention_summary(answerable, kinds, None),
     )
 
 
@@ -103,8 +121,12 @@ def compare_to_base_row(results: list[ModelResult], verdicts: dict[str, list] | 
     for result in results:
         if result is base:
             continue
-        deltas = [m - b for m, b in zip(result.rougeL_per_question, base.rougeL_per_question, strict=True)]
-        result.vs_base = {"rougeL": asdict(paired_bootstrap(deltas))}
+        answerable = base.answerable or [True] * len(base.rougeL_per_question)  # rows made before the flags
+        pairs = zip(result.rougeL_per_question, base.rougeL_per_question, answerable, strict=True)
+        result.vs_base = {"rougeL": asdict(paired_bootstrap([m - b for m, b, counted in pairs if counted]))}
+        if result.abstention is not None:
+            compared = abstention_summary(base.answerable, result.answer_kinds, base.answer_kinds)
+            result.abstention["vs_base"] = compared["vs_base"]
         if result.tasks and base.tasks:
             result.vs_base["tasks"] = tasks_vs_base(base, result)
         if verdicts:
@@ -136,6 +158,10 @@ def results_table(results: list[ModelResult]) -> str:
     ]
     forgetting = any(r.general_text for r in results)
     headers += ["general ppl"] if forgetting else []
+    abstaining = any(r.abstention for r in results)
+    headers += ["abstain [95% CI]", "hallucinate", "false abstain"] if abstaining else []
+    grounded = any(r.grounding for r in results)
+    headers += ["grounded src/other/none", "recall@k"] if grounded else []
     task_columns = task_headers(results)
     headers += task_columns
     rows = [
@@ -152,7 +178,27 @@ def results_table(results: list[ModelResult]) -> str:
             f"{r.tokens_per_second:.1f}" + ("*" if r.from_cache == r.n else ""),
         ]
         + ([f"{r.general_text['perplexity']:.2f}" if r.general_text else ""] if forgetting else [])
+        + (_abstention_cells(r.abstention) if abstaining else [])
+        + (_grounding_cells(r.grounding) if grounded else [])
         + task_cells(r, len(task_columns))
         for r in results
     ]
     return format_table(headers, rows)
+
+
+def _abstention_cells(abstention: dict | None) -> list[str]:
+    if abstention is None:
+        return ["", "", ""]
+    hallucination, false_abstention = abstention["hallucination_rate"], abstention["false_abstention_rate"]
+    return [
+        rate_text(abstention["abstention_rate"]),
+        f"{hallucination['rate']:.2f}" if hallucination else "",
+        f"{false_abstention['rate']:.2f}" if false_abstention else "",
+    ]
+
+
+def _grounding_cells(grounding: dict | None) -> list[str]:
+    if grounding is None:
+        return ["", ""]
+    shares = "/".join(f"{grounding[f'{kind}_share']:.2f}" for kind in ("source", "other", "ungrounded"))
+    return [shares, f"{grounding['recall_at_k']:.2f}@{grounding['k']}"]

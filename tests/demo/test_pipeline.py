@@ -91,6 +91,10 @@ def test_fast_demo_writes_every_stage_and_the_table(tmp_path):
     # the test split shares no source chunk with the training split
     train, test = (json.loads((out / "split" / f"{s}.json").read_text()) for s in ("train", "test"))
     assert test and not {r["source_id"] for r in train} & {r["source_id"] for r in test}
+    # unanswerable questions (synthesize --unanswerable) on both sides, beside their chunk's other questions
+    assert any(r.get("answerable") is False for r in train) and any(r.get("answerable") is False for r in test)
+    assert all(model["grounding"]["questions"] >= 1 for model in report["models"][1::2])
+    assert "abstain" in result.stdout and "grounded" in result.stdout and "recall@k" in result.stdout
 
     # a printed command re-runs alone
     split = next(line for line in printed if line.startswith("litft split "))

@@ -45,6 +45,7 @@ def test_test_records_copied_from_training_are_found_beside_the_test_file(tmp_pa
     import json
 
     from litft.evaluation.evaluate import _contamination
+    from litft.evaluation.lineage import default_train_file, read_train_records
     from litft.evaluation.results import scored_result
     from litft.models.instructions import read_instructions
 
@@ -57,16 +58,17 @@ def test_test_records_copied_from_training_are_found_beside_the_test_file(tmp_pa
     (tmp_path / "train.json").write_text(json.dumps(train))
     (tmp_path / "test.json").write_text(json.dumps(test))
     records = read_instructions(tmp_path / "test.json", need_reference=True)
-    found = _contamination(records, tmp_path / "test.json", None)
+    beside = default_train_file(tmp_path / "test.json", None)
+    found = _contamination(records, beside, read_train_records(beside))
     assert found == {
         "train_file": str(tmp_path / "train.json"),
         "n": 8,
         "count": 1,
         "flagged": [{"index": 0, "overlap": 14}],
     }
-    assert (
-        _contamination(records, tmp_path / "other" / "test.json", tmp_path / "train.json")["count"] == 1
-    )  # explicit file
+    explicit = default_train_file(tmp_path / "other" / "test.json", tmp_path / "train.json")
+    assert _contamination(records, explicit, read_train_records(explicit))["count"] == 1
+    assert default_train_file(tmp_path / "other" / "test.json", None) is None
 
     entries = [
         {"answer": "I don't know.", "finish_reason": "eos", "generated_tokens": 3, "seconds": 1.0},

@@ -124,7 +124,9 @@ def test_evaluate_writes_table_report_and_review_sheet(setup, tmp_path, capsys):
     assert {m["prompt_style"] for m in report["models"]} == {"qa"}  # the base gets its run's style
 
     rows = read_sheet(out / "answers.csv")
-    assert list(rows[0]) == ["id", "question", "reference", "answer_base", "score_base", "answer_lora", "score_lora"]
+    lineage = ["answerable", "source_id", "source_url", "train_records_from_page"]
+    models = ["answer_base", "score_base", "answer_lora", "score_lora"]
+    assert list(rows[0]) == ["id", "question", "reference", *lineage, *models]
     assert [row["id"] for row in rows] == ["1", "2", "3", "4"]
     assert rows[2]["question"] == "Summarise this.\n\nTuition and scholarship details for the campus."
     assert all(row["score_base"] == "" == row["score_lora"] for row in rows)
@@ -219,7 +221,7 @@ def test_merged_lora_run_is_named_lora_merged(setup, tmp_path, capsys):
     ]
     table = capsys.readouterr().out.splitlines()
     assert table[3].split()[:4] == ["tiny-lora", "lora", "(merged)", "1"]
-    assert list(read_sheet(out / "answers.csv")[0])[5:7] == ["answer_tiny-lora", "score_tiny-lora"]
+    assert list(read_sheet(out / "answers.csv")[0])[9:11] == ["answer_tiny-lora", "score_tiny-lora"]
     assert sorted(p.name for p in (out / "generations").iterdir()) == ["base.jsonl", "lora.jsonl", "tiny-lora.jsonl"]
 
 

@@ -113,21 +113,22 @@ def write_answers_csv(
     references: list[str],
     answers: dict[str, list[str]],
     verdicts: dict[str, list] | None = None,
+    sources: list[dict[str, str]] | None = None,
 ) -> str:
-    """Write the review sheet: id, question, reference, then `answer_<model>` beside an empty `score_<model>` per
-    model (and `judge_<model>`, `judge_reason_<model>` from the verdicts). Scores a person typed into an earlier
-    sheet are kept where the answer is unchanged; if any would be lost, the old sheet is kept as a backup.
-    Returns a note for the user ("" when there was nothing to keep)."""
+    """Write the review sheet: id, question, reference, each question's `sources` columns (its lineage), then
+    `answer_<model>` beside an empty `score_<model>` per model (and `judge_<model>`, `judge_reason_<model>` from
+    the verdicts). Scores a person typed into an earlier sheet are kept where the answer is unchanged; if any would
+    be lost, the old sheet is kept as a backup. Returns a note for the user ("" when there was nothing to keep)."""
     path = Path(path)
     scores, filled = _old_scores(path)
-    fields = [ROW_ID, "question", "reference"]
+    fields = [ROW_ID, "question", "reference", *(sources[0] if sources else [])]
     for label in answers:
         fields += [ANSWER + label, SCORE + label]
     for label in verdicts or {}:
         fields += [JUDGE + label, JUDGE_REASON + label]
     kept, rows = 0, []
     for i, (question, reference) in enumerate(zip(questions, references, strict=True)):
-        row = {ROW_ID: str(i + 1), "question": question, "reference": reference}
+        row = {ROW_ID: str(i + 1), "question": question, "reference": reference, **(sources[i] if sources else {})}
         for label, model_answers in answers.items():
             old = scores.get((label, question, reference, model_answers[i]), "")
             kept += bool(old)
