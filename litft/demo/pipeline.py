@@ -51,13 +51,12 @@ OUTPUTS = (
     "index",
     "evaluate",
     "loss_curves.png",
+    "refresh",
 )
 FINETUNE_METHODS = ("lora", "adapter_v2", "full")
 MODEL = "litft-demo-llama"  # 2 layers, dim 64, vocab 1024, context 1536: seconds per epoch on one CPU core
 PRETRAIN_WINDOW = 256  # pretraining windows; the context's rest holds retrieved passages when fine-tuned and asked
 RAG_K = 2  # retrieved chunks per question in the `+rag` rows (two of the longest demo chunks fit the context)
-# Unanswerable questions per answerable record (synthesize --unanswerable): the demo's table shows abstention.
-UNANSWERABLE = 0.2
 GENERAL_TEXT = Path(__file__).with_name("general_text.txt")  # public domain, see general_text.SOURCE.md
 
 
@@ -151,13 +150,17 @@ def stage_commands(
     return data_stages(out, base_url, model, llm_url) + _model_stages(out, size)
 
 
+def synthesize_options(out: Path, model: str | None, llm_url: str | None) -> list[str]:
+    """`litft synthesize`'s backend arguments: --model's endpoint with the demo's response cache, or the heuristic."""
+    if not model:
+        return ["--backend", "heuristic"]
+    options = _args("--backend openai --llm.model {model} --cache {cache}", model=model, cache=out / LLM_CACHE)
+    return options + (["--llm.base_url", llm_url] if llm_url else [])
+
+
 def data_stages(out: Path, base_url: str, model: str | None, llm_url: str | None) -> list[tuple[str, list[str]]]:
     site, chunks = out / "site", out / "site" / "chunks.jsonl"
-    if model:
-        synthesize = _args("--backend openai --llm.model {model} --cache {cache}", model=model, cache=out / LLM_CACHE)
-        synthesize += ["--llm.base_url", llm_url] if llm_url else []
-    else:
-        synthesize = ["--backend", "heuristic"]
+    synthesize = synthesize_options(out, model, llm_url)
     return [
         (
             "crawl the site (loopback server: no rate limit)",
@@ -177,7 +180,7 @@ def data_stages(out: Path, base_url: str, model: str | None, llm_url: str | None
             "synthesize question/answer records",
             _args("synthesize --input {chunks} --output {qa}", chunks=chunks, qa=out / "qa.jsonl")
             + synthesize
-            + ["--unanswerable", str(UNANSWERABLE), "--quiet", "true"],
+            + ["--quiet", "true"],
         ),
         (
             "filter duplicate and ungrounded records (the heuristic's questions share templates: ROUGE-L cut at 0.9)",
@@ -321,6 +324,7 @@ def demo(
     model: str | None = None,
     base_url: str | None = None,
     threads: int = 1,
+    refresh: bool = False,
 ) -> dict:
     """Run every litft stage on the bundled sample site and print the command line of each.
 
@@ -332,6 +336,8 @@ def demo(
         model: Synthesize with this OpenAI-compatible model (key from OPENAI_API_KEY) instead of the offline heuristic.
         base_url: The model's endpoint, e.g. http://localhost:8000/v1 for vLLM (default: OpenAI).
         threads: CPU threads for torch; the tiny models run fastest on one, above all on a shared machine.
+        refresh: After a demo in --out: serve the site's version 2 and bring data, model and evaluation up to date
+            incrementally (litft.demo.refresh), printing what changed, what it cost and the stale answers.
     """
     if base_url and not model:
         raise LitftError(
@@ -341,6 +347,11 @@ def demo(
         raise LitftError(f"--threads must be at least 1, got {threads}.")
     if Path(out).exists() and not Path(out).is_dir():
         raise LitftError(f"{out} is a file, not a folder; pass another --out.")
+    if refresh:
+        from litft.demo.refresh import refresh_demo
+
+        options = synthesize_options(Path(out), model, base_url)
+        return refresh_demo(Path(out), port, options, FAST if fast else FULL, threads, MARKER, Path(out) / LLM_CACHE)
     check_port_free(port)
     import torch
 
@@ -388,19 +399,6 @@ def demo(
     return report
 
 
-def _abstention_cells(abstention: dict | None) -> str:
-    if abstention is None:
-        return f"{'':>9}{'':>13}"
-    rates = abstention["abstention_rate"]["rate"], abstention["false_abstention_rate"]
-    return f"{rates[0]:>9.2f}{rates[1]['rate'] if rates[1] else 0.0:>13.2f}"
-
-
-def _grounding_cells(grounding: dict | None) -> str:
-    if grounding is None:
-        return f"{'':>10}{'':>10}"
-    return f"{grounding['source_share']:>10.2f}{grounding['recall_at_k']:>10.2f}"
-
-
 def _print_summary(out: Path, report: dict, timings: list[tuple[str, float]], seconds: float) -> None:
     models = report["models"]
     print(
@@ -409,24 +407,18 @@ def _print_summary(out: Path, report: dict, timings: list[tuple[str, float]], se
         f"+rag: the top {RAG_K} retrieved chunks in the prompt)"
     )
     width = max(len(row["label"]) for row in models) + 2
-    print(
-        f"{'model':<{width}}{'ROUGE-1':>9}{'ROUGE-2':>9}{'ROUGE-L':>9}{'L vs base [95% CI]':>26}{'general ppl':>13}"
-        f"{'abstain':>9}{'false abst.':>13}{'grounded':>10}{'recall@k':>10}"
-    )
+    print(f"{'model':<{width}}{'ROUGE-1':>9}{'ROUGE-2':>9}{'ROUGE-L':>9}{'L vs base [95% CI]':>26}{'general ppl':>13}")
     for row in models:
         delta = interval_text((row["vs_base"] or {}).get("rougeL"))
         delta += " " if delta and not delta.endswith("*") else ""  # values line up whether or not they carry `*`
         ppl = f"{row['general_text']['perplexity']:.2f}" if row["general_text"] else ""
         print(
             f"{row['label']:<{width}}{row['rouge1']:>9.4f}{row['rouge2']:>9.4f}{row['rougeL']:>9.4f}{delta:>26}"
-            f"{ppl:>13}{_abstention_cells(row['abstention'])}{_grounding_cells(row['grounding'])}"
+            f"{ppl:>13}"
         )
     print(
         "* the 95% interval excludes 0; general ppl: perplexity on a public-domain sample of general English "
-        "(a rise over the base is what tuning cost outside the domain)\n"
-        'abstain: share of the unanswerable questions answered "I don\'t know"; false abst.: of the answerable ones; '
-        "grounded: share of +rag answers whose words come from the question's source chunk; recall@k: questions "
-        "whose source chunk was retrieved"
+        "(a rise over the base is what tuning cost outside the domain)"
     )
     print("\nstage times: " + ", ".join(f"{name} {secs:.0f}s" for name, secs in timings) + f"; total {seconds:.0f}s")
     print(f"\nwritten under {out}{os.sep}:")

@@ -133,8 +133,8 @@ def stale(
         eval_dir: A `litft evaluate` folder in which the run before the update and the updated run answered the
             refreshed test split (`litft evaluate test.json --runs OLD_RUN NEW_RUN`).
         changes: The refresh's changes.json (`litft process --previous`), naming changed and added chunks.
-        previous: The row of the model before the update (default: the first run row).
-        updated: The row of the updated model (default: the last run row).
+        previous: The row of the model before the update (default: the first closed-book run row).
+        updated: The row of the updated model (default: the last closed-book run row).
         overwrite: Replace a stale.json in eval_dir that litft did not write.
     """
     require_dir(eval_dir, "eval_dir", "give the folder `litft evaluate` wrote")
@@ -142,7 +142,7 @@ def stale(
     eval_dir = Path(eval_dir)
     report = read_json(eval_dir / "report.json")
     change_sets = read_changes(changes)
-    runs = [model["label"] for model in report["models"] if model.get("role") == "run"]
+    runs = [model["label"] for model in report["models"] if model.get("role") == "run" and not model.get("rag")]
     if len(runs) < 2 and (previous is None or updated is None):
         raise LitftError(
             f"{eval_dir} holds {len(runs)} run row(s); evaluate the previous and the updated run together."

@@ -1,0 +1,99 @@
+"""`litft demo --refresh`: after a demo, version 2 of the site is crawled again with conditional requests and
+data, model and evaluation are brought up to date incrementally; and the pieces it is made of."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from litft.cli import main
+from litft.demo.refresh import site_port, write_new_records
+
+CHANGES = {
+    "version": 1,
+    "pages": {"added": [], "changed": [], "removed": [], "unchanged": 0},
+    "chunks": {"added": ["n1"], "changed": [{"old": "c1", "new": "c2"}], "removed": ["r1"], "unchanged": 1},
+}
+
+
+def _litft(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "litft.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_new_records_are_those_of_added_and_changed_chunks(tmp_path):
+    split = tmp_path / "split"
+    split.mkdir()
+    train = [
+        {"instruction": f"q{i}", "output": "a", "source_id": sid} for i, sid in enumerate(["u1", "c2", "n1", "c2"])
+    ]
+    test = [{"instruction": "t", "output": "a", "source_id": "u2"}]
+    (split / "train.json").write_text(json.dumps(train))
+    (split / "test.json").write_text(json.dumps(test))
+    (tmp_path / "changes.json").write_text(json.dumps(CHANGES))
+
+    assert write_new_records(split, tmp_path / "changes.json", tmp_path) == (3, 4)
+    assert json.loads((tmp_path / "new_train.json").read_text()) == train[1:]
+    assert json.loads((tmp_path / "questions.json").read_text()) == test + train[1:]
+
+
+def test_the_refresh_serves_where_the_demo_crawled(tmp_path):
+    (tmp_path / "urls.json").write_text(json.dumps(["http://127.0.0.1:45123/", "http://127.0.0.1:45123/a.html"]))
+    assert site_port(tmp_path, 0) == 45123 and site_port(tmp_path, 8080) == 8080
+
+
+def test_a_refresh_without_a_demo_is_one_sentence(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(tmp_path), "--refresh", "true"])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and error.count("\n") == 1
+    assert error == f"error: {tmp_path} holds no finished demo to refresh; run `litft demo --out {tmp_path}` first.\n"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_demo_refresh_updates_data_model_and_evaluation_incrementally(tmp_path):
+    out = tmp_path / "demo"
+    first = _litft("demo", "--out", str(out), "--fast", "true", timeout=400)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    old_records = len(json.loads((out / "split" / "train.json").read_text()))
+
+    result = _litft("demo", "--out", str(out), "--fast", "true", "--refresh", "true", timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((out / "refresh" / "summary.json").read_text())
+    # Version 2 changed 24 HTML files and the sitemap (25 downloads); the other 57 files the crawl knew from
+    # version 1 (robots.txt and the public pages less the changed and the removed one) answered 304, no body.
+    assert summary["http_responses"] == {"200": 25, "304": 34}
+    changes = summary["changes"]
+    assert [len(changes["pages"][k]) for k in ("added", "removed")] == [1, 1]
+    assert changes["pages"]["added"][0].endswith("/courses/cs360.html")
+    assert changes["pages"]["removed"][0].endswith("/news/old-harbour-bridge-monitoring.html")
+    chunks = summary["chunks"]
+    assert 0 < chunks["new_or_changed"] <= chunks["synthesized"] < chunks["now"]
+    assert f"synthesized: {chunks['synthesized']} of {chunks['now']} chunks" in result.stdout
+
+    data = json.loads((out / "refresh" / "lora_v2" / "data.json").read_text())
+    assert data["init_from"] == str((out / "lora" / "final").resolve())
+    assert data["replay"]["fraction"] == 0.2 and data["replay"]["data"]["data_dir"] == str(out / "finetune_data")
+    replayed = data["replay"]["indices"]
+    assert len(replayed) == round(0.2 * data["replay"]["old_records"]) and data["replay"]["old_records"] < old_records
+
+    fresh = {pair["new"] for pair in changes["chunks"]["changed"]}
+    questions = json.loads((out / "refresh" / "questions.json").read_text())
+    stale = json.loads((out / "refresh" / "evaluate" / "stale.json").read_text())
+    assert (stale["previous"], stale["updated"]) == ("lora", "lora_v2")
+    assert [q["source_id"] for q in stale["changed_questions"]] == [
+        q["source_id"] for q in questions if q["source_id"] in fresh
+    ]
+    assert stale["groups"]["changed"]["n"] == len(stale["changed_questions"]) > 0
+    assert "stale answers (" in result.stdout and "lora ROUGE-L" in result.stdout
+
+    again = _litft("demo", "--out", str(out), "--fast", "true", "--refresh", "true", timeout=300)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert (
+        json.loads((out / "refresh" / "evaluate" / "stale.json").read_text())["changed_questions"]
+        == (stale["changed_questions"])
+    )  # a second run finds the same changes and trains the same update
+    assert json.loads((out / "refresh" / "summary.json").read_text())["http_responses"] == {"200": 2, "304": 57}
