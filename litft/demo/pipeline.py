@@ -57,6 +57,8 @@ FINETUNE_METHODS = ("lora", "adapter_v2", "full")
 MODEL = "litft-demo-llama"  # 2 layers, dim 64, vocab 1024, context 1536: seconds per epoch on one CPU core
 PRETRAIN_WINDOW = 256  # pretraining windows; the context's rest holds retrieved passages when fine-tuned and asked
 RAG_K = 2  # retrieved chunks per question in the `+rag` rows (two of the longest demo chunks fit the context)
+# Unanswerable questions per answerable record (synthesize --unanswerable): the demo's table shows abstention.
+UNANSWERABLE = 0.2
 GENERAL_TEXT = Path(__file__).with_name("general_text.txt")  # public domain, see general_text.SOURCE.md
 
 
@@ -180,7 +182,7 @@ def data_stages(out: Path, base_url: str, model: str | None, llm_url: str | None
             "synthesize question/answer records",
             _args("synthesize --input {chunks} --output {qa}", chunks=chunks, qa=out / "qa.jsonl")
             + synthesize
-            + ["--quiet", "true"],
+            + ["--unanswerable", str(UNANSWERABLE), "--quiet", "true"],
         ),
         (
             "filter duplicate and ungrounded records (the heuristic's questions share templates: ROUGE-L cut at 0.9)",
@@ -399,6 +401,19 @@ def demo(
     return report
 
 
+def _abstention_cells(abstention: dict | None) -> str:
+    if abstention is None:
+        return f"{'':>9}{'':>13}"
+    rates = abstention["abstention_rate"]["rate"], abstention["false_abstention_rate"]
+    return f"{rates[0]:>9.2f}{rates[1]['rate'] if rates[1] else 0.0:>13.2f}"
+
+
+def _grounding_cells(grounding: dict | None) -> str:
+    if grounding is None:
+        return f"{'':>10}{'':>10}"
+    return f"{grounding['source_share']:>10.2f}{grounding['recall_at_k']:>10.2f}"
+
+
 def _print_summary(out: Path, report: dict, timings: list[tuple[str, float]], seconds: float) -> None:
     models = report["models"]
     print(
@@ -407,18 +422,24 @@ def _print_summary(out: Path, report: dict, timings: list[tuple[str, float]], se
         f"+rag: the top {RAG_K} retrieved chunks in the prompt)"
     )
     width = max(len(row["label"]) for row in models) + 2
-    print(f"{'model':<{width}}{'ROUGE-1':>9}{'ROUGE-2':>9}{'ROUGE-L':>9}{'L vs base [95% CI]':>26}{'general ppl':>13}")
+    print(
+        f"{'model':<{width}}{'ROUGE-1':>9}{'ROUGE-2':>9}{'ROUGE-L':>9}{'L vs base [95% CI]':>26}{'general ppl':>13}"
+        f"{'abstain':>9}{'false abst.':>13}{'grounded':>10}{'recall@k':>10}"
+    )
     for row in models:
         delta = interval_text((row["vs_base"] or {}).get("rougeL"))
         delta += " " if delta and not delta.endswith("*") else ""  # values line up whether or not they carry `*`
         ppl = f"{row['general_text']['perplexity']:.2f}" if row["general_text"] else ""
         print(
             f"{row['label']:<{width}}{row['rouge1']:>9.4f}{row['rouge2']:>9.4f}{row['rougeL']:>9.4f}{delta:>26}"
-            f"{ppl:>13}"
+            f"{ppl:>13}{_abstention_cells(row['abstention'])}{_grounding_cells(row['grounding'])}"
         )
     print(
         "* the 95% interval excludes 0; general ppl: perplexity on a public-domain sample of general English "
-        "(a rise over the base is what tuning cost outside the domain)"
+        "(a rise over the base is what tuning cost outside the domain)\n"
+        'abstain: share of the unanswerable questions answered "I don\'t know"; false abst.: of the answerable ones; '
+        "grounded: share of +rag answers whose words come from the question's source chunk; recall@k: questions "
+        "whose source chunk was retrieved"
     )
     print("\nstage times: " + ", ".join(f"{name} {secs:.0f}s" for name, secs in timings) + f"; total {seconds:.0f}s")
     print(f"\nwritten under {out}{os.sep}:")
