@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from litft.common.errors import LitftError
 from litft.common.io import iter_jsonl
+from litft.data.records import write_jsonl
 
 PAGES_FILE = "pages.jsonl"
 FIELDS = ("url", "title", "text", "fetched_at", "sha1")
@@ -39,6 +41,15 @@ def load_pages(path: Path) -> dict[str, dict]:
             raise LitftError(f'{path} record {number} lacks a string "url" or "text"; fix or remove that record.')
         pages[record["url"]] = record
     return pages
+
+
+def compact_pages(path: Path, keep: Callable[[str], bool]) -> int:
+    """Rewrite pages.jsonl (atomically) with the newest record of each page whose URL `keep` accepts, each at its
+    first place, so the pages that stay keep their order (and `litft process` their chunk ids); return how many
+    pages were dropped. A refresh uses it for pages removed at the source."""
+    pages = load_pages(path)
+    write_jsonl(path, [record for url, record in pages.items() if keep(url)])
+    return sum(not keep(url) for url in pages)
 
 
 def open_for_append(path: Path) -> IO[str]:

@@ -24,6 +24,7 @@ from litft.data.acquire.extract import Extracted, Extractor, extract_page
 from litft.data.acquire.fetch import decode_html
 from litft.data.pages import (
     PAGES_FILE,
+    compact_pages,
     load_pages,
     open_for_append,
     page_record,
@@ -147,18 +148,28 @@ def find_documents(directory: Path, exclude: Path, follow_symlinks: bool = False
     return found
 
 
+def _modified(path: Path) -> str:
+    """A file's modification time to the microsecond, cut from the exact nanoseconds (a float st_mtime rounds, and
+    could give two times a microsecond apart the same text), so an edit within the second is still seen."""
+    nanoseconds = path.stat().st_mtime_ns
+    when = datetime.fromtimestamp(nanoseconds // 1_000_000_000, timezone.utc)
+    return when.replace(microsecond=nanoseconds // 1000 % 1_000_000).isoformat(timespec="microseconds")
+
+
 def ingest(
     directory: Path,
     out_dir: Path | None = None,
     extractor: Extractor = "trafilatura",
     txt: bool = False,
     follow_symlinks: bool = False,
+    refresh: bool = False,
     quiet: bool = False,
 ) -> None:
     """Read the .html, .txt, .md and .pdf files under `directory` into `out_dir/pages.jsonl`.
 
-    Each record's url is the file's file:// URI and fetched_at its modification time; re-running adds only
-    new or changed files.
+    Each record's url is the file's file:// URI and fetched_at its modification time (to the microsecond);
+    re-running adds only new or changed files. With --refresh the records of files under `directory` that are
+    gone, or hold no text any more, are dropped too (other sources' records in pages.jsonl stay).
 
     Args:
         directory: Folder of documents (searched recursively).
@@ -166,6 +177,7 @@ def ingest(
         extractor: For HTML files: trafilatura (main content) or html2text (whole page).
         txt: Also write each document's text to out_dir/txt/.
         follow_symlinks: Also read files that links in `directory` point to outside it (refused by default).
+        refresh: Drop the records of files removed from `directory` or left without text (see above).
         quiet: No progress bar or summary.
     """
     directory = Path(directory)
@@ -182,11 +194,12 @@ def ingest(
         raise LitftError(f"{directory} holds no .html, .txt, .md or .pdf files; check the folder.")
 
     counts = {"written": 0, "unchanged": 0, "empty": 0, "unreadable": 0}
+    emptied: set[str] = set()
     created = not pages_path.exists()
     with os_errors_as_user_errors("write", pages_path), open_for_append(pages_path) as pages_file:
         for path in progress(documents, quiet=quiet, unit="file", desc="ingest"):
             url = path.resolve().as_uri()
-            modified = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+            modified = _modified(path)
             if url in known and known[url]["fetched_at"] == modified:
                 counts["unchanged"] += 1
                 continue
@@ -204,11 +217,17 @@ def ingest(
                 continue
             if not document.text.strip():
                 counts["empty"] += 1
+                emptied.add(url)
                 continue
             append_jsonl(pages_file, page_record(url, document.title, document.text, modified))
             if txt:
                 atomic_write_text(out_dir / "txt" / txt_name(url), document.text + "\n")
             counts["written"] += 1
+    if refresh:
+        current = {path.resolve().as_uri() for path in documents} - emptied
+        prefix = directory.resolve().as_uri() + "/"
+        with os_errors_as_user_errors("write", pages_path):
+            counts["dropped"] = compact_pages(pages_path, lambda url: not url.startswith(prefix) or url in current)
     if not counts["written"] and not counts["unchanged"] and not known:
         if created:
             pages_path.unlink(missing_ok=True)  # the empty file this run made; it would only fail `litft process`
@@ -219,6 +238,7 @@ def ingest(
     if not quiet:
         print(
             f"ingest: {counts['written']} documents added to {pages_path} ({counts['unchanged']} unchanged, "
-            f"{counts['empty']} without text, {counts['unreadable']} unreadable)",
+            f"{counts['empty']} without text, {counts['unreadable']} unreadable"
+            + (f", {counts['dropped']} gone from {directory} dropped)" if refresh else ")"),
             file=sys.stderr,
         )

@@ -23,12 +23,12 @@ from litft.data.acquire.page_cache import read_cached, work_dir_for
 from litft.data.acquire.urls import normalize_url
 from litft.data.pages import (
     PAGES_FILE,
+    compact_pages,
     load_pages,
     open_for_append,
     page_record,
     txt_name,
 )
-from litft.data.records import write_jsonl
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -119,7 +119,9 @@ def scrape(
             keep(url, html, fetched_at)
     bar.close()
     if refresh:
-        dropped = _keep_only(pages_path, set(listed) - emptied)
+        wanted = set(listed) - emptied
+        with os_errors_as_user_errors("write", pages_path):
+            dropped = compact_pages(pages_path, wanted.__contains__)
     if not counts["written"] and not done:
         if created:
             pages_path.unlink(missing_ok=True)  # the empty file this run made; it would only fail `litft process`
@@ -134,15 +136,6 @@ def scrape(
             + (f"; refresh: {len(again)} pages scraped again, {dropped} no longer listed dropped" if refresh else ""),
             file=sys.stderr,
         )
-
-
-def _keep_only(pages_path: Path, urls: set[str]) -> int:
-    """Rewrite pages.jsonl with one record per page of `urls` (its newest, at its first place, so the unchanged
-    pages keep their order and `litft process` their chunk ids); return how many pages were dropped."""
-    with os_errors_as_user_errors("read", pages_path):
-        pages = load_pages(pages_path)
-    write_jsonl(pages_path, [record for url, record in pages.items() if url in urls])
-    return len(pages.keys() - urls)
 
 
 def _split_by_cache(cache_dir: Path, urls: list[str]) -> tuple[list[tuple[str, str, str]], list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,26 @@ def test_refresh_without_an_earlier_crawl_is_a_user_error(tmp_path):
 
     with pytest.raises(LitftError, match="--refresh needs an earlier crawl's state"):
         crawl("http://127.0.0.1:9/site/", tmp_path / "urls.json", fetch=FAST, refresh=True, quiet=True)
+
+
+def test_ingest_refresh_sees_an_edit_within_the_second_and_drops_removed_files(tmp_path):
+    from litft.data.acquire.ingest import ingest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("fees", "dates", "old"):
+        (docs / f"{name}.txt").write_text(f"The {name} page says the office opens on day one of the month.")
+    other = {"url": "https://site.example/kept", "title": "t", "text": "Another source's page.", "fetched_at": "x"}
+    (docs / "pages.jsonl").write_text(json.dumps(other) + "\n")
+    ingest(docs, quiet=True)
+    first = load_pages(docs / "pages.jsonl")
+    stamp = (docs / "fees.txt").stat().st_mtime_ns
+    (docs / "fees.txt").write_text("The fees page says the fee is now forty euros a term.")
+    os.utime(docs / "fees.txt", ns=(stamp + 1000, stamp + 1000))  # edited within the same second
+    (docs / "old.txt").unlink()
+    ingest(docs, refresh=True, quiet=True)
+    pages = load_pages(docs / "pages.jsonl")
+    fees = (docs / "fees.txt").resolve().as_uri()
+    assert list(pages) == [url for url in first if not url.endswith("/old.txt")]  # order kept, the removed file gone
+    assert pages[fees]["text"] == "The fees page says the fee is now forty euros a term."
+    assert pages["https://site.example/kept"] == other  # another source's record is not the refresh's to drop
