@@ -46,6 +46,7 @@ class Question:
     reference: str
     items: tuple[Item, ...]
     row_id: str = ""  # answers.csv's id of the question ("" in a sheet written before ids)
+    answerable: bool = True  # False: the documents cannot answer it (answers.csv's `answerable` column)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ def _question(index: int, row: dict[str, str], labels: list[str], fields: list[s
         for text, models in by_text.items()
     )
     question, reference = (row.get("question") or "").strip(), (row.get("reference") or "").strip()
-    return Question(index, question, reference, items, (row.get(ROW_ID) or "").strip())
+    answerable = (row.get("answerable") or "").strip() != "false"
+    return Question(index, question, reference, items, (row.get(ROW_ID) or "").strip(), answerable)
 
 
 def _item_id(salt: str, question: int, text: str) -> str:

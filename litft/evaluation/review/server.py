@@ -85,6 +85,7 @@ class ReviewSession:
             "count": len(self.evaluation.questions),
             "question": question.question,
             "reference": question.reference,
+            "answerable": question.answerable,
             "answers": answers,
         }
 

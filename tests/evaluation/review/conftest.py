@@ -32,12 +32,14 @@ CHECKPOINTS = {
 JUDGE_SCORES = {"base": [0, 2, 1], "lora": [3, 2, 2], "lora+rag": [3, 3, 2], "api:gpt-test": [2, 3, 1]}
 
 
-def write_eval_dir(directory: Path, answers: dict[str, list[str]] = ANSWERS, judge: bool = True) -> Path:
+def write_eval_dir(
+    directory: Path, answers: dict[str, list[str]] = ANSWERS, judge: bool = True, sources: list | None = None
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     verdicts = None
     if judge:
         verdicts = {label: [Verdict(score, "hand-made") for score in JUDGE_SCORES[label]] for label in answers}
-    write_answers_csv(directory / "answers.csv", QUESTIONS, REFERENCES, answers, verdicts)
+    write_answers_csv(directory / "answers.csv", QUESTIONS, REFERENCES, answers, verdicts, sources)
     models = [{"label": label, "checkpoint": CHECKPOINTS[label], "n": len(QUESTIONS)} for label in answers]
     report = {"models": models, "outputs": {"answers_csv": str(directory / "answers.csv")}}
     (directory / "report.json").write_text(json.dumps(report))

@@ -24,7 +24,7 @@ from PIL import Image
 
 from litft.cli import main
 from litft.evaluation.review.items import folder_salt, read_evaluation
-from tests.evaluation.review.conftest import ANSWERS, CHECKPOINTS, QUESTIONS
+from tests.evaluation.review.conftest import ANSWERS, CHECKPOINTS, QUESTIONS, write_eval_dir
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "team-token-42"
@@ -215,3 +215,26 @@ def test_review_in_the_browser_survives_reload_and_kill(eval_dir, chromium, caps
         for model in items[item].models:  # a shared answer's score counts for each of its rows
             expected[model][value] += 1
     assert {row["model"]: list(row["counts"].values()) for row in summary["tables"]["alice"]} == expected
+
+
+def test_the_page_says_when_the_documents_cannot_answer_the_question(tmp_path, chromium):
+    answerable = [{"answerable": "true"}, {"answerable": "true"}, {"answerable": "false"}]
+    eval_dir = write_eval_dir(tmp_path / "eval", sources=answerable)
+    port = free_port()
+    server = start_server(eval_dir, port, "--reviewer", "alice", "--token", TOKEN)
+    page = chromium.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
+        page.locator("#question-text", has_text=QUESTIONS[0]).wait_for()
+        assert not page.locator("#unanswerable-note").is_visible()
+        page.keyboard.press("n")
+        page.locator("#question-text", has_text=QUESTIONS[1]).wait_for()
+        page.keyboard.press("n")
+        page.locator("#question-text", has_text=QUESTIONS[2]).wait_for()
+        assert "an answer that says so is the right" in page.locator("#unanswerable-note").inner_text()
+        page.keyboard.press("p")
+        page.locator("#question-text", has_text=QUESTIONS[1]).wait_for()
+        assert not page.locator("#unanswerable-note").is_visible()
+    finally:
+        page.close()
+        stop(server)

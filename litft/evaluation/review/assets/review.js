@@ -108,6 +108,7 @@ async function load(index) {
   $("position").textContent = `Question ${index + 1} of ${question.count}`;
   $("question-text").textContent = question.question;
   $("reference-text").textContent = question.reference;
+  $("unanswerable-note").hidden = question.answerable !== false;
   $("answers").replaceChildren(...question.answers.map(renderAnswer));
   const unscored = question.answers.findIndex((answer) => answer.score === null);
   select(unscored === -1 ? 0 : unscored);
