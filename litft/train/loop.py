@@ -208,7 +208,8 @@ class _Session:
         loss_fn = run.objective.loss_sum if run.objective is not None else None
         local_units = sum(b.loss_units for b in host_batches)  # target tokens, or preference pairs/records
         loss_sum, units_global = accumulate_gradients(fabric, run.model, micro_batches, local_units, loss_fn)
-        # the loss tokens of the whole step: the loss's units, or for preference batches their answer tokens
+        # The step's loss tokens: the loss's own units, or a preference step's answer tokens, this rank's times the
+        # ranks (other ranks' counts would cost a sync; their shares are alike, as `total_steps` assumes too).
         targets_global = units_global if loss_fn is None else local_targets * fabric.world_size
         grad_norm = None
         if train.max_norm is not None:

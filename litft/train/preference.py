@@ -44,6 +44,12 @@ class PreferenceBatch(Batch):
     def loss_units(self) -> int:
         return self.units
 
+    def rows(self, start: int, stop: int) -> PreferenceBatch:
+        """Rows `start:stop` alone (KTO's records without their KL rows), for a forward pass of their own."""
+        return PreferenceBatch(
+            self.input_ids[start:stop], self.targets[start:stop], answer_tokens=self.answer_tokens[start:stop]
+        )
+
     def to(self, device: torch.device) -> PreferenceBatch:
         def move(tensor: torch.Tensor | None) -> torch.Tensor | None:
             return None if tensor is None else tensor.to(device, non_blocking=True)
@@ -151,9 +157,14 @@ class PreferenceObjective:
 
     def loss_sum(self, model: torch.nn.Module, batch: PreferenceBatch) -> torch.Tensor:
         self._prefix = "" if model.training else "val_"  # validation batches' metrics are kept apart, as TRL's
-        policy = policy_logps(model, batch, average=self.args.loss == "ipo")
+        units, average = batch.units, self.args.loss == "ipo"
+        if self.args.loss == "kto":  # the KL rows only set the reference point: no gradient, as in TRL
+            with torch.no_grad():
+                policy_kl = sequence_logps(model, batch.rows(units, 2 * units), average)
+            policy = torch.cat([policy_logps(model, batch.rows(0, units), average), policy_kl])
+        else:
+            policy = policy_logps(model, batch, average)
         reference = self.reference_logps(model, batch).to(policy.dtype)
-        units = batch.units
         if self.args.loss == "kto":
             kl = kto_kl(policy[units:], reference[units:])
             losses = kto_losses(
