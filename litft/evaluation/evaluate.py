@@ -17,17 +17,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import hashlib
-import json
 import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
 from litft.common.checks import require_dir, require_file
 from litft.common.errors import LitftError
-from litft.common.io import append_jsonl, atomic_write_json, iter_jsonl
+from litft.common.io import atomic_write_json
 from litft.common.outputs import check_in_place_files, record_own_files
 from litft.common.settings import SamplingSettings
 from litft.evaluation.api_model import API_SETTINGS, ApiModel
@@ -35,6 +32,7 @@ from litft.evaluation.contamination import contaminated
 from litft.evaluation.context import prompt_details, rag_variants, with_hits
 from litft.evaluation.forgetting import MAX_TOKENS, read_general_text
 from litft.evaluation.gate import enforce_release_gate
+from litft.evaluation.generations import GenerationLog, fingerprint, generate_missing, weights_identity
 from litft.evaluation.grounding import add_grounding
 from litft.evaluation.harness import harness_scores, harness_tasks
 from litft.evaluation.judge import JUDGE_SETTINGS, Judge
@@ -51,40 +49,6 @@ from litft.retrieval.settings import Retriever, check_index_dir, check_k
 CONTAMINATION_N = 8  # words: a shared run this long is copied text, not a common phrase
 EVALUATION_KIND = "evaluation"
 EVALUATION_FILES = ("report.json", "answers.csv")
-
-
-def _fingerprint(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
-def _weights_identity(info) -> list:
-    """What changes when a checkpoint's weights change (path, size, modification time), base included."""
-    from litft.models.checkpoint import inspect_checkpoint
-
-    paths = [info.weights_path] + ([inspect_checkpoint(info.base_dir).weights_path] if info.base_dir else [])
-    return [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
-
-
-class GenerationLog:
-    """A model's answers on disk, one JSON line per prompt, keyed by model, settings and prompt."""
-
-    def __init__(self, path: Path, model_key: str):
-        self.path, self.model_key = path, model_key
-        self.entries: dict[str, dict] = {}
-        if path.exists():
-            for entry in iter_jsonl(path, skip_torn_tail=True):
-                if "key" in entry and "answer" in entry:
-                    self.entries[entry["key"]] = entry
-
-    def key(self, prompt: str) -> str:
-        return _fingerprint(self.model_key, prompt)
-
-    def append(self, entries: list[dict]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            for entry in entries:
-                append_jsonl(fh, entry)
-                self.entries[entry["key"]] = entry
 
 
 def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: Path, quiet: bool) -> list:
@@ -105,8 +69,8 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
     )
     if not quiet:
         print(f"[{spec.label}] {loaded.describe()}", file=sys.stderr)
-    model_key = _fingerprint(
-        _weights_identity(loaded.info), asdict(settings), loaded.precision, loaded.quantize, loaded.device.type
+    model_key = fingerprint(
+        weights_identity(loaded.info), asdict(settings), loaded.precision, loaded.quantize, loaded.device.type
     )
     has_input = takes_input(loaded.style)
     general = perplexity(loaded, options["general_text"]) if options["general_text"] is not None else None
@@ -122,7 +86,7 @@ def _evaluate_model(spec, specs, records, variants, settings, options, out_dir: 
         log = GenerationLog(out_dir / "generations" / f"{label}.jsonl", model_key)
         keys = [log.key(prompt) for prompt in prompts]
         details = prompt_details(prompts, used)
-        from_cache = _generate_missing(loaded, log, prompts, keys, details, settings, options["batch_size"], quiet)
+        from_cache = generate_missing(loaded, log, prompts, keys, details, settings, options["batch_size"], quiet)
         row = scored_result(
             records,
             [log.entries[key] for key in keys],
@@ -152,45 +116,6 @@ def _dropped(hits: list, used: list) -> int:
 
 def _leaves_room_to_answer(loaded, max_new_tokens: int, record: Instruction) -> bool:
     return loaded.leaves_room(loaded.format(record), max_new_tokens)
-
-
-def _generate_missing(
-    loaded,
-    log: GenerationLog,
-    prompts: list[str],
-    keys: list[str],
-    details: list[dict],
-    settings,
-    batch_size: int,
-    quiet: bool,
-) -> int:
-    """Generate the answers `log` does not hold yet, appending each batch as it finishes (a kill loses at most one
-    batch) with each prompt's `details`; returns how many prompts were answered from the log."""
-    missing = sorted({i for i, key in enumerate(keys) if key not in log.entries})
-    unique_missing = list({keys[i]: i for i in missing}.values())  # the same prompt twice is generated once
-    if not unique_missing:
-        return len(prompts)
-    last = [loaded.timing.seconds]
-
-    def save(batch: list[int], completions) -> None:
-        seconds, last[0] = loaded.timing.seconds - last[0], loaded.timing.seconds
-        tokens = sum(c.generated_tokens for c in completions) or 1
-        log.append(
-            [
-                {
-                    "key": keys[unique_missing[i]],
-                    "answer": c.text,
-                    "generated_tokens": c.generated_tokens,
-                    "finish_reason": c.finish_reason,
-                    "seconds": seconds * c.generated_tokens / tokens,
-                    **details[unique_missing[i]],
-                }
-                for i, c in zip(batch, completions, strict=True)
-            ]
-        )
-
-    loaded.complete([prompts[i] for i in unique_missing], settings, batch_size, quiet, on_batch=save)
-    return len(prompts) - len(missing)
 
 
 def _check_paths_and_values(
