@@ -41,6 +41,13 @@ class PreferenceDataset:
             self.lengths = np.maximum(lengths, self.rows.index[:, 2] + partner_lengths)
         if max_length is not None:
             self.lengths = np.minimum(self.lengths, max_length)
+            prompt_only = int((np.asarray(self.rows.index[:, 2]) >= max_length).sum())
+            if prompt_only:
+                raise LitftError(
+                    f"{prompt_only} {split} row(s) of {data_dir} have a prompt of {max_length} tokens or more, which "
+                    f"leaves no answer token to compare at --train.max_seq_length {max_length - 1}; raise it (or "
+                    "prepare the data with the length you train with)."
+                )
 
     def __len__(self) -> int:
         return len(self.rows) // 2 if self.paired else len(self.rows)

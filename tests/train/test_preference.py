@@ -296,6 +296,14 @@ def test_bad_records_are_one_sentence(tmp_path, lit_base, capsys, record, messag
     assert not (tmp_path / "out").exists()
 
 
+def test_a_training_length_shorter_than_the_prompts_is_one_sentence(tmp_path, preference_data, lit_base, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(_command("dpo", lit_base, preference_data["dpo"], tmp_path / "out", "--train.max_seq_length", "4"))
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert "leaves no answer token to compare at --train.max_seq_length 4" in error and "\n" not in error
+
+
 def test_kto_records_are_refused_by_dpo_in_one_sentence(tmp_path, preference_data, lit_base):
     with pytest.raises(LitftError, match="holds KTO records, not pairs; train on it with `litft finetune kto`"):
         from litft.train.job import Job, run
