@@ -147,13 +147,17 @@ class FinetuneStream:
         return self.sampler.epoch
 
     def next_batch(self) -> Batch:
+        return shift(collate_finetune([self.rows[i] for i in self.next_indices()], pad_id=self.pad_id))
+
+    def next_indices(self) -> list[int]:
+        """The next micro batch's rows (litft.train.preference_data's stream collates its own from them)."""
         if self._indices is None:
             self._indices = iter(self.sampler)
         indices = next(self._indices, None)
         if indices is None:  # end of an epoch: the sampler starts the next one from its count
             self._indices = iter(self.sampler)
             indices = next(self._indices)
-        return shift(collate_finetune([self.rows[i] for i in indices], pad_id=self.pad_id))
+        return indices
 
     def batches_per_epoch(self) -> int:
         return len(self.sampler)

@@ -9,9 +9,8 @@ second rows (rejected answers, or the KL rows), right-padded together.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +19,7 @@ from litft.common.errors import LitftError
 from litft.readers.finetune import LengthGroupedBatchSampler, collate_finetune
 from litft.readers.preference import PreferenceDataset
 from litft.train.batches import shift
-from litft.train.data import GROUP_BATCHES
+from litft.train.data import GROUP_BATCHES, FinetuneStream
 from litft.train.preference import PreferenceBatch
 
 REFERENCE_FILE = "reference_logps.{split}.npy"
@@ -49,8 +48,9 @@ def collate_preference(
     )
 
 
-class PreferenceStream:
-    """Training micro batches of pairs or KTO records, epoch after epoch, restartable from `state_dict()`."""
+class PreferenceStream(FinetuneStream):
+    """Training micro batches of pairs or KTO records, epoch after epoch, restartable from `state_dict()`: the
+    instruction stream's sampling, epochs and saved position over the items, each collated into its two rows."""
 
     def __init__(
         self,
@@ -64,7 +64,7 @@ class PreferenceStream:
         group_by_length: bool,
         pad_id: int = 0,
     ) -> None:
-        self.dataset, self.pad_id, self.reference = dataset, pad_id, None
+        self.dataset, self.rows, self.pad_id, self.reference = dataset, dataset.rows, pad_id, None
         self.micro_batch_size = micro_batch_size
         self.layout = {"max_length": dataset.max_length, "packed": False}
         self.sampler = LengthGroupedBatchSampler(
@@ -78,36 +78,8 @@ class PreferenceStream:
         )
         self._indices: Iterator[list[int]] | None = None
 
-    @property
-    def epoch(self) -> int:
-        return self.sampler.epoch
-
     def next_batch(self) -> PreferenceBatch:
-        if self._indices is None:
-            self._indices = iter(self.sampler)
-        indices = next(self._indices, None)
-        if indices is None:  # end of an epoch: the sampler starts the next one from its count
-            self._indices = iter(self.sampler)
-            indices = next(self._indices)
-        return collate_preference(self.dataset, indices, self.pad_id, self.reference)
-
-    def batches_per_epoch(self) -> int:
-        return len(self.sampler)
-
-    def tokens_per_epoch(self) -> int:
-        return int(self.dataset.rows.lengths.sum()) // self.sampler.world_size
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**self.sampler.state_dict(), **self.layout}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if state.get("max_length") != self.layout["max_length"]:
-            raise LitftError(
-                f"cannot resume the data position: it was saved with max_length={state.get('max_length')!r} but "
-                f"this run has {self.layout['max_length']!r}; resume with the same --train.max_seq_length."
-            )
-        self.sampler.load_state_dict(dict(state))
-        self._indices = None
+        return collate_preference(self.dataset, self.next_indices(), self.pad_id, self.reference)
 
 
 class PreferenceEval:
