@@ -5,7 +5,7 @@ OpenAI-compatible LLM answers synthesis requests after a fixed latency (20 ms). 
 chunked, synthesized and indexed once (not timed). Then 5% of the pages change (one paragraph each) and:
 
 - refresh: crawl --refresh (conditional requests: unchanged pages answer 304) -> scrape --refresh -> process (ids of
-  unchanged chunks kept, changes.json) -> synthesize --refresh (only new and changed chunks) -> index build;
+  unchanged chunks kept, changes.json) -> synthesize --refresh (only new and changed chunks) -> index build --update;
 - full re-run: the same stages from nothing on version 2, in a fresh folder without the response cache.
 
 Both are timed in the same process, one after the other, and their outputs compared (same chunk texts, same
@@ -117,6 +117,7 @@ def run_stages(site_url: str, llm_url: str, work: Path, refresh: bool) -> dict[s
     """crawl -> scrape -> process -> synthesize -> index in `work` (a refresh of what is there with `refresh`);
     returns the seconds each took. Their printed summaries go nowhere: stdout holds only the JSON lines."""
     again = ["--refresh", "true"] if refresh else []
+    update = ["--update", str(work / "index")] if refresh else []  # unchanged chunks keep their vectors
     fetch = ["--fetch.rate_limit", "0", "--fetch.contact", "bench@localhost"]
     chunks, qa = str(work / "site" / "chunks.jsonl"), str(work / "qa.jsonl")
     llm = ["--backend", "openai", "--llm.model", "fake", "--llm.base_url", llm_url, "--llm.workers", "4"]
@@ -127,7 +128,7 @@ def run_stages(site_url: str, llm_url: str, work: Path, refresh: bool) -> dict[s
         ["process", "--directory", str(work / "site"), "--quiet", "true"],
         ["synthesize", "--input", chunks, "--output", qa, *llm, "--cache", str(work / "llm.jsonl"), *again]
         + ["--quiet", "true"],
-        ["index", "build", "--chunks", chunks, "--out", str(work / "index"), "--overwrite", "true", "--quiet", "true"],
+        ["index", "build", "--chunks", chunks, "--out", str(work / "index"), *update, "--quiet", "true"],
     ]
     seconds = {}
     for args in stages:

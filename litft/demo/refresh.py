@@ -7,7 +7,7 @@ command printed as it runs, as the demo does:
 crawl --refresh (conditional requests: unchanged pages answer 304) -> scrape --refresh -> process (unchanged chunks
 keep their ids; changes.json) -> synthesize --refresh (only new and changed chunks) -> filter -> split (stable: a
 chunk keeps its side) -> the training records of new and changed chunks -> prepare finetune -> finetune lora
---init_from the demo's LoRA run --replay 0.2 -> index build -> evaluate the previous and the updated run on the
+--init_from the demo's LoRA run --replay 0.2 -> index build --update -> evaluate the previous and the updated run on the
 refreshed test split and the new records' questions -> evaluate stale (the questions whose chunk changed: stale
 answers against updated ones).
 
@@ -109,8 +109,9 @@ def refresh_commands(out: Path, site_url: str, synthesize: list[str], max_new_to
             + ["--replay", str(REPLAY), "--eval.interval", "1000000", "--eval.initial_validation", "false"],
         ),
         (
-            "index the refreshed chunks",
-            ["index", "build", "--chunks", str(chunks), "--out", str(work / "index"), "--quiet", "true"],
+            "index the refreshed chunks (--update: an unchanged chunk keeps its vectors from the demo's index)",
+            ["index", "build", "--chunks", str(chunks), "--out", str(work / "index"), "--update", str(out / "index")]
+            + ["--quiet", "true"],
         ),
         (
             "evaluate the previous and the updated run: the refreshed test split and the new records' questions",
