@@ -25,6 +25,9 @@ the steady-state window and the load average before and after. Prints one JSON o
 - `qlora_base_memory_vs_lora`, `qlora_tokens_vs_lora`: bench/qlora.py's lines (peak RSS and tokens/s of a LoRA
   step on a bf16 base against an NF4 base), run last as its own process (`--only qlora` runs just those; --quick
   leaves them to `python bench/qlora.py --quick`, which CI runs on its own).
+- `dpo_lora_tokens_vs_trl`, `dpo_lora_tokens_vs_trl_smollm2`: bench/dpo.py's lines (`litft finetune dpo` with LoRA
+  against TRL's DPOTrainer + peft), run last as its own process the same way (`--only dpo` runs just those;
+  --quick leaves them to `python bench/dpo.py --quick`).
 
 Dependencies: `pip install -e ".[bench]"` (litgpt comes with litft).
 """
@@ -453,7 +456,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8 records, 4 steps, 1 round: a smoke run of the code")
     parser.add_argument("--rounds", type=int, help="rounds, sides alternating (default 3, --quick 1)")
-    parser.add_argument("--only", choices=("lora", "pretrain", "qlora"))
+    parser.add_argument("--only", choices=("lora", "pretrain", "qlora", "dpo"))
     parser.add_argument("--steps", type=int, help="pretraining steps (default 64, --quick 4)")
     parser.add_argument("--litgpt_pretrain_worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--window", type=int, nargs=2, help=argparse.SUPPRESS)  # the worker's micro batch, length
@@ -480,6 +483,10 @@ def main() -> None:
         # QLoRA's peak-memory and speed lines: bench/qlora.py measures each side in a fresh process of its own.
         qlora = [sys.executable, str(Path(__file__).with_name("qlora.py"))]
         subprocess.run(qlora + ["--quick"] * args.quick, check=True)
+    if args.only == "dpo" or (args.only is None and not args.quick):
+        # DPO's lines: bench/dpo.py runs litft and TRL, each round's sides in processes of their own.
+        dpo = [sys.executable, str(Path(__file__).with_name("dpo.py"))]
+        subprocess.run(dpo + ["--quick"] * args.quick + [f"--rounds={args.rounds}"], check=True)
 
 
 if __name__ == "__main__":
