@@ -37,7 +37,8 @@ class PreferenceDataset:
             self.desirable = None
         else:
             self.desirable = _labels(Path(data_dir), self.meta["splits"][split], len(lengths))
-            partner_lengths = lengths[self.partners()] - self.rows.index[self.partners(), 2]
+            self.partners = _partners(len(lengths))
+            partner_lengths = lengths[self.partners] - self.rows.index[self.partners, 2]
             self.lengths = np.maximum(lengths, self.rows.index[:, 2] + partner_lengths)
         if max_length is not None:
             self.lengths = np.minimum(self.lengths, max_length)
@@ -52,17 +53,12 @@ class PreferenceDataset:
     def __len__(self) -> int:
         return len(self.rows) // 2 if self.paired else len(self.rows)
 
-    def partners(self) -> np.ndarray:
-        """The record whose answer each KTO record's KL row takes: the one half the split away."""
-        count = len(self.rows)
-        return (np.arange(count) + max(1, count // 2)) % max(count, 1)
-
     def __getitem__(self, index: int) -> Item:
         if self.paired:
             return self._cut(self.rows[2 * index]), self._cut(self.rows[2 * index + 1]), None
         record = self.rows[index]
         offset, length, prompt_length = (int(v) for v in self.rows.index[index])
-        p_offset, p_length, p_prompt = (int(v) for v in self.rows.index[self.partners()[index]])
+        p_offset, p_length, p_prompt = (int(v) for v in self.rows.index[self.partners[index]])
         tokens = self.rows.tokens
         prompt, answer = tokens[offset : offset + prompt_length], tokens[p_offset + p_prompt : p_offset + p_length]
         ids = np.concatenate([prompt, answer])
@@ -76,6 +72,11 @@ class PreferenceDataset:
         if self.max_length is None or len(row["input_ids"]) <= self.max_length:
             return row
         return {key: value[: self.max_length] for key, value in row.items()}
+
+
+def _partners(count: int) -> np.ndarray:
+    """The record whose answer each KTO record's KL row takes: the one half the split away."""
+    return (np.arange(count) + max(1, count // 2)) % max(count, 1)
 
 
 def _labels(data_dir: Path, info: dict, count: int) -> np.ndarray:

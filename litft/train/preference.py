@@ -189,7 +189,11 @@ class PreferenceObjective:
 
     @torch.no_grad()
     def _add_dpo_metrics(
-        self, chosen: torch.Tensor, rejected: torch.Tensor, reference_chosen: torch.Tensor, reference_rejected
+        self,
+        chosen: torch.Tensor,
+        rejected: torch.Tensor,
+        reference_chosen: torch.Tensor,
+        reference_rejected: torch.Tensor,
     ) -> None:
         chosen_rewards = self.args.beta * (chosen - reference_chosen).detach()
         rejected_rewards = self.args.beta * (rejected - reference_rejected).detach()
