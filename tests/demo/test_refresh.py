@@ -4,6 +4,7 @@ data, model and evaluation are brought up to date incrementally; and the pieces 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -52,18 +53,40 @@ def test_a_refresh_without_a_demo_is_one_sentence(tmp_path, capsys):
     assert error == f"error: {tmp_path} holds no finished demo to refresh; run `litft demo --out {tmp_path}` first.\n"
 
 
+def _refresh_killed_at(out, stage: int) -> None:
+    """Start `litft demo --refresh` and SIGKILL it once it prints the header of refresh stage `stage`."""
+    command = [sys.executable, "-m", "litft.cli", "demo", "--out", str(out), "--fast", "true", "--refresh", "true"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in process.stdout:
+        if line.startswith(f"[refresh {stage}/"):
+            process.kill()
+            break
+    process.wait(timeout=60)
+    assert process.returncode == -9, "the refresh finished before it could be killed"
+
+
+def _outputs(out) -> dict:
+    """What a refresh leaves: the refreshed data files, the replayed records and the stale answers."""
+    files = ("site/chunks.jsonl", "site/changes.json", "qa.jsonl", "qa.retired.jsonl", "split/train.json")
+    kept = {name: (out / name).read_bytes() for name in files}
+    kept["replayed"] = json.loads((out / "refresh" / "lora_v2" / "data.json").read_text())["replay"]["indices"]
+    kept["stale"] = json.loads((out / "refresh" / "evaluate" / "stale.json").read_text())["changed_questions"]
+    return kept
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_demo_refresh_updates_data_model_and_evaluation_incrementally(tmp_path):
-    out = tmp_path / "demo"
+    out, killed = tmp_path / "demo", tmp_path / "killed"
     first = _litft("demo", "--out", str(out), "--fast", "true", timeout=400)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    shutil.copytree(out, killed, symlinks=True)  # the same demo, to refresh with a kill on the way
     old_records = len(json.loads((out / "split" / "train.json").read_text()))
 
     result = _litft("demo", "--out", str(out), "--fast", "true", "--refresh", "true", timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((out / "refresh" / "summary.json").read_text())
-    # Version 2 changed 24 HTML files and the sitemap (25 downloads); the other 57 files the crawl knew from
+    # Version 2 changed 24 HTML files and the sitemap (25 downloads); the other 34 files the crawl knew from
     # version 1 (robots.txt and the public pages less the changed and the removed one) answered 304, no body.
     assert summary["http_responses"] == {"200": 25, "304": 34}
     changes = summary["changes"]
@@ -90,10 +113,10 @@ def test_demo_refresh_updates_data_model_and_evaluation_incrementally(tmp_path):
     assert stale["groups"]["changed"]["n"] == len(stale["changed_questions"]) > 0
     assert "stale answers (" in result.stdout and "lora ROUGE-L" in result.stdout
 
-    again = _litft("demo", "--out", str(out), "--fast", "true", "--refresh", "true", timeout=300)
+    _refresh_killed_at(killed, 9)  # killed while the LoRA run continues, after the data stages
+    again = _litft("demo", "--out", str(killed), "--fast", "true", "--refresh", "true", timeout=300)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert (
-        json.loads((out / "refresh" / "evaluate" / "stale.json").read_text())["changed_questions"]
-        == (stale["changed_questions"])
-    )  # a second run finds the same changes and trains the same update
-    assert json.loads((out / "refresh" / "summary.json").read_text())["http_responses"] == {"200": 2, "304": 57}
+    assert _outputs(killed) == _outputs(out)  # the killed refresh, run again, ends as the uninterrupted one
+    # the crawl had finished before the kill: the re-run's crawl finds nothing new, every page answers 304 (robots.txt
+    # and sitemap.xml are read without conditions)
+    assert json.loads((killed / "refresh" / "summary.json").read_text())["http_responses"] == {"200": 2, "304": 57}
