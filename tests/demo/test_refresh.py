@@ -86,8 +86,9 @@ def test_demo_refresh_updates_data_model_and_evaluation_incrementally(tmp_path):
     result = _litft("demo", "--out", str(out), "--fast", "true", "--refresh", "true", timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((out / "refresh" / "summary.json").read_text())
-    # Version 2 changed 24 HTML files and the sitemap (25 downloads); the other 34 files the crawl knew from
-    # version 1 (robots.txt and the public pages less the changed and the removed one) answered 304, no body.
+    # Version 2 changed 22 pages and added one: 23 downloads, with robots.txt and sitemap.xml (read without
+    # conditions) 25. The other 34 of version 1's 57 public pages (less the 22 changed and the removed one) answered
+    # 304, no body; the removed page is linked from nowhere now, so it is not asked for.
     assert summary["http_responses"] == {"200": 25, "304": 34}
     changes = summary["changes"]
     assert [len(changes["pages"][k]) for k in ("added", "removed")] == [1, 1]
