@@ -52,6 +52,10 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
         "litft.data.curate.split:split",
         "Split instruction records into train.json and test.json by source chunk.",
     ),
+    "changed_records": (
+        "litft.data.curate.changed:changed_records",
+        "After a refresh: the training records of new and changed chunks, and the questions to evaluate on.",
+    ),
     "index": {
         "build": (
             "litft.retrieval.commands:build",

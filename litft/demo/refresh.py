@@ -29,39 +29,16 @@ from urllib.parse import urlsplit
 
 from litft.common.errors import LitftError
 from litft.common.io import atomic_write_json, iter_jsonl, read_json
-from litft.data.tables import read_json_records
+from litft.data.curate.changed import QUESTIONS, changed_chunk_ids
 
 REFRESH_DIR = "refresh"
 REPLAY = 0.2
 PREVIOUS_RUN = "lora"  # the demo's run the refresh continues
 UPDATED_RUN = "lora_v2"
-NEW_RECORDS = "new_train.json"
-QUESTIONS = "questions.json"
-
-
-def changed_chunk_ids(changes_path: Path) -> set[str]:
-    """The chunks a refresh gave new text: added ones and the new ids of changed ones (changes.json of `process`)."""
-    chunks = read_json(changes_path)["chunks"]
-    return set(chunks["added"]) | {pair["new"] for pair in chunks["changed"]}
-
-
-def write_new_records(split_dir: Path, changes_path: Path, work: Path) -> tuple[int, int]:
-    """The training records whose source chunk is new or changed (NEW_RECORDS): what the updated model must learn,
-    the replay bringing back a share of the rest. And the questions the refresh evaluates on (QUESTIONS): the test
-    split, then those training records. A stable split keeps most changed chunks on the training side, so the
-    test split alone may hold few questions about the changes; asking the trained ones too shows whether the update
-    took, and the test questions of unchanged chunks whether it cost anything. Returns (new records, train records).
-    """
-    records = read_json_records(split_dir / "train.json")
-    fresh = changed_chunk_ids(changes_path)
-    chosen = [record for record in records if record.get("source_id") in fresh]
-    atomic_write_json(work / NEW_RECORDS, chosen)
-    atomic_write_json(work / QUESTIONS, read_json_records(split_dir / "test.json") + chosen)
-    return len(chosen), len(records)
 
 
 def refresh_commands(out: Path, site_url: str, synthesize: list[str], max_new_tokens: int) -> list[tuple]:
-    """(title, litft arguments) of each refresh stage; None as arguments marks the in-process record selection."""
+    """(title, litft arguments) of each refresh stage."""
     site, chunks, work = out / "site", out / "site" / "chunks.jsonl", out / REFRESH_DIR
     qa, kept = str(out / "qa.jsonl"), str(out / "qa.filtered.jsonl")
     fetch = ["--fetch.rate_limit", "0", "--fetch.contact", "litft-demo@localhost", "--fetch.retries", "1"]
@@ -96,10 +73,14 @@ def refresh_commands(out: Path, site_url: str, synthesize: list[str], max_new_to
             + ["--removed", str(out / "qa.removed.jsonl"), "--quiet", "true"],
         ),
         ("split (stable: a chunk keeps its side)", ["split", "--input", kept, "--out_dir", str(out / "split")]),
-        ("select the training records of new and changed chunks, and the questions to evaluate", None),
+        (
+            "the training records of new and changed chunks, and the questions to evaluate the update on",
+            ["changed_records", "--split_dir", str(out / "split"), "--changes", str(site / "changes.json")]
+            + ["--out_dir", str(work)],
+        ),
         (
             "tokenize them",
-            ["prepare", "finetune", "--data", str(work / NEW_RECORDS), "--tokenizer_dir", str(out / "tokenizer")]
+            ["prepare", "finetune", "--data", str(work / "new_train.json"), "--tokenizer_dir", str(out / "tokenizer")]
             + ["--prompt_style", "alpaca", "--out", str(work / "finetune_data"), "--quiet", "true"],
         ),
         (
@@ -157,25 +138,16 @@ def run_refresh(out: Path, site_url: str, synthesize: list[str], max_new_tokens:
     synthesized_before = {r.get("source_id") for r in iter_jsonl(out / "qa.jsonl")}
     usage_before = _llm_usage(cache)
     timings: list[tuple[str, float]] = []
-    selected = (0, 0)
     commands = refresh_commands(out, site_url, synthesize, max_new_tokens)
     started = time.perf_counter()
     for number, (title, args) in enumerate(commands, 1):
-        shown = (
-            shlex.join(args)
-            if args
-            else f"(split/train.json's records of changed chunks -> {NEW_RECORDS}, {QUESTIONS})"
-        )
-        print(f"\n[refresh {number}/{len(commands)}] {title}\n$ {'litft ' if args else ''}{shown}", flush=True)
+        print(f"\n[refresh {number}/{len(commands)}] {title}\n$ litft {shlex.join(args)}", flush=True)
         stage_started = time.perf_counter()
-        if args is None:
-            selected = write_new_records(out / "split", out / "site" / "changes.json", work)
-            print(f"{selected[0]} of {selected[1]} training records come from new or changed chunks")
-            if not selected[0]:
-                raise LitftError("the site did not change since the demo's crawl: there is nothing to refresh.")
-        else:
-            main(args)
-        timings.append((title.split(" ")[0], time.perf_counter() - stage_started))
+        main(args)
+        if args[0] == "changed_records" and not read_json(work / "new_train.json"):
+            raise LitftError("the site did not change since the demo's crawl: there is nothing to refresh.")
+        two_words = args[0] in ("prepare", "finetune", "index") or args[:2] == ["evaluate", "stale"]
+        timings.append((" ".join(args[:2]) if two_words else args[0], time.perf_counter() - stage_started))
         sys.stdout.flush()
     chunks = [c["id"] for c in iter_jsonl(out / "site" / "chunks.jsonl")]
     attempted = set(chunks) - synthesized_before  # synthesize --refresh asks for every chunk without records
@@ -189,7 +161,10 @@ def run_refresh(out: Path, site_url: str, synthesize: list[str], max_new_tokens:
             "synthesized": len(attempted),
             "new_or_changed": len(attempted & changed_chunk_ids(out / "site" / "changes.json")),
         },
-        "records": {"new": selected[0], "train": selected[1]},
+        "records": {
+            "new": len(read_json(work / "new_train.json")),
+            "train": len(read_json(out / "split" / "train.json")),
+        },
         "llm": {"requests": usage_after[0] - usage_before[0], "tokens": usage_after[1] - usage_before[1]},
         "changes": read_json(out / "site" / "changes.json"),
         "crawl": _crawl_summary(out),  # crawl --refresh's own account: requests, 304s, bytes

@@ -11,33 +11,11 @@ import sys
 import pytest
 
 from litft.cli import main
-from litft.demo.refresh import site_port, write_new_records
-
-CHANGES = {
-    "version": 1,
-    "pages": {"added": [], "changed": [], "removed": [], "unchanged": 0},
-    "chunks": {"added": ["n1"], "changed": [{"old": "c1", "new": "c2"}], "removed": ["r1"], "unchanged": 1},
-}
+from litft.demo.refresh import site_port
 
 
 def _litft(*args: str, timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "litft.cli", *args], capture_output=True, text=True, timeout=timeout)
-
-
-def test_the_new_records_are_those_of_added_and_changed_chunks(tmp_path):
-    split = tmp_path / "split"
-    split.mkdir()
-    train = [
-        {"instruction": f"q{i}", "output": "a", "source_id": sid} for i, sid in enumerate(["u1", "c2", "n1", "c2"])
-    ]
-    test = [{"instruction": "t", "output": "a", "source_id": "u2"}]
-    (split / "train.json").write_text(json.dumps(train))
-    (split / "test.json").write_text(json.dumps(test))
-    (tmp_path / "changes.json").write_text(json.dumps(CHANGES))
-
-    assert write_new_records(split, tmp_path / "changes.json", tmp_path) == (3, 4)
-    assert json.loads((tmp_path / "new_train.json").read_text()) == train[1:]
-    assert json.loads((tmp_path / "questions.json").read_text()) == test + train[1:]
 
 
 def test_the_refresh_serves_where_the_demo_crawled(tmp_path):
