@@ -35,8 +35,10 @@ def test_pinned_losses_and_outputs(method, uninterrupted):
     out = uninterrupted(method)
     losses = train_losses(out)
     assert losses == pytest.approx(PINNED[method], abs=2e-5), losses
-    # checkpoints every 2 steps, keep the last 2 (step-000004 only: 6 is the final one), plus final/
+    # checkpoints every 2 steps, keep the last 2 (step-000004 only: 6 is the final one), plus final/ and the data
+    # version every run records (data.json)
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "data.json",
         "final",
         "logs",
         "step-000002",
