@@ -47,6 +47,16 @@ class Side:
     reviewers: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Options:
+    """The command's choices, and whether the question at hand is answerable."""
+
+    min_margin: float
+    judge: bool
+    reference: bool
+    answerable: bool = True
+
+
 @dataclass
 class Counts:
     """What the command made and skipped, printed at the end."""
@@ -136,25 +146,25 @@ def _answered(question: Question) -> list[Item]:
     return [item for item in question.items if item.text]
 
 
-def scored_pairs(question: Question, humans: dict[str, Side], options: dict, counts: Counts) -> list[dict]:
+def scored_pairs(question: Question, humans: dict[str, Side], options: Options, counts: Counts) -> list[dict]:
     """The pairs of an answerable question: higher pooled score chosen, ties and small margins skipped."""
     records = []
     for a, b in itertools.combinations(_answered(question), 2):
-        sides = _pair_sides(a, b, humans, options["judge"])
+        sides = _pair_sides(a, b, humans, options.judge)
         if sides is None:
             continue
         first, second, source = sides
         margin = first.score - second.score
         if margin == 0:
             counts.ties += 1
-        elif abs(margin) < options["min_margin"]:
+        elif abs(margin) < options.min_margin:
             counts.below_margin += 1
         else:
             chosen, rejected = (first, second) if margin > 0 else (second, first)
             records.append(_pair(question, chosen, rejected, source))
-    if options["reference"] and question.reference:
+    if options.reference and question.reference:
         for item in _answered(question):
-            scored = _score(item, humans, options["judge"])
+            scored = _score(item, humans, options.judge)
             if scored and scored[0].score == 0 and item.text != question.reference:
                 records.append(_pair(question, _reference_side(question), scored[0], REFERENCE))
     return records
@@ -169,18 +179,18 @@ def _abstention_sides(question: Question, humans: dict[str, Side]) -> tuple[list
     return abstaining, made_up
 
 
-def abstention_pairs(question: Question, humans: dict[str, Side], options: dict) -> list[dict]:
+def abstention_pairs(question: Question, humans: dict[str, Side], options: Options) -> list[dict]:
     """The pairs of an unanswerable question: each abstaining answer (and the reference) over each made-up one."""
     abstaining, made_up = _abstention_sides(question, humans)
     records = [_pair(question, good, bad, "abstention") for good in abstaining for bad in made_up]
-    if options["reference"] and question.reference:
+    if options.reference and question.reference:
         records += [_pair(question, _reference_side(question), bad, REFERENCE) for bad in made_up]
     return records
 
 
-def kto_records(question: Question, humans: dict[str, Side], options: dict, counts: Counts) -> list[dict]:
+def kto_records(question: Question, humans: dict[str, Side], options: Options, counts: Counts) -> list[dict]:
     """Desirable / undesirable answers of a question (the abstention rule on an unanswerable one)."""
-    if not options["answerable"]:
+    if not options.answerable:
         abstaining, made_up = _abstention_sides(question, humans)
         records = [_kto(question, side, True, "abstention") for side in abstaining]
         records += [_kto(question, side, False, "abstention") for side in made_up]
@@ -188,7 +198,7 @@ def kto_records(question: Question, humans: dict[str, Side], options: dict, coun
     else:
         records, zero = [], False
         for item in _answered(question):
-            scored = _score(item, humans, options["judge"])
+            scored = _score(item, humans, options.judge)
             if scored is None:
                 continue
             side, source = scored
@@ -197,7 +207,7 @@ def kto_records(question: Question, humans: dict[str, Side], options: dict, coun
                 continue
             records.append(_kto(question, side, side.score >= DESIRABLE, source))
             zero = zero or side.score == 0
-    if options["reference"] and question.reference and zero:
+    if options.reference and question.reference and zero:
         records.append(_kto(question, _reference_side(question), True, REFERENCE))
     return records
 
@@ -225,7 +235,9 @@ def check_out(out: Path, eval_dir: Path, overwrite: bool) -> None:
     check_in_place_files(out.parent, [out.name], overwrite, "--out's folder")
 
 
-def preference_records(eval_dir: Path, min_margin: float, judge: bool, reference: bool, kto: bool) -> tuple:
+def preference_records(
+    eval_dir: Path, min_margin: float, judge: bool, reference: bool, kto: bool
+) -> tuple[list[dict], Counts]:
     """(records, counts) of an evaluation folder's reviews (and judge scores with `judge`)."""
     has_reviews = (Path(eval_dir) / "reviews" / "salt.txt").is_file()
     # Without reviews a judge-only run needs item ids only within this call: a salt that is never written.
@@ -240,7 +252,7 @@ def preference_records(eval_dir: Path, min_margin: float, judge: bool, reference
     counts = Counts({})
     records: list[dict] = []
     for question, answerable in zip(evaluation.questions, answerable_flags(evaluation), strict=True):
-        options = {"min_margin": min_margin, "judge": judge, "reference": reference, "answerable": answerable}
+        options = Options(min_margin, judge, reference, answerable)
         if kto:
             records += kto_records(question, humans, options, counts)
         elif answerable:
