@@ -27,12 +27,13 @@ _HASH_BASE = np.uint64(1_000_003)
 
 
 def record_text(record: Mapping | Instruction) -> str:
-    """A record's question, context and answer as one text, for an Alpaca or question/answer record."""
+    """A record's question, context and answer as one text, for an Alpaca or question/answer record; an unanswerable
+    record's answer is left out (every one shares the same abstention reference, which copies nothing)."""
     if isinstance(record, Instruction):
-        parts = (record.instruction, record.input, record.reference)
+        parts = (record.instruction, record.input, record.reference if record.answerable else None)
     else:
         form = next((names for names in FORMS if names[0] in record), FORMS[0])
-        parts = tuple(record.get(name) for name in form)
+        parts = tuple(record.get(name) for name in form[: 2 if record.get("answerable") is False else 3])
     return "\n".join(part for part in parts if isinstance(part, str))
 
 

@@ -57,6 +57,19 @@ def test_contaminated_flags_test_records_by_index_and_overlap():
     assert contaminated(test, TRAIN, threshold=13) == [(2, len(_words(record_text(TRAIN[1]))))]
 
 
+def test_unanswerable_records_share_their_abstention_reference_without_being_copies():
+    reference = "I don't know: the documents do not say."  # 8 words, the same in every unanswerable record
+    train = [{"instruction": "When was Quillon Hall built?", "input": "", "output": reference, "answerable": False}]
+    test = [
+        Instruction("When was Varrick College founded?", reference=reference, answerable=False),
+        Instruction("Who runs the Quillon Hall archive?", reference="The archivist runs it, on weekdays only."),
+    ]
+    assert contaminated(test, train) == []
+    # An answerable record that repeats the phrase is still compared in full.
+    flagged = contaminated([Instruction("Why?", reference=reference)], [{**train[0], "answerable": True}])
+    assert [index for index, _ in flagged] == [0]
+
+
 def _longest_common_run(words, record):
     """The brute-force answer: the longest run starting at every pair of positions."""
     longest = 0
