@@ -112,7 +112,9 @@ def score_table(report: dict) -> str:
     for retriever, scores in report["retrievers"].items():
         lines.append(f"{retriever:<9}  " + "  ".join(f"{scores[column]:>9.3f}" for column in columns))
     skipped = report["unknown_source"] + report["without_source"]
-    lines.append(f"{report['queries']} queries; records skipped (no source_id, or its chunk not indexed): {skipped}")
+    lines.append(
+        f"{report['queries']} queries; records skipped (unanswerable, no source_id or its chunk not indexed): {skipped}"
+    )
     return "\n".join(lines)
 
 

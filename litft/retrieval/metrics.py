@@ -21,6 +21,8 @@ def read_queries(path: Path) -> tuple[list[tuple[str, str]], int]:
         raise LitftError(f"{path} must hold a JSON list of records (or be a .jsonl file with one record per line).")
     queries = []
     for record in records:
+        if record.get("answerable") is False:
+            continue  # a question its source chunk cannot answer (synthesize --unanswerable): no chunk is relevant
         source, instruction = record.get("source_id"), record.get("instruction")
         if isinstance(source, str) and source and isinstance(instruction, str):
             text = f"{instruction}\n{record['input']}" if isinstance(record.get("input"), str) else instruction
