@@ -1,19 +1,20 @@
 """Benchmark DPO with LoRA: `litft finetune dpo` against TRL's `DPOTrainer` + peft, same model, pairs and settings.
 
-    python bench/dpo.py            # the demo-shaped tiny model (128 pairs) and SmolLM2-135M-Instruct (32), 3 rounds
+    python bench/dpo.py            # the demo-shaped tiny model (128 pairs) and SmolLM2-135M-Instruct (24), 3 rounds
     python bench/dpo.py --quick    # the tiny model, 8 pairs, 1 round: a smoke run of the same code (CI runs it)
     python bench/train.py --only dpo   # the same, from the training bench
 
 Models: `litft-demo-llama` (the demo's shape: 2 layers, dim 64, a 1,024-token BPE tokenizer trained here, random
 init) and, when bench/_smollm2.py can provide it (cached or downloadable), SmolLM2-135M-Instruct; each side loads
 the same weights (litft's checkpoint; transformers' folder from `litft convert lit_to_hf`). The pairs are
-`{instruction, input, chosen, rejected}` records of words with log-normal answer lengths (median 120 tokens at the
-tiny model's max length 512), the prompt rendered in the alpaca style on both sides (litft: `litft prepare
+`{instruction, input, chosen, rejected}` records of words with log-normal answer lengths (median about 120 tokens
+on both models, none cut), the prompt rendered in the alpaca style on both sides (litft: `litft prepare
 preference --prompt_style alpaca`; TRL: the same text as its `prompt`, TRL appends EOS to each answer as litft does).
 
 Settings on both sides: the sigmoid DPO loss, beta 0.1, the reference = the same model with the LoRA adapters off
 (TRL's default with a peft model and no ref_model), LoRA r 8, alpha 16, no dropout (TRL turns dropout off) on the
-query and value projections, micro batch = global batch (8 pairs; SmolLM2: 4), one epoch, AdamW lr 5e-5, betas
+query and value projections, micro batch = global batch (8 pairs; SmolLM2: 4), max length 512 (no answer is
+cut: the bench stops if one is), one epoch, AdamW lr 5e-5, betas
 (0.9, 0.999), no weight decay, linear decay without warm-up, fp32 on the CPU, torch's default threads. TRL's other
 defaults: each batch's chosen and rejected rows concatenated and padded to the longest, random order. litft's:
 pairs grouped by length. Each side runs in its own process, the sides alternate over `--rounds`.
@@ -29,6 +30,7 @@ TRL; target 1.5), each round's ratio, both sides' padding share and first/last t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -46,9 +48,10 @@ TARGET = 1.5
 BETA, LR = 0.1, 5e-5
 LORA = dict(r=8, alpha=16)
 # pairs, micro batch, max length, rounds
-TINY = dict(pairs=128, micro=8, max_length=512, rounds=3)
-SMOL = dict(pairs=32, micro=4, max_length=256, rounds=3)
-QUICK = dict(pairs=8, micro=4, max_length=256, rounds=1)
+# words: the answers' median length in words (log-normal, p95 three times it), most: the longest answer
+TINY = dict(pairs=128, micro=8, max_length=512, rounds=3, words=60, most=200)
+SMOL = dict(pairs=24, micro=4, max_length=512, rounds=3, words=35, most=100)  # SmolLM2: ~4 tokens a bench word
+QUICK = dict(pairs=8, micro=4, max_length=256, rounds=1, words=30, most=90)
 
 
 def tiny_checkpoint(root: Path) -> Path:
@@ -75,20 +78,20 @@ def tiny_checkpoint(root: Path) -> Path:
 def hf_folder(checkpoint: Path, out: Path) -> Path:
     from litft.models.convert import convert_lit_checkpoint
 
-    convert_lit_checkpoint(checkpoint, out)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout holds only the JSON result lines
+        convert_lit_checkpoint(checkpoint, out)
     return out
 
 
-def write_pairs(path: Path, count: int, max_length: int, seed: int) -> None:
-    """Pairs of word answers, log-normal lengths (median 60 words, about 120 tokens, at max length 512, scaled with
-    it)."""
+def write_pairs(path: Path, count: int, size: dict, seed: int) -> None:
+    """Pairs of word answers, log-normal lengths (median `words`, at most `most`; the tiny tokenizer takes about 2
+    tokens a word)."""
     rng = np.random.default_rng(seed)
-    scale = max_length / 512
     words = np.array(WORDS)
     sigma = math.log(3.0) / 1.645  # p95 three times the median
 
     def answer() -> str:
-        length = int(np.clip(rng.lognormal(math.log(60 * scale), sigma), 2, (max_length - 80) // 2))
+        length = int(np.clip(rng.lognormal(math.log(size["words"]), sigma), 2, size["most"]))
         return " ".join(rng.choice(words, length))
 
     pairs = [
@@ -105,7 +108,7 @@ def prepare(root: Path, checkpoint: Path, size: dict) -> tuple[Path, int]:
     from litft.prepare.preference import prepare_preference
 
     records = root / "pairs.json"
-    write_pairs(records, size["pairs"], size["max_length"], 1)
+    write_pairs(records, size["pairs"], size, 1)
     data = root / f"prepared_{checkpoint.name}"
     meta = prepare_preference(
         data=str(records),
@@ -115,6 +118,8 @@ def prepare(root: Path, checkpoint: Path, size: dict) -> tuple[Path, int]:
         max_seq_length=size["max_length"],
         quiet=True,
     )
+    if meta["splits"]["train"]["truncated"]:  # TRL would see the whole answers: not the same records
+        raise SystemExit(f"{meta['splits']['train']['truncated']} answers were cut at {size['max_length']} tokens")
     return data, int(meta["splits"]["train"]["tokens"])
 
 
@@ -281,7 +286,8 @@ def smollm2(root: Path) -> tuple[Path, Path] | None:
     except _smollm2.Unavailable as error:
         print(f"SmolLM2-135M-Instruct left out: {error}", file=sys.stderr)
         return None
-    return checkpoint, _smollm2.hf_export(checkpoint, _smollm2.CACHE / "bench")
+    with contextlib.redirect_stdout(sys.stderr):  # the export's first run prints; stdout is for results
+        return checkpoint, _smollm2.hf_export(checkpoint, _smollm2.CACHE / "bench")
 
 
 def main() -> None:
