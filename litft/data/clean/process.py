@@ -26,14 +26,16 @@ from litft.common.text import parse_json
 from litft.data.clean.boilerplate import find_boilerplate, strip_boilerplate
 from litft.data.clean.changes import CHANGES_FILE, CHANGES_VERSION, assign_ids, file_sha256, read_previous
 from litft.data.clean.chunk import check_sizes, iter_chunks
-from litft.data.clean.dedup import ExactDeduper, NearDeduper
+from litft.data.clean.dedup import ExactDeduper, NearDeduper, SignatureCache
 from litft.data.clean.normalize import clean_text
 from litft.data.pages import PAGES_FILE, load_pages
 
 CHUNKS_FILE = "chunks.jsonl"
 PRETRAIN_FILE = "pretrain.txt"
 STATS_FILE = "process_stats.json"
-OUTPUT_FILES = (CHUNKS_FILE, PRETRAIN_FILE, STATS_FILE, CHANGES_FILE)
+MINHASH = (128, 5)  # permutations and shingle words of the near-duplicate signatures
+SIGNATURES_FILE = "minhash.npz"  # near-duplicate signatures by text, reused by the next run (dedup.SignatureCache)
+OUTPUT_FILES = (CHUNKS_FILE, PRETRAIN_FILE, STATS_FILE, CHANGES_FILE, SIGNATURES_FILE)
 PROCESS_KIND = "process"
 
 
@@ -108,13 +110,16 @@ def process(
         chunks=0,
         words=0,
     )
-    pages = _kept_pages(cleaned, boilerplate, near_duplicate_threshold, stats, quiet)
-    records = list(_unique_chunks(pages, chunk_words, overlap_words, language, near_duplicate_threshold, stats))
+    cache = SignatureCache(out_dir / SIGNATURES_FILE if SIGNATURES_FILE in owned_files(out_dir) else None, *MINHASH)
+    pages = _kept_pages(cleaned, boilerplate, NearDeduper(near_duplicate_threshold, *MINHASH, cache), stats, quiet)
+    records = list(_unique_chunks(pages, chunk_words, overlap_words, language, near_duplicate_threshold, stats, cache))
     if not records:  # raised before the new files replace any earlier ones
         raise LitftError(_no_chunks_reason(pages_path, stats))
     changes = assign_ids(records, previous_chunks)
     previous_sha = file_sha256(previous_path) if previous_path else None
     _write_outputs(out_dir, records, stats, {"version": CHANGES_VERSION, "previous": previous_sha, **changes})
+    with os_errors_as_user_errors("write", out_dir / SIGNATURES_FILE):
+        cache.save(out_dir / SIGNATURES_FILE)
     record_own_files(out_dir, OUTPUT_FILES, PROCESS_KIND)
     if not quiet:
         print(_summary(stats, out_dir), file=sys.stderr)
@@ -209,12 +214,11 @@ def _clean_unique_pages(by_url: dict[str, dict], stats: dict[str, int]) -> list[
 def _kept_pages(
     cleaned: list[tuple[str, str]],
     boilerplate: dict[str, set[bytes]],
-    near_duplicate_threshold: float,
+    near_pages: NearDeduper,
     stats: dict[str, int],
     quiet: bool,
 ) -> Iterator[tuple[str, str]]:
     """Each page with its site's boilerplate stripped, unless nothing is left or it nearly repeats an earlier page."""
-    near_pages = NearDeduper(near_duplicate_threshold)
     for index in progress(range(len(cleaned)), quiet=quiet, unit="page", desc="chunk"):
         url, text = cleaned[index]
         cleaned[index] = ("", "")  # memory goes down as the pages are chunked
@@ -236,9 +240,10 @@ def _unique_chunks(
     language: str,
     near_duplicate_threshold: float,
     stats: dict[str, int],
+    cache: SignatureCache,
 ) -> Iterator[dict]:
     """The pages' `{id, url, text, n_words}` chunk records, less chunks that repeat or nearly repeat an earlier one."""
-    exact_chunks, near_chunks = ExactDeduper(), NearDeduper(near_duplicate_threshold)
+    exact_chunks, near_chunks = ExactDeduper(), NearDeduper(near_duplicate_threshold, *MINHASH, cache)
     for url, text in pages:
         url_id = hashlib.sha1(url.encode("utf-8")).hexdigest()[:10]
         for number, chunk in enumerate(iter_chunks(text, chunk_words, overlap_words, language)):

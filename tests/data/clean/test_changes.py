@@ -107,3 +107,36 @@ def test_replaced_stretches_pair_position_by_position():
     assert [c["id"] for c in new][1] == "p-0" and new[-1]["id"] == "p-3"
     assert changes["chunks"]["changed"] == [{"old": "p-1", "new": new[2]["id"]}, {"old": "p-2", "new": new[3]["id"]}]
     assert changes["chunks"]["added"] == [new[0]["id"], new[4]["id"]] and changes["chunks"]["removed"] == []
+
+
+def test_a_rerun_computes_only_the_signatures_of_new_texts_and_ends_the_same(tmp_path, monkeypatch):
+    from litft.data.clean import dedup
+
+    computed: list[str] = []
+    original = dedup.NearDeduper._computed_signature
+
+    def counting(self, text):
+        computed.append(text)
+        return original(self, text)
+
+    monkeypatch.setattr(dedup.NearDeduper, "_computed_signature", counting)
+    cached, damaged = tmp_path / "cached", tmp_path / "damaged"
+    for folder in (cached, damaged):
+        folder.mkdir()
+        write_pages(folder / "pages.jsonl", VERSION_1)
+        run(folder)
+    computed.clear()
+    run(cached)
+    assert computed == []  # the same pages again: every signature comes from minhash.npz
+
+    for folder in (cached, damaged):
+        write_pages(folder / "pages.jsonl", VERSION_2)
+    (damaged / "minhash.npz").write_bytes(b"not a zip file")  # litft's own file, damaged: not used
+    run(cached)
+    new_texts = list(computed)
+    computed.clear()
+    damaged_chunks = run(damaged)[0]
+    assert new_texts and len(new_texts) < len(computed)
+    assert all(any(word in text for word in ("birch", "dogwood", "new")) for text in new_texts)
+    # Cached signatures give the chunks a full computation gives.
+    assert [chunk["text"] for chunk in run(cached)[0]] == [chunk["text"] for chunk in damaged_chunks]

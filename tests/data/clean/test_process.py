@@ -233,6 +233,7 @@ def test_process_without_usable_text_fails_and_keeps_earlier_output(tmp_path, ca
         ".litft.json",
         "changes.json",
         "chunks.jsonl",
+        "minhash.npz",
         "pages.jsonl",
         "pretrain.txt",
         "process_stats.json",
