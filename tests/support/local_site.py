@@ -20,6 +20,7 @@ class LoggedRequest:
     user_agent: str
     status: int = 0  # what the server answered, and how many body bytes it sent
     body_bytes: int = 0
+    client_port: int = 0  # one per TCP connection: how many connections the client opened
 
 
 class QuietServer(ThreadingHTTPServer):
@@ -49,6 +50,7 @@ class SiteServer:
                 with lock:
                     count = sum(1 for entry in site.log if entry.path == self.path)
                     logged = LoggedRequest(self.path, time.monotonic(), self.headers.get("User-Agent", ""))
+                    logged.client_port = self.client_address[1]
                     site.log.append(logged)
                 route = site.routes.get(self.path)
                 if route is None:

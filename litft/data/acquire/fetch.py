@@ -6,6 +6,7 @@ caller's scope and a loop is cut, which `requests`' own redirect handling cannot
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import threading
@@ -25,6 +26,7 @@ from litft.data.acquire.urls import normalize_url
 log = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+DRAIN_BYTES = 64 * 1024  # an unused body up to this size is read, to keep its connection (fetch._release)
 ROBOTS_MAX_BYTES = 512_000  # Google's limit: rules past 500 KiB are ignored
 
 
@@ -231,6 +233,8 @@ class Fetcher:
             self._robots_unreachable[origin] = str(error)
             return Protego.parse("User-agent: *\nDisallow: /\n")
         with response:
+            if response.status_code >= 300:
+                _release(response)
             if 400 <= response.status_code < 500:
                 return Protego.parse("")
             if response.status_code >= 300:
@@ -346,7 +350,10 @@ class Fetcher:
             with response:
                 if response.status_code == 304 and conditional:
                     self.counts.add(not_modified=1)
+                    _release(response)
                     return Page(current, "", now_iso(), chain[:-1], validators.etag, validators.last_modified, True)
+                if response.is_redirect or response.status_code >= 400:
+                    _release(response)
                 if response.is_redirect:
                     target = normalize_url(response.headers.get("Location", ""), base=current)
                     if target is None:
@@ -385,3 +392,13 @@ class Fetcher:
             if response.status_code >= 400:
                 raise FetchError(f"HTTP {response.status_code}")
             return self._read_body(response)
+
+
+def _release(response: requests.Response) -> None:
+    """Read the rest of an answer whose body is not used (a 304, a redirect, an error page) when it is empty or small,
+    so its connection goes back to the pool: requests closes the connection of a response left unread, and a
+    refresh of mostly 304s would open one connection per page. A long or unsized body is left: closing is cheaper."""
+    declared = response.headers.get("Content-Length", "")
+    if response.status_code == 304 or (declared.isdigit() and int(declared) <= DRAIN_BYTES):
+        with contextlib.suppress(requests.RequestException):
+            response.content  # noqa: B018 (reading it is the point)

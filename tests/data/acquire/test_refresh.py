@@ -166,3 +166,24 @@ def test_ingest_refresh_sees_an_edit_within_the_second_and_drops_removed_files(t
     assert list(pages) == [url for url in first if not url.endswith("/old.txt")]  # order kept, the removed file gone
     assert pages[fees]["text"] == "The fees page says the fee is now forty euros a term."
     assert pages["https://site.example/kept"] == other  # another source's record is not the refresh's to drop
+
+
+def test_a_refresh_keeps_one_connection_through_304s_and_404s(served, tmp_path):
+    """An answer whose body is not read (a 304, a 404 page) still hands its connection back: one worker's refresh of
+    the whole site is one TCP connection, not one per page."""
+    server = served
+    crawl(server.url("/site/"), tmp_path / "urls.json", sitemaps=False, fetch=FAST, concurrency=1, quiet=True)
+    server.routes = version_2()
+    server.log.clear()
+    crawl(
+        server.url("/site/"),
+        tmp_path / "urls.json",
+        sitemaps=False,
+        fetch=FAST,
+        concurrency=1,
+        refresh=True,
+        quiet=True,
+    )
+    statuses = sorted(entry.status for entry in server.log)
+    assert statuses.count(304) >= 1 and 404 in statuses and 200 in statuses
+    assert len({entry.client_port for entry in server.log}) == 1, [(e.path, e.client_port) for e in server.log]
