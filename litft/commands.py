@@ -12,8 +12,8 @@ from typing import Any
 
 from litft.common.checks import check_shard_size, require_dir, require_file
 from litft.common.errors import LitftError
-from litft.common.io import check_output_file, refuse_same_path
-from litft.common.outputs import check_output_dir
+from litft.common.io import refuse_same_path
+from litft.common.outputs import check_output_dir, claim_output_file
 from litft.common.settings import CHAT_SAMPLING, GENERATION_SAMPLING, DType, Precision, Quantize, SamplingSettings
 
 MODEL_HINT = "check the path or download/convert a model first"
@@ -164,6 +164,7 @@ def generate(
     messages: Path | None = None,
     rag: Path | None = None,
     rag_k: int = 3,
+    overwrite: bool = False,
 ) -> list[Any]:  # litft.generation.generate.Completion records
     """Generate text from a checkpoint or a fine-tuning run (full, LoRA or adapter-v2: read from the run dir).
 
@@ -189,6 +190,7 @@ def generate(
             of `prepare finetune --rag` and `evaluate --rag` (sources are printed on stderr; --output records
             their ids).
         rag_k: Chunks retrieved per prompt with --rag.
+        overwrite: Replace an --output file that litft did not write.
     """
     arguments = dict(locals())  # exactly the parameters, passed on unchanged
     require_dir(checkpoint_dir, "--checkpoint_dir", MODEL_HINT)
@@ -197,11 +199,11 @@ def generate(
     require_file(messages, "--messages")
     _check_rag(rag, rag_k)
     if output is not None:
-        check_output_file(output, "--output")
         if prompts_file is not None:
             refuse_same_path(prompts_file, output, "--prompts_file", "--output")
         if messages is not None:
             refuse_same_path(messages, output, "--messages", "--output")
+        claim_output_file(output, overwrite, "--output")
     sampling.validate()
     from litft.generation.generate import generate as implementation
 

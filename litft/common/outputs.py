@@ -29,6 +29,7 @@ from litft.common.errors import LitftError
 from litft.common.io import (
     SWAPPED_OUT,
     atomic_write_json,
+    check_output_file,
     make_temp_dir,
     path_inside,
     remove_leftovers,
@@ -39,6 +40,7 @@ from litft.common.io import (
 from litft.common.text import parse_json
 
 MARKER = ".litft.json"
+OUTPUT_FILES_KIND = "output-files"  # the marker of a folder where litft wrote only single-file outputs
 
 
 def read_marker(directory: str | os.PathLike) -> dict[str, Any] | None:
@@ -244,6 +246,23 @@ def remove_output(directory: Path) -> None:
     (Path(directory) / MARKER).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         Path(directory).rmdir()
+
+
+def claim_output_file(path: str | os.PathLike, overwrite: bool, flag: str = "--output") -> Path:
+    """Before any work: `path` can be written, and if it exists litft wrote it (its folder's marker lists it) or
+    `overwrite` lets it be replaced; for the commands whose output is one file, not a folder."""
+    path = check_output_file(path, flag)
+    if path.exists() and path.name not in owned_files(path.parent) and not overwrite:
+        raise LitftError(
+            f"{flag} {path} already exists and litft did not write it; move it away or pass --overwrite true to "
+            "replace it."
+        )
+    return path
+
+
+def record_output_file(path: str | os.PathLike) -> None:
+    """Mark a single-file output as litft's in its folder's marker, so the next run may replace it."""
+    record_own_files(Path(path).parent, [Path(path).name], OUTPUT_FILES_KIND)
 
 
 def check_in_place_files(

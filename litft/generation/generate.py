@@ -19,6 +19,7 @@ from litgpt.prompts import PromptStyle
 
 from litft.common.errors import LitftError
 from litft.common.io import atomic_path, progress
+from litft.common.outputs import claim_output_file, record_output_file
 from litft.common.settings import GENERATION_SAMPLING, Precision, Quantize, SamplingSettings
 from litft.generation.passages import PassageFinder, sources_line
 from litft.generation.sampling import RowDecoder, Sampler, decode_batch, plan_batches
@@ -268,6 +269,7 @@ def generate(
     messages: Path | None = None,
     rag: Path | None = None,
     rag_k: int = 3,
+    overwrite: bool = False,
 ) -> list[Completion]:
     """Generate text from a checkpoint or a fine-tuning run (full, LoRA or adapter-v2: read from the run dir).
 
@@ -293,11 +295,14 @@ def generate(
             of `prepare finetune --rag` and `evaluate --rag` (sources are printed on stderr; --output records
             their ids).
         rag_k: Chunks retrieved per prompt with --rag.
+        overwrite: Replace an --output file that litft did not write.
     """
     if sum(given is not None for given in (prompt, prompts_file, messages)) != 1:
         raise LitftError('give exactly one of --prompt "...", --prompts_file FILE or --messages FILE.')
     if output is not None and prompt is not None:
         raise LitftError("--output goes with --prompts_file or --messages; a single --prompt prints its answer.")
+    if output is not None:
+        claim_output_file(output, overwrite, "--output")
     settings = replace(sampling, stop=stop_strings(sampling.stop))
     settings.validate()
     finder = PassageFinder(rag, rag_k) if rag is not None else None
@@ -323,19 +328,7 @@ def generate(
     else:
         completions = loaded.complete(texts, settings, batch_size=batch_size, quiet=quiet)
         if output is not None:
-            with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-                for instruction, completion, found in zip(instructions, completions, sources, strict=True):
-                    fh.write(
-                        dumps_record(
-                            instruction,
-                            answer=completion.text,
-                            prompt_tokens=completion.prompt_tokens,
-                            generated_tokens=completion.generated_tokens,
-                            finish_reason=completion.finish_reason,
-                            **({"retrieved": [hit.id for hit in found]} if finder is not None else {}),
-                        )
-                        + "\n"
-                    )
+            _write_answers(output, instructions, completions, sources, with_ids=finder is not None)
         elif prompt is not None:
             print(completions[0].text)
         else:
@@ -347,6 +340,24 @@ def generate(
         written = f"; answers in {output}" if output else ""
         print(f"{stats_line(loaded.timing)}{written}", file=sys.stderr)
     return completions
+
+
+def _write_answers(output: Path, instructions, completions, sources, with_ids: bool) -> None:
+    """--output: each prompt's record with its answer and counts (and with --rag the retrieved chunks' ids)."""
+    with atomic_path(output) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for instruction, completion, found in zip(instructions, completions, sources, strict=True):
+            fh.write(
+                dumps_record(
+                    instruction,
+                    answer=completion.text,
+                    prompt_tokens=completion.prompt_tokens,
+                    generated_tokens=completion.generated_tokens,
+                    finish_reason=completion.finish_reason,
+                    **({"retrieved": [hit.id for hit in found]} if with_ids else {}),
+                )
+                + "\n"
+            )
+    record_output_file(output)
 
 
 def answer_conversations(
@@ -371,6 +382,7 @@ def answer_conversations(
             reply = {"role": "assistant", "content": completion.text}
             record = {"messages": [*conversation, reply], "finish_reason": completion.finish_reason}
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    record_output_file(output)
     if not quiet:
         print(f"{stats_line(loaded.timing)}; answers in {output}", file=sys.stderr)
     return completions

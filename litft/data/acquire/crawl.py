@@ -30,7 +30,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from litft.common.errors import LitftError
-from litft.common.io import append_jsonl, atomic_write_json, check_output_file, iter_jsonl, progress
+from litft.common.io import append_jsonl, atomic_write_json, iter_jsonl, progress
+from litft.common.outputs import claim_output_file, record_output_file
 from litft.data.acquire.fetch import Fetcher, FetchError, FetchSettings, Gone, Page, Skipped, Validators
 from litft.data.acquire.links import page_links, parse_sitemap
 from litft.data.acquire.page_cache import read_cached, work_dir_for, write_cached
@@ -204,6 +205,9 @@ def _sitemap_seeds(fetcher: Fetcher, state: CrawlState, start: str) -> list[str]
     return list(dict.fromkeys(seeds))
 
 
+NO_CONTACT = "crawl: no --fetch.contact given; site owners who see this crawler in their logs cannot reach you."
+
+
 def crawl(
     url: str,
     out: Path,
@@ -216,6 +220,7 @@ def crawl(
     fetch: FetchSettings = FetchSettings(),
     refresh: bool = False,
     quiet: bool = False,
+    overwrite: bool = False,
 ) -> list[str]:
     """Crawl a site breadth-first from `url` and write the JSON list of in-scope HTML page URLs to `out`.
 
@@ -239,10 +244,11 @@ def crawl(
         refresh: Crawl an earlier crawl's site again with conditional requests (see above); what changed and what
             it cost go to `<out>.crawl/summary.json`.
         quiet: No progress bar or summary.
+        overwrite: Replace an --out file that litft did not write.
     """
     if max_pages < 1 or max_depth < 0 or concurrency < 1:
         raise LitftError("max_pages and concurrency must be at least 1 and max_depth at least 0; fix the values.")
-    out = check_output_file(out, "--out")  # before any fetch: a crawl must not run for an output it cannot write
+    out = claim_output_file(out, overwrite, "--out")  # before any fetch: never a crawl for an output it cannot write
     work_dir = work_dir_for(out)
     if work_dir.exists() and not work_dir.is_dir():
         raise LitftError(
@@ -260,10 +266,7 @@ def crawl(
     state.replay(current, start)
 
     if fetch.contact == FetchSettings.contact and not quiet:
-        print(
-            "crawl: no --fetch.contact given; site owners who see this crawler in their logs cannot reach you.",
-            file=sys.stderr,
-        )
+        print(NO_CONTACT, file=sys.stderr)
     fetcher = Fetcher(fetch, pool_size=max(10, concurrency))
     bar = progress(quiet=quiet, unit="page", desc="crawl", initial=len(state.listed))
     log_file = StateLog(state_path)
@@ -289,6 +292,7 @@ def crawl(
         # Also on an interrupt, what was found so far; never an empty list over a user error, nor a refresh's part.
         if state.listed and (finished or len(generations) == 1):
             atomic_write_json(out, state.listed[:max_pages])
+            record_output_file(out)
     if not state.listed and state.start_problem:
         raise LitftError(
             f"the start URL {start} could not be crawled ({state.start_problem}); "

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from litft.common.errors import LitftError
-from litft.common.io import check_output_file, iter_jsonl, progress, refuse_same_path
+from litft.common.io import iter_jsonl, progress, refuse_same_path
+from litft.common.outputs import claim_output_file, record_output_file
 from litft.data.conversations import is_conversation, read_conversation
 from litft.data.curate.rouge_dedup import make_tokenizer, rouge_novel_mask
 from litft.data.records import read_records, write_jsonl
@@ -198,6 +199,7 @@ def filter_records(
     min_grounding: float = 0.5,
     removed: Path | None = None,
     quiet: bool = False,
+    overwrite: bool = False,
 ) -> None:
     """Filter instruction records (JSONL with instruction, output and optional input) or conversations (`messages`
     or `conversations` JSONL) and print counts by reason.
@@ -216,6 +218,7 @@ def filter_records(
         min_grounding: With --chunks, the least share of an answer's content words that must occur in its chunk.
         removed: Also write the removed records, each with the reason in "removed_because".
         quiet: No progress bar.
+        overwrite: Replace an --output or --removed file that litft did not write.
     """
     if not 0.0 <= rouge_threshold <= 1.0 or not 0.0 <= min_grounding <= 1.0:
         raise LitftError("--rouge_threshold and --min_grounding must be between 0 and 1.")
@@ -225,7 +228,7 @@ def filter_records(
     for flag, path in outputs.items():
         for source, source_flag in ((input, "--input"), *(((chunks, "--chunks"),) if chunks else ())):
             refuse_same_path(source, path, source_flag, flag)
-        check_output_file(path, flag)
+        claim_output_file(path, overwrite, flag)
     if removed:
         refuse_same_path(output, removed, "--output", "--removed")
     records, views = read_filter_input(input)
@@ -243,12 +246,14 @@ def filter_records(
         write_jsonl(
             removed, [{**record, "removed_because": why} for record, why in zip(records, reasons, strict=True) if why]
         )
+        record_output_file(removed)
     if not kept:  # an empty output would only fail the next stage; the older output, if any, stays
         by_reason = ", ".join(f"{reason}: {count}" for reason, count in counts.most_common())
         options = list(dict.fromkeys(RELAXING_OPTIONS[reason] for reason in counts if reason in RELAXING_OPTIONS))
         advice = f"relax {' or '.join(options)}, or check the input" if options else "check the input"
         raise LitftError(f"filter removed all {len(records)} records of {input} (by reason: {by_reason}); {advice}.")
     write_jsonl(output, kept)
+    record_output_file(output)
     lines = [f"filter: kept {len(kept)} of {len(records)} records in {output}"]
     lines += [f"  {reason}: {count}" for reason, count in counts.most_common()]
     if ungrounded_unchecked:

@@ -15,6 +15,7 @@ from typing import Literal
 
 from litft.common.errors import LitftError
 from litft.common.io import check_output_file, progress, refuse_same_path
+from litft.common.outputs import claim_output_file, record_output_file
 from litft.common.ratelimit import BudgetExhausted
 from litft.data.conversations import as_messages
 from litft.data.records import read_records, write_jsonl
@@ -57,13 +58,17 @@ def default_sidecar(output: Path, suffix: str) -> Path:
     return output.with_name(f"{output.stem}.{suffix}.jsonl")
 
 
-def check_paths(inputs: dict[str, Path], outputs: dict[str, Path]) -> None:
-    """Before any request: refuse an output that would overwrite an input or another output, or cannot be written."""
+def check_paths(inputs: dict[str, Path], outputs: dict[str, Path], overwrite: bool) -> None:
+    """Before any request: refuse an output that would overwrite an input or another output, cannot be written, or
+    is a file litft did not write (unless `overwrite`); the cache is only appended to, so any cache file will do."""
     named_outputs = list(outputs.items())
     for number, (output_flag, output) in enumerate(named_outputs):
         for input_flag, source in [*inputs.items(), *named_outputs[:number]]:
             refuse_same_path(source, output, input_flag, output_flag)
-        check_output_file(output, output_flag)
+        if output_flag == "--cache":
+            check_output_file(output, output_flag)
+        else:
+            claim_output_file(output, overwrite, output_flag)
 
 
 def read_chunks(path: Path) -> list[dict]:
@@ -185,6 +190,7 @@ def synthesize(
     unanswerable: float = 0.0,
     refresh: bool = False,
     retired: Path | None = None,
+    overwrite: bool = False,
 ) -> None:
     """Generate question/answer records (Alpaca form) from chunks.jsonl with an LLM or the offline heuristic.
 
@@ -212,6 +218,7 @@ def synthesize(
         refresh: Keep the records of --output whose chunk is unchanged and synthesize only the rest (see above).
         retired: Records retired by --refresh, each with its reason, added to over refreshes; default
             OUTPUT_STEM.retired.jsonl beside the output.
+        overwrite: Replace an --output, --failures or --retired file that litft did not write.
     """
     check_fraction(unanswerable)
     if parse_retries < 0:
@@ -221,7 +228,7 @@ def synthesize(
     cache = Path(cache) if cache else default_sidecar(output, "cache")
     retired = Path(retired) if retired else default_sidecar(output, "retired")
     outputs = {"--output": output, "--failures": failures} | ({"--cache": cache} if backend != "heuristic" else {})
-    check_paths({"--input": input}, outputs | ({"--retired": retired} if refresh else {}))
+    check_paths({"--input": input}, outputs | ({"--retired": retired} if refresh else {}), overwrite)
     chunks = read_chunks(input)
     carried = carry_over(output, input, chunks, format) if refresh else Carried({}, [])
     todo = [chunk for chunk in chunks if chunk["id"] not in carried.kept]
@@ -261,6 +268,8 @@ def synthesize(
     if refresh:  # the retired records reach the disk before the output without them replaces the old one
         write_jsonl(retired, merged_retired(retired, carried.retired))
     write_jsonl(output, [r for chunk in chunks for r in carried.kept.get(chunk["id"], made.get(chunk["id"], []))])
+    for path in (failures, output, *([retired] if refresh else [])):
+        record_output_file(path)
     print(_summary(results, output, failures, client) + note + _refresh_note(carried, len(todo), retired, refresh))
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from litft.common.errors import LitftError
 from litft.common.io import progress
+from litft.common.outputs import record_output_file
 from litft.common.ratelimit import BudgetExhausted
 from litft.data.curate.filter import DEFAULT_BLACKLIST, RecordRules
 from litft.data.curate.rouge_dedup import (
@@ -209,6 +210,7 @@ def self_instruct(
     seed: int = 42,
     cache: Path | None = None,
     quiet: bool = False,
+    overwrite: bool = False,
 ) -> None:
     """Generate new instructions with instances from a seed task pool (Self-Instruct), as Alpaca-form JSONL.
 
@@ -225,6 +227,7 @@ def self_instruct(
         seed: Random seed for example sampling; with the cache, a re-run repeats the same prompts.
         cache: Response cache (JSONL); default OUTPUT_STEM.cache.jsonl beside the output.
         quiet: No progress bar.
+        overwrite: Replace an --output file that litft did not write.
     """
     if num_instructions < 1 or max_instances < 1:
         raise LitftError("--num_instructions and --max_instances must be at least 1.")
@@ -233,7 +236,7 @@ def self_instruct(
     output = Path(output)
     cache = Path(cache) if cache else default_sidecar(output, "cache")
     inputs = {"--seed_tasks": Path(seed_tasks)} | ({"--chunks": Path(chunks)} if chunks else {})
-    check_paths(inputs, {"--output": output, "--cache": cache})
+    check_paths(inputs, {"--output": output, "--cache": cache}, overwrite)
     seeds = load_seed_tasks(Path(seed_tasks))
     chunk_texts = [chunk["text"] for chunk in read_chunks(Path(chunks))] if chunks else []
     llm.validate()
@@ -282,6 +285,7 @@ def self_instruct(
             f"run again once that is fixed (cached answers are reused)."
         )
     write_jsonl(output, records)
+    record_output_file(output)
     if stopped_because:
         lines.append(f"  stopped early: {stopped_because}; run again to continue (cached answers are reused)")
     print("\n".join(lines))

@@ -15,6 +15,7 @@ from rouge_score.rouge_scorer import _score_lcs
 
 from litft.cli import run_function
 from litft.common.errors import LitftError
+from litft.common.outputs import record_output_file
 from litft.data.curate.filter import filter_records, grounding_share
 from litft.data.curate.rouge_dedup import (
     RougeLIndex,
@@ -237,6 +238,7 @@ def test_removing_every_record_fails_naming_reasons_and_keeps_the_older_output(t
     ]
     write_records(tmp_path / "in.jsonl", records)
     (tmp_path / "out.jsonl").write_text("earlier\n")
+    record_output_file(tmp_path / "out.jsonl")  # an earlier run's output: litft's own, so it may be replaced
     with pytest.raises(SystemExit) as exit_info:
         run_function(
             filter_records,
