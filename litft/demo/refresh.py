@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from litft.common.errors import LitftError
 from litft.common.io import atomic_write_json, iter_jsonl, read_json
+from litft.common.text import parse_json
 from litft.data.curate.changed import QUESTIONS, changed_chunk_ids
 
 REFRESH_DIR = "refresh"
@@ -245,5 +246,5 @@ def refresh_demo(
         server.stop()
         torch.set_num_threads(callers_threads)
     print_refresh_summary(summary)
-    atomic_write_json(out / REFRESH_DIR / "summary.json", json.loads(json.dumps(summary, default=str)))
+    atomic_write_json(out / REFRESH_DIR / "summary.json", parse_json(json.dumps(summary, default=str)))
     return summary

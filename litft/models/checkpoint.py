@@ -228,6 +228,12 @@ def _weights_method(path: Path, recorded: str | None) -> str:
     if (path / FULL_WEIGHTS).is_file():
         # A merged LoRA run has lit_model.pth beside lit_model.pth.lora: the full weights win, as in litgpt.
         return "full" if recorded is None or get_method(recorded).delta_only else recorded
+    if (
+        recorded is not None
+        and get_method(recorded).delta_only
+        and (path / get_method(recorded).weights_file).is_file()
+    ):
+        return recorded  # a DPO-LoRA run holds LoRA's weights file: the name says which of the two trained it
     for spec in METHODS.values():
         if spec.delta_only and (path / spec.weights_file).is_file():
             return spec.name

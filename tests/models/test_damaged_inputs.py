@@ -53,7 +53,11 @@ def _lora_run(tmp_path: Path, base: Path, **hparams) -> Path:
         ({"lora_r": "eight"}, "sets lora_r to 'eight', but it must be an integer; fix that value."),
         ({"lora_query": "yes"}, "sets lora_query to 'yes', but it must be true or false; fix that value."),
         ({"checkpoint_dir": 3}, "sets checkpoint_dir to 3; it must be the base checkpoint's path."),
-        ({"method": "magic"}, "names method 'magic'; it must be one of pretrain, full, lora, adapter_v2."),
+        (
+            {"method": "magic"},
+            "names method 'magic'; it must be one of pretrain, full, lora, adapter_v2, dpo_lora, dpo_full, kto_lora, "
+            "kto_full.",
+        ),
     ],
 )
 def test_wrong_types_in_hyperparameters_yaml(hparams, expected, lit_base, tmp_path, capsys):

@@ -46,7 +46,11 @@ def _check(out: Path) -> None:
     losses = train_losses(out)
     assert len(losses) == 8
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["final", "logs"]  # one checkpoint
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "data.json",
+        "final",
+        "logs",
+    ]  # one checkpoint
     assert json.loads((out / "final" / "progress.json").read_text())["world_size"] == 2
     assert (out / "final" / "rank-1.pth").is_file()
 

@@ -89,7 +89,12 @@ def test_fsdp_two_processes_on_cpu(method, tmp_path, lit_base, ft_data):
     _train(method, lit_base, ft_data, fsdp, "--devices", "2", "--strategy", "fsdp")
     losses = train_losses(fsdp)
     assert len(losses) == 6 and sum(losses[-2:]) < sum(losses[:2])
-    assert sorted(p.name for p in fsdp.iterdir() if not p.name.startswith(".")) == ["final", "logs", "step-000003"]
+    assert sorted(p.name for p in fsdp.iterdir() if not p.name.startswith(".")) == [
+        "data.json",
+        "final",
+        "logs",
+        "step-000003",
+    ]
     assert {p.name for p in (fsdp / "final").glob("rank-*.pth")} == {"rank-0.pth", "rank-1.pth"}
 
     # The checkpoint FSDP gathered from both ranks' shards is the trained model: rebuilt with load_model, it
