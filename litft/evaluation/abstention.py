@@ -14,19 +14,17 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from litft.evaluation.no_answer import is_no_answer
 from litft.evaluation.statistics import paired_bootstrap
 
 RATES = ("abstention_rate", "hallucination_rate", "false_abstention_rate")
 
 
-def answer_kinds(records, answers: list[str]) -> list[str]:
-    """Per question: "abstained" (a refusal), "no answer" (empty or the question said back) or "answered"."""
-    kinds = []
-    for record, answer in zip(records, answers, strict=True):
-        reason = is_no_answer(answer, record.question)
-        kinds.append("abstained" if reason == "refusal" else "no answer" if reason else "answered")
-    return kinds
+def answer_kinds(no_answer_reasons: list[str | None]) -> list[str]:
+    """Per question, from litft.evaluation.no_answer's reason: "abstained" (a refusal), "no answer" (empty or the
+    question said back) or "answered"."""
+    return [
+        "abstained" if reason == "refusal" else "no answer" if reason else "answered" for reason in no_answer_reasons
+    ]
 
 
 def _indicators(answerable: list[bool], kinds: list[str]) -> dict[str, list[float]]:

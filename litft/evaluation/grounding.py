@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from litft.data.curate.filter import STOPWORDS
+from litft.data.curate.filter import content_words as filter_content_words
 
 GROUNDED_SHARE = 0.5  # as `litft filter --min_grounding`: half of an answer's content words from one passage
 CITATION = re.compile(r"\[(\d{1,2})\]")
@@ -24,7 +24,8 @@ ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")
 
 
 def content_words(text: str) -> list[str]:
-    return [word for word in re.findall(r"\w+", ORDINAL.sub(r"\1", text.casefold())) if word not in STOPWORDS]
+    """`litft filter`'s content words, with "1st" read as "1" (an answer's ordinal, a passage's number)."""
+    return filter_content_words(ORDINAL.sub(r"\1", text.casefold()))
 
 
 def evidence_words(answer: str, question: str) -> list[str]:

@@ -79,16 +79,15 @@ def scored_result(records, entries: list[dict], from_cache: int, **identity) -> 
     scores = rouge_scores(answers, [record.reference or "" for record in records])
     answerable = [record.answerable for record in records]
     scored = [score for score, counted in zip(scores, answerable, strict=True) if counted]
-    kinds = answer_kinds(records, answers)
+    why_no_answer = [is_no_answer(answer, record.question) for answer, record in zip(answers, records, strict=True)]
+    kinds = answer_kinds(why_no_answer)
     reasons: dict[str, int] = {}
     for entry in entries:
         reasons[entry["finish_reason"]] = reasons.get(entry["finish_reason"], 0) + 1
     tokens, seconds = sum(e["generated_tokens"] for e in entries), sum(e["seconds"] for e in entries)
     no_answer: dict[str, int] = {}
-    for answer, record in zip(answers, records, strict=True):
-        reason = is_no_answer(answer, record.question)
-        if reason:
-            no_answer[reason] = no_answer.get(reason, 0) + 1
+    for reason in filter(None, why_no_answer):
+        no_answer[reason] = no_answer.get(reason, 0) + 1
     return ModelResult(
         **identity,
         no_answer=no_answer,

@@ -31,31 +31,29 @@ def _line_tokens(text: str) -> Iterator[list[str]]:
             yield tokens
 
 
+def words_key(text: str) -> bytes:
+    """The SHA-1 of " ".join(normalized_tokens(text)), built line by line: equal for texts with the same words in the
+    same order, which is all exact dedup and the word shingles of near dedup see."""
+    digest = hashlib.sha1()
+    separator = ""
+    for tokens in _line_tokens(text):
+        digest.update((separator + " ".join(tokens)).encode("utf-8"))
+        separator = " "
+    return digest.digest()
+
+
 class ExactDeduper:
     """Remembers the hash of every normalised text it has accepted."""
 
     def __init__(self) -> None:
-        self._seen: set[str] = set()
+        self._seen: set[bytes] = set()
 
     def is_new(self, text: str) -> bool:
-        digest = hashlib.sha1()
-        separator = ""
-        for tokens in _line_tokens(text):  # the digest of " ".join(normalized_tokens(text)), line by line
-            digest.update((separator + " ".join(tokens)).encode("utf-8"))
-            separator = " "
-        digest = digest.hexdigest()
+        digest = words_key(text)
         if digest in self._seen:
             return False
         self._seen.add(digest)
         return True
-
-
-def words_key(text: str) -> bytes:
-    """A digest of the text's normalised words, line by line: equal for texts whose shingles are equal."""
-    digest = hashlib.sha1()
-    for tokens in _line_tokens(text):
-        digest.update(" ".join(tokens).encode("utf-8") + b"\n")
-    return digest.digest()
 
 
 class SignatureCache:

@@ -76,16 +76,17 @@ def normalised(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold()))
 
 
-def _content_words(text: str) -> list[str]:
+def content_words(text: str) -> list[str]:
+    """Case-folded words less stop words: what grounding compares (here and in litft.evaluation.grounding)."""
     return [word for word in re.findall(r"\w+", text.casefold()) if word not in STOPWORDS]
 
 
 def grounding_share(answer: str, source_text: str) -> float | None:
     """Share of the answer's content words found in the source; None when the answer has none."""
-    words = _content_words(answer)
+    words = content_words(answer)
     if not words:
         return None
-    source_words = set(_content_words(source_text))
+    source_words = set(content_words(source_text))
     return sum(word in source_words for word in words) / len(words)
 
 
